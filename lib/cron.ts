@@ -1,0 +1,580 @@
+/**
+ * Cron expressions: parsing the five time fields into a schedule, and finding the
+ * next run of that schedule in any IANA time zone, exactly as classic cron (cronie)
+ * would fire it. Pure logic: no I/O, no clock of its own.
+ *
+ * @module
+ */
+
+import { type ZoneInfo, zoneInfo, type ZoneYear } from "./timezone.ts";
+
+/** The five fields of a cron expression, named as cron names them in its errors. */
+export type CronField = "minute" | "hour" | "day-of-month" | "month" | "day-of-week";
+
+/**
+ * A cron expression that classic cron would reject, or that Koi cannot schedule.
+ *
+ * `field` names the field at fault, or is `"schedule"` when the expression as a
+ * whole is wrong (wrong number of fields, an unknown `@` word).
+ *
+ * @example Catching a bad hour
+ * ```ts
+ * import { CronSyntaxError, parseCron } from "@koi/koi";
+ *
+ * try {
+ *   parseCron("0 25 * * *");
+ * } catch (error) {
+ *   if (!(error instanceof CronSyntaxError)) throw error;
+ *   if (error.field !== "hour") throw new Error("wrong field");
+ *   if (error.message !== 'bad hour "25" (0-23)') throw new Error(error.message);
+ * }
+ * ```
+ */
+export class CronSyntaxError extends SyntaxError {
+  /** The field at fault, or `"schedule"` for the expression as a whole. */
+  readonly field: CronField | "schedule";
+
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong, starting with the field: `bad hour "25" (0-23)`.
+   * @param field The field at fault, or `"schedule"`.
+   */
+  constructor(message: string, field: CronField | "schedule") {
+    super(message);
+    this.name = "CronSyntaxError";
+    this.field = field;
+  }
+}
+
+/** Options for {@linkcode parseCron}. */
+export interface CronOptions {
+  /**
+   * The IANA time zone the fields are read in (`"Europe/London"`, `"UTC"`).
+   * Defaults to the machine's local zone.
+   */
+  timezone?: string;
+}
+
+/** The `@` words cron accepts in place of the five fields, and what each stands for. */
+export const CRON_NICKNAMES: Readonly<Record<string, string>> = Object.freeze({
+  "@yearly": "0 0 1 1 *",
+  "@annually": "0 0 1 1 *",
+  "@monthly": "0 0 1 * *",
+  "@weekly": "0 0 * * 0",
+  "@daily": "0 0 * * *",
+  "@midnight": "0 0 * * *",
+  "@hourly": "0 * * * *",
+});
+
+const MINUTE_MS = 60_000;
+const DAY_MINUTES = 1440;
+/** A schedule that can fire at all fires within one 400-year Gregorian cycle. */
+const SEARCH_MONTHS = 400 * 12 * 3;
+
+interface FieldSpec {
+  readonly name: CronField;
+  readonly min: number;
+  readonly max: number;
+  readonly names?: readonly string[];
+  /** How the allowed values read in an error: `0-23`, `1-12 or jan-dec`. */
+  readonly allowed: string;
+}
+
+const MONTH_NAMES = [
+  "",
+  "jan",
+  "feb",
+  "mar",
+  "apr",
+  "may",
+  "jun",
+  "jul",
+  "aug",
+  "sep",
+  "oct",
+  "nov",
+  "dec",
+] as const;
+const DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
+
+const FIELDS: readonly FieldSpec[] = [
+  { name: "minute", min: 0, max: 59, allowed: "0-59" },
+  { name: "hour", min: 0, max: 23, allowed: "0-23" },
+  { name: "day-of-month", min: 1, max: 31, allowed: "1-31" },
+  { name: "month", min: 1, max: 12, names: MONTH_NAMES, allowed: "1-12 or jan-dec" },
+  { name: "day-of-week", min: 0, max: 7, names: DAY_NAMES, allowed: "0-7 or sun-sat" },
+];
+
+/** What one field's text parsed into. */
+interface ParsedField {
+  /** bit v set when value v matches (values 0-59 fit in a plain array). */
+  readonly values: boolean[];
+  /** The text starts with `*`: cron's DOM_STAR / DOW_STAR / wildcard test. */
+  readonly star: boolean;
+  /** `L` in day-of-month. */
+  lastDay: boolean;
+  /** `5L` in day-of-week: index = weekday. */
+  readonly lastWeekday: boolean[];
+  /** `fri#2` in day-of-week: bit n-1 of entry [weekday] for the n-th such day. */
+  readonly nthWeekday: number[];
+}
+
+function fail(field: FieldSpec, text: string, why: string): never {
+  throw new CronSyntaxError(`bad ${field.name} "${text}" (${why})`, field.name);
+}
+
+function parseValue(field: FieldSpec, text: string, term: string): number {
+  let value: number;
+  if (/^[0-9]+$/.test(text)) {
+    value = Number(text);
+  } else {
+    const index = field.names?.indexOf(text.toLowerCase() as never) ?? -1;
+    if (index < 0 || text.length !== 3) fail(field, text === "" ? term : text, field.allowed);
+    value = index;
+  }
+  if (value < field.min || value > field.max) fail(field, text, field.allowed);
+  return value;
+}
+
+function parseStep(field: FieldSpec, text: string, term: string): number {
+  if (!/^[0-9]+$/.test(text)) fail(field, term, "a step must be a whole number, as in */15");
+  const step = Number(text);
+  if (step < 1) fail(field, term, "a step must be 1 or more");
+  return step;
+}
+
+function parseField(field: FieldSpec, text: string): ParsedField {
+  const parsed: ParsedField = {
+    values: new Array(field.max + 1).fill(false),
+    star: text.startsWith("*"),
+    lastDay: false,
+    lastWeekday: new Array(7).fill(false),
+    nthWeekday: new Array(7).fill(0),
+  };
+  for (const term of text.split(",")) {
+    if (term === "") fail(field, text, "empty item in a list");
+    if (field.name === "day-of-month" && (term === "L" || term === "l")) {
+      parsed.lastDay = true;
+      continue;
+    }
+    if (field.name === "day-of-week") {
+      const nth = /^([^#]+)#(.*)$/.exec(term);
+      if (nth) {
+        const day = parseValue(field, nth[1]!, term) % 7;
+        if (!/^[1-5]$/.test(nth[2]!)) fail(field, term, "the week after # must be 1-5");
+        parsed.nthWeekday[day]! |= 1 << (Number(nth[2]) - 1);
+        continue;
+      }
+      const last = /^(.+)[lL]$/.exec(term);
+      if (last && !term.includes("-") && !term.includes("/")) {
+        parsed.lastWeekday[parseValue(field, last[1]!, term) % 7] = true;
+        continue;
+      }
+    }
+    const [range, stepText, extra] = term.split("/");
+    if (extra !== undefined) fail(field, term, "only one step is allowed");
+    const step = stepText === undefined ? 1 : parseStep(field, stepText, term);
+    let low: number;
+    let high: number;
+    if (range === "*") {
+      low = field.min;
+      high = field.max;
+    } else {
+      const bounds = range!.split("-");
+      if (bounds.length > 2) fail(field, term, "a range has one -, as in 1-5");
+      if (bounds.length === 1 && stepText !== undefined) {
+        fail(
+          field,
+          term,
+          `a step needs * or a range before it, as in ${range}-${field.max}/${step}`,
+        );
+      }
+      low = parseValue(field, bounds[0]!, term);
+      high = bounds.length === 2 ? parseValue(field, bounds[1]!, term) : low;
+      // cronie reads a range that ends on Sunday as ending on 7: sat-sun, fri-sun.
+      if (field.name === "day-of-week" && high === 0 && low > 0) high = 7;
+      if (low > high) fail(field, term, "the range runs backwards; cron does not wrap around");
+    }
+    for (let value = low; value <= high; value += step) parsed.values[value] = true;
+  }
+  if (field.name === "day-of-week" && (parsed.values[0] || parsed.values[7])) {
+    parsed.values[0] = parsed.values[7] = true;
+  }
+  return parsed;
+}
+
+/**
+ * Fills `table` so that table[i] is the first v >= i with values[v] set, or -1;
+ * table[length] is -1.
+ */
+function fillNextTable(table: Int8Array, values: readonly boolean[], length: number): Int8Array {
+  table[length] = -1;
+  for (let i = length - 1; i >= 0; i--) table[i] = values[i] ? i : table[i + 1]!;
+  return table;
+}
+
+function isLeapYear(year: number): boolean {
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+}
+
+function monthLength(year: number, month: number): number {
+  if (month === 2) return isLeapYear(year) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) +
+    dayOfYear;
+  return era * 146097 + dayOfEra - 719468;
+}
+
+/**
+ * A parsed cron expression bound to a time zone. Create one with
+ * {@linkcode parseCron}; ask it for run times with {@linkcode CronSchedule.next}.
+ */
+export class CronSchedule {
+  /** The expression as given, trimmed (`"*\/5 * * * *"`, `"@hourly"`). */
+  readonly expression: string;
+  /** The IANA zone the fields are read in. */
+  readonly timezone: string;
+  /**
+   * Whether cron treats this as a wildcard job: its minute or hour field starts
+   * with `*` (so `@hourly` too). Wildcard jobs follow the wall clock through
+   * daylight-saving changes; fixed-time jobs are caught up or held back.
+   */
+  readonly wildcard: boolean;
+  /** Whether the schedule can ever fire (`0 0 30 2 *` cannot). */
+  readonly possible: boolean;
+
+  readonly #minutes: Int8Array;
+  readonly #hours: Int8Array;
+  readonly #months: Int8Array;
+  /** Matching days of a month, bit d-1 for day d, at [startWeekday * 4 + length - 28]. */
+  readonly #days: Int32Array;
+  readonly #zone: ZoneInfo;
+  /** The zone year last searched in. */
+  #year: ZoneYear | undefined;
+  /** The month last searched in: its year and number, first day (days since the epoch), length and matching days. */
+  #monthYear = 0;
+  #monthNumber = 0;
+  #monthFirst = Number.NaN;
+  #monthLength = 0;
+  #monthDays = 0;
+
+  /** @internal Use {@linkcode parseCron}. */
+  constructor(expression: string, fields: readonly ParsedField[], zone: ZoneInfo) {
+    const [minute, hour, dayOfMonth, month, dayOfWeek] = fields as [
+      ParsedField,
+      ParsedField,
+      ParsedField,
+      ParsedField,
+      ParsedField,
+    ];
+    this.expression = expression;
+    this.timezone = zone.name;
+    this.wildcard = minute.star || hour.star;
+    const tables = new Int8Array(61 + 25 + 14);
+    this.#minutes = fillNextTable(tables.subarray(0, 61), minute.values, 60);
+    this.#hours = fillNextTable(tables.subarray(61, 86), hour.values, 24);
+    this.#months = fillNextTable(tables.subarray(86), month.values, 13);
+    this.#days = dayTable(dayOfMonth, dayOfWeek);
+    this.#zone = zone;
+    this.possible = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].some((m) =>
+      month.values[m] &&
+      [28, 29, 30, 31].some((length) =>
+        (m === 2 ? length <= 29 : length === monthLength(2001, m)) &&
+        [0, 1, 2, 3, 4, 5, 6].some((weekday) => this.#days[weekday * 4 + length - 28] !== 0)
+      )
+    );
+  }
+
+  /**
+   * The first time this schedule fires strictly after `after`, on a whole minute,
+   * or `null` when it can never fire.
+   *
+   * Daylight-saving changes follow cronie's rule for jobs in the daemon's zone,
+   * applied in every zone: a fixed-time job whose wall time is skipped runs once at
+   * the first instant after the jump; a fixed-time job in a repeated hour runs at
+   * the first occurrence only; wildcard jobs follow the wall clock.
+   *
+   * @param after The instant to search from; any seconds are ignored.
+   * @returns The next run, or `null` if the expression can never fire.
+   * @throws {RangeError} If `after` is an invalid date.
+   *
+   * @example Every fifteen minutes
+   * ```ts
+   * import { parseCron } from "@koi/koi";
+   *
+   * const schedule = parseCron("*\/15 * * * *", { timezone: "UTC" });
+   * const next = schedule.next(new Date("2026-03-01T10:07:30Z"));
+   * if (next?.toISOString() !== "2026-03-01T10:15:00.000Z") throw new Error(String(next));
+   * ```
+   */
+  next(after: Date): Date | null {
+    const time = after.getTime();
+    if (Number.isNaN(time)) throw new RangeError("Cannot find the next run after an invalid date");
+    if (!this.possible) return null;
+    const found = this.#nextInstant(Math.floor(time / MINUTE_MS) * MINUTE_MS + MINUTE_MS);
+    return Number.isNaN(found) ? null : new Date(found);
+  }
+
+  /** The first run at or after instant `t` (whole minutes, ms since the epoch), or NaN. */
+  #nextInstant(t: number): number {
+    const fixed = this.#zone.fixedOffset;
+    if (fixed !== null) {
+      const wall = this.#nextWall(Math.ceil((t + fixed) / MINUTE_MS));
+      return wall * MINUTE_MS - fixed;
+    }
+    // The last wall search: no wall minute in [searchedFrom, searchedTo) matches, and
+    // searchedTo does. Sparse schedules cross many offset changes before they fire;
+    // each crossing then costs no new search.
+    let searchedFrom = NaN;
+    let searchedTo = NaN;
+    const search = (from: number): number => {
+      if (from >= searchedFrom && from <= searchedTo) return searchedTo;
+      searchedFrom = from;
+      searchedTo = this.#nextWall(from);
+      return searchedTo;
+    };
+    for (let guard = 0; guard < 4000; guard++) {
+      let year = this.#year;
+      if (year === undefined || t < year.start || t >= year.end) {
+        year = this.#year = this.#zone.yearContaining(t);
+      }
+      // The stretch of constant offset holding t: after transition k, or from the year's start.
+      const changes = year.transitions;
+      let k = -1;
+      while (k + 1 < changes.length && changes[k + 1]!.at <= t) k++;
+      const change = k >= 0 ? changes[k]! : undefined;
+      const offset = change ? change.after : year.startOffset;
+      const end = k + 1 < changes.length ? changes[k + 1]!.at : year.end;
+
+      if (!this.wildcard) {
+        if (change && change.after > change.before && t === change.at) {
+          // Clocks jumped forward at t: run once now if any skipped wall minute matched.
+          const skipped = search(Math.ceil((change.at + change.before) / MINUTE_MS));
+          if (skipped < (change.at + change.after) / MINUTE_MS) return t;
+        }
+        // Clocks went back: wall times already seen do not fire fixed-time jobs again.
+        const repeatedUntil = change
+          ? change.at + Math.max(0, change.before - change.after)
+          : year.repeatedUntil;
+        if (t < repeatedUntil) t = Math.ceil(repeatedUntil / MINUTE_MS) * MINUTE_MS;
+        if (t >= end) {
+          t = end;
+          continue;
+        }
+      }
+
+      const wall = search(Math.ceil((t + offset) / MINUTE_MS));
+      if (Number.isNaN(wall)) return NaN;
+      const found = wall * MINUTE_MS - offset;
+      if (found < end) return found;
+      t = end;
+    }
+    return NaN;
+  }
+
+  /** The first matching wall-clock minute at or after `from` (minutes since the epoch), or NaN. */
+  #nextWall(from: number): number {
+    const fromDay = Math.floor(from / DAY_MINUTES);
+    const minuteOfDay = from - fromDay * DAY_MINUTES;
+    let hour = Math.floor(minuteOfDay / 60);
+    let minute = minuteOfDay - hour * 60;
+    let year: number;
+    let month: number;
+    let day: number;
+    if (fromDay >= this.#monthFirst && fromDay < this.#monthFirst + this.#monthLength) {
+      year = this.#monthYear;
+      month = this.#monthNumber;
+      day = fromDay - this.#monthFirst + 1;
+    } else {
+      // Civil date of `fromDay` (H. Hinnant's algorithm, inverted).
+      const z = fromDay + 719468;
+      const era = Math.floor(z / 146097);
+      const dayOfEra = z - era * 146097;
+      const yearOfEra = Math.floor(
+        (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36524) -
+          Math.floor(dayOfEra / 146096)) / 365,
+      );
+      const dayOfYear = dayOfEra -
+        (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+      const mp = Math.floor((5 * dayOfYear + 2) / 153);
+      day = dayOfYear - Math.floor((153 * mp + 2) / 5) + 1;
+      month = mp < 10 ? mp + 3 : mp - 9;
+      year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+    }
+
+    const months = this.#months;
+    const hours = this.#hours;
+    const minutes = this.#minutes;
+    for (let guard = 0; guard < SEARCH_MONTHS; guard++) {
+      const nextMonth = months[month]!;
+      if (nextMonth !== month) {
+        if (nextMonth < 0) {
+          year++;
+          month = months[1]!;
+        } else {
+          month = nextMonth;
+        }
+        day = 1;
+        hour = 0;
+        minute = 0;
+      }
+      if (month !== this.#monthNumber || year !== this.#monthYear) this.#enterMonth(year, month);
+      const mask = day > 31 ? 0 : this.#monthDays & (-1 << (day - 1));
+      if (mask === 0) {
+        month++;
+        day = 1;
+        hour = 0;
+        minute = 0;
+        continue;
+      }
+      const matchingDay = 32 - Math.clz32(mask & -mask);
+      if (matchingDay !== day) {
+        day = matchingDay;
+        hour = 0;
+        minute = 0;
+      }
+      const nextHour = hours[hour]!;
+      if (nextHour < 0) {
+        day++;
+        hour = 0;
+        minute = 0;
+        continue;
+      }
+      if (nextHour !== hour) {
+        hour = nextHour;
+        minute = 0;
+      }
+      const nextMinute = minutes[minute]!;
+      if (nextMinute < 0) {
+        hour++;
+        minute = 0;
+        continue;
+      }
+      return (this.#monthFirst + day - 1) * DAY_MINUTES + hour * 60 + nextMinute;
+    }
+    return NaN;
+  }
+
+  /** Makes `year`-`month` the month the search works in, with its matching days. */
+  #enterMonth(year: number, month: number): void {
+    const first = daysFromCivil(year, month, 1);
+    const length = monthLength(year, month);
+    const startWeekday = (((first + 4) % 7) + 7) % 7;
+    this.#monthYear = year;
+    this.#monthNumber = month;
+    this.#monthFirst = first;
+    this.#monthLength = length;
+    this.#monthDays = this.#days[startWeekday * 4 + length - 28]!;
+  }
+}
+
+/** Days 1, 8, 15, 22 and 29: one weekday's days in a month whose 1st is that weekday. */
+const EVERY_SEVENTH_DAY = 0x10204081;
+
+/** Matching days per (weekday of the 1st, month length), from cron's day rule. */
+function dayTable(dayOfMonth: ParsedField, dayOfWeek: ParsedField): Int32Array {
+  let dates = 0;
+  for (let day = 1; day <= 31; day++) if (dayOfMonth.values[day]) dates |= 1 << (day - 1);
+  const table = new Int32Array(7 * 4);
+  const both = dayOfMonth.star || dayOfWeek.star;
+  for (let startWeekday = 0; startWeekday < 7; startWeekday++) {
+    for (let length = 28; length <= 31; length++) {
+      const inMonth = length === 31 ? 0x7fffffff : (1 << length) - 1;
+      let byDate = dates & inMonth;
+      if (dayOfMonth.lastDay) byDate |= 1 << (length - 1);
+      let byWeekday = 0;
+      for (let weekday = 0; weekday < 7; weekday++) {
+        // The first day of the month (0-based) that falls on this weekday.
+        const first = (weekday - startWeekday + 7) % 7;
+        if (dayOfWeek.values[weekday]) byWeekday |= EVERY_SEVENTH_DAY << first;
+        const weeks = dayOfWeek.nthWeekday[weekday]!;
+        if (weeks !== 0) byWeekday |= nthDays(weeks, first);
+        if (dayOfWeek.lastWeekday[weekday]) {
+          byWeekday |= 1 << (first + 7 * Math.floor((length - 1 - first) / 7));
+        }
+      }
+      byWeekday &= inMonth;
+      table[startWeekday * 4 + length - 28] = both ? byDate & byWeekday : byDate | byWeekday;
+    }
+  }
+  return table;
+}
+
+/** The days (0-based bits) of the weeks in `weeks` (bit n-1 for the n-th) from day `first`. */
+function nthDays(weeks: number, first: number): number {
+  let days = 0;
+  for (let week = 0; week < 5; week++) {
+    if (weeks & (1 << week) && first + 7 * week < 31) days |= 1 << (first + 7 * week);
+  }
+  return days;
+}
+
+/**
+ * Parses a classic five-field cron expression, or one of cron's `@` words, into a
+ * schedule.
+ *
+ * Fields are minute (0-59), hour (0-23), day of month (1-31), month (1-12 or
+ * `jan`-`dec`) and day of week (0-7 or `sun`-`sat`, 0 and 7 both Sunday), each a
+ * list of `*`, values, ranges `a-b` and steps `*\/n` or `a-b/n`. When both day
+ * fields are restricted a day matches if either does; when either starts with
+ * `*` both must. Koi's extensions: `L` in day of month (the last day), and `5L`
+ * (the last Friday) or `fri#2` (the second Friday) in day of week.
+ *
+ * @param expression Five fields, or `@yearly`, `@annually`, `@monthly`,
+ * `@weekly`, `@daily`, `@midnight` or `@hourly`.
+ * @param options The time zone to read the fields in; the local zone by default.
+ * @returns The schedule, ready for {@linkcode CronSchedule.next}.
+ * @throws {CronSyntaxError} If cron would reject the expression; the message
+ * names the field, the bad text and what is allowed: `bad hour "25" (0-23)`.
+ * @throws {RangeError} If the time zone is not a known IANA zone.
+ *
+ * @example Weekdays at 09:30 in New York
+ * ```ts
+ * import { parseCron } from "@koi/koi";
+ *
+ * const schedule = parseCron("30 9 * * mon-fri", { timezone: "America/New_York" });
+ * // Friday 2026-03-06 after 09:30 -> Monday 2026-03-09 09:30 EDT (13:30 UTC).
+ * const next = schedule.next(new Date("2026-03-06T15:00:00Z"));
+ * if (next?.toISOString() !== "2026-03-09T13:30:00.000Z") throw new Error(String(next));
+ * ```
+ */
+export function parseCron(expression: string, options: CronOptions = {}): CronSchedule {
+  const zone = zoneInfo(options.timezone);
+  const trimmed = expression.trim();
+  let text = trimmed;
+  if (text.startsWith("@")) {
+    const expanded = CRON_NICKNAMES[text];
+    if (expanded === undefined) {
+      throw new CronSyntaxError(
+        `bad time specifier "${text}" (use five fields, or @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly)`,
+        "schedule",
+      );
+    }
+    text = expanded;
+  }
+  const parts = text === "" ? [] : text.split(/[ \t]+/);
+  if (parts.length < 5) {
+    const missing = FIELDS[parts.length]!.name;
+    throw new CronSyntaxError(
+      `missing ${missing}: cron needs five fields (minute hour day-of-month month day-of-week)`,
+      missing,
+    );
+  }
+  if (parts.length > 5) {
+    throw new CronSyntaxError(
+      `too many fields (${parts.length}): cron has five (minute hour day-of-month month day-of-week), with no seconds or year`,
+      "schedule",
+    );
+  }
+  const fields = FIELDS.map((field, i) => parseField(field, parts[i]!));
+  return new CronSchedule(trimmed, fields, zone);
+}

@@ -1,0 +1,219 @@
+/**
+ * Time-zone offsets and their transitions, found once per zone and year through
+ * `Intl` and cached, so that schedule arithmetic never calls `Intl` per step.
+ *
+ * @module
+ */
+
+/** A moment when a zone's UTC offset changes. Offsets are in milliseconds east of UTC. */
+export interface ZoneTransition {
+  /** The instant of the change, in ms since the epoch. */
+  readonly at: number;
+  /** The offset just before the change. */
+  readonly before: number;
+  /** The offset from the change on. */
+  readonly after: number;
+}
+
+/** One UTC calendar year of a zone: its offset at the start and its transitions. */
+export interface ZoneYear {
+  /** The first instant of the year (UTC), in ms since the epoch. */
+  readonly start: number;
+  /** The first instant of the next year (UTC). */
+  readonly end: number;
+  /** The offset at `start`, unless a transition happens exactly then. */
+  readonly startOffset: number;
+  /** The year's offset changes, in order. */
+  readonly transitions: readonly ZoneTransition[];
+  /**
+   * When a backward change late in the year before repeats wall times into this
+   * year, the instant those repeated wall times end; otherwise `start`.
+   */
+  readonly repeatedUntil: number;
+}
+
+/** A time zone's name and its offsets. Obtain one with {@linkcode zoneInfo}. */
+export interface ZoneInfo {
+  /** The zone's name, as given. */
+  readonly name: string;
+  /** The year holding instant `t` (ms since the epoch). */
+  yearContaining(t: number): ZoneYear;
+  /** The zone's UTC offset at instant `t`, in ms. */
+  offsetAt(t: number): number;
+  /** The zone's only offset, when it never changes (UTC, `Etc/GMT+5`, `+05:30`); else null. */
+  readonly fixedOffset: number | null;
+}
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+/** How far apart the offset is sampled; no zone changes offset twice within a week. */
+const SAMPLE_MS = 7 * DAY_MS;
+/** Zones that never change offset, as `Intl` names them. */
+const FIXED_ZONE = /^(UTC|Etc\/(UTC|GMT([+-]\d{1,2})?)|[+-]\d{2}(:?\d{2})?)$/;
+
+const zones = new Map<string, ZoneInfo>();
+
+/** The machine's local zone, as `Intl` sees it. */
+export function localTimeZone(): string {
+  return new Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/**
+ * The offsets of an IANA time zone, cached for the life of the process.
+ *
+ * @param name An IANA zone name; the machine's local zone when absent.
+ * @returns The zone's offsets and transitions.
+ * @throws {RangeError} If `Intl` does not know the zone.
+ */
+export function zoneInfo(name: string = localTimeZone()): ZoneInfo {
+  let zone = zones.get(name);
+  if (zone === undefined) {
+    zone = new IntlZone(name);
+    zones.set(name, zone);
+  }
+  return zone;
+}
+
+class IntlZone implements ZoneInfo {
+  readonly name: string;
+  readonly fixedOffset: number | null;
+  readonly #format: Intl.DateTimeFormat;
+  readonly #years = new Map<number, ZoneYear>();
+
+  constructor(name: string) {
+    try {
+      this.#format = new Intl.DateTimeFormat("en-US", {
+        timeZone: name,
+        hourCycle: "h23",
+        year: "numeric",
+        month: "numeric",
+        day: "numeric",
+        hour: "numeric",
+        minute: "numeric",
+        second: "numeric",
+        era: "short",
+      });
+    } catch {
+      throw new RangeError(
+        `Unknown time zone "${name}": use an IANA name such as "UTC" or "Europe/London"`,
+      );
+    }
+    this.name = name;
+    const resolved = this.#format.resolvedOptions().timeZone;
+    this.fixedOffset = FIXED_ZONE.test(resolved) ? this.#intlOffset(0) : null;
+  }
+
+  offsetAt(t: number): number {
+    const year = this.yearContaining(t);
+    let offset = year.startOffset;
+    for (const change of year.transitions) {
+      if (change.at > t) break;
+      offset = change.after;
+    }
+    return offset;
+  }
+
+  yearContaining(t: number): ZoneYear {
+    const year = new Date(t).getUTCFullYear();
+    let info = this.#years.get(year);
+    if (info === undefined) {
+      info = this.#scanYear(year);
+      this.#years.set(year, info);
+    }
+    return info;
+  }
+
+  /**
+   * Asks `Intl` for the offset at `t`, rounded down to a whole minute: cron reads the
+   * wall clock at each real minute and ignores its seconds, so an old offset such as
+   * Monrovia's -0:44:30 acts as -0:45.
+   */
+  #intlOffset(t: number): number {
+    const parts: Record<string, string> = {};
+    for (const part of this.#format.formatToParts(t)) parts[part.type] = part.value;
+    const year = Number(parts.year) * (parts.era === "BC" || parts.era === "B" ? -1 : 1);
+    const wall = Date.UTC(
+      year,
+      Number(parts.month) - 1,
+      Number(parts.day),
+      Number(parts.hour),
+      Number(parts.minute),
+      Number(parts.second),
+    );
+    const date = new Date(wall);
+    if (year >= 0 && year < 100) date.setUTCFullYear(year);
+    return Math.floor((date.getTime() - Math.floor(t / 1000) * 1000) / MINUTE_MS) * MINUTE_MS;
+  }
+
+  /** Samples the year weekly and pins every change of offset to the minute. */
+  #scanYear(year: number): ZoneYear {
+    const start = utcYearStart(year);
+    const end = utcYearStart(year + 1);
+    const transitions: ZoneTransition[] = [];
+    const startOffset = this.#intlOffset(start - MINUTE_MS);
+    let previous = start - MINUTE_MS;
+    let previousOffset = startOffset;
+    for (let probe = start; previous < end - MINUTE_MS; probe += SAMPLE_MS) {
+      const at = Math.min(probe, end - MINUTE_MS);
+      const offset = this.#intlOffset(at);
+      if (offset !== previousOffset) {
+        transitions.push(this.#pinChange(previous, at, previousOffset, offset));
+        previousOffset = offset;
+      }
+      previous = at;
+    }
+    // A backward change just before the year can repeat wall times into it.
+    let repeatedUntil = start;
+    const dayBefore = this.#intlOffset(start - DAY_MS);
+    if (dayBefore > startOffset) {
+      const change = this.#pinChange(start - DAY_MS, start - MINUTE_MS, dayBefore, startOffset);
+      repeatedUntil = Math.max(start, change.at + change.before - change.after);
+    }
+    return { start, end, startOffset, transitions, repeatedUntil };
+  }
+
+  /** Bisects (low, high], whole minutes apart, to the first minute with offset `after`. */
+  #pinChange(low: number, high: number, before: number, after: number): ZoneTransition {
+    while (high - low > MINUTE_MS) {
+      const middle = low + Math.floor((high - low) / 2 / MINUTE_MS) * MINUTE_MS;
+      if (this.#intlOffset(middle) === before) low = middle;
+      else high = middle;
+    }
+    return { at: high, before, after };
+  }
+}
+
+function utcYearStart(year: number): number {
+  const date = new Date(Date.UTC(2000, 0, 1));
+  date.setUTCFullYear(year);
+  return date.getTime();
+}
+
+const wallFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * An instant as the wall clock of a zone shows it: `2026-11-28 09:30 EST`.
+ *
+ * @param date The instant.
+ * @param zone An IANA zone name.
+ * @returns Date, time to the minute, and the zone's abbreviation or offset.
+ */
+export function formatWallTime(date: Date, zone: string): string {
+  let format = wallFormats.get(zone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      timeZoneName: "short",
+    });
+    wallFormats.set(zone, format);
+  }
+  const parts: Record<string, string> = {};
+  for (const part of format.formatToParts(date)) parts[part.type] = part.value;
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${parts.timeZoneName}`;
+}
