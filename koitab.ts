@@ -5,15 +5,39 @@
  * @module
  */
 
+import { editTable } from "./lib/cli/edit.ts";
+import { CliError } from "./lib/cli/errors.ts";
+import { upcomingRuns } from "./lib/cli/next.ts";
+import { findJob, parseArgOptions, runJobNow } from "./lib/cli/run.ts";
+import { askLine } from "./lib/cli/prompt.ts";
+import { installTable, readTable, removeTable, validateTable } from "./lib/cli/table.ts";
+import { DEFAULT_KOI_DIR, type KoiPaths, koiPaths } from "./lib/koidir.ts";
+import { localTimeZone } from "./lib/timezone.ts";
+import { readPasswd } from "./lib/users.ts";
 import { VERSION } from "./lib/version.ts";
 
 const HELP = `koitab ${VERSION}: edit and check Koi's job table (a crontab with extras)
 
 Usage:
-  koitab --help       show this help
-  koitab --version    show the version
+  koitab -e                 edit the table in $VISUAL or $EDITOR (else vi), then install it
+  koitab -l                 print the table
+  koitab -r [-i]            remove the table (-i: ask first)
+  koitab FILE               install FILE as the table, after checking it
+  koitab -                  install the table from stdin, after checking it
+  koitab --check FILE|-     check a table without installing it (also -T)
+  koitab --next [N]         each job's next N run times (default 3), in its own zone
+  koitab run NAME [--arg name=value]...
+                            run a job now, in the foreground, with its arguments
+  koitab history [NAME] [--json]
+                            past runs, newest first (with koid: issue 4)
+  koitab -d ...             the dashboard link (issue 5)
+  koitab --help | --version
 
-The job table itself (koitab -e, -l, -r, FILE, --check, --next) comes with issue 3.
+The table lives at $KOI_DIR/koitab (KOI_DIR defaults to ${DEFAULT_KOI_DIR}). Every install is
+checked first; a table with errors is never installed, and the old one stays as it was.
+Errors name the line: koitab line 7: bad hour "25" (0-23)
+
+Exit status: 0 on success, 1 when the operation failed, 2 for a usage mistake.
 `;
 
 /**
@@ -22,17 +46,178 @@ The job table itself (koitab -e, -l, -r, FILE, --check, --next) comes with issue
  * @param args The command-line arguments, without the program name.
  * @returns The process exit code.
  */
-export function main(args: string[]): number {
-  if (args.includes("--help") || args.includes("-h")) {
+export async function main(args: string[]): Promise<number> {
+  try {
+    return await dispatch(args);
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    console.error(`koitab: ${error.message}`);
+    if (error.exitCode === 2) console.error(`koitab: see "koitab --help"`);
+    return error.exitCode;
+  }
+}
+
+async function dispatch(args: string[]): Promise<number> {
+  const [first, ...rest] = args;
+  if (first === "--help" || first === "-h") {
     console.log(HELP.trimEnd());
     return 0;
   }
-  if (args.includes("--version") || args.includes("-V")) {
+  if (first === "--version" || first === "-V") {
     console.log(`koitab ${VERSION}`);
     return 0;
   }
-  console.error("koitab: not there yet: editing the job table arrives with issue 3 (see --help)");
-  return 2;
+  const paths = koiPaths(Deno.env.get("KOI_DIR") || DEFAULT_KOI_DIR);
+  switch (first) {
+    case "-l":
+      noMore(first, rest);
+      return await list(paths);
+    case "-r":
+    case "-ri":
+    case "-ir":
+    case "-i": {
+      // getopt-style: -r -i, -i -r, -ri and -ir all mean "remove, asking first".
+      const flags = new Set([first, ...rest].flatMap((word) => [...word.replace(/^-/, "")]));
+      const words = [first, ...rest];
+      const extra = words.find((word) => !word.startsWith("-"));
+      if (extra !== undefined) throw new CliError(`nothing may follow ${first}, got "${extra}"`, 2);
+      if (!flags.has("r") || words.some((w) => !/^-[ri]+$/.test(w)) || flags.size > 2) {
+        throw new CliError(`-i goes with -r (koitab -r -i), got "${words.join(" ")}"`, 2);
+      }
+      return await remove(paths, flags.has("i"));
+    }
+    case "-e":
+      noMore(first, rest);
+      return await editTable(paths, { editor: editor(), owner: await owner(paths) });
+    case "--check":
+    case "-T":
+      if (rest.length !== 1) throw new CliError(`${first} takes one FILE, or - for stdin`, 2);
+      return await check(rest[0]!);
+    case "--next":
+      return await next(paths, rest);
+    case "run":
+      return await run(paths, rest);
+    case "history":
+      throw new CliError("history is not there yet: it arrives with koid (issue 4)");
+    case "-d":
+      throw new CliError("the dashboard link is not there yet: it arrives with issue 5");
+    case undefined:
+      if (Deno.stdin.isTerminal()) {
+        throw new CliError("give a FILE to install, or - for stdin, or an option", 2);
+      }
+      return await install(paths, "-");
+    default:
+      if (first.startsWith("-") && first !== "-") {
+        throw new CliError(`unknown option "${first}"`, 2);
+      }
+      noMore(first, rest);
+      return await install(paths, first);
+  }
 }
 
-if (import.meta.main) Deno.exit(main(Deno.args));
+function noMore(option: string, rest: readonly string[]): void {
+  if (rest.length > 0) throw new CliError(`nothing may follow ${option}, got "${rest[0]}"`, 2);
+}
+
+async function readSource(source: string): Promise<Uint8Array> {
+  try {
+    if (source === "-") {
+      return new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
+    }
+    return await Deno.readFile(source);
+  } catch (error) {
+    throw new CliError(`cannot read ${source}: ${(error as Error).message}`);
+  }
+}
+
+async function list(paths: KoiPaths): Promise<number> {
+  const bytes = await readTable(paths);
+  if (bytes === null) throw new CliError(`no koitab for ${await owner(paths)}`);
+  await Deno.stdout.write(bytes);
+  return 0;
+}
+
+async function remove(paths: KoiPaths, ask: boolean): Promise<number> {
+  const name = await owner(paths);
+  if (ask) {
+    const answer = await askLine(`koitab: really delete ${name}'s koitab? `);
+    if (answer !== "y") return 0;
+  }
+  if (!await removeTable(paths)) throw new CliError(`no koitab for ${name}`);
+  return 0;
+}
+
+async function install(paths: KoiPaths, source: string): Promise<number> {
+  const text = await readSource(source);
+  const what = source === "-" ? "the koitab on stdin" : source;
+  await installTable(paths, validateTable(text, what));
+  return 0;
+}
+
+async function check(source: string): Promise<number> {
+  const text = await readSource(source);
+  const what = source === "-" ? "the koitab on stdin" : source;
+  const { jobs } = validateTable(text, what);
+  const count = jobs.length === 1 ? "1 job" : `${jobs.length} jobs`;
+  console.log(`${source === "-" ? "stdin" : source}: ${count}, no errors`);
+  return 0;
+}
+
+async function next(paths: KoiPaths, rest: readonly string[]): Promise<number> {
+  if (rest.length > 1) throw new CliError(`--next takes at most one number, N`, 2);
+  const count = rest.length === 0 ? 3 : Number(rest[0]);
+  if (!Number.isInteger(count) || count < 1 || count > 1000 || !/^[0-9]+$/.test(rest[0] ?? "3")) {
+    throw new CliError(`--next takes a number of runs from 1 to 1000, got "${rest[0]}"`, 2);
+  }
+  const text = await readTable(paths);
+  if (text === null) throw new CliError(`no koitab for ${await owner(paths)}`);
+  const { jobs } = validateTable(text, paths.koitab, "fix it with koitab -e");
+  await Deno.stdout.write(
+    new TextEncoder().encode(upcomingRuns(jobs, new Date(), count, localTimeZone())),
+  );
+  return 0;
+}
+
+async function run(paths: KoiPaths, rest: readonly string[]): Promise<number> {
+  const [name, ...options] = rest;
+  if (name === undefined || name.startsWith("--")) {
+    throw new CliError("run needs the NAME of a job", 2);
+  }
+  const values = parseArgOptions(options);
+  const text = await readTable(paths);
+  if (text === null) throw new CliError(`no koitab for ${await owner(paths)}`);
+  const { jobs } = validateTable(text, paths.koitab, "fix it with koitab -e");
+  const job = findJob(jobs, name);
+  return await runJobNow(job, values, await currentUser(), Deno.env.toObject());
+}
+
+function editor(): string {
+  return Deno.env.get("VISUAL") || Deno.env.get("EDITOR") || "vi";
+}
+
+/** The name of the table's owner: the `user` file, else whoever runs koitab. */
+async function owner(paths: KoiPaths): Promise<string> {
+  try {
+    const name = (await Deno.readTextFile(paths.user)).trim();
+    if (name) return name;
+  } catch {
+    // No user file: the table belongs to whoever runs koitab.
+  }
+  return (await currentUser()).name;
+}
+
+async function currentUser(): Promise<{ name: string; home: string }> {
+  const uid = Deno.uid();
+  try {
+    const account = (await readPasswd()).find((user) => user.uid === uid);
+    if (account) return { name: account.name, home: account.home };
+  } catch {
+    // No readable password file: fall back on the environment.
+  }
+  return {
+    name: Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? String(uid),
+    home: Deno.env.get("HOME") ?? "/",
+  };
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

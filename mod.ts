@@ -1,7 +1,8 @@
 /**
  * Koi: a drop-in replacement for cron, plus a dashboard.
  *
- * This module is Koi's library: the cron evaluator that schedules every job.
+ * This module is Koi's library: the cron evaluator that schedules every job, the
+ * koitab parser, and the argument quoting that makes manual runs safe.
  *
  * @example The next three runs of a job
  * ```ts
@@ -34,4 +35,19 @@ export {
   CronSyntaxError,
   parseCron,
 } from "./lib/cron.ts";
+export {
+  formatKoitabError,
+  type Koitab,
+  type KoitabError,
+  type KoitabJob,
+  parseKoitab,
+} from "./lib/koitab.ts";
+export {
+  type ArgSpec,
+  type ArgType,
+  ArgumentError,
+  fillArgs,
+  parseArgSpecs,
+  shellQuote,
+} from "./lib/args.ts";
 export { VERSION } from "./lib/version.ts";

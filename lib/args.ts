@@ -1,0 +1,459 @@
+/**
+ * Job arguments: the `{{name, type, default}}` placeholders a koitab command
+ * declares, and filling them in safely, each value quoted as one shell word.
+ * Pure logic: no I/O.
+ *
+ * @module
+ */
+
+import type { KoitabJob } from "./koitab.ts";
+
+/** The types an argument can have. `string` is the default. */
+export type ArgType = "string" | "int" | "bool";
+
+/** One argument of a job, as its command declares it with a placeholder. */
+export interface ArgSpec {
+  /** The name, trimmed: `To Handle`, `Emoji 😃`. */
+  name: string;
+  /** The type: `string` unless the placeholder says `int` or `bool`. */
+  type: ArgType;
+  /** The value used when none is given; absent when the placeholder has none. */
+  default?: string | number | boolean;
+}
+
+/**
+ * A value that cannot fill an argument of a job: an unknown name, a missing
+ * required value, a value of the wrong type, or one no command line can carry.
+ *
+ * @example Telling the user which argument is wrong
+ * ```ts
+ * import { parseKoitab } from "./koitab.ts";
+ * import { ArgumentError, fillArgs } from "./args.ts";
+ *
+ * const job = parseKoitab("@daily sleep {{Delay, int, 0}}\n").jobs[0]!;
+ * try {
+ *   fillArgs(job, { Delay: "soon" });
+ *   throw new Error("not thrown");
+ * } catch (error) {
+ *   if (!(error instanceof ArgumentError)) throw error;
+ *   if (error.argument !== "Delay") throw new Error(error.argument);
+ *   if (error.message !== 'argument "Delay" must be a whole number, got "soon"') throw error;
+ * }
+ * ```
+ */
+export class ArgumentError extends TypeError {
+  /** The name of the argument at fault, as given. */
+  readonly argument: string;
+
+  /**
+   * Creates the error for one argument.
+   *
+   * @param message What is wrong, naming the argument:
+   * `argument "Delay" must be a whole number, got "abc"`.
+   * @param argument The name of the argument at fault.
+   */
+  constructor(message: string, argument: string) {
+    super(message);
+    this.name = "ArgumentError";
+    this.argument = argument;
+  }
+}
+
+/** The most bytes (UTF-8) one argument value may have. */
+const MAX_VALUE_BYTES = 64 * 1024;
+
+/** `{{` + anything without braces + `}}`. One grammar, shared by parsing and filling. */
+const PLACEHOLDER_SOURCE = String.raw`\{\{([^{}]*)\}\}`;
+
+/** Shell contexts that change how the text around a placeholder is read. */
+type Frame =
+  | { kind: "code" }
+  | { kind: "subshell" | "brace" | "arith"; depth: number }
+  | { kind: "single" | "double" | "backtick" | "comment" };
+
+/** Characters after which a `#` starts a shell comment (or the start of the command). */
+const WORD_BREAKS = " \t\n;&|()<>";
+
+/** Why a placeholder at this spot would defeat the quoting Koi adds, or null if it is safe. */
+function contextProblem(stack: readonly Frame[]): string | null {
+  for (let i = stack.length - 1; i >= 0; i--) {
+    switch (stack[i]!.kind) {
+      case "single":
+      case "double":
+        return "is inside quotes: write it bare, Koi quotes the value itself";
+      case "backtick":
+        return "is inside backquotes: write it bare (in $(…) if need be), Koi quotes the value itself";
+      case "brace":
+        return "is inside ${…}: write it bare, Koi quotes the value itself";
+      case "arith":
+        return "is inside $((…)): write it bare, Koi quotes the value itself";
+      case "comment":
+        return "is inside a shell comment, which a newline in the value would end";
+    }
+  }
+  return null;
+}
+
+/**
+ * Walks a command as `sh` would read it and calls `visit` for each placeholder,
+ * with the reason it is unsafe there (in quotes, after a backslash…) or null.
+ */
+function scanPlaceholders(
+  command: string,
+  visit: (raw: string, inner: string, problem: string | null) => void,
+): void {
+  const placeholder = new RegExp(PLACEHOLDER_SOURCE, "y");
+  const matchAt = (at: number): RegExpExecArray | null => {
+    placeholder.lastIndex = at;
+    return placeholder.exec(command);
+  };
+  const stack: Frame[] = [{ kind: "code" }];
+  let i = 0;
+  while (i < command.length) {
+    const here = matchAt(i);
+    if (here) {
+      visit(here[0], here[1]!, contextProblem(stack));
+      i += here[0].length;
+      continue;
+    }
+    const frame = stack[stack.length - 1]!;
+    const ch = command[i]!;
+    const next = command[i + 1];
+    if (frame.kind === "comment") {
+      i++;
+      continue;
+    }
+    if (frame.kind === "single") {
+      if (ch === "'") stack.pop();
+      i++;
+      continue;
+    }
+    if (ch === "\\") {
+      const escaped = matchAt(i + 1);
+      if (escaped) {
+        visit(
+          escaped[0],
+          escaped[1]!,
+          contextProblem(stack) ??
+            "follows a backslash: write it bare, Koi quotes the value itself",
+        );
+        i += 1 + escaped[0].length;
+      } else {
+        i += 2;
+      }
+      continue;
+    }
+    if (frame.kind === "backtick") {
+      if (ch === "`") stack.pop();
+      i++;
+      continue;
+    }
+    if (ch === "$") {
+      const glued = matchAt(i + 1);
+      if (glued) {
+        visit(
+          glued[0],
+          glued[1]!,
+          contextProblem(stack) ?? 'follows a "$": write it bare, Koi quotes the value itself',
+        );
+        i += 1 + glued[0].length;
+      } else if (next === "(" && command[i + 2] === "(") {
+        stack.push({ kind: "arith", depth: 0 });
+        i += 3;
+      } else if (next === "(") {
+        stack.push({ kind: "subshell", depth: 0 });
+        i += 2;
+      } else if (next === "{") {
+        stack.push({ kind: "brace", depth: 0 });
+        i += 2;
+      } else {
+        i++;
+      }
+      continue;
+    }
+    i++;
+    if (ch === "`") {
+      stack.push({ kind: "backtick" });
+    } else if (ch === '"') {
+      if (frame.kind === "double") stack.pop();
+      else stack.push({ kind: "double" });
+    } else if (frame.kind === "double") {
+      // Inside double quotes only \, $, ` and " are special.
+    } else if (ch === "'") {
+      stack.push({ kind: "single" });
+    } else if (ch === "#" && frame.kind !== "brace" && frame.kind !== "arith") {
+      if (i === 1 || WORD_BREAKS.includes(command[i - 2]!)) stack.push({ kind: "comment" });
+    } else if (frame.kind === "brace") {
+      if (ch === "{") frame.depth++;
+      else if (ch === "}") {
+        if (frame.depth > 0) frame.depth--;
+        else stack.pop();
+      }
+    } else if (frame.kind === "subshell" || frame.kind === "arith") {
+      if (ch === "(") frame.depth++;
+      else if (ch === ")") {
+        if (frame.depth > 0) frame.depth--;
+        else {
+          if (frame.kind === "arith" && command[i] === ")") i++;
+          stack.pop();
+        }
+      }
+    }
+  }
+}
+
+/** One placeholder's text read as an argument; `spec` is null for a bare `{{name}}`. */
+function readPlaceholder(raw: string, inner: string): { name: string; spec: ArgSpec | null } {
+  const firstComma = inner.indexOf(",");
+  const name = (firstComma < 0 ? inner : inner.slice(0, firstComma)).trim();
+  if (name === "") throw new SyntaxError(`empty argument name in ${raw}`);
+  if (firstComma < 0) return { name, spec: null };
+  const rest = inner.slice(firstComma + 1);
+  const secondComma = rest.indexOf(",");
+  const type = (secondComma < 0 ? rest : rest.slice(0, secondComma)).trim();
+  if (type !== "string" && type !== "int" && type !== "bool") {
+    throw new SyntaxError(`unknown argument type "${type}" in ${raw} (use string, int or bool)`);
+  }
+  if (secondComma < 0) return { name, spec: { name, type } };
+  const text = rest.slice(secondComma + 1).trim();
+  if (type === "string") return { name, spec: { name, type, default: text } };
+  if (type === "int") {
+    const value = parseInteger(text);
+    if (value === null) {
+      throw new SyntaxError(
+        `default of argument "${name}" must be a whole number, got ${describe(text)}`,
+      );
+    }
+    return { name, spec: { name, type, default: value } };
+  }
+  if (text !== "true" && text !== "false") {
+    throw new SyntaxError(
+      `default of argument "${name}" must be true or false, got ${describe(text)}`,
+    );
+  }
+  return { name, spec: { name, type, default: text === "true" } };
+}
+
+/**
+ * The arguments a command declares with `{{name}}`, `{{name, type}}` or
+ * `{{name, type, default}}` placeholders, in order of first appearance.
+ *
+ * The type is `string` (the default), `int` or `bool`. Names are trimmed and may
+ * hold spaces and emoji, but no commas or braces. A string default is everything
+ * after the second comma, trimmed, commas included; an int default must be a
+ * whole number and a bool default `true` or `false`. A name used twice is one
+ * argument: a bare `{{name}}` takes the spec written elsewhere, and two full
+ * specs must agree.
+ *
+ * Placeholders must stand where `sh` reads a bare word, because {@linkcode fillArgs}
+ * puts each value in single quotes: inside `'…'`, `"…"`, backquotes, `${…}` or
+ * `$((…))`, right after `\` or `$`, or in a `#` comment, those quotes would no
+ * longer protect the value, so such a placeholder is an error.
+ *
+ * @param command The command, after cron's `%` rule (the text koitab runs with `sh -c`).
+ * @returns The arguments, in order of first appearance; empty when there are none.
+ * @throws {SyntaxError} If a placeholder is malformed, unsafely placed or
+ * contradicts another: `{{X}} is inside quotes: write it bare, Koi quotes the value itself`.
+ *
+ * @example Reading a command's arguments
+ * ```ts
+ * import { parseArgSpecs } from "./args.ts";
+ *
+ * const args = parseArgSpecs("~/tweet.sh {{To Handle}} {{Delay, int, 0}} {{Loud, bool}}");
+ * const expected = JSON.stringify([
+ *   { name: "To Handle", type: "string" },
+ *   { name: "Delay", type: "int", default: 0 },
+ *   { name: "Loud", type: "bool" },
+ * ]);
+ * if (JSON.stringify(args) !== expected) throw new Error(JSON.stringify(args));
+ * ```
+ *
+ * @example A placeholder in quotes is refused
+ * ```ts
+ * import { parseArgSpecs } from "./args.ts";
+ *
+ * try {
+ *   parseArgSpecs('echo "{{X}}"');
+ *   throw new Error("not thrown");
+ * } catch (error) {
+ *   if (!(error instanceof SyntaxError)) throw error;
+ *   if (!error.message.startsWith("{{X}} is inside quotes")) throw error;
+ * }
+ * ```
+ */
+export function parseArgSpecs(command: string): ArgSpec[] {
+  const order: string[] = [];
+  const specs = new Map<string, { spec: ArgSpec; raw: string }>();
+  scanPlaceholders(command, (raw, inner, problem) => {
+    if (problem !== null) throw new SyntaxError(`${raw} ${problem}`);
+    const { name, spec } = readPlaceholder(raw, inner);
+    if (!order.includes(name)) order.push(name);
+    if (spec === null) return;
+    const earlier = specs.get(name);
+    if (earlier === undefined) specs.set(name, { spec, raw });
+    else if (earlier.spec.type !== spec.type || earlier.spec.default !== spec.default) {
+      throw new SyntaxError(
+        `argument "${name}" is declared twice, differently: ${earlier.raw} and ${raw}`,
+      );
+    }
+  });
+  return order.map((name) => specs.get(name)?.spec ?? { name, type: "string" });
+}
+
+/**
+ * Quotes a value as one POSIX shell word, in single quotes: the shell reads it
+ * back byte for byte, with no expansion of any kind.
+ *
+ * @param value Any text.
+ * @returns The quoted word: `'o'\''brien'` for `o'brien`, `''` for the empty string.
+ *
+ * @example Quoting a name with an apostrophe
+ * ```ts
+ * import { shellQuote } from "./args.ts";
+ *
+ * if (shellQuote("o'brien") !== "'o'\\''brien'") throw new Error(shellQuote("o'brien"));
+ * if (shellQuote("") !== "''") throw new Error("empty");
+ * if (shellQuote("$(rm -rf ~)") !== "'$(rm -rf ~)'") throw new Error("dollar");
+ * ```
+ */
+export function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/** A whole number in the safe-integer range written in decimal, or null. */
+function parseInteger(text: string): number | null {
+  if (!/^-?[0-9]+$/.test(text)) return null;
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+/** A value as it reads in an error message: strings quoted, long ones cut. */
+function describe(value: unknown): string {
+  if (typeof value === "string") {
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  }
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  if (typeof value === "bigint") return `${value}n`;
+  return String(value);
+}
+
+/** The text that stands for `value` in the command, checked against `spec`. */
+function argumentText(spec: ArgSpec, value: unknown): string {
+  const name = spec.name;
+  if (value === undefined) {
+    if (spec.default !== undefined) return String(spec.default);
+    if (spec.type === "bool") return "false";
+    throw new ArgumentError(`argument "${name}" is required: it has no default`, name);
+  }
+  switch (spec.type) {
+    case "int": {
+      const number = typeof value === "string" ? parseInteger(value) : value;
+      if (typeof number !== "number" || !Number.isSafeInteger(number)) {
+        throw new ArgumentError(
+          `argument "${name}" must be a whole number, got ${describe(value)}`,
+          name,
+        );
+      }
+      return String(number);
+    }
+    case "bool":
+      if (value === true || value === "true") return "true";
+      if (value === false || value === "false") return "false";
+      throw new ArgumentError(
+        `argument "${name}" must be true or false, got ${describe(value)}`,
+        name,
+      );
+    case "string": {
+      if (typeof value !== "string") {
+        throw new ArgumentError(
+          `argument "${name}" must be a string, got ${describe(value)}`,
+          name,
+        );
+      }
+      if (value.includes("\0")) {
+        throw new ArgumentError(
+          `argument "${name}" contains a NUL byte, which no command line can carry`,
+          name,
+        );
+      }
+      const bytes = new TextEncoder().encode(value).length;
+      if (bytes > MAX_VALUE_BYTES) {
+        throw new ArgumentError(
+          `argument "${name}" is too long: ${bytes} bytes, the limit is ${MAX_VALUE_BYTES} (64 KiB)`,
+          name,
+        );
+      }
+      return value;
+    }
+  }
+}
+
+/**
+ * The command of a job with each placeholder replaced by its value, quoted with
+ * {@linkcode shellQuote}, ready for `sh -c`.
+ *
+ * Values may be typed (a number for `int`, a boolean for `bool`, as JSON gives
+ * them) or strings, as a command line gives them: an int as an optional `-` and
+ * digits within the safe-integer range, a bool as `true` or `false`. Ints are
+ * written in decimal. A missing value (absent or `undefined`) takes the default;
+ * a bool without one is false; a string or int without one is required.
+ * Replacement is a single pass: a value that looks like `{{A}}` stays as it is,
+ * and so does `%`.
+ *
+ * Each value reaches the command as one literal word. What the command then
+ * does with it is its own affair: options (`-rf`) still read as options unless
+ * the command puts `--` first, and commands that run their arguments as code
+ * (`eval`, `sh -c`, `ssh`) see the raw text.
+ *
+ * @param job The job, from {@linkcode parseKoitab} (its `command` and `args`).
+ * @param values The value of each argument, by name.
+ * @returns The command to run with `sh -c`.
+ * @throws {ArgumentError} If a name is unknown, a required value is missing, a
+ * value has the wrong type (`argument "Delay" must be a whole number, got "abc"`),
+ * holds a NUL byte or is longer than 64 KiB in UTF-8.
+ *
+ * @example Filling in the arguments of a manual job
+ * ```ts
+ * import { parseKoitab } from "./koitab.ts";
+ * import { fillArgs } from "./args.ts";
+ *
+ * const { jobs } = parseKoitab('"Say Hi" @manual ~/tweet.sh {{To Handle}} {{Delay, int, 0}}\n');
+ * const command = fillArgs(jobs[0]!, { "To Handle": "o'brien" });
+ * if (command !== "~/tweet.sh 'o'\\''brien' '0'") throw new Error(command);
+ * ```
+ */
+export function fillArgs(
+  job: Pick<KoitabJob, "command" | "args">,
+  values: Readonly<Record<string, unknown>>,
+): string {
+  const specs = new Map(job.args.map((spec) => [spec.name, spec]));
+  for (const name of Object.keys(values)) {
+    if (!specs.has(name)) {
+      const known = job.args.map((spec) => `"${spec.name}"`).join(", ");
+      throw new ArgumentError(
+        `unknown argument "${name}" (${
+          known === "" ? "this job takes no arguments" : `this job takes ${known}`
+        })`,
+        name,
+      );
+    }
+  }
+  const texts = new Map<string, string>();
+  for (const spec of job.args) {
+    const value = Object.hasOwn(values, spec.name) ? values[spec.name] : undefined;
+    texts.set(spec.name, shellQuote(argumentText(spec, value)));
+  }
+  return job.command.replace(new RegExp(PLACEHOLDER_SOURCE, "g"), (raw, inner: string) => {
+    const name = inner.split(",", 1)[0]!.trim();
+    const text = texts.get(name);
+    if (text === undefined) {
+      throw new ArgumentError(
+        `the command has ${raw}, but the job declares no argument "${name}"`,
+        name,
+      );
+    }
+    return text;
+  });
+}

@@ -1,0 +1,118 @@
+/**
+ * `koitab run NAME [--arg name=value]…`: run one job now, in the foreground, with
+ * the same environment and argument checks koid applies.
+ *
+ * @module
+ */
+
+import { fillArgs } from "../args.ts";
+import { jobEnvironment, type JobUser } from "../daemon/environment.ts";
+import { JobStartError, spawnJob } from "../daemon/spawn.ts";
+import type { KoitabJob } from "../koitab.ts";
+import { CliError } from "./errors.ts";
+import { jobLabel } from "./next.ts";
+
+/**
+ * Finds the job a user means: by name, by `Section/Name`, or by tag.
+ *
+ * @param jobs The koitab's jobs.
+ * @param wanted What the user typed.
+ * @returns The job.
+ * @throws {CliError} When nothing matches, or several jobs do.
+ */
+export function findJob(jobs: readonly KoitabJob[], wanted: string): KoitabJob {
+  const matches = jobs.filter((job) =>
+    job.name === wanted || job.tag === wanted ||
+    (job.section !== null && job.name !== null && `${job.section}/${job.name}` === wanted)
+  );
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) {
+    const named = jobs.filter((job) => job.name !== null).map((job) =>
+      jobs.some((other) => other !== job && other.name === job.name)
+        ? `"${job.section}/${job.name}"`
+        : `"${job.name}"`
+    );
+    const hint = named.length ? `named jobs: ${named.join(", ")}` : "the koitab names no jobs";
+    throw new CliError(`no job "${wanted}" in the koitab (${hint})`);
+  }
+  const choices = matches.map((job) => `"${job.section}/${job.name}"`).join(" or ");
+  throw new CliError(`"${wanted}" names ${matches.length} jobs: say ${choices}`);
+}
+
+/**
+ * Parses `--arg name=value` options into argument values (strings, as typed).
+ *
+ * @param args The words after the job name.
+ * @returns The values by argument name.
+ * @throws {CliError} On anything but `--arg name=value`.
+ */
+export function parseArgOptions(args: readonly string[]): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const word = args[i]!;
+    let pair: string | undefined;
+    if (word === "--arg") pair = args[++i];
+    else if (word.startsWith("--arg=")) pair = word.slice("--arg=".length);
+    else throw new CliError(`unexpected "${word}": give arguments as --arg name=value`, 2);
+    const equals = pair?.indexOf("=") ?? -1;
+    if (pair === undefined || equals < 1) {
+      throw new CliError(`--arg needs name=value, got "${pair ?? ""}"`, 2);
+    }
+    values[pair.slice(0, equals)] = pair.slice(equals + 1);
+  }
+  return values;
+}
+
+/**
+ * Runs a job now with the terminal as its stdout and stderr.
+ *
+ * @param job The job to run.
+ * @param values Its argument values, checked by `fillArgs()`.
+ * @param user Who it runs as (the caller).
+ * @param daemonEnv The caller's environment; only locale variables pass to the job.
+ * @returns The job's exit status (128 + signal number when killed).
+ * @throws {CliError} When an argument is wrong or the job cannot start.
+ */
+export async function runJobNow(
+  job: KoitabJob,
+  values: Record<string, string>,
+  user: JobUser,
+  daemonEnv: Record<string, string>,
+): Promise<number> {
+  let command: string;
+  try {
+    command = fillArgs(job, values);
+  } catch (error) {
+    throw new CliError(`${jobLabel(job)}: ${(error as Error).message}`, 2);
+  }
+  const env = jobEnvironment(job.env, user, daemonEnv);
+  try {
+    const child = spawnJob({ command, stdin: job.stdin, env }, {
+      output: "inherit",
+      detached: false,
+    });
+    const status = await child.status;
+    return status.signal === null ? status.code : 128 + signalNumber(status.signal);
+  } catch (error) {
+    if (error instanceof JobStartError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+const SIGNALS: Partial<Record<Deno.Signal, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGABRT: 6,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
+
+function signalNumber(signal: Deno.Signal): number {
+  return SIGNALS[signal] ?? 0;
+}

@@ -1,0 +1,127 @@
+/**
+ * Starting one job's process as cron does: `$SHELL -c COMMAND`, the job's own
+ * environment and nothing else, in `$HOME`, with the `%` text on stdin.
+ *
+ * @module
+ */
+
+import { mayEnter } from "../users.ts";
+
+/** Everything needed to start one run of a job. */
+export interface JobLaunch {
+  /** The command after cron's `%` rule, with argument values already filled in. */
+  readonly command: string;
+  /** The text for stdin (cron's `%` lines), or null for an empty stdin. */
+  readonly stdin: string | null;
+  /** The complete environment, from `jobEnvironment()`. Its SHELL and HOME are used. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Run as another user (koid runs as root): that user's uid, gid and groups. */
+  readonly switchUser?: UserSwitch;
+}
+
+/** How to become the job's user. */
+export interface UserSwitch {
+  readonly uid: number;
+  readonly gid: number;
+  /** The user's primary and supplementary gids, to check it may enter HOME. */
+  readonly groups: readonly number[];
+  /**
+   * The path of util-linux `setpriv`, which also sets the user's supplementary
+   * groups; null where there is none (macOS), and only uid and gid are set
+   * (supplementary groups are then dropped, never kept from root).
+   */
+  readonly setpriv: string | null;
+}
+
+/** How the job's output is handled. */
+export interface SpawnOptions {
+  /** "inherit" to share the caller's terminal, "piped" to read it. */
+  readonly output: "inherit" | "piped";
+  /** Start the job in its own session and process group, so the group can be stopped. */
+  readonly detached: boolean;
+}
+
+/** The job could not be started at all (no shell, no HOME). */
+export class JobStartError extends Error {
+  /**
+   * @param message Why the job did not start.
+   * @param options The underlying error.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "JobStartError";
+  }
+}
+
+/**
+ * Starts a job and feeds its stdin.
+ *
+ * @param launch What to run, and how.
+ * @param options Output handling and process-group placement.
+ * @returns The running process.
+ * @throws {JobStartError} When the shell cannot be started or HOME cannot be entered.
+ */
+export function spawnJob(launch: JobLaunch, options: SpawnOptions): Deno.ChildProcess {
+  const shell = launch.env.SHELL || "/bin/sh";
+  const home = launch.env.HOME || "/";
+  const change = launch.switchUser;
+  let program = shell;
+  let args = ["-c", launch.command];
+  if (change?.setpriv) {
+    program = change.setpriv;
+    args = [
+      `--reuid=${change.uid}`,
+      `--regid=${change.gid}`,
+      "--init-groups",
+      "--",
+      shell,
+      ...args,
+    ];
+  }
+  const commandOptions: Deno.CommandOptions = {
+    args,
+    clearEnv: true,
+    env: { ...launch.env },
+    cwd: home,
+    stdin: launch.stdin === null ? "null" : "piped",
+    stdout: options.output,
+    stderr: options.output,
+    detached: options.detached,
+  };
+  if (change && !change.setpriv) {
+    commandOptions.uid = change.uid;
+    commandOptions.gid = change.gid;
+  }
+  if (change?.setpriv) {
+    // setpriv is started as root, in HOME: check first that the user could enter
+    // it, since cron does not run a job whose HOME its user cannot enter.
+    let info: Deno.FileInfo | null = null;
+    try {
+      info = Deno.statSync(home);
+    } catch {
+      // Missing: reported below as a home that does not exist.
+    }
+    if (info !== null && !mayEnter(info, change.uid, change.groups)) {
+      throw new JobStartError(
+        `Cannot start the job: its user (uid ${change.uid}) may not enter the home directory "${home}"`,
+      );
+    }
+  }
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(program, commandOptions).spawn();
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? `"${shell}" or the home directory "${home}" does not exist`
+      : error instanceof Deno.errors.PermissionDenied
+      ? `permission denied starting "${shell}" in "${home}"`
+      : (error as Error).message;
+    throw new JobStartError(`Cannot start the job: ${reason}`, { cause: error });
+  }
+  if (launch.stdin !== null) {
+    const writer = child.stdin.getWriter();
+    // A job that never reads its stdin must not block anything: errors (EPIPE) are ignored.
+    writer.write(new TextEncoder().encode(launch.stdin)).then(() => writer.close()).catch(() => {});
+  }
+  return child;
+}

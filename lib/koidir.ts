@@ -1,0 +1,39 @@
+/**
+ * Where Koi keeps its state: `KOI_DIR` (default `/var/lib/koi`) and the files in it.
+ *
+ * @module
+ */
+
+/** The default state directory, as on a server installed by `install.sh`. */
+export const DEFAULT_KOI_DIR = "/var/lib/koi";
+
+/** The paths of Koi's files in one state directory. */
+export interface KoiPaths {
+  /** The state directory itself. */
+  readonly dir: string;
+  /** The job table. */
+  readonly koitab: string;
+  /** The previous job table, kept by each install or removal. */
+  readonly backup: string;
+  /** The name of the user jobs run as. */
+  readonly user: string;
+  /** The run history database. */
+  readonly history: string;
+}
+
+/**
+ * The paths of Koi's files under `dir`.
+ *
+ * @param dir The state directory; `KOI_DIR` or `/var/lib/koi` as the caller reads it.
+ * @returns The paths.
+ */
+export function koiPaths(dir: string): KoiPaths {
+  const base = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
+  return {
+    dir: base,
+    koitab: `${base}/koitab`,
+    backup: `${base}/koitab.bak`,
+    user: `${base}/user`,
+    history: `${base}/history.db`,
+  };
+}

@@ -1,0 +1,371 @@
+/**
+ * The koitab: Koi's job table, a crontab with extras (job names, sections and
+ * arguments), read from text into jobs, the environment and every error at once.
+ * Pure logic: no I/O.
+ *
+ * The format, line by line (leading blanks are ignored everywhere):
+ *
+ * - Blank lines and comments (`#` as the first non-blank character) are skipped.
+ * - `NAME=value` sets a variable for the jobs below it, with cron's quoting rules:
+ *   the name may be quoted, blanks may surround `=`, an unquoted value runs to the
+ *   end of the line with trailing blanks trimmed, a quoted value (`'…'` or `"…"`)
+ *   is kept verbatim with no escapes and only blanks after it; nothing is
+ *   expanded. Every line is tried as an assignment first, as cron does.
+ *   `CRON_TZ` sets the time zone of the jobs below it (empty: the local zone).
+ * - `[Section]` groups the jobs below it.
+ * - A job: an optional name in double quotes (`\"` and `\\` allowed inside), five
+ *   time fields or an `@` word (cron's, plus `@reboot`: once when koid starts, and
+ *   `@manual`: never scheduled, only run by hand), then the command, to the end
+ *   of the line. Cron's `%` rule splits the command from its standard input, and
+ *   `{{name, type, default}}` placeholders declare arguments (see `./args.ts`).
+ *
+ * Two deliberate differences from crontab(1), both friendlier: a `\r` at the end
+ * of a line is dropped (CRLF files work; cron would keep it in the command), and
+ * a last line without a newline is read like any other (crontab(1) refuses the
+ * file with `premature EOF`).
+ *
+ * @module
+ */
+
+import { type ArgSpec, parseArgSpecs } from "./args.ts";
+import { parseCron } from "./cron.ts";
+import { zoneInfo } from "./timezone.ts";
+
+/** One job of the koitab. */
+export interface KoitabJob {
+  /**
+   * The job's identity toward the dashboard: `j` and 16 hex digits, stable across
+   * restarts and edits of other lines. A named job keeps its tag when its schedule
+   * or command changes; an unnamed one is known by its schedule and command.
+   */
+  tag: string;
+  /** The name given in quotes before the schedule, or null. */
+  name: string | null;
+  /** The `[Section]` the job is in, or null before the first section. */
+  section: string | null;
+  /**
+   * The five fields joined by single spaces (`"*\/5 * * * *"`), or the `@` word
+   * (`"@hourly"`, `"@reboot"`, `"@manual"`).
+   */
+  schedule: string;
+  /** The command for `sh -c`, after cron's `%` rule, still holding its `{{…}}` placeholders. */
+  command: string;
+  /** The standard input from cron's `%` rule, ending in a newline, or null when there is none. */
+  stdin: string | null;
+  /** The arguments the command declares, in order of first appearance. */
+  args: ArgSpec[];
+  /** The 1-based line number of the job. */
+  line: number;
+  /** The `CRON_TZ` in force for this job, or null for the local zone. */
+  timezone: string | null;
+  /** The variables set above the job, as they stand at its line. */
+  env: Record<string, string>;
+}
+
+/** A line of the koitab that could not be read. */
+export interface KoitabError {
+  /** The 1-based line number. */
+  line: number;
+  /** What is wrong, without the line number: `bad hour "25" (0-23)`. */
+  message: string;
+}
+
+/** What a koitab's text holds. */
+export interface Koitab {
+  /** The variables as they stand at the end of the file. */
+  env: Record<string, string>;
+  /** The jobs, in file order; lines with errors are left out. */
+  jobs: KoitabJob[];
+  /** Every line that could not be read, in file order. */
+  errors: KoitabError[];
+}
+
+/** A line that is wrong; its message becomes a {@linkcode KoitabError}. */
+class LineError extends SyntaxError {}
+
+/** Blanks as cron trims them from the end of an env value. */
+const TRAILING_SPACE = /[ \t\n\v\f\r]+$/;
+const LEADING_BLANKS = /^[ \t]+/;
+
+/** An env assignment, or null for any other line; throws on a line that is clearly a broken one. */
+function readAssignment(body: string): { name: string; value: string } | null {
+  let name: string;
+  let i: number;
+  const nameQuote = body[0];
+  if (nameQuote === '"' || nameQuote === "'") {
+    const end = body.indexOf(nameQuote, 1);
+    if (end < 0) return null;
+    name = body.slice(1, end);
+    if (name.includes("=")) return null;
+    i = end + 1;
+  } else {
+    name = /^[^ \t=]*/.exec(body)![0];
+    i = name.length;
+  }
+  while (body[i] === " " || body[i] === "\t") i++;
+  if (body[i] !== "=") return null;
+  const rest = body.slice(i + 1).replace(LEADING_BLANKS, "");
+  if (name === "") throw new LineError(`empty variable name before "="`);
+  const valueQuote = rest[0];
+  if (valueQuote !== '"' && valueQuote !== "'") {
+    return { name, value: rest.replace(TRAILING_SPACE, "") };
+  }
+  const end = rest.indexOf(valueQuote, 1);
+  if (end < 0) {
+    throw new LineError(`bad value for ${name}: its opening ${valueQuote} is never closed`);
+  }
+  if (!/^[ \t\v\f\r]*$/.test(rest.slice(end + 1))) {
+    throw new LineError(
+      `bad value for ${name}: only blanks may follow its closing ${valueQuote} (cron has no escapes in values)`,
+    );
+  }
+  return { name, value: rest.slice(1, end) };
+}
+
+/** Cron's `%` rule: the command before the first unescaped `%`, and the stdin after it. */
+function splitPercent(field: string): { command: string; stdin: string | null } {
+  let command = "";
+  let i = 0;
+  for (; i < field.length; i++) {
+    const ch = field[i]!;
+    if (ch === "%") break;
+    if (ch === "\\" && i + 1 < field.length) {
+      // Escapes pair up left to right: `\\%` is an escaped backslash, then a real %.
+      const next = field[++i]!;
+      command += next === "%" ? "%" : ch + next;
+    } else {
+      command += ch;
+    }
+  }
+  const input = field.slice(i + 1);
+  if (i >= field.length || input === "") return { command, stdin: null };
+  let stdin = "";
+  for (let j = 0; j < input.length; j++) {
+    const ch = input[j]!;
+    if (ch === "\\" && input[j + 1] === "%") {
+      stdin += "%";
+      j++;
+    } else {
+      stdin += ch === "%" ? "\n" : ch;
+    }
+  }
+  return { command, stdin: stdin.endsWith("\n") ? stdin : stdin + "\n" };
+}
+
+/** 64-bit FNV-1a of the UTF-8 bytes of `text`, as 16 hex digits. */
+function fnv1a64(text: string): string {
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of new TextEncoder().encode(text)) {
+    hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return hash.toString(16).padStart(16, "0");
+}
+
+/** How a section reads in a message. */
+function sectionLabel(section: string | null): string {
+  return section === null ? "before the first section" : `in section [${section}]`;
+}
+
+/**
+ * Reads a koitab. Never throws on bad content: every line that cannot be read
+ * is reported in `errors` (and left out of `jobs`), so a user sees all mistakes
+ * at once.
+ *
+ * Error messages carry no line number (see {@linkcode formatKoitabError}):
+ * - time fields: the message of {@linkcode parseCron}, `bad hour "25" (0-23)`;
+ * - `missing command after the schedule`; a sixth field starting with `*` (the
+ *   seconds typo): `too many fields: cron has five …`;
+ * - a `CRON_TZ` that is not an IANA zone; a broken assignment (`D='a'b`);
+ * - an empty job or section name; a name used twice in a section:
+ *   `duplicate job name "X" in section [S] (first on line N)`;
+ * - argument placeholders (see {@linkcode parseArgSpecs}), and, outside
+ *   `@manual` jobs, a string or int argument without a default.
+ *
+ * @param text The koitab's text. Lines may end in `\n` or `\r\n`; the last needs no newline.
+ * @returns The jobs, the variables at the end of the file, and the errors.
+ *
+ * @example A table with sections, named jobs and arguments
+ * ```ts
+ * import { parseKoitab } from "./koitab.ts";
+ *
+ * const { jobs, errors } = parseKoitab(`[Bots]
+ * "Crawler" *\/5 * * * * /usr/local/bin/crawl
+ * [Admin]
+ * "Say Hi" @manual ~/tweet.sh {{To Handle}} {{Delay, int, 0}}
+ * `);
+ * if (errors.length !== 0) throw new Error(JSON.stringify(errors));
+ * const [crawler, sayHi] = jobs;
+ * if (crawler?.section !== "Bots" || crawler.schedule !== "*\/5 * * * *") throw new Error();
+ * if (sayHi?.name !== "Say Hi" || sayHi.args[1]?.default !== 0) throw new Error();
+ * ```
+ *
+ * @example Every bad line at once
+ * ```ts
+ * import { formatKoitabError, parseKoitab } from "./koitab.ts";
+ *
+ * const { jobs, errors } = parseKoitab("0 25 * * * date\n@daily\n@hourly date\n");
+ * const messages = errors.map(formatKoitabError);
+ * if (jobs.length !== 1) throw new Error(String(jobs.length));
+ * if (messages[0] !== 'koitab line 1: bad hour "25" (0-23)') throw new Error(messages[0]);
+ * if (messages[1] !== "koitab line 2: missing command after the schedule") throw new Error();
+ * ```
+ */
+export function parseKoitab(text: string): Koitab {
+  const env = new Map<string, string>();
+  const jobs: KoitabJob[] = [];
+  const errors: KoitabError[] = [];
+  /** Line of each job name, by section and name. */
+  const names = new Map<string, number>();
+  /** How many unnamed jobs with the same section, schedule and command came before. */
+  const repeats = new Map<string, number>();
+  let section: string | null = null;
+  let timezone: string | null = null;
+
+  const readJob = (body: string, line: number): void => {
+    let rest = body;
+    let name: string | null = null;
+    if (rest.startsWith('"')) {
+      let i = 1;
+      let written = "";
+      while (i < rest.length && rest[i] !== '"') {
+        const escaped = rest[i] === "\\" && (rest[i + 1] === '"' || rest[i + 1] === "\\");
+        written += rest[escaped ? i + 1 : i];
+        i += escaped ? 2 : 1;
+      }
+      if (i >= rest.length) throw new LineError(`the job name's opening " is never closed`);
+      name = written.trim();
+      if (name === "") throw new LineError("empty job name: give one, or leave out the quotes");
+      rest = rest.slice(i + 1).replace(LEADING_BLANKS, "");
+      if (rest === "") throw new LineError(`missing schedule after the job name "${name}"`);
+    }
+    const nameKey = JSON.stringify([section, name]);
+    const firstLine = name === null ? undefined : names.get(nameKey);
+    if (name !== null && firstLine === undefined) names.set(nameKey, line);
+
+    const options = timezone === null ? {} : { timezone };
+    let schedule: string;
+    let field: string;
+    if (rest.startsWith("@")) {
+      schedule = /^[^ \t]+/.exec(rest)![0];
+      if (schedule !== "@reboot" && schedule !== "@manual") parseCron(schedule, options);
+      field = rest.slice(schedule.length).replace(LEADING_BLANKS, "");
+      if (field === "") throw new LineError("missing command after the schedule");
+    } else {
+      const fields: string[] = [];
+      while (fields.length < 5 && rest !== "") {
+        const token = /^[^ \t]+/.exec(rest)![0];
+        fields.push(token);
+        rest = rest.slice(token.length).replace(LEADING_BLANKS, "");
+      }
+      schedule = fields.join(" ");
+      parseCron(schedule, options);
+      field = rest;
+      if (field === "") throw new LineError("missing command after the schedule");
+      if (field.startsWith("*")) {
+        throw new LineError(
+          `too many fields: cron has five (minute hour day-of-month month day-of-week), with no seconds or year, so "${
+            /^[^ \t]+/.exec(field)![0]
+          }" would start the command`,
+        );
+      }
+    }
+
+    const { command, stdin } = splitPercent(field);
+    const args = parseArgSpecs(command);
+    if (schedule !== "@manual") {
+      const required = args.find((arg) => arg.type !== "bool" && arg.default === undefined);
+      if (required) {
+        throw new LineError(
+          `argument "${required.name}" needs a default, since the job runs on its schedule (only @manual jobs may leave it out)`,
+        );
+      }
+    }
+    if (firstLine !== undefined) {
+      throw new LineError(
+        `duplicate job name "${name}" ${sectionLabel(section)} (first on line ${firstLine})`,
+      );
+    }
+
+    let identity: string;
+    if (name !== null) {
+      identity = JSON.stringify(["named", section, name]);
+    } else {
+      const key = JSON.stringify(["unnamed", section, schedule, field]);
+      const occurrence = repeats.get(key) ?? 0;
+      repeats.set(key, occurrence + 1);
+      identity = JSON.stringify(["unnamed", section, schedule, field, occurrence]);
+    }
+    jobs.push({
+      tag: `j${fnv1a64(identity)}`,
+      name,
+      section,
+      schedule,
+      command,
+      stdin,
+      args,
+      line,
+      timezone,
+      env: Object.fromEntries(env),
+    });
+  };
+
+  const lines = text.split("\n");
+  if (lines[lines.length - 1] === "") lines.pop();
+  lines.forEach((raw, index) => {
+    const line = index + 1;
+    const body = (raw.endsWith("\r") ? raw.slice(0, -1) : raw).replace(LEADING_BLANKS, "");
+    if (body === "" || body.startsWith("#")) return;
+    try {
+      const assignment = readAssignment(body);
+      if (assignment !== null) {
+        if (assignment.name === "CRON_TZ") {
+          if (assignment.value !== "") {
+            try {
+              zoneInfo(assignment.value);
+            } catch (error) {
+              if (!(error instanceof RangeError)) throw error;
+              throw new LineError(
+                `unknown time zone "${assignment.value}" in CRON_TZ (use an IANA name such as "UTC" or "Europe/London")`,
+              );
+            }
+          }
+          timezone = assignment.value === "" ? null : assignment.value;
+        }
+        env.set(assignment.name, assignment.value);
+      } else if (body.startsWith("[")) {
+        const header = body.replace(/[ \t]+$/, "");
+        if (!header.endsWith("]")) {
+          throw new LineError(`section header "${header}" is missing its closing "]"`);
+        }
+        const title = header.slice(1, -1).trim();
+        if (title === "") throw new LineError(`empty section name in "${header}"`);
+        section = title;
+      } else {
+        readJob(body, line);
+      }
+    } catch (error) {
+      // LineError, CronSyntaxError and parseArgSpecs' errors are all SyntaxErrors.
+      if (!(error instanceof SyntaxError)) throw error;
+      errors.push({ line, message: error.message });
+    }
+  });
+  return { env: Object.fromEntries(env), jobs, errors };
+}
+
+/**
+ * An error of {@linkcode parseKoitab} as the `koitab` command prints it.
+ *
+ * @param error A line and what is wrong with it.
+ * @returns `koitab line 7: bad hour "25" (0-23)`.
+ *
+ * @example
+ * ```ts
+ * import { formatKoitabError } from "./koitab.ts";
+ *
+ * const text = formatKoitabError({ line: 7, message: 'bad hour "25" (0-23)' });
+ * if (text !== 'koitab line 7: bad hour "25" (0-23)') throw new Error(text);
+ * ```
+ */
+export function formatKoitabError(error: KoitabError): string {
+  return `koitab line ${error.line}: ${error.message}`;
+}
