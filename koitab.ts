@@ -6,6 +6,7 @@
  */
 
 import { editTable } from "./lib/cli/edit.ts";
+import { formatHistory, readHistory } from "./lib/cli/history.ts";
 import { CliError } from "./lib/cli/errors.ts";
 import { upcomingRuns } from "./lib/cli/next.ts";
 import { findJob, parseArgOptions, runJobNow } from "./lib/cli/run.ts";
@@ -29,7 +30,7 @@ Usage:
   koitab run NAME [--arg name=value]...
                             run a job now, in the foreground, with its arguments
   koitab history [NAME] [--json]
-                            past runs, newest first (with koid: issue 4)
+                            the runs koid recorded, newest first
   koitab -d ...             the dashboard link (issue 5)
   koitab --help | --version
 
@@ -98,7 +99,7 @@ async function dispatch(args: string[]): Promise<number> {
     case "run":
       return await run(paths, rest);
     case "history":
-      throw new CliError("history is not there yet: it arrives with koid (issue 4)");
+      return history(paths, rest);
     case "-d":
       throw new CliError("the dashboard link is not there yet: it arrives with issue 5");
     case undefined:
@@ -189,6 +190,21 @@ async function run(paths: KoiPaths, rest: readonly string[]): Promise<number> {
   const { jobs } = validateTable(text, paths.koitab, "fix it with koitab -e");
   const job = findJob(jobs, name);
   return await runJobNow(job, values, await currentUser(), Deno.env.toObject());
+}
+
+async function history(paths: KoiPaths, rest: readonly string[]): Promise<number> {
+  const json = rest.includes("--json");
+  const names = rest.filter((word) => word !== "--json");
+  if (names.length > 1 || names[0]?.startsWith("-")) {
+    throw new CliError(
+      `history takes at most one job NAME and --json, got "${names.join(" ")}"`,
+      2,
+    );
+  }
+  const runs = readHistory(paths, names[0] ?? null);
+  const text = json ? JSON.stringify(runs, null, 2) + "\n" : formatHistory(runs, localTimeZone());
+  await Deno.stdout.write(new TextEncoder().encode(text));
+  return 0;
 }
 
 function editor(): string {

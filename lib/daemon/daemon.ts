@@ -1,0 +1,173 @@
+/**
+ * koid's main loop: keep the koitab loaded (file watch, SIGHUP and a check each
+ * minute, applied from the next minute), sleep until the next due job, and start
+ * what is due. Runs `@reboot` jobs once at start.
+ *
+ * @module
+ */
+
+import { formatKoitabError, type KoitabJob, parseKoitab } from "../koitab.ts";
+import type { KoiPaths } from "../koidir.ts";
+import type { Clock } from "./clock.ts";
+import type { Runner } from "./runner.ts";
+import { Scheduler } from "./scheduler.ts";
+
+const MINUTE_MS = 60_000;
+
+/** What the daemon needs. */
+export interface DaemonOptions {
+  readonly paths: KoiPaths;
+  readonly clock: Clock;
+  /** Starts runs; only `startAll` is used, so tests can pass a recorder. */
+  readonly runner: Pick<Runner, "startAll">;
+  /** The zone of jobs without `CRON_TZ`. */
+  readonly localZone: string;
+  readonly log: (line: string) => void;
+  /** Called with the jobs each time a table is loaded (for the dashboard link). */
+  readonly onTable?: (jobs: readonly KoitabJob[]) => void;
+}
+
+interface TableVersion {
+  readonly mtime: number;
+  readonly size: number;
+  readonly ino: number | null;
+}
+
+/** The scheduling loop over one `KOI_DIR`. */
+export class Daemon {
+  readonly #options: DaemonOptions;
+  #jobs: readonly KoitabJob[] = [];
+  #version: TableVersion | null = null;
+  #scheduler: Scheduler | null = null;
+  #reloadRequested = false;
+  readonly #stop = new AbortController();
+  #wake = new AbortController();
+
+  /** @param options The paths, clock, runner and log. */
+  constructor(options: DaemonOptions) {
+    this.#options = options;
+  }
+
+  /** The jobs of the table in force. */
+  get jobs(): readonly KoitabJob[] {
+    return this.#jobs;
+  }
+
+  /** Asks for the koitab to be read again; it applies from the next minute. */
+  requestReload(): void {
+    this.#reloadRequested = true;
+  }
+
+  /** Stops scheduling; `run()` returns at once. Running jobs are the runner's. */
+  stop(): void {
+    this.#stop.abort();
+    this.#wake.abort();
+  }
+
+  /**
+   * Loads the table, runs `@reboot` jobs, then schedules until `stop()`.
+   *
+   * @returns When stopped.
+   */
+  async run(): Promise<void> {
+    const { clock, runner } = this.#options;
+    const started = clock.now();
+    this.#load(true);
+    const reboot = this.#jobs.filter((job) => job.schedule === "@reboot");
+    if (reboot.length > 0) {
+      runner.startAll(
+        reboot.map((job) => ({ job, trigger: "reboot", values: {}, scheduledFor: null })),
+      );
+    }
+    // Jobs for the minute koid starts in are not run, as in cron.
+    this.#scheduler = new Scheduler(this.#jobs, this.#options.localZone, started);
+    let last = started;
+    let minute = Math.floor(started / MINUTE_MS);
+    while (!this.#stop.signal.aborted) {
+      const now = clock.now();
+      const wakeAt = Math.min(
+        this.#scheduler.nextDue() ?? Infinity,
+        (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS,
+      );
+      if (wakeAt > now) {
+        this.#wake = new AbortController();
+        const stopOrWake = AbortSignal.any([this.#stop.signal, this.#wake.signal]);
+        await clock.sleepUntil(wakeAt, stopOrWake);
+        if (this.#stop.signal.aborted) break;
+      }
+      const time = clock.now();
+      if (time < last - MINUTE_MS) {
+        this.#options.log("the clock went back; counting every job's next run from now");
+        this.#scheduler.load(this.#jobs, time);
+      }
+      last = time;
+      const thisMinute = Math.floor(time / MINUTE_MS);
+      if (thisMinute !== minute) {
+        minute = thisMinute;
+        // cron's check of the table, once a minute, before the minute's jobs are chosen.
+        if (this.#load(false)) this.#scheduler.load(this.#jobs, thisMinute * MINUTE_MS - 1);
+      }
+      const due = this.#scheduler.takeDue(time);
+      if (due.length > 0) {
+        runner.startAll(due.map(({ job, scheduledFor }) => ({
+          job,
+          trigger: "schedule",
+          values: {},
+          scheduledFor,
+        })));
+      }
+    }
+  }
+
+  /** Reads the table if it changed or a reload was asked for; true when a new table applies. */
+  #load(initial: boolean): boolean {
+    const { paths, log } = this.#options;
+    let version: TableVersion | null = null;
+    try {
+      const info = Deno.statSync(paths.koitab);
+      version = { mtime: info.mtime?.getTime() ?? 0, size: info.size, ino: info.ino };
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        log(`cannot read ${paths.koitab}: ${(error as Error).message}`);
+        return false;
+      }
+    }
+    const changed = !sameVersion(version, this.#version);
+    if (!initial && !changed && !this.#reloadRequested) return false;
+    this.#reloadRequested = false;
+    this.#version = version;
+    if (version === null) {
+      if (!initial && this.#jobs.length === 0) return false;
+      log(`no koitab at ${paths.koitab}: no jobs until one is installed (koitab -e)`);
+      this.#jobs = [];
+      this.#options.onTable?.(this.#jobs);
+      return true;
+    }
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(paths.koitab);
+    } catch (error) {
+      log(`cannot read ${paths.koitab}: ${(error as Error).message}; keeping the last table`);
+      return false;
+    }
+    const { jobs, errors } = parseKoitab(text);
+    if (errors.length > 0) {
+      for (const error of errors) log(formatKoitabError(error));
+      log(
+        initial
+          ? `the koitab has ${errors.length} error(s): no jobs run until it is fixed`
+          : `the koitab has ${errors.length} error(s): keeping the last good table (${this.#jobs.length} jobs)`,
+      );
+      return false;
+    }
+    this.#jobs = jobs;
+    log(`${initial ? "loaded" : "reloaded"} ${paths.koitab}: ${jobs.length} job(s)`);
+    this.#options.onTable?.(jobs);
+    return true;
+  }
+}
+
+function sameVersion(a: TableVersion | null, b: TableVersion | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.mtime === b.mtime && a.size === b.size && a.ino === b.ino;
+}

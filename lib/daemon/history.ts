@@ -1,0 +1,306 @@
+/**
+ * The local run history: every run recorded in `$KOI_DIR/history.db` when it
+ * starts and again when it ends, so a crash loses nothing recorded.
+ *
+ * SQLite (`node:sqlite`) in WAL mode, because `koitab history` reads while koid
+ * writes: WAL lets one writer and many readers in separate processes work at once,
+ * where Deno KV's local file is known to fail with "database is locked" when
+ * several processes open it.
+ *
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { OutputChunk } from "./output.ts";
+
+/** What started a run. */
+export type Trigger = "schedule" | "reboot" | "manual";
+
+/** How a run ended, or that it has not. */
+export type RunStatus =
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "killed"
+  | "interrupted"
+  | "not-started";
+
+/** One run, as `koitab history --json` prints it. */
+export interface RunRecord {
+  /** Unique and time-ordered. */
+  readonly id: string;
+  readonly tag: string;
+  readonly name: string | null;
+  readonly section: string | null;
+  readonly trigger: Trigger;
+  readonly args: Record<string, unknown>;
+  /** The minute the run was due (ISO 8601), for scheduled runs. */
+  readonly scheduledFor: string | null;
+  /** ISO 8601. */
+  readonly startedAt: string;
+  /** ISO 8601; null while running, or if koid died first. */
+  readonly finishedAt: string | null;
+  readonly durationMs: number | null;
+  /** Null when killed by a signal, still running, or never started. */
+  readonly exitCode: number | null;
+  /** The signal that ended it (`SIGTERM`), or null. */
+  readonly signal: string | null;
+  readonly status: RunStatus;
+  /** Why it never started, or was interrupted; else null. */
+  readonly error: string | null;
+  /** stdout and stderr interleaved, as kept (capped, with an elision note). */
+  readonly output: string;
+  /** The same output, chunk by chunk, each marked with its stream. */
+  readonly chunks: readonly OutputChunk[];
+  /** Every byte the job wrote, including any elided. */
+  readonly outputBytes: number;
+}
+
+/** The start of a run, as recorded when it starts. */
+export interface RunStart {
+  readonly id: string;
+  readonly tag: string;
+  readonly name: string | null;
+  readonly section: string | null;
+  readonly trigger: Trigger;
+  readonly args: Record<string, unknown>;
+  readonly scheduledFor: number | null;
+  readonly startedAt: number;
+}
+
+/** The end of a run. */
+export interface RunEnd {
+  readonly finishedAt: number;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly status: Exclude<RunStatus, "running">;
+  readonly error: string | null;
+  readonly chunks: readonly OutputChunk[];
+  readonly outputBytes: number;
+}
+
+/** The default number of runs kept per job. */
+export const DEFAULT_RETENTION = 100;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY,
+  tag TEXT NOT NULL,
+  name TEXT,
+  section TEXT,
+  trigger TEXT NOT NULL,
+  args TEXT NOT NULL,
+  scheduled_for INTEGER,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  exit_code INTEGER,
+  signal TEXT,
+  status TEXT NOT NULL,
+  error TEXT,
+  chunks TEXT NOT NULL DEFAULT '[]',
+  output_bytes INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS runs_by_tag ON runs (tag, started_at);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
+`;
+
+interface Row {
+  id: string;
+  tag: string;
+  name: string | null;
+  section: string | null;
+  trigger: string;
+  args: string;
+  scheduled_for: number | null;
+  started_at: number;
+  finished_at: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  status: string;
+  error: string | null;
+  chunks: string;
+  output_bytes: number;
+}
+
+/** A new run id: sortable by start time, unique. */
+export function newRunId(now: number): string {
+  const random = crypto.getRandomValues(new Uint8Array(5));
+  return now.toString(36).padStart(9, "0") +
+    Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The history database of one `KOI_DIR`. */
+export class History {
+  readonly #db: DatabaseSync;
+  readonly #retention: number;
+  readonly #insert: StatementSync;
+  readonly #finish: StatementSync;
+  readonly #trim: StatementSync;
+
+  /**
+   * Opens (creating if needed) the database.
+   *
+   * @param path The database file, mode 0600.
+   * @param options How many runs to keep per job; read-only for readers.
+   */
+  constructor(path: string, options: { retention?: number; readOnly?: boolean } = {}) {
+    this.#retention = options.retention ?? DEFAULT_RETENTION;
+    this.#db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
+    this.#db.exec("PRAGMA busy_timeout = 5000");
+    if (!options.readOnly) {
+      this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+      this.#db.exec(SCHEMA);
+      try {
+        Deno.chmodSync(path, 0o600);
+      } catch {
+        // A database that is not a plain file (":memory:") has no mode.
+      }
+    }
+    this.#insert = this.#db.prepare(
+      `INSERT OR IGNORE INTO runs (id, tag, name, section, trigger, args, scheduled_for, started_at, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')`,
+    );
+    this.#finish = this.#db.prepare(
+      `UPDATE runs SET finished_at = ?, exit_code = ?, signal = ?, status = ?, error = ?,
+       chunks = ?, output_bytes = ? WHERE id = ?`,
+    );
+    this.#trim = this.#db.prepare(
+      `DELETE FROM runs WHERE tag = ? AND status != 'running' AND id NOT IN
+       (SELECT id FROM runs WHERE tag = ? AND status != 'running'
+        ORDER BY started_at DESC, id DESC LIMIT ?)`,
+    );
+  }
+
+  /**
+   * Records runs that have started, in one transaction.
+   *
+   * @param starts The runs.
+   */
+  recordStarts(starts: readonly RunStart[]): void {
+    if (starts.length === 0) return;
+    this.#db.exec("BEGIN");
+    try {
+      for (const run of starts) {
+        this.#insert.run(
+          run.id,
+          run.tag,
+          run.name,
+          run.section,
+          run.trigger,
+          JSON.stringify(run.args),
+          run.scheduledFor,
+          run.startedAt,
+        );
+      }
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  /**
+   * Records how a run ended, and drops the job's runs beyond the retention.
+   *
+   * @param id The run.
+   * @param tag The run's job, for retention.
+   * @param end How it ended.
+   */
+  recordEnd(id: string, tag: string, end: RunEnd): void {
+    this.#finish.run(
+      end.finishedAt,
+      end.exitCode,
+      end.signal,
+      end.status,
+      end.error,
+      JSON.stringify(end.chunks.map((c) => [c.stream, c.text])),
+      end.outputBytes,
+      id,
+    );
+    this.#trim.run(tag, tag, this.#retention);
+  }
+
+  /**
+   * Marks runs left `running` by a koid that died as interrupted.
+   *
+   * @param now The instant of the check.
+   * @returns How many runs were marked.
+   */
+  markInterrupted(now: number): number {
+    const result = this.#db.prepare(
+      `UPDATE runs SET status = 'interrupted', finished_at = NULL,
+       error = 'koid stopped before the run ended (marked at ' || ? || ')' WHERE status = 'running'`,
+    ).run(new Date(now).toISOString());
+    return Number(result.changes);
+  }
+
+  /**
+   * Runs, newest first.
+   *
+   * @param filter Only runs of these tags (all when absent); at most `limit` runs.
+   * @returns The runs.
+   */
+  list(filter: { tags?: readonly string[]; limit?: number } = {}): RunRecord[] {
+    const limit = filter.limit ?? 1000;
+    let rows: Row[];
+    if (filter.tags === undefined) {
+      rows = this.#db.prepare(
+        "SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT ?",
+      ).all(limit) as unknown as Row[];
+    } else {
+      if (filter.tags.length === 0) return [];
+      const marks = filter.tags.map(() => "?").join(", ");
+      rows = this.#db.prepare(
+        `SELECT * FROM runs WHERE tag IN (${marks}) ORDER BY started_at DESC, id DESC LIMIT ?`,
+      ).all(...filter.tags, limit) as unknown as Row[];
+    }
+    return rows.map(toRecord);
+  }
+
+  /**
+   * One run by id.
+   *
+   * @param id The run id.
+   * @returns The run, or null.
+   */
+  get(id: string): RunRecord | null {
+    const row = this.#db.prepare("SELECT * FROM runs WHERE id = ?").get(id) as unknown as
+      | Row
+      | undefined;
+    return row ? toRecord(row) : null;
+  }
+
+  /** Closes the database. */
+  close(): void {
+    this.#db.close();
+  }
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function toRecord(row: Row): RunRecord {
+  const chunks = (JSON.parse(row.chunks) as [OutputChunk["stream"], string][]).map((
+    [stream, text],
+  ) => ({ stream, text }));
+  return {
+    id: row.id,
+    tag: row.tag,
+    name: row.name,
+    section: row.section,
+    trigger: row.trigger as Trigger,
+    args: JSON.parse(row.args),
+    scheduledFor: iso(row.scheduled_for),
+    startedAt: iso(row.started_at)!,
+    finishedAt: iso(row.finished_at),
+    durationMs: row.finished_at === null ? null : row.finished_at - row.started_at,
+    exitCode: row.exit_code,
+    signal: row.signal,
+    status: row.status as RunStatus,
+    error: row.error,
+    output: chunks.map((c) => c.text).join(""),
+    chunks,
+    outputBytes: row.output_bytes,
+  };
+}

@@ -1,0 +1,253 @@
+/**
+ * Running jobs: each in its own process group, output captured chunk by chunk
+ * (capped), every run recorded in the history when it starts and when it ends,
+ * one log line for each. Jobs run concurrently; a job still running when its next
+ * time comes simply starts again, as in cron.
+ *
+ * @module
+ */
+
+import { fillArgs } from "../args.ts";
+import type { KoitabJob } from "../koitab.ts";
+import { jobLabel } from "../cli/next.ts";
+import { jobEnvironment } from "./environment.ts";
+import { type History, newRunId, type RunEnd, type RunStart, type Trigger } from "./history.ts";
+import { OutputCapture, type OutputChunk } from "./output.ts";
+import type { RunUser } from "./run_user.ts";
+import { spawnJob } from "./spawn.ts";
+
+/** A run to start. */
+export interface RunRequest {
+  readonly job: KoitabJob;
+  readonly trigger: Trigger;
+  /** Argument values; for scheduled runs, empty (defaults apply). */
+  readonly values: Record<string, unknown>;
+  /** The minute it was due, for scheduled runs. */
+  readonly scheduledFor: number | null;
+  /** A run id chosen by the caller (a manual run's), else one is made. */
+  readonly id?: string;
+}
+
+/** What happens to a run, as it happens: for the dashboard link. */
+export type RunEvent =
+  | { readonly type: "start"; readonly run: RunStart }
+  | { readonly type: "output"; readonly id: string; readonly chunk: OutputChunk }
+  | { readonly type: "end"; readonly id: string; readonly end: RunEnd };
+
+/** What the runner needs from the daemon. */
+export interface RunnerOptions {
+  readonly history: History;
+  readonly user: RunUser;
+  /** koid's own environment; only locale variables pass to jobs. */
+  readonly daemonEnv: Readonly<Record<string, string>>;
+  /** util-linux `setpriv`, to switch users with their groups; null where there is none. */
+  readonly setpriv: string | null;
+  readonly log: (line: string) => void;
+  readonly now: () => number;
+  /** The most output bytes kept per run. */
+  readonly outputLimit: number;
+  /** Called for every start, output chunk and end. */
+  readonly onEvent?: (event: RunEvent) => void;
+}
+
+interface Active {
+  readonly id: string;
+  readonly child: Deno.ChildProcess;
+  readonly done: Promise<void>;
+  readonly release: AbortController;
+}
+
+/** Starts runs and tracks them until they end. */
+export class Runner {
+  readonly #options: RunnerOptions;
+  readonly #active = new Map<string, Active>();
+  readonly #labels = new Map<string, string>();
+
+  /** @param options The daemon's history, user, environment and log. */
+  constructor(options: RunnerOptions) {
+    this.#options = options;
+  }
+
+  /** How many runs are going. */
+  get active(): number {
+    return this.#active.size;
+  }
+
+  /**
+   * Starts runs in the order given, as fast as processes can be spawned, then
+   * records their starts in one transaction.
+   *
+   * @param requests The runs to start.
+   * @returns The ids of the runs, in order (including those that failed to start).
+   */
+  startAll(requests: readonly RunRequest[]): string[] {
+    const starts: RunStart[] = [];
+    const failures: [RunStart, string][] = [];
+    const launched: [RunStart, Deno.ChildProcess][] = [];
+    for (const request of requests) {
+      const now = this.#options.now();
+      const start: RunStart = {
+        id: request.id ?? newRunId(now),
+        tag: request.job.tag,
+        name: request.job.name,
+        section: request.job.section,
+        trigger: request.trigger,
+        args: request.values,
+        scheduledFor: request.scheduledFor,
+        startedAt: now,
+      };
+      starts.push(start);
+      this.#labels.set(start.id, jobLabel(request.job));
+      try {
+        const command = fillArgs(request.job, request.values);
+        const env = jobEnvironment(request.job.env, this.#options.user, this.#options.daemonEnv);
+        const user = this.#options.user;
+        const child = spawnJob({
+          command,
+          stdin: request.job.stdin,
+          env,
+          ...(user.switchUser
+            ? {
+              switchUser: {
+                uid: user.uid,
+                gid: user.gid,
+                groups: user.groups,
+                setpriv: this.#options.setpriv,
+              },
+            }
+            : {}),
+        }, { output: "piped", detached: true });
+        launched.push([start, child]);
+      } catch (error) {
+        failures.push([start, (error as Error).message]);
+      }
+    }
+    this.#options.history.recordStarts(starts);
+    for (const [start, child] of launched) this.#track(start, child);
+    for (const [start, reason] of failures) {
+      const end: RunEnd = {
+        finishedAt: this.#options.now(),
+        exitCode: null,
+        signal: null,
+        status: "not-started",
+        error: reason,
+        chunks: [],
+        outputBytes: 0,
+      };
+      this.#options.onEvent?.({ type: "start", run: start });
+      this.#options.history.recordEnd(start.id, start.tag, end);
+      this.#options.log(`${this.#label(start.id)} did not start (run ${start.id}): ${reason}`);
+      this.#labels.delete(start.id);
+      this.#options.onEvent?.({ type: "end", id: start.id, end });
+    }
+    return starts.map((start) => start.id);
+  }
+
+  #label(id: string): string {
+    return this.#labels.get(id) ?? `run ${id}`;
+  }
+
+  #track(start: RunStart, child: Deno.ChildProcess): void {
+    const options = this.#options;
+    options.log(
+      `${this.#label(start.id)} started (run ${start.id}, ${start.trigger}, pid ${child.pid})`,
+    );
+    options.onEvent?.({ type: "start", run: start });
+    const capture = new OutputCapture(options.outputLimit);
+    // Aborted by stop() when killed processes that left the group still hold the pipes.
+    const release = new AbortController();
+    const emit = (name: "stdout" | "stderr", text: string) => {
+      if (text) options.onEvent?.({ type: "output", id: start.id, chunk: { stream: name, text } });
+    };
+    const pump = async (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr") => {
+      const decoder = new TextDecoder();
+      const reader = stream.getReader();
+      const cancel = () => reader.cancel().catch(() => {});
+      release.signal.addEventListener("abort", cancel, { once: true });
+      try {
+        while (true) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          capture.add(name, value);
+          if (options.onEvent) emit(name, decoder.decode(value, { stream: true }));
+        }
+      } catch {
+        // Cancelled by stop(): what was read is kept.
+      } finally {
+        release.signal.removeEventListener("abort", cancel);
+      }
+      if (options.onEvent) emit(name, decoder.decode());
+    };
+    const done = (async () => {
+      const [status] = await Promise.all([
+        child.status,
+        pump(child.stdout, "stdout"),
+        pump(child.stderr, "stderr"),
+      ]);
+      const finishedAt = options.now();
+      const end: RunEnd = {
+        finishedAt,
+        exitCode: status.signal === null ? status.code : null,
+        signal: status.signal,
+        status: status.success ? "succeeded" : status.signal === null ? "failed" : "killed",
+        error: null,
+        chunks: capture.chunks(),
+        outputBytes: capture.totalBytes,
+      };
+      try {
+        options.history.recordEnd(start.id, start.tag, end);
+      } catch (error) {
+        options.log(`cannot record the end of run ${start.id}: ${(error as Error).message}`);
+      }
+      const outcome = status.signal === null ? `exit ${status.code}` : `killed by ${status.signal}`;
+      const seconds = ((finishedAt - start.startedAt) / 1000).toFixed(1);
+      options.log(`${this.#label(start.id)} ended (run ${start.id}): ${outcome} after ${seconds}s`);
+      options.onEvent?.({ type: "end", id: start.id, end });
+      this.#active.delete(start.id);
+      this.#labels.delete(start.id);
+    })();
+    this.#active.set(start.id, { id: start.id, child, done, release });
+  }
+
+  /**
+   * Waits for running jobs to end; after `graceMs`, stops the rest (their whole
+   * process groups: SIGTERM, then SIGKILL 5 seconds later) and records them. Output
+   * still held open a second after that, by a process that left the job's group,
+   * is no longer waited for.
+   *
+   * @param graceMs How long running jobs may take to finish.
+   * @returns When every run has ended and been recorded.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (this.#active.size === 0) return;
+    this.#options.log(`waiting up to ${graceMs / 1000}s for ${this.#active.size} running job(s)`);
+    const all = () => Promise.all([...this.#active.values()].map((run) => run.done));
+    if (await settlesWithin(all(), graceMs)) return;
+    this.#signalAll("SIGTERM");
+    if (await settlesWithin(all(), 5000)) return;
+    this.#signalAll("SIGKILL");
+    if (await settlesWithin(all(), 1000)) return;
+    // What still holds a job's output open has left its group, out of any signal's reach.
+    for (const run of this.#active.values()) run.release.abort();
+    await all();
+  }
+
+  #signalAll(signal: Deno.Signal): void {
+    for (const run of this.#active.values()) {
+      this.#options.log(`sending ${signal} to run ${run.id} (process group ${run.child.pid})`);
+      try {
+        Deno.kill(-run.child.pid, signal);
+      } catch {
+        // The group is already gone.
+      }
+    }
+  }
+}
+
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  const result = await Promise.race([promise.then(() => true), timeout]);
+  clearTimeout(timer);
+  return result;
+}

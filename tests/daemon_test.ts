@@ -1,0 +1,493 @@
+/**
+ * Tests for lib/daemon/daemon.ts: the loop driven by a fake clock and a runner that
+ * only records, over a temporary KOI_DIR. Each test starts `run()`, steps the clock
+ * from one wake to the next, and checks exactly which runs were started at each step
+ * and what was logged.
+ *
+ * @module
+ */
+
+import type { Clock } from "../lib/daemon/clock.ts";
+import { Daemon } from "../lib/daemon/daemon.ts";
+import type { RunRequest } from "../lib/daemon/runner.ts";
+import { writeFileAtomic } from "../lib/files.ts";
+import { type KoiPaths, koiPaths } from "../lib/koidir.ts";
+import type { KoitabJob } from "../lib/koitab.ts";
+import { assert, assertEquals } from "./_assert.ts";
+
+const MINUTE = 60_000;
+
+/** The instant of `2025-06-01T10:00:30Z`; `HH:MM[:SS]` alone means that time on 2025-06-01. */
+function at(text: string): number {
+  const time = Date.parse(/^\d\d:\d\d/.test(text) ? `2025-06-01T${text}Z` : text);
+  assert(!Number.isNaN(time), `bad instant ${text}`);
+  return time;
+}
+
+/** `HH:MM` (or `HH:MM:SS` off the minute) of an instant on 2025-06-01, UTC. */
+function hhmm(time: number): string {
+  const text = new Date(time).toISOString();
+  assertEquals(text.slice(0, 10), "2025-06-01", `${text} is not on the test day`);
+  return time % MINUTE === 0 ? text.slice(11, 16) : text.slice(11, 19);
+}
+
+/** Lets the daemon's loop run until it waits again (no real time passes). */
+function tick(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+interface Sleep {
+  readonly until: number;
+  readonly wake: () => void;
+}
+
+/**
+ * A clock whose time moves only when the test says. `sleepUntil` records the
+ * instant asked for and waits until the test wakes it ({@linkcode FakeClock.wake})
+ * or the signal aborts.
+ */
+class FakeClock implements Clock {
+  time: number;
+  /** Every instant the daemon asked to sleep until, in order. */
+  readonly sleeps: number[] = [];
+  #sleep: Sleep | null = null;
+
+  constructor(start: number) {
+    this.time = start;
+  }
+
+  now(): number {
+    return this.time;
+  }
+
+  sleepUntil(until: number, signal: AbortSignal): Promise<void> {
+    this.sleeps.push(until);
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const wake = () => {
+        signal.removeEventListener("abort", wake);
+        if (this.#sleep === sleep) this.#sleep = null;
+        resolve();
+      };
+      const sleep: Sleep = { until, wake };
+      this.#sleep = sleep;
+      signal.addEventListener("abort", wake, { once: true });
+    });
+  }
+
+  /** The instant the daemon is sleeping until, or null when it is not asleep. */
+  get sleepingUntil(): number | null {
+    return this.#sleep?.until ?? null;
+  }
+
+  /** Sets the time to `time` and ends the current sleep (early, on time or late). */
+  wake(time: number): void {
+    const sleep = this.#sleep;
+    assert(sleep !== null, "the daemon is not sleeping");
+    this.time = time;
+    sleep.wake();
+  }
+}
+
+/** A started run as the test reads it: `trigger command HH:MM` (`-` without a scheduled time). */
+function describe(request: RunRequest): string {
+  const when = request.scheduledFor === null ? "-" : hhmm(request.scheduledFor);
+  return `${request.trigger} ${request.job.command} ${when}`;
+}
+
+/** A daemon over a temporary KOI_DIR, with a fake clock, a recording runner and a log. */
+class Harness {
+  readonly clock: FakeClock;
+  readonly paths: KoiPaths;
+  readonly daemon: Daemon;
+  readonly log: string[] = [];
+  /** Each `startAll` call's requests. */
+  readonly batches: RunRequest[][] = [];
+  /** Each table handed to `onTable`, as its commands. */
+  readonly tables: string[][] = [];
+  #seen = 0;
+  #done: Promise<void> | null = null;
+  #finished = false;
+
+  private constructor(dir: string, start: number) {
+    this.clock = new FakeClock(start);
+    this.paths = koiPaths(dir);
+    let nextId = 0;
+    this.daemon = new Daemon({
+      paths: this.paths,
+      clock: this.clock,
+      runner: {
+        startAll: (requests: readonly RunRequest[]) => {
+          this.batches.push([...requests]);
+          return requests.map(() => `run-${++nextId}`);
+        },
+      },
+      localZone: "UTC",
+      log: (line) => this.log.push(line),
+      onTable: (jobs: readonly KoitabJob[]) => this.tables.push(jobs.map((job) => job.command)),
+    });
+  }
+
+  /** A harness whose koitab holds `koitab` (none when null); the daemon is not started. */
+  static async create(start: string, koitab: string | null): Promise<Harness> {
+    const dir = await Deno.makeTempDir({ prefix: "koid_test_" });
+    const harness = new Harness(dir, at(start));
+    if (koitab !== null) await harness.write(koitab);
+    return harness;
+  }
+
+  /** Replaces the koitab as `koitab -e` does (a new file renamed over the old). */
+  write(text: string): Promise<void> {
+    return writeFileAtomic(this.paths.koitab, text);
+  }
+
+  /** Starts `run()` and waits until the daemon first sleeps; returns what it started. */
+  async start(): Promise<string[]> {
+    this.#done = this.daemon.run().finally(() => {
+      this.#finished = true;
+    });
+    await this.#settle();
+    return this.started();
+  }
+
+  /** What was started since the last call, one string per request. */
+  started(): string[] {
+    const fresh = this.batches.slice(this.#seen);
+    this.#seen = this.batches.length;
+    return fresh.flat().map(describe);
+  }
+
+  /** Wakes the daemon at the instant it asked for; returns what it started then. */
+  step(): Promise<string[]> {
+    const until = this.clock.sleepingUntil;
+    assert(until !== null, "the daemon is not sleeping");
+    return this.wakeAt(until);
+  }
+
+  /** Wakes the daemon at `time` (before, at or after the instant it asked for). */
+  async wakeAt(time: number): Promise<string[]> {
+    this.clock.wake(time);
+    await this.#settle();
+    return this.started();
+  }
+
+  /** Waits until the daemon sleeps again or `run()` has returned. */
+  async #settle(): Promise<void> {
+    for (let i = 0; i < 50; i++) {
+      await tick();
+      if (this.clock.sleepingUntil !== null || this.#finished) return;
+    }
+    throw new Error("the daemon neither slept nor returned");
+  }
+
+  /** Whether `run()` has returned. */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** Stops the daemon, waits for `run()` and removes the directory. */
+  async close(): Promise<void> {
+    this.daemon.stop();
+    if (this.#done !== null) await this.#done;
+    await Deno.remove(this.paths.dir, { recursive: true });
+  }
+}
+
+/** Runs `body` with a harness, closing it whatever happens. */
+async function withDaemon(
+  start: string,
+  koitab: string | null,
+  body: (harness: Harness) => Promise<void>,
+): Promise<void> {
+  const harness = await Harness.create(start, koitab);
+  try {
+    await body(harness);
+  } finally {
+    await harness.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+Deno.test("Daemon runs @reboot jobs once at start, nothing in the start minute, then each due run", async () => {
+  const table = `@reboot boot
+* * * * * every
+*/2 * * * * even
+@manual by-hand
+0 11 * * * eleven
+@reboot boot-too
+`;
+  await withDaemon("10:58:30", table, async (h) => {
+    assertEquals(await h.start(), ["reboot boot -", "reboot boot-too -"]);
+    assertEquals(h.batches.length, 1, "the @reboot jobs start together");
+    assertEquals(h.batches[0]!.map((r) => [r.values, r.scheduledFor]), [[{}, null], [{}, null]]);
+    assertEquals(h.log, [`loaded ${h.paths.koitab}: 6 job(s)`]);
+    assertEquals(h.tables, [["boot", "every", "even", "by-hand", "eleven", "boot-too"]]);
+    assertEquals(h.daemon.jobs.length, 6);
+    // 10:58 is the start minute: `* * * * *` and `*/2` do not run for it.
+    assertEquals(h.clock.sleepingUntil, at("10:59"));
+    assertEquals(await h.step(), ["schedule every 10:59"]);
+    assertEquals(h.clock.sleepingUntil, at("11:00"));
+    assertEquals(await h.step(), [
+      "schedule every 11:00",
+      "schedule even 11:00",
+      "schedule eleven 11:00",
+    ]);
+    assertEquals(await h.step(), ["schedule every 11:01"]);
+    assertEquals(await h.step(), ["schedule every 11:02", "schedule even 11:02"]);
+    const last = h.batches.at(-1)!;
+    assertEquals(last.map((r) => r.scheduledFor), [at("11:02"), at("11:02")]);
+    assertEquals(last.map((r) => r.values), [{}, {}]);
+    assertEquals(last.map((r) => r.job.line), [2, 3]);
+    assertEquals(h.batches.length, 5, "one startAll per wake with due runs");
+    assertEquals(h.log.length, 1, "nothing more logged");
+    assertEquals(h.clock.sleeps, [at("10:59"), at("11:00"), at("11:01"), at("11:02"), at("11:03")]);
+  });
+});
+
+Deno.test("Daemon started exactly on a minute does not run that minute's jobs", async () => {
+  await withDaemon("11:00", "* * * * * every\n0 * * * * hourly\n", async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(h.clock.sleepingUntil, at("11:01"));
+    assertEquals(await h.step(), ["schedule every 11:01"]);
+  });
+});
+
+Deno.test("Daemon sleeps until the next due run or the next minute, whichever is first", async () => {
+  await withDaemon("10:00:30", "0 12 * * * noon\n", async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(h.clock.sleepingUntil, at("10:01"), "a minute boundary though nothing is due");
+    assertEquals(await h.step(), []);
+    assertEquals(h.clock.sleepingUntil, at("10:02"));
+    // An early wake in the middle of the minute: back to sleep until the same boundary.
+    assertEquals(await h.wakeAt(at("10:01:40")), []);
+    assertEquals(h.clock.sleepingUntil, at("10:02"));
+    assertEquals(h.clock.sleeps, [at("10:01"), at("10:02"), at("10:02")]);
+    for (let i = 0; i < 118; i++) assertEquals(await h.step(), []);
+    assertEquals(h.clock.sleepingUntil, at("12:00"));
+    assertEquals(await h.step(), ["schedule noon 12:00"]);
+  });
+});
+
+Deno.test("Daemon with no jobs at all still wakes each minute (to check the koitab)", async () => {
+  await withDaemon("10:00:30", "@manual by-hand\n", async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(await h.step(), []);
+    assertEquals(await h.step(), []);
+    assertEquals(h.clock.sleeps, [at("10:01"), at("10:02"), at("10:03")]);
+  });
+});
+
+Deno.test("Daemon applies a koitab change written mid-minute from the next minute, not before", async () => {
+  await withDaemon("10:58:10", "* * * * * every\n0 * * * * hourly-old\n", async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(await h.step(), ["schedule every 10:59"]);
+    assertEquals(await h.wakeAt(at("10:59:20")), [], "an early wake: nothing due");
+    await h.write("* * * * * every\n0 * * * * hourly-new\n@reboot boot-new\n");
+    // Woken again within the same minute: the new table is not read yet.
+    assertEquals(await h.wakeAt(at("10:59:45")), []);
+    assertEquals(h.daemon.jobs.map((job) => job.command), ["every", "hourly-old"]);
+    assertEquals(h.log, [`loaded ${h.paths.koitab}: 2 job(s)`]);
+    assertEquals(h.clock.sleepingUntil, at("11:00"));
+    // 11:00: the jobs due at the boundary come from the new table.
+    assertEquals(await h.step(), ["schedule every 11:00", "schedule hourly-new 11:00"]);
+    assertEquals(h.log, [
+      `loaded ${h.paths.koitab}: 2 job(s)`,
+      `reloaded ${h.paths.koitab}: 3 job(s)`,
+    ]);
+    assertEquals(h.tables, [["every", "hourly-old"], ["every", "hourly-new", "boot-new"]]);
+    assertEquals(h.daemon.jobs.map((job) => job.command), ["every", "hourly-new", "boot-new"]);
+    assertEquals(await h.step(), ["schedule every 11:01"], "@reboot jobs do not run on a reload");
+    assertEquals(h.log.length, 2, "an unchanged file is not read again");
+  });
+});
+
+Deno.test("Daemon applies a change written just before a boundary at that boundary", async () => {
+  await withDaemon("10:00:30", "5 10 * * * at-ten-five\n", async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(await h.step(), []);
+    assertEquals(await h.step(), []);
+    assertEquals(h.clock.sleepingUntil, at("10:03"));
+    // Moved from 10:05 to 10:03 while asleep until 10:03; the old 10:05 no longer runs.
+    await h.write("3 10 * * * at-ten-three\n");
+    assertEquals(await h.step(), ["schedule at-ten-three 10:03"]);
+    assertEquals(await h.step(), []);
+    assertEquals(await h.step(), [], "10:05: the old job is gone");
+  });
+});
+
+Deno.test("Daemon keeps the last good table when the new one has errors, and says why", async () => {
+  await withDaemon("10:00:30", "* * * * * every\n", async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(await h.step(), ["schedule every 10:01"]);
+    await h.write("* * * * * replaced\n0 25 * * * bad-hour\n* * * * * * seconds\n");
+    assertEquals(await h.step(), ["schedule every 10:02"], "the old job keeps running");
+    assertEquals(h.log, [
+      `loaded ${h.paths.koitab}: 1 job(s)`,
+      'koitab line 2: bad hour "25" (0-23)',
+      'koitab line 3: too many fields: cron has five (minute hour day-of-month month day-of-week), with no seconds or year, so "*" would start the command',
+      "the koitab has 2 error(s): keeping the last good table (1 jobs)",
+    ]);
+    assertEquals(h.tables, [["every"]], "onTable is not called for a bad table");
+    assertEquals(h.daemon.jobs.map((job) => job.command), ["every"]);
+    assertEquals(await h.step(), ["schedule every 10:03"]);
+    assertEquals(h.log.length, 4, "the same bad file is reported once");
+    await h.write("*/2 * * * * fixed\n");
+    assertEquals(await h.step(), ["schedule fixed 10:04"]);
+    assertEquals(h.log.at(-1), `reloaded ${h.paths.koitab}: 1 job(s)`);
+    assertEquals(await h.step(), []);
+    assertEquals(await h.step(), ["schedule fixed 10:06"]);
+  });
+});
+
+Deno.test("Daemon started with a bad koitab runs nothing until it is fixed", async () => {
+  await withDaemon("10:00:30", "@reboot boot\n* * * * * every\n61 * * * * bad\n", async (h) => {
+    assertEquals(await h.start(), [], "not even @reboot jobs");
+    assertEquals(h.log, [
+      'koitab line 3: bad minute "61" (0-59)',
+      "the koitab has 1 error(s): no jobs run until it is fixed",
+    ]);
+    assertEquals(h.daemon.jobs, []);
+    assertEquals(await h.step(), []);
+    await h.write("@reboot boot\n* * * * * every\n");
+    assertEquals(await h.step(), ["schedule every 10:02"]);
+    assertEquals(h.log.at(-1), `reloaded ${h.paths.koitab}: 2 job(s)`);
+  });
+});
+
+Deno.test("Daemon.requestReload() re-reads a koitab whose size, mtime and inode did not change", async () => {
+  await withDaemon("10:00:30", "* * * * * aaa\n", async (h) => {
+    const before = await Deno.stat(h.paths.koitab);
+    assertEquals(await h.start(), []);
+    // Rewritten in place, same size, mtime put back: invisible to the minute's check.
+    await Deno.writeTextFile(h.paths.koitab, "* * * * * bbb\n");
+    await Deno.utime(h.paths.koitab, before.atime ?? before.mtime!, before.mtime!);
+    const after = await Deno.stat(h.paths.koitab);
+    assertEquals(
+      [after.size, after.mtime?.getTime(), after.ino],
+      [before.size, before.mtime?.getTime(), before.ino],
+      "test setup: the file looks unchanged",
+    );
+    assertEquals(await h.step(), ["schedule aaa 10:01"]);
+    assertEquals(h.log.length, 1);
+    h.daemon.requestReload();
+    assertEquals(await h.wakeAt(at("10:01:30")), [], "a reload applies from the next minute");
+    assertEquals(h.daemon.jobs.map((job) => job.command), ["aaa"]);
+    assertEquals(await h.step(), ["schedule bbb 10:02"]);
+    assertEquals(h.log, [
+      `loaded ${h.paths.koitab}: 1 job(s)`,
+      `reloaded ${h.paths.koitab}: 1 job(s)`,
+    ]);
+    assertEquals(await h.step(), ["schedule bbb 10:03"]);
+    assertEquals(h.log.length, 2, "one request, one reload");
+  });
+});
+
+Deno.test("Daemon.requestReload() of an unchanged table does not run a minute twice", async () => {
+  await withDaemon("10:00:30", "* * * * * every\n", async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(await h.step(), ["schedule every 10:01"]);
+    h.daemon.requestReload();
+    assertEquals(await h.step(), ["schedule every 10:02"]);
+    assertEquals(await h.step(), ["schedule every 10:03"]);
+  });
+});
+
+Deno.test("Daemon without a koitab has no jobs and says so, then picks one up when installed", async () => {
+  await withDaemon("10:00:30", null, async (h) => {
+    const missing = `no koitab at ${h.paths.koitab}: no jobs until one is installed (koitab -e)`;
+    assertEquals(await h.start(), []);
+    assertEquals(h.log, [missing]);
+    assertEquals(h.daemon.jobs, []);
+    assertEquals(h.tables, [[]]);
+    assertEquals(await h.step(), []);
+    assertEquals(await h.step(), []);
+    assertEquals(h.log, [missing], "said once");
+    await h.write("* * * * * every\n@reboot boot\n");
+    assertEquals(await h.step(), ["schedule every 10:03"]);
+    assertEquals(h.log, [missing, `reloaded ${h.paths.koitab}: 2 job(s)`]);
+    await Deno.remove(h.paths.koitab);
+    assertEquals(await h.step(), [], "removed: no jobs from the next minute");
+    assertEquals(h.log, [missing, `reloaded ${h.paths.koitab}: 2 job(s)`, missing]);
+    assertEquals(h.daemon.jobs, []);
+    assertEquals(await h.step(), []);
+    assertEquals(h.log.length, 3);
+  });
+});
+
+Deno.test("Daemon counts every job's next run from now when the clock goes back 2 hours", async () => {
+  await withDaemon("11:58:30", "* * * * * every\n0 * * * * hourly\n", async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(await h.step(), ["schedule every 11:59"]);
+    assertEquals(await h.step(), ["schedule every 12:00", "schedule hourly 12:00"]);
+    assertEquals(h.clock.sleepingUntil, at("12:01"));
+    // The clock is set back to 10:00:30 while koid sleeps.
+    assertEquals(await h.wakeAt(at("10:00:30")), []);
+    assertEquals(h.log.at(-1), "the clock went back; counting every job's next run from now");
+    assertEquals(h.clock.sleepingUntil, at("10:01"));
+    assertEquals(await h.step(), ["schedule every 10:01"]);
+    assertEquals(await h.step(), ["schedule every 10:02"]);
+    for (let minute = 3; minute < 60; minute++) await h.step();
+    assertEquals(await h.step(), ["schedule every 11:00", "schedule hourly 11:00"]);
+    assertEquals(h.log.length, 2, "logged once");
+  });
+});
+
+Deno.test("Daemon ignores the clock going back less than a minute (no minute runs twice)", async () => {
+  await withDaemon("11:58:30", "* * * * * every\n", async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(await h.step(), ["schedule every 11:59"]);
+    assertEquals(await h.step(), ["schedule every 12:00"]);
+    assertEquals(await h.wakeAt(at("11:59:40")), []);
+    assertEquals(h.clock.sleepingUntil, at("12:00"));
+    assertEquals(await h.step(), [], "12:00 already ran");
+    assertEquals(await h.step(), ["schedule every 12:01"]);
+    assertEquals(h.log.length, 1);
+  });
+});
+
+Deno.test("Daemon woken 3 minutes late starts each missed minute's runs at once", async () => {
+  await withDaemon("10:00:30", "* * * * * every\n*/2 * * * * even\n", async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(await h.step(), ["schedule every 10:01"]);
+    // Asleep until 10:02; woken at 10:04:10 (a busy machine).
+    assertEquals(await h.wakeAt(at("10:04:10")), [
+      "schedule every 10:02",
+      "schedule even 10:02",
+      "schedule every 10:03",
+      "schedule every 10:04",
+      "schedule even 10:04",
+    ]);
+    assertEquals(h.batches.length, 2, "in one startAll");
+    assertEquals(h.clock.sleepingUntil, at("10:05"));
+    assertEquals(await h.step(), ["schedule every 10:05"]);
+  });
+});
+
+Deno.test("Daemon.stop() ends run() while it sleeps", async () => {
+  const h = await Harness.create("10:00:30", "* * * * * every\n");
+  try {
+    assertEquals(await h.start(), []);
+    assertEquals(await h.step(), ["schedule every 10:01"]);
+    assert(!h.finished);
+    h.daemon.stop();
+    await tick();
+    assert(h.finished, "run() returned");
+    assertEquals(h.clock.sleepingUntil, null);
+    assertEquals(h.started(), []);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("Daemon.stop() before run() makes run() return after the @reboot jobs", async () => {
+  const h = await Harness.create("10:00:30", "@reboot boot\n* * * * * every\n");
+  try {
+    h.daemon.stop();
+    assertEquals(await h.start(), ["reboot boot -"]);
+    assert(h.finished, "run() returned");
+    assertEquals(h.clock.sleeps, [], "it never slept");
+  } finally {
+    await h.close();
+  }
+});

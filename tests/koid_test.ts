@@ -1,0 +1,470 @@
+import { assert, assertEquals } from "./_assert.ts";
+import { runEntry } from "./_entry.ts";
+import { parseKoitab } from "../lib/koitab.ts";
+import type { RunRecord } from "../lib/daemon/history.ts";
+import { VERSION } from "../lib/version.ts";
+import { entryFlags } from "../tools/task_flags.ts";
+
+const root = new URL("../", import.meta.url);
+const flags = entryFlags(await Deno.readTextFile(new URL("deno.json", root)));
+const isRoot = Deno.uid() === 0;
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** A running koid, its stderr read line by line. */
+class Koid {
+  readonly child: Deno.ChildProcess;
+  readonly lines: string[] = [];
+  readonly #reading: Promise<void>;
+  #checks: (() => void)[] = [];
+
+  constructor(koiDir: string, args: string[] = []) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...flags.koid, new URL("koid.ts", root).pathname, ...args],
+      cwd: root.pathname,
+      env: { KOI_DIR: koiDir, NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    this.#reading = this.#read();
+  }
+
+  async #read(): Promise<void> {
+    let rest = "";
+    for await (const text of this.child.stderr.pipeThrough(new TextDecoderStream())) {
+      rest += text;
+      let newline;
+      while ((newline = rest.indexOf("\n")) >= 0) {
+        this.lines.push(rest.slice(0, newline));
+        rest = rest.slice(newline + 1);
+        for (const check of [...this.#checks]) check();
+      }
+    }
+    if (rest) this.lines.push(rest);
+  }
+
+  /**
+   * Resolves once `found()` gives a value, checked now and after each stderr line;
+   * fails after 30 s, or when koid's stderr ends first.
+   */
+  until<T>(found: () => T | undefined, what: string): Promise<T> {
+    const now = found();
+    if (now !== undefined) return Promise.resolve(now);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let check = () => {};
+    const fail = (why: string) =>
+      new Error(`${why} waiting for ${what} in koid's stderr:\n${this.lines.join("\n")}`);
+    return Promise.race([
+      new Promise<T>((resolve) => {
+        check = () => {
+          const value = found();
+          if (value !== undefined) resolve(value);
+        };
+        this.#checks.push(check);
+      }),
+      this.#reading.then(() => {
+        throw fail("koid's stderr ended");
+      }),
+      new Promise<never>((_, reject) =>
+        timer = setTimeout(() => reject(fail("timed out")), 30_000)
+      ),
+    ]).finally(() => {
+      clearTimeout(timer);
+      this.#checks = this.#checks.filter((c) => c !== check);
+    });
+  }
+
+  /** The first stderr line (already read or to come) matching `pattern`. */
+  waitFor(pattern: RegExp): Promise<RegExpExecArray> {
+    return this.until(() => {
+      for (const line of this.lines) {
+        const match = pattern.exec(line);
+        if (match) return match;
+      }
+      return undefined;
+    }, String(pattern));
+  }
+
+  /** Waits until `count` stderr lines match `pattern`. */
+  waitForCount(pattern: RegExp, count: number): Promise<string[]> {
+    return this.until(() => {
+      const matching = this.lines.filter((line) => pattern.test(line));
+      return matching.length >= count ? matching : undefined;
+    }, `${count} lines matching ${pattern}`);
+  }
+
+  /** Sends a signal (if given), then waits for koid to exit and its stderr to be read. */
+  async exit(signal?: Deno.Signal): Promise<Deno.CommandStatus> {
+    if (signal) this.child.kill(signal);
+    const status = await this.child.status;
+    await this.#reading;
+    return status;
+  }
+}
+
+/** A temporary KOI_DIR with a koitab, removed after `fn`. */
+async function withKoiDir(
+  koitab: string | null,
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "koi_koid_" });
+  try {
+    if (koitab !== null) await Deno.writeTextFile(`${dir}/koitab`, koitab.replaceAll("$DIR", dir));
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function history(dir: string, ...args: string[]): Promise<string> {
+  const result = await runEntry("koitab", ["history", ...args], {
+    env: { KOI_DIR: dir, TZ: "UTC" },
+  });
+  assertEquals([result.code, result.stderr], [0, ""], `koitab history ${args.join(" ")}`);
+  return result.stdout;
+}
+
+async function historyJson(dir: string, ...args: string[]): Promise<RunRecord[]> {
+  return JSON.parse(await history(dir, ...args, "--json"));
+}
+
+/** Starts koid, runs `fn`, and makes sure koid is gone afterwards whatever happened. */
+async function withKoid(
+  dir: string,
+  args: string[],
+  fn: (koid: Koid) => Promise<void>,
+): Promise<void> {
+  const koid = new Koid(dir, args);
+  try {
+    await fn(koid);
+  } finally {
+    try {
+      koid.child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await koid.exit();
+  }
+}
+
+function tagOf(koitab: string, name: string): string {
+  return parseKoitab(koitab).jobs.find((job) => job.name === name)!.tag;
+}
+
+Deno.test("koid runs an @reboot job once at start, stops on SIGTERM with exit 0, and history --json shows the run", async () => {
+  const koitab = `HOME=$DIR
+[Boot]
+"hello" @reboot printf 'hello\\n'
+"later" 0 0 1 1 * echo never today
+`;
+  await withKoiDir(koitab, async (dir) => {
+    await withKoid(dir, [], async (koid) => {
+      await koid.waitFor(
+        new RegExp(`^koid: koid ${VERSION} started \\(pid ${koid.child.pid}\\), jobs run as `),
+      );
+      const id =
+        (await koid.waitFor(/^koid: \[Boot\] "hello" ended \(run (\S+)\): exit 0 after/))[1]!;
+      assert(koid.lines.includes(`koid: loaded ${dir}/koitab: 2 job(s)`), koid.lines.join("\n"));
+      if (isRoot) {
+        assert(
+          koid.lines.includes(
+            "koid: warning: jobs run as root because $KOI_DIR/user names no user; write a user name there to run them as that user",
+          ),
+          koid.lines.join("\n"),
+        );
+      }
+      // SIGHUP asks for a reload; it does not stop koid.
+      koid.child.kill("SIGHUP");
+      await koid.waitFor(/^koid: SIGHUP: the koitab will be read again at the next minute$/);
+      const status = await koid.exit("SIGTERM");
+      assertEquals([status.code, status.signal], [0, null]);
+      assert(
+        koid.lines.includes("koid: SIGTERM: stopping; no new runs will start"),
+        koid.lines.join("\n"),
+      );
+      assertEquals(koid.lines.at(-1), "koid: stopped");
+      assertEquals(koid.lines.filter((line) => line.includes(" started (run ")).length, 1);
+      const runs = await historyJson(dir);
+      assertEquals(runs.length, 1);
+      const run = runs[0]!;
+      assert(ISO.test(run.startedAt) && ISO.test(run.finishedAt ?? ""), JSON.stringify(run));
+      assertEquals(run.durationMs, Date.parse(run.finishedAt!) - Date.parse(run.startedAt));
+      assertEquals(run, {
+        id,
+        tag: tagOf(koitab, "hello"),
+        name: "hello",
+        section: "Boot",
+        trigger: "reboot",
+        args: {},
+        scheduledFor: null,
+        startedAt: run.startedAt,
+        finishedAt: run.finishedAt,
+        durationMs: run.durationMs,
+        exitCode: 0,
+        signal: null,
+        status: "succeeded",
+        error: null,
+        output: "hello\n",
+        chunks: [{ stream: "stdout", text: "hello\n" }],
+        outputBytes: 6,
+      });
+    });
+  });
+});
+
+Deno.test("a run left by a koid killed hard is marked interrupted by the next koid", async () => {
+  const koitab = `HOME=$DIR
+"sleeper" @reboot sleep 30
+`;
+  await withKoiDir(koitab, async (dir) => {
+    let group = 0;
+    try {
+      let id = "";
+      await withKoid(dir, [], async (koid) => {
+        const match = await koid.waitFor(
+          /^koid: "sleeper" started \(run (\S+), reboot, pid ([0-9]+)\)$/,
+        );
+        id = match[1]!;
+        group = Number(match[2]);
+        // The start is in the history while the job runs.
+        const running = await historyJson(dir);
+        assertEquals(running.map((run) => [run.id, run.status, run.finishedAt]), [[
+          id,
+          "running",
+          null,
+        ]]);
+        const status = await koid.exit("SIGKILL");
+        assertEquals(status.signal, "SIGKILL");
+      });
+      // The job lives on in its own process group; the next koid must not run it again.
+      await Deno.writeTextFile(`${dir}/koitab`, `HOME=${dir}\n`);
+      await withKoid(dir, [], async (koid) => {
+        await koid.waitFor(
+          /^koid: marked 1 run\(s\) left unfinished by a stopped koid as interrupted$/,
+        );
+        await koid.waitFor(/^koid: koid .* started \(pid/);
+        assertEquals((await koid.exit("SIGTERM")).code, 0);
+      });
+      const [run, ...others] = await historyJson(dir);
+      assertEquals(others, []);
+      assertEquals([run!.id, run!.status, run!.finishedAt, run!.exitCode, run!.durationMs], [
+        id,
+        "interrupted",
+        null,
+        null,
+        null,
+      ]);
+      assert(
+        /^koid stopped before the run ended \(marked at \d{4}-\d\d-\d\dT[0-9:.]+Z\)$/.test(
+          run!.error ?? "",
+        ),
+        run!.error ?? "no error",
+      );
+      // A third start finds nothing to mark.
+      await withKoid(dir, [], async (koid) => {
+        await koid.waitFor(/^koid: koid .* started \(pid/);
+        assertEquals((await koid.exit("SIGTERM")).code, 0);
+        assert(!koid.lines.some((line) => line.includes("marked")), koid.lines.join("\n"));
+      });
+    } finally {
+      if (group > 0) {
+        try {
+          Deno.kill(-group, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+  });
+});
+
+Deno.test("on SIGTERM koid waits for a running job within --grace, and records it", async () => {
+  const koitab = `HOME=$DIR
+"slow" @reboot sleep 1; echo done
+`;
+  await withKoiDir(koitab, async (dir) => {
+    await withKoid(dir, ["--grace", "20"], async (koid) => {
+      await koid.waitFor(/^koid: "slow" started \(run /);
+      const began = performance.now();
+      const status = await koid.exit("SIGTERM");
+      assertEquals(status.code, 0);
+      assert(performance.now() - began < 15_000);
+      const lines = koid.lines;
+      const waiting = lines.indexOf("koid: waiting up to 20s for 1 running job(s)");
+      const ended = lines.findIndex((line) =>
+        /^koid: "slow" ended \(run \S+\): exit 0 after/.test(line)
+      );
+      assert(waiting >= 0 && ended > waiting, lines.join("\n"));
+      assertEquals(lines.at(-1), "koid: stopped");
+      assert(!lines.some((line) => line.includes("sending SIG")), lines.join("\n"));
+    });
+    const [run] = await historyJson(dir);
+    assertEquals([run!.status, run!.output, run!.exitCode], ["succeeded", "done\n", 0]);
+    assert(run!.durationMs! >= 1000, String(run!.durationMs));
+  });
+});
+
+Deno.test("on SIGINT koid stops a job still running after --grace, and records it killed", async () => {
+  const koitab = `HOME=$DIR
+"stuck" @reboot echo going; sleep 30
+`;
+  await withKoiDir(koitab, async (dir) => {
+    await withKoid(dir, ["--grace", "1"], async (koid) => {
+      const id =
+        (await koid.waitFor(/^koid: "stuck" started \(run (\S+), reboot, pid [0-9]+\)$/))[1]!;
+      const status = await koid.exit("SIGINT");
+      assertEquals(status.code, 0);
+      assert(
+        koid.lines.includes("koid: SIGINT: stopping; no new runs will start"),
+        koid.lines.join("\n"),
+      );
+      assert(
+        koid.lines.includes("koid: waiting up to 1s for 1 running job(s)"),
+        koid.lines.join("\n"),
+      );
+      assert(
+        koid.lines.some((line) =>
+          line.startsWith(`koid: sending SIGTERM to run ${id} (process group `)
+        ),
+        koid.lines.join("\n"),
+      );
+      const [run] = await historyJson(dir);
+      assertEquals([run!.id, run!.status, run!.signal, run!.exitCode, run!.output], [
+        id,
+        "killed",
+        "SIGTERM",
+        null,
+        "going\n",
+      ]);
+    });
+  });
+});
+
+Deno.test("koid --output-limit caps each run's stored output", async () => {
+  const koitab = `HOME=$DIR
+"big" @reboot head -c 5000 /dev/zero | tr '\\0' x
+`;
+  await withKoiDir(koitab, async (dir) => {
+    await withKoid(dir, ["--output-limit", "1024"], async (koid) => {
+      await koid.waitFor(/^koid: "big" ended /);
+      assertEquals((await koid.exit("SIGTERM")).code, 0);
+    });
+    const [run] = await historyJson(dir);
+    assertEquals(run!.outputBytes, 5000);
+    assertEquals(run!.chunks, [
+      { stream: "stdout", text: "x".repeat(512) },
+      { stream: "koi", text: "\n[koi: 3976 bytes elided]\n" },
+      { stream: "stdout", text: "x".repeat(512) },
+    ]);
+  });
+});
+
+Deno.test("koid refuses bad options and an unknown user in $KOI_DIR/user", async () => {
+  await withKoiDir(null, async (dir) => {
+    const env = { KOI_DIR: dir };
+    assertEquals(await runEntry("koid", ["--grace", "soon"], { env }), {
+      code: 2,
+      stdout: "",
+      stderr: 'koid: --grace needs a whole number of seconds, got "soon"\n',
+    });
+    assertEquals((await runEntry("koid", ["--output-limit", "10"], { env })).code, 2);
+    assertEquals(
+      (await runEntry("koid", ["--bogus"], { env })).stderr,
+      'koid: unknown option "--bogus"\n',
+    );
+    await Deno.writeTextFile(`${dir}/user`, "no-such-user-koi\n");
+    assertEquals(await runEntry("koid", [], { env }), {
+      code: 1,
+      stdout: "",
+      stderr: 'koid: the user "no-such-user-koi" named in $KOI_DIR/user does not exist\n',
+    });
+  });
+});
+
+Deno.test("koid runs jobs as the user named in $KOI_DIR/user", async () => {
+  if (!isRoot) {
+    console.log("skipped: running jobs as another user needs root");
+    return;
+  }
+  const koitab = `HOME=/
+"who" @reboot id -un; id -u; pwd; echo $USER $LOGNAME
+`;
+  await withKoiDir(koitab, async (dir) => {
+    await Deno.writeTextFile(`${dir}/user`, "nobody\n");
+    await withKoid(dir, [], async (koid) => {
+      await koid.waitFor(/^koid: koid .* started \(pid [0-9]+\), jobs run as nobody$/);
+      await koid.waitFor(/^koid: "who" ended /);
+      assertEquals((await koid.exit("SIGTERM")).code, 0);
+    });
+    const nobody = (await Deno.readTextFile("/etc/passwd")).split("\n").find((l) =>
+      l.startsWith("nobody:")
+    )!.split(":")[2];
+    const [run] = await historyJson(dir);
+    assertEquals([run!.status, run!.output], [
+      "succeeded",
+      `nobody\n${nobody}\n/\nnobody nobody\n`,
+    ]);
+  });
+});
+
+Deno.test("koitab history NAME filters by name, Section/Name or tag, and prints a table for people", async () => {
+  const koitab = `HOME=$DIR
+[Web]
+"alpha" @reboot echo a
+"beta" @reboot exit 4
+[Other]
+"alpha" @reboot echo other
+@reboot echo unnamed
+`;
+  await withKoiDir(koitab, async (dir) => {
+    assertEquals(await history(dir), "no runs recorded\n");
+    assertEquals(await historyJson(dir), []);
+    await withKoid(dir, [], async (koid) => {
+      await koid.waitForCount(/ ended \(run /, 4);
+      assertEquals(koid.lines.filter((l) => l.includes(" ended (run ")).length, 4);
+      assertEquals((await koid.exit("SIGTERM")).code, 0);
+    });
+    const all = await historyJson(dir);
+    assertEquals(all.length, 4);
+    const byLabel = (run: RunRecord) => run.name === null ? run.tag : `${run.section}/${run.name}`;
+    const alphas = await historyJson(dir, "alpha");
+    assertEquals(alphas.map(byLabel).sort(), ["Other/alpha", "Web/alpha"]);
+    assertEquals((await historyJson(dir, "Web/alpha")).map(byLabel), ["Web/alpha"]);
+    const unnamed = all.find((run) => run.name === null)!;
+    assertEquals((await historyJson(dir, unnamed.tag)).map((run) => run.id), [unnamed.id]);
+    assertEquals(await historyJson(dir, "nope"), []);
+    assertEquals(await history(dir, "nope"), "no runs recorded\n");
+
+    // The table: a header, one line per run newest first, columns padded to their widths.
+    const table = await history(dir, "alpha");
+    const lines = table.split("\n");
+    assertEquals(lines.pop(), "");
+    assertEquals(lines.length, 3);
+    const cells = (run: RunRecord) => [
+      run.startedAt.slice(0, 10) + " " + run.startedAt.slice(11, 16) + " UTC",
+      `[${run.section}] ${run.name}`,
+      "reboot",
+      "ok",
+      `${(run.durationMs! / 1000).toFixed(1)}s`,
+      run.id,
+    ];
+    const rows = [["STARTED", "JOB", "TRIGGER", "RESULT", "TIME", "RUN"], ...alphas.map(cells)];
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+    assertEquals(
+      lines,
+      rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()),
+    );
+    assert(lines[0]!.startsWith("STARTED"), lines[0]);
+    assert(lines[1]!.includes("[Web] alpha") || lines[1]!.includes("[Other] alpha"), lines[1]);
+
+    const beta = await history(dir, "beta");
+    const betaLine = beta.split("\n")[1]!;
+    assert(/ \[Web\] beta +reboot +exit 4 +[0-9]+\.[0-9]s +\S+$/.test(betaLine), betaLine);
+    const unnamedLine = (await history(dir, unnamed.tag)).split("\n")[1]!;
+    assert(unnamedLine.includes(` ${unnamed.tag} `), unnamedLine);
+
+    const bad = await runEntry("koitab", ["history", "alpha", "beta"], { env: { KOI_DIR: dir } });
+    assertEquals(bad.code, 2);
+    assertEquals(bad.stdout, "");
+  });
+});
