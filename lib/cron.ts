@@ -69,6 +69,7 @@ export const CRON_NICKNAMES: Readonly<Record<string, string>> = Object.freeze({
 
 const MINUTE_MS = 60_000;
 const DAY_MINUTES = 1440;
+const MAX_DATE_MS = 8.64e15;
 /** A schedule that can fire at all fires within one 400-year Gregorian cycle. */
 const SEARCH_MONTHS = 400 * 12 * 3;
 
@@ -321,7 +322,8 @@ export class CronSchedule {
     if (Number.isNaN(time)) throw new RangeError("Cannot find the next run after an invalid date");
     if (!this.possible) return null;
     const found = this.#nextInstant(Math.floor(time / MINUTE_MS) * MINUTE_MS + MINUTE_MS);
-    return Number.isNaN(found) ? null : new Date(found);
+    // Past the last instant a Date can hold (year 275760), nothing can fire.
+    return Number.isNaN(found) || found > MAX_DATE_MS ? null : new Date(found);
   }
 
   /** The first run at or after instant `t` (whole minutes, ms since the epoch), or NaN. */

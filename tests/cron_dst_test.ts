@@ -1,10 +1,10 @@
 /**
  * Daylight-saving tests for lib/cron.ts: exact run instants around the 2025 changes in
- * America/New_York, Europe/London and Australia/Lord_Howe (a 30-minute shift). Koi's
- * rule, the same in every zone: wildcard jobs (minute or hour starting with `*`) follow
- * the wall clock; a fixed-time job whose wall time is skipped runs once at the jump, and
- * runs only at the first pass of a repeated wall time. Every instant was worked out by
- * hand from the zone's offsets and is written out literally.
+ * America/New_York, Europe/London, Europe/Berlin and Australia/Lord_Howe (a 30-minute
+ * shift). Koi's rule, the same in every zone: wildcard jobs (minute or hour starting
+ * with `*`) follow the wall clock; a fixed-time job whose wall time is skipped runs once
+ * at the jump, and runs only at the first pass of a repeated wall time. Every instant
+ * was worked out by hand from the zone's offsets and is written out literally.
  *
  * @module
  */

@@ -725,6 +725,12 @@ Deno.test("next() waits decades for a fifth Monday in February", () => {
     midnights("2044-02-29", "2072-02-29", "2112-02-29"),
   );
   assertEquals(runs("0 0 * 2 fri#5", "2093-01-01T00:00:00Z", 1), midnights("2104-02-29"));
+  // The same search through decades of daylight-saving changes: midnight EST is 05:00Z.
+  assertEquals(runs("0 0 * 2 mon#5", "2016-03-01T00:00:00Z", 3, "America/New_York"), [
+    "2044-02-29T05:00:00.000Z",
+    "2072-02-29T05:00:00.000Z",
+    "2112-02-29T05:00:00.000Z",
+  ]);
 });
 
 // ---------------------------------------------------------------------------
