@@ -109,7 +109,7 @@ export async function main(args: string[]): Promise<number> {
       throw new CliError((error as Error).message);
     }
     if (choice.warning) log(`warning: ${choice.warning}`);
-    const setpriv = choice.user.switchUser ? findSetpriv() : null;
+    const setpriv = choice.user.switchUser ? findTool("setpriv") : null;
     if (choice.user.switchUser && setpriv === null) {
       log(`warning: no setpriv: jobs run as uid ${choice.user.uid} without supplementary groups`);
     }
@@ -128,6 +128,7 @@ export async function main(args: string[]): Promise<number> {
       user: choice.user,
       daemonEnv: Deno.env.toObject(),
       setpriv,
+      setsid: findTool("setsid"),
       log,
       now: () => Date.now(),
       outputLimit: options.outputLimit,
@@ -164,11 +165,12 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-function findSetpriv(): string | null {
+/** The path of a util-linux tool on Linux, or null. */
+function findTool(name: string): string | null {
   if (Deno.build.os !== "linux") return null;
-  for (const path of ["/usr/bin/setpriv", "/bin/setpriv"]) {
+  for (const dir of ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]) {
     try {
-      if (Deno.statSync(path).isFile) return path;
+      if (Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
     } catch {
       // Not there; try the next.
     }

@@ -28,6 +28,7 @@ interface Setup {
 interface SetupOptions {
   user?: RunUser;
   setpriv?: string | null;
+  setsid?: string | null;
   daemonEnv?: Record<string, string>;
   outputLimit?: number;
   events?: boolean;
@@ -48,6 +49,7 @@ async function withRunner(
     user: options.user ?? me,
     daemonEnv: options.daemonEnv ?? {},
     setpriv: options.setpriv ?? null,
+    setsid: options.setsid ?? null,
     log: (line) => logs.push(line),
     now: () => Date.now(),
     outputLimit: options.outputLimit ?? 1024 * 1024,
@@ -363,33 +365,38 @@ Deno.test("100 MB of output is stored capped at the output limit, with the elisi
   });
 });
 
-Deno.test("stop() stops a job's whole process group, background children included", async () => {
-  await withRunner({}, async ({ dir, start, runner, waitFor, history, logs }) => {
-    const [id] = start(`HOME=${dir}
+for (const setsid of [null, "/usr/bin/setsid"]) {
+  Deno.test(`stop() stops a job's whole process group, background children included (setsid: ${setsid})`, async () => {
+    await withRunner({ setsid }, async ({ dir, start, runner, waitFor, history, logs }) => {
+      const [id] = start(`HOME=${dir}
 "group" @reboot sleep 300 & echo $!; sleep 300
 `);
-    const output = await waitFor((e) => e.type === "output" && e.id === id, "the child's pid");
-    assert(output.type === "output");
-    const child = Number(output.chunk.text.trim());
-    assert(Number.isInteger(child) && child > 0, output.chunk.text);
-    const shell = Number(/pid ([0-9]+)\)/.exec(logs.find((l) => l.includes("started"))!)![1]);
-    assert(!await processGone(child) && !await processGone(shell), "the job is not running");
-    assertEquals(runner.active, 1);
-    const began = performance.now();
-    await runner.stop(100);
-    assert(performance.now() - began < 4000, "stop() waited for the SIGKILL");
-    assertEquals(runner.active, 0);
-    const record = history.get(id!)!;
-    assertEquals([record.status, record.exitCode, record.signal], ["killed", null, "SIGTERM"]);
-    assertEquals(record.output, `${child}\n`);
-    await eventually(
-      async () => await processGone(child) && await processGone(shell),
-      `${shell} and ${child} are gone`,
-    );
-    assert(logs.includes("waiting up to 0.1s for 1 running job(s)"), logs.join("\n"));
-    assert(logs.includes(`sending SIGTERM to run ${id} (process group ${shell})`), logs.join("\n"));
+      const output = await waitFor((e) => e.type === "output" && e.id === id, "the child's pid");
+      assert(output.type === "output");
+      const child = Number(output.chunk.text.trim());
+      assert(Number.isInteger(child) && child > 0, output.chunk.text);
+      const shell = Number(/pid ([0-9]+)\)/.exec(logs.find((l) => l.includes("started"))!)![1]);
+      assert(!await processGone(child) && !await processGone(shell), "the job is not running");
+      assertEquals(runner.active, 1);
+      const began = performance.now();
+      await runner.stop(100);
+      assert(performance.now() - began < 4000, "stop() waited for the SIGKILL");
+      assertEquals(runner.active, 0);
+      const record = history.get(id!)!;
+      assertEquals([record.status, record.exitCode, record.signal], ["killed", null, "SIGTERM"]);
+      assertEquals(record.output, `${child}\n`);
+      await eventually(
+        async () => await processGone(child) && await processGone(shell),
+        `${shell} and ${child} are gone`,
+      );
+      assert(logs.includes("waiting up to 0.1s for 1 running job(s)"), logs.join("\n"));
+      assert(
+        logs.includes(`sending SIGTERM to run ${id} (process group ${shell})`),
+        logs.join("\n"),
+      );
+    });
   });
-});
+}
 
 Deno.test("stop() lets jobs finish within the grace, and sends SIGKILL 5 s after a SIGTERM they ignore", async () => {
   await withRunner({}, async ({ dir, start, runner, waitFor, history, logs }) => {

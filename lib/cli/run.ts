@@ -89,7 +89,7 @@ export async function runJobNow(
   try {
     const child = spawnJob({ command, stdin: job.stdin, env }, {
       output: "inherit",
-      detached: false,
+      ownGroup: false,
     });
     const status = await child.status;
     return status.signal === null ? status.code : 128 + signalNumber(status.signal);

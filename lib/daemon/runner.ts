@@ -42,6 +42,8 @@ export interface RunnerOptions {
   readonly daemonEnv: Readonly<Record<string, string>>;
   /** util-linux `setpriv`, to switch users with their groups; null where there is none. */
   readonly setpriv: string | null;
+  /** util-linux `setsid`, to start each job in its own session cheaply; null: Deno detaches. */
+  readonly setsid?: string | null;
   readonly log: (line: string) => void;
   readonly now: () => number;
   /** The most output bytes kept per run. */
@@ -116,7 +118,7 @@ export class Runner {
               },
             }
             : {}),
-        }, { output: "piped", detached: true });
+        }, { output: "piped", ownGroup: true, setsid: this.#options.setsid ?? null });
         launched.push([start, child]);
       } catch (error) {
         failures.push([start, (error as Error).message]);
