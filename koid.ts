@@ -9,6 +9,7 @@ import { CliError } from "./lib/cli/errors.ts";
 import { systemClock } from "./lib/daemon/clock.ts";
 import { Daemon } from "./lib/daemon/daemon.ts";
 import { History } from "./lib/daemon/history.ts";
+import { DashboardLink, linkHost } from "./lib/daemon/link.ts";
 import { DEFAULT_OUTPUT_LIMIT } from "./lib/daemon/output.ts";
 import { chooseRunUser } from "./lib/daemon/run_user.ts";
 import { Runner } from "./lib/daemon/runner.ts";
@@ -27,6 +28,11 @@ koid reads $KOI_DIR/koitab (KOI_DIR defaults to ${DEFAULT_KOI_DIR}), runs each j
 times in its zone, and records every run in $KOI_DIR/history.db (see "koitab history").
 Edits to the koitab apply from the next minute; SIGHUP asks for a reload too.
 Jobs run as the user named in $KOI_DIR/user (koid must then run as root or as that user).
+
+When this machine is linked to a dashboard ("koitab -d new" or "koitab -d join"), koid sends
+it the job list and every run, and takes the manual runs it queues, each checked against the
+local koitab and run key first. Linking, relinking and unlinking apply without a restart.
+The machine's name on the dashboard is $KOI_HOST, else its host name.
 
 Options:
   --grace SECONDS        on SIGTERM or SIGINT, how long running jobs may take to finish
@@ -108,6 +114,7 @@ export async function main(args: string[]): Promise<number> {
     } catch (error) {
       throw new CliError((error as Error).message);
     }
+    if (choice.user.switchUser) await checkUserFileOwnership(paths.dir, paths.user);
     if (choice.warning) log(`warning: ${choice.warning}`);
     const setpriv = choice.user.switchUser ? findTool("setpriv") : null;
     if (choice.user.switchUser && setpriv === null) {
@@ -123,6 +130,8 @@ export async function main(args: string[]): Promise<number> {
       log(`marked ${interrupted} run(s) left unfinished by a stopped koid as interrupted`);
     }
 
+    // The link is made last; runs start only once the daemon runs, after it exists.
+    let link: DashboardLink | null = null;
     const runner = new Runner({
       history,
       user: choice.user,
@@ -132,18 +141,38 @@ export async function main(args: string[]): Promise<number> {
       log,
       now: () => Date.now(),
       outputLimit: options.outputLimit,
+      onEvent: (event) => link?.onEvent(event),
     });
+    const localZone = localTimeZone();
     const daemon = new Daemon({
       paths,
       clock: systemClock,
       runner,
-      localZone: localTimeZone(),
+      localZone,
       log,
+      onTable: () => link?.tableChanged(),
     });
-    watchTable(paths.dir, () => daemon.requestReload());
+    const dashboardLink = new DashboardLink({
+      paths,
+      database: history.database,
+      host: linkHost(Deno.env.get("KOI_HOST"), hostname()),
+      localZone,
+      outputLimit: options.outputLimit,
+      log,
+      jobs: () => daemon.jobs,
+      start: (request) => runner.startAll([request]),
+    });
+    link = dashboardLink;
+    watchDir(paths.dir, (names) => {
+      if (names.has("koitab")) daemon.requestReload();
+      if (names.has("dashboard.json") || names.has("apikey") || names.has("runkey")) {
+        dashboardLink.requestCheck();
+      }
+    });
     const stop = (signal: Deno.Signal) => {
       log(`${signal}: stopping; no new runs will start`);
       daemon.stop();
+      dashboardLink.stopManualRuns();
     };
     Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
     Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
@@ -152,8 +181,11 @@ export async function main(args: string[]): Promise<number> {
       daemon.requestReload();
     });
     log(`koid ${VERSION} started (pid ${Deno.pid}), jobs run as ${choice.user.name}`);
+    await dashboardLink.start();
     await daemon.run();
     await runner.stop(options.graceMs);
+    // A few seconds to tell the dashboard how the last runs ended; the rest waits in the spool.
+    await dashboardLink.close(3000);
     log("stopped");
     return 0;
   } catch (error) {
@@ -162,6 +194,24 @@ export async function main(args: string[]): Promise<number> {
     return error.exitCode;
   } finally {
     history?.close();
+  }
+}
+
+/**
+ * As root, koid lets `$KOI_DIR/user` choose who jobs run as only when no one but root
+ * can change that choice: the file and KOI_DIR must be root's and not writable by
+ * others, or their owner could name any user, root included.
+ */
+async function checkUserFileOwnership(dir: string, userFile: string): Promise<void> {
+  for (const path of [dir, userFile]) {
+    const info = await Deno.stat(path);
+    if (info.uid !== 0 || ((info.mode ?? 0) & 0o022) !== 0) {
+      throw new CliError(
+        `as root, koid takes the jobs' user from ${userFile} only if root owns it and ${dir} and no one else can write them, ` +
+          `but ${path} is ${info.uid !== 0 ? `owned by uid ${info.uid}` : "writable by others"}: ` +
+          `run koid as the jobs' user instead (User= in its systemd unit), or give ${dir} to root`,
+      );
+    }
   }
 }
 
@@ -178,18 +228,32 @@ function findTool(name: string): string | null {
   return null;
 }
 
-/** Watches the KOI_DIR for changes to the koitab (installs replace it by rename). */
-function watchTable(dir: string, onChange: () => void): void {
+/** This machine's host name, when koid may ask for it (`--allow-sys=hostname`). */
+function hostname(): string {
+  if (Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state !== "granted") {
+    log(
+      `warning: no --allow-sys=hostname: the dashboard knows this machine as "localhost" unless KOI_HOST is set`,
+    );
+    return "localhost";
+  }
+  return Deno.hostname();
+}
+
+/**
+ * Watches the KOI_DIR for changes to the koitab and the dashboard link files
+ * (written by rename); `onChange` gets the names of the files that changed.
+ */
+function watchDir(dir: string, onChange: (names: Set<string>) => void): void {
   (async () => {
     try {
       for await (const event of Deno.watchFs(dir, { recursive: false })) {
-        if (event.paths.some((path) => path.endsWith("/koitab"))) onChange();
+        onChange(new Set(event.paths.map((path) => path.slice(path.lastIndexOf("/") + 1))));
       }
     } catch (error) {
       log(
         `cannot watch ${dir} (${
           (error as Error).message
-        }); the koitab is still checked each minute`,
+        }); the koitab and the dashboard link are still checked each minute`,
       );
     }
   })();

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { dashboardCommand } from "./lib/cli/dashboard.ts";
 import { editTable } from "./lib/cli/edit.ts";
 import { formatHistory, readHistory } from "./lib/cli/history.ts";
 import { CliError } from "./lib/cli/errors.ts";
@@ -31,12 +32,28 @@ Usage:
                             run a job now, in the foreground, with its arguments
   koitab history [NAME] [--json]
                             the runs koid recorded, newest first
-  koitab -d ...             the dashboard link (issue 5)
+  koitab -d                 this machine's dashboard: its id, server, URL and whether it answers
+  koitab -d new [--server URL] [--generate]
+                            create a dashboard (server default http://localhost:8080) and link
+                            this machine to it; prints its URL
+  koitab -d join URL        link this machine to an existing dashboard
+  koitab -d delete [--local]
+                            delete the dashboard and all its data, and the link (--local: remove
+                            the link even when the server cannot be reached)
+  koitab -d run NAME [--host H] [--arg name=value]... [--timeout S]
+                            run an @manual job on a linked host through the dashboard, print its
+                            output, and exit with its status (--timeout: how long koid may take
+                            to start it, default 60 s)
   koitab --help | --version
 
 The table lives at $KOI_DIR/koitab (KOI_DIR defaults to ${DEFAULT_KOI_DIR}). Every install is
 checked first; a table with errors is never installed, and the old one stays as it was.
 Errors name the line: koitab line 7: bad hour "25" (0-23)
+
+The dashboard password comes from $KOI_PASSWORD, else it is asked on the terminal. It never
+leaves this machine: only an API key derived from it is sent, and only the derived keys are
+kept ($KOI_DIR/dashboard.json, apikey, runkey; mode 0600). New passwords must be at least 12
+characters and hard to guess; --generate makes one and shows it once.
 
 Exit status: 0 on success, 1 when the operation failed, 2 for a usage mistake.
 `;
@@ -101,7 +118,7 @@ async function dispatch(args: string[]): Promise<number> {
     case "history":
       return history(paths, rest);
     case "-d":
-      throw new CliError("the dashboard link is not there yet: it arrives with issue 5");
+      return await dashboardCommand(paths, rest);
     case undefined:
       if (Deno.stdin.isTerminal()) {
         throw new CliError("give a FILE to install, or - for stdin, or an option", 2);

@@ -2,7 +2,8 @@
  * Koi: a drop-in replacement for cron, plus a dashboard.
  *
  * This module is Koi's library: the cron evaluator that schedules every job, the
- * koitab parser, and the argument quoting that makes manual runs safe.
+ * koitab parser, the argument quoting that makes manual runs safe, and the keys
+ * that sign them.
  *
  * @example The next three runs of a job
  * ```ts
@@ -50,4 +51,12 @@ export {
   parseArgSpecs,
   shellQuote,
 } from "./lib/args.ts";
+export {
+  type DashboardKeys,
+  deriveKeys,
+  PBKDF2_ITERATIONS,
+  signRun,
+  timingSafeEqual,
+  verifyRun,
+} from "./lib/keys.ts";
 export { VERSION } from "./lib/version.ts";

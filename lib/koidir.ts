@@ -19,6 +19,12 @@ export interface KoiPaths {
   readonly user: string;
   /** The run history database. */
   readonly history: string;
+  /** The dashboard link: `{id, server}` (JSON). */
+  readonly dashboard: string;
+  /** The dashboard's API key, sent to the server. */
+  readonly apiKey: string;
+  /** The dashboard's run key, which signs and checks manual runs; never sent. */
+  readonly runKey: string;
 }
 
 /**
@@ -35,5 +41,8 @@ export function koiPaths(dir: string): KoiPaths {
     backup: `${base}/koitab.bak`,
     user: `${base}/user`,
     history: `${base}/history.db`,
+    dashboard: `${base}/dashboard.json`,
+    apiKey: `${base}/apikey`,
+    runKey: `${base}/runkey`,
   };
 }

@@ -381,6 +381,33 @@ Deno.test("koid refuses bad options and an unknown user in $KOI_DIR/user", async
   });
 });
 
+Deno.test("koid as root refuses a $KOI_DIR/user that someone else could rewrite", async () => {
+  if (!isRoot) {
+    console.log("skipped: the ownership check applies to koid running as root");
+    return;
+  }
+  await withKoiDir("@reboot echo never\n", async (dir) => {
+    await Deno.writeTextFile(`${dir}/user`, "nobody\n");
+    const nobody = Number(
+      (await new Deno.Command("id", { args: ["-u", "nobody"] }).output())
+        .stdout.reduce((text, byte) => text + String.fromCharCode(byte), "").trim(),
+    );
+    // KOI_DIR given to the jobs' user: they could write "root" into the user file.
+    await Deno.chown(dir, nobody, null);
+    const result = await runEntry("koid", [], { env: { KOI_DIR: dir } });
+    assertEquals(result.code, 1);
+    assertEquals(
+      result.stderr,
+      `koid: as root, koid takes the jobs' user from ${dir}/user only if root owns it and ${dir} and no one else can write them, but ${dir} is owned by uid ${nobody}: run koid as the jobs' user instead (User= in its systemd unit), or give ${dir} to root\n`,
+    );
+    await Deno.chown(dir, 0, null);
+    await Deno.chmod(`${dir}/user`, 0o666);
+    const writable = await runEntry("koid", [], { env: { KOI_DIR: dir } });
+    assertEquals(writable.code, 1);
+    assertEquals(writable.stderr.includes(`but ${dir}/user is writable by others`), true);
+  });
+});
+
 Deno.test("koid runs jobs as the user named in $KOI_DIR/user", async () => {
   if (!isRoot) {
     console.log("skipped: running jobs as another user needs root");

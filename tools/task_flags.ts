@@ -7,7 +7,7 @@
  */
 
 /** The entry scripts that become executables, each run by the task of the same name. */
-export const ENTRIES = ["koitab", "koid"] as const;
+export const ENTRIES = ["koitab", "koid", "dashboard"] as const;
 
 /** An entry's name. */
 export type Entry = typeof ENTRIES[number];

@@ -113,6 +113,12 @@ const SIGNALS: Partial<Record<Deno.Signal, number>> = {
   SIGTERM: 15,
 };
 
-function signalNumber(signal: Deno.Signal): number {
-  return SIGNALS[signal] ?? 0;
+/**
+ * A signal's number on Linux, for the shell's exit status of a killed job (128 + n).
+ *
+ * @param signal The signal's name (`SIGTERM`).
+ * @returns Its number, or 0 for one not listed.
+ */
+export function signalNumber(signal: string): number {
+  return SIGNALS[signal as Deno.Signal] ?? 0;
 }

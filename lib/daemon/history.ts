@@ -270,6 +270,14 @@ export class History {
     return row ? toRecord(row) : null;
   }
 
+  /**
+   * The open database, for the stores that share its file (the dashboard link's
+   * spool), so that koid keeps one database.
+   */
+  get database(): DatabaseSync {
+    return this.#db;
+  }
+
   /** Closes the database. */
   close(): void {
     this.#db.close();

@@ -1,0 +1,121 @@
+/**
+ * `dashboard`: Koi's self-hostable dashboard server. Run with the permission flags
+ * of `deno task dashboard` (see deno.json).
+ *
+ * @module
+ */
+
+import { CliError } from "./lib/cli/errors.ts";
+import { startServer } from "./lib/dashboard/server.ts";
+import { VERSION } from "./lib/version.ts";
+
+/** Where the store is when `--db` is not given. */
+const DEFAULT_DB = "./koi-dashboard.db";
+
+const HELP = `dashboard ${VERSION}: Koi's dashboard server
+
+Usage:
+  dashboard [--port N] [--hostname H] [--db PATH|URL]
+  dashboard --help | --version
+
+Serves the dashboard's JSON API (see "The dashboard HTTP API" in the README) until
+SIGINT or SIGTERM.
+
+Options:
+  --port N         the TCP port (default 8080; 0 picks a free one)
+  --hostname H     the address to listen on (default 127.0.0.1: this machine only,
+                   for safety; 0.0.0.0 listens on every interface, typically behind
+                   a reverse proxy that adds TLS)
+  --db PATH|URL    the Deno KV store: a file, for this one process only (default
+                   ${DEFAULT_DB}), or the http(s):// URL of a self-hosted denokv
+                   server, which several server instances can share; its access
+                   token is read from DENO_KV_ACCESS_TOKEN
+`;
+
+interface Options {
+  port: number;
+  hostname: string;
+  db: string;
+}
+
+function parseOptions(args: readonly string[]): Options {
+  const options: Options = { port: 8080, hostname: "127.0.0.1", db: DEFAULT_DB };
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i]!;
+    const value = args[i + 1];
+    if (!["--port", "--hostname", "--db"].includes(flag)) {
+      throw new CliError(`unknown option "${flag}"`, 2);
+    }
+    if (value === undefined || value === "") {
+      throw new CliError(`${flag} needs a value`, 2);
+    }
+    if (flag === "--port") {
+      const port = /^[0-9]{1,5}$/.test(value) ? Number(value) : NaN;
+      if (!(port <= 65535)) {
+        throw new CliError(`--port needs a port number from 0 to 65535, got "${value}"`, 2);
+      }
+      options.port = port;
+    } else if (flag === "--hostname") {
+      options.hostname = value;
+    } else {
+      options.db = value;
+    }
+    i++;
+  }
+  return options;
+}
+
+/**
+ * Runs the dashboard server until SIGINT or SIGTERM.
+ *
+ * @param args The command-line arguments, without the program name.
+ * @returns The process exit code.
+ */
+export async function main(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(HELP.trimEnd());
+    return 0;
+  }
+  if (args.includes("--version") || args.includes("-V")) {
+    console.log(`dashboard ${VERSION}`);
+    return 0;
+  }
+  let kv: Deno.Kv | undefined;
+  try {
+    const options = parseOptions(args);
+    try {
+      kv = await Deno.openKv(options.db);
+    } catch (error) {
+      throw new CliError(`cannot open the store "${options.db}": ${(error as Error).message}`);
+    }
+    let server;
+    try {
+      server = await startServer({ kv, port: options.port, hostname: options.hostname });
+    } catch (error) {
+      throw new CliError(
+        `cannot listen on ${options.hostname}:${options.port}: ${(error as Error).message}`,
+      );
+    }
+    console.error(`dashboard: listening on ${server.url}`);
+    const { promise: stopped, resolve } = Promise.withResolvers<Deno.Signal>();
+    const onSigint = () => resolve("SIGINT");
+    const onSigterm = () => resolve("SIGTERM");
+    Deno.addSignalListener("SIGINT", onSigint);
+    Deno.addSignalListener("SIGTERM", onSigterm);
+    const signal = await stopped;
+    Deno.removeSignalListener("SIGINT", onSigint);
+    Deno.removeSignalListener("SIGTERM", onSigterm);
+    console.error(`dashboard: ${signal}: stopping`);
+    await server.shutdown();
+    console.error("dashboard: stopped");
+    return 0;
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    console.error(`dashboard: ${error.message}`);
+    return error.exitCode;
+  } finally {
+    kv?.close();
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

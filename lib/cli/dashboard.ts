@@ -1,0 +1,573 @@
+/**
+ * `koitab -d`: this machine's dashboard link. Create a dashboard (`new`), join
+ * one (`join URL`), see the link (no subcommand), delete it (`delete`), and run
+ * an `@manual` job on any linked host from here (`run NAME`), signed with the
+ * local run key and followed to its exit status.
+ *
+ * The password never leaves this process: only the API key derived from it is
+ * sent, and only the two keys are stored.
+ *
+ * @module
+ */
+
+import {
+  DashboardClient,
+  DashboardError,
+  dashboardUrl,
+  type HostJob,
+  normalizeServer,
+  type OutputRecord,
+  parseDashboardUrl,
+} from "../dashboard/client.ts";
+import {
+  type DashboardConfig,
+  deleteDashboardConfig,
+  readDashboardConfig,
+  writeDashboardConfig,
+} from "../dashboard/config.ts";
+import { deriveKeys, newDashboardId, signRun } from "../keys.ts";
+import type { KoiPaths } from "../koidir.ts";
+import { payloadText } from "../manual.ts";
+import { CliError } from "./errors.ts";
+import { generatePassword, obtainPassword } from "./password.ts";
+import { parseArgOptions, signalNumber } from "./run.ts";
+
+/** The server `koitab -d new` uses without `--server`. */
+export const DEFAULT_SERVER = "http://localhost:8080";
+
+/** How long `koitab -d` calls may take. */
+const CALL_TIMEOUT_MS = 15_000;
+
+/** How often `koitab -d run` asks how its run is doing. */
+const FOLLOW_INTERVAL_MS = 500;
+
+/** How long `koitab -d run` keeps trying when the dashboard stops answering while it follows. */
+const FOLLOW_PATIENCE_MS = 30_000;
+
+/**
+ * Runs `koitab -d [SUBCOMMAND] …`.
+ *
+ * @param paths The `KOI_DIR` paths.
+ * @param args The words after `-d`.
+ * @returns The exit status.
+ * @throws {CliError} On any failure, with a one-line reason.
+ */
+export async function dashboardCommand(paths: KoiPaths, args: readonly string[]): Promise<number> {
+  const [command, ...rest] = args;
+  switch (command) {
+    case undefined:
+      return await status(paths);
+    case "new":
+      return await create(paths, rest);
+    case "join":
+      return await join(paths, rest);
+    case "delete":
+      return await remove(paths, rest);
+    case "run":
+      return await runRemote(paths, rest);
+    default:
+      throw new CliError(
+        `unknown dashboard command "${command}" (new, join, delete, run, or none for the status)`,
+        2,
+      );
+  }
+}
+
+function client(link: Pick<DashboardConfig, "server" | "id" | "apiKey">): DashboardClient {
+  return new DashboardClient({ ...link, timeoutMs: CALL_TIMEOUT_MS });
+}
+
+async function readLink(paths: KoiPaths): Promise<DashboardConfig | null> {
+  try {
+    return await readDashboardConfig(paths);
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+}
+
+async function requireLink(paths: KoiPaths): Promise<DashboardConfig> {
+  const link = await readLink(paths);
+  if (link === null) {
+    throw new CliError(
+      'this machine has no dashboard: create one with "koitab -d new" or join one with "koitab -d join URL"',
+    );
+  }
+  return link;
+}
+
+/** Options of the form `--name VALUE` or `--name=VALUE`, and flags, from `words`. */
+function readOptions(
+  words: readonly string[],
+  valued: readonly string[],
+  flags: readonly string[],
+): { values: Map<string, string>; flags: Set<string>; rest: string[] } {
+  const values = new Map<string, string>();
+  const seen = new Set<string>();
+  const rest: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    const [name, inline] = word.startsWith("--") && word.includes("=")
+      ? [word.slice(0, word.indexOf("=")), word.slice(word.indexOf("=") + 1)]
+      : [word, undefined];
+    if (valued.includes(name)) {
+      const value = inline ?? words[++i];
+      if (value === undefined) throw new CliError(`${name} needs a value`, 2);
+      values.set(name, value);
+    } else if (flags.includes(word)) {
+      seen.add(word);
+    } else if (word.startsWith("-")) {
+      throw new CliError(`unknown option "${word}"`, 2);
+    } else {
+      rest.push(word);
+    }
+  }
+  return { values, flags: seen, rest };
+}
+
+function described(error: unknown, what: string): CliError {
+  if (error instanceof DashboardError) return new CliError(`${what}: ${error.message}`);
+  return new CliError(`${what}: ${(error as Error).message}`);
+}
+
+async function status(paths: KoiPaths): Promise<number> {
+  const link = await readLink(paths);
+  if (link === null) {
+    console.log("none");
+    return 1;
+  }
+  console.log(`dashboard  ${link.id}`);
+  console.log(`server     ${link.server}`);
+  console.log(`url        ${dashboardUrl(link.server, link.id)}`);
+  try {
+    const info = await client(link).info();
+    const hosts = info.hosts.map((host) => {
+      const seen = host.lastSeenAt === null
+        ? "never seen"
+        : `last seen ${new Date(host.lastSeenAt).toISOString()}`;
+      return `${printable(host.host)} (${host.jobCount} job${
+        host.jobCount === 1 ? "" : "s"
+      }, ${seen})`;
+    });
+    console.log(
+      `status     ok, ${hosts.length === 0 ? "no hosts yet" : `hosts: ${hosts.join(", ")}`}`,
+    );
+    return 0;
+  } catch (error) {
+    if (!(error instanceof DashboardError)) throw error;
+    console.log(
+      `status     ${
+        error.status === 401
+          ? "wrong password/API key (or the dashboard was deleted)"
+          : error.kind === "network" || error.kind === "timeout"
+          ? `unreachable: ${error.message}`
+          : `error: ${error.message}`
+      }`,
+    );
+    return 1;
+  }
+}
+
+async function create(paths: KoiPaths, words: readonly string[]): Promise<number> {
+  const options = readOptions(words, ["--server"], ["--generate"]);
+  if (options.rest.length > 0) throw new CliError(`unexpected "${options.rest[0]}" after new`, 2);
+  let server: string;
+  try {
+    server = normalizeServer(options.values.get("--server") ?? DEFAULT_SERVER);
+  } catch (error) {
+    throw new CliError((error as Error).message, 2);
+  }
+  const generate = options.flags.has("--generate");
+  if (generate && Deno.env.get("KOI_PASSWORD")) {
+    throw new CliError(
+      "--generate makes the password: unset KOI_PASSWORD, or leave out --generate",
+      2,
+    );
+  }
+  const existing = await readLink(paths);
+  if (existing !== null) {
+    throw new CliError(
+      `this machine is linked to dashboard ${existing.id} already (${
+        dashboardUrl(existing.server, existing.id)
+      }): "koitab -d delete" it first`,
+    );
+  }
+  const password = generate ? generatePassword() : await obtainPassword({ choosing: true });
+  try {
+    // Before the dashboard exists anywhere: a KOI_DIR that cannot be made fails with nothing done.
+    await Deno.mkdir(paths.dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new CliError(`cannot create ${paths.dir}: ${(error as Error).message}`);
+  }
+  const id = newDashboardId();
+  const keys = await deriveKeys(password, id);
+  try {
+    await client({ server, id, apiKey: keys.apiKey }).create();
+  } catch (error) {
+    throw described(error, `cannot create the dashboard on ${server}`);
+  }
+  try {
+    await writeDashboardConfig(paths, { id, server, ...keys });
+  } catch (error) {
+    throw new CliError(
+      `the dashboard ${id} was created, but its keys cannot be saved in ${paths.dir}: ${
+        (error as Error).message
+      }`,
+    );
+  }
+  if (generate) {
+    console.error(`koitab: the dashboard password, shown only this once: ${password}`);
+  }
+  console.log(dashboardUrl(server, id));
+  return 0;
+}
+
+async function join(paths: KoiPaths, words: readonly string[]): Promise<number> {
+  const options = readOptions(words, [], []);
+  if (options.rest.length !== 1) throw new CliError("join takes the dashboard's URL", 2);
+  let target: { server: string; id: string };
+  try {
+    target = parseDashboardUrl(options.rest[0]!);
+  } catch (error) {
+    throw new CliError((error as Error).message, 2);
+  }
+  const password = await obtainPassword({ choosing: false });
+  const keys = await deriveKeys(password, target.id);
+  try {
+    await client({ ...target, apiKey: keys.apiKey }).info();
+  } catch (error) {
+    if (error instanceof DashboardError && error.status === 401) {
+      throw new CliError(
+        "wrong password for this dashboard (or no such dashboard): nothing was saved",
+      );
+    }
+    throw described(error, `cannot check the dashboard at ${target.server}; nothing was saved`);
+  }
+  const previous = await readLink(paths).catch(() => null);
+  await writeDashboardConfig(paths, { ...target, ...keys });
+  if (previous !== null && previous.id !== target.id) {
+    console.error(`koitab: this machine left dashboard ${previous.id}`);
+  }
+  console.log(dashboardUrl(target.server, target.id));
+  return 0;
+}
+
+async function remove(paths: KoiPaths, words: readonly string[]): Promise<number> {
+  const options = readOptions(words, [], ["--local"]);
+  if (options.rest.length > 0) {
+    throw new CliError(`unexpected "${options.rest[0]}" after delete`, 2);
+  }
+  const link = await requireLink(paths);
+  try {
+    await client(link).delete();
+  } catch (error) {
+    const reason = error instanceof DashboardError && error.status === 401
+      ? "the server refused the API key (was the dashboard deleted already?)"
+      : (error as Error).message;
+    if (!options.flags.has("--local")) {
+      throw new CliError(
+        `cannot delete dashboard ${link.id} on ${link.server}: ${reason}; nothing was removed ("koitab -d delete --local" removes this machine's link anyway)`,
+      );
+    }
+    await deleteDashboardConfig(paths);
+    console.error(
+      `koitab: cannot delete dashboard ${link.id} on ${link.server}: ${reason}; removed this machine's link only`,
+    );
+    return 0;
+  }
+  await deleteDashboardConfig(paths);
+  console.log(`deleted dashboard ${link.id}`);
+  return 0;
+}
+
+let lastTimestamp = 0;
+
+/** Now, in ms, but never the same twice in this process: each request's signature is unique. */
+function uniqueTimestamp(): number {
+  lastTimestamp = Math.max(Date.now(), lastTimestamp + 1);
+  return lastTimestamp;
+}
+
+/** Which of the dashboard's `@manual` jobs the user means. */
+function chooseJob(jobs: readonly HostJob[], wanted: string, host: string | null): HostJob {
+  const matches = (job: HostJob) =>
+    job.name === wanted || job.tag === wanted ||
+    (job.section !== null && job.name !== null && `${job.section}/${job.name}` === wanted);
+  const manual = jobs.filter((job) => job.schedule === "@manual");
+  let found = manual.filter(matches);
+  if (found.length === 0) {
+    if (jobs.some(matches)) {
+      throw new CliError(
+        `"${wanted}" is not an @manual job: only @manual jobs run from the dashboard`,
+      );
+    }
+    const names = [...new Set(manual.filter((job) => job.name !== null).map(label))];
+    throw new CliError(
+      `no @manual job "${wanted}" on the dashboard (${
+        names.length ? `@manual jobs: ${names.join(", ")}` : "it has no named @manual jobs"
+      })`,
+    );
+  }
+  const hosts = [...new Set(found.map((job) => job.host))];
+  if (host !== null) {
+    found = found.filter((job) => job.host === host);
+    if (found.length === 0) {
+      throw new CliError(
+        `no @manual job "${wanted}" on host "${host}" (it is on ${hosts.join(", ")})`,
+      );
+    }
+  } else if (hosts.length > 1) {
+    throw new CliError(
+      `"${wanted}" is on ${hosts.length} hosts: say which with --host (${hosts.join(", ")})`,
+      2,
+    );
+  }
+  if (found.length > 1) {
+    throw new CliError(
+      `"${wanted}" names ${found.length} jobs on ${found[0]!.host}: say ${
+        found.map(label).join(" or ")
+      }`,
+      2,
+    );
+  }
+  return found[0]!;
+}
+
+function label(job: HostJob): string {
+  return job.section === null ? `"${job.name}"` : `"${job.section}/${job.name}"`;
+}
+
+/**
+ * The typed values of `--arg name=value` options for a job, as koid checks them:
+ * an int a whole number, a bool `true` or `false`.
+ *
+ * @param job The job.
+ * @param given The values as typed.
+ * @returns The values, typed.
+ * @throws {CliError} For an unknown name, a bad value or a missing required value.
+ */
+export function typedArgs(
+  job: Pick<HostJob, "args">,
+  given: Readonly<Record<string, string>>,
+): Record<string, string | number | boolean> {
+  const values: Record<string, string | number | boolean> = {};
+  for (const [name, text] of Object.entries(given)) {
+    const spec = job.args.find((arg) => arg.name === name);
+    if (spec === undefined) {
+      const known = job.args.map((arg) => `"${arg.name}"`).join(", ");
+      throw new CliError(
+        `unknown argument "${name}" (${
+          known ? `the job takes ${known}` : "the job takes no arguments"
+        })`,
+        2,
+      );
+    }
+    if (spec.type === "int") {
+      if (!/^[+-]?[0-9]+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+        throw new CliError(`argument "${name}" must be a whole number, got "${text}"`, 2);
+      }
+      values[name] = Number(text);
+    } else if (spec.type === "bool") {
+      if (text !== "true" && text !== "false") {
+        throw new CliError(`argument "${name}" must be true or false, got "${text}"`, 2);
+      }
+      values[name] = text === "true";
+    } else {
+      values[name] = text;
+    }
+  }
+  for (const spec of job.args) {
+    if (!(spec.name in values) && spec.default === undefined && spec.type !== "bool") {
+      throw new CliError(
+        `argument "${spec.name}" has no default: give it with --arg "${spec.name}=VALUE"`,
+        2,
+      );
+    }
+  }
+  return values;
+}
+
+async function runRemote(paths: KoiPaths, words: readonly string[]): Promise<number> {
+  const [name, ...rest] = words;
+  if (name === undefined || name.startsWith("-")) {
+    throw new CliError("run needs the NAME of an @manual job", 2);
+  }
+  const argWords: string[] = [];
+  const others: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === "--arg") argWords.push(rest[i]!, rest[++i] ?? "");
+    else if (rest[i]!.startsWith("--arg=")) argWords.push(rest[i]!);
+    else others.push(rest[i]!);
+  }
+  const options = readOptions(others, ["--host", "--timeout"], []);
+  if (options.rest.length > 0) throw new CliError(`unexpected "${options.rest[0]}"`, 2);
+  const timeoutText = options.values.get("--timeout") ?? "60";
+  if (!/^[0-9]+$/.test(timeoutText) || Number(timeoutText) < 1) {
+    throw new CliError(`--timeout needs a whole number of seconds, got "${timeoutText}"`, 2);
+  }
+  const timeoutMs = Number(timeoutText) * 1000;
+  const given = parseArgOptions(argWords);
+  const link = await requireLink(paths);
+  const api = client(link);
+  let jobs: HostJob[];
+  try {
+    jobs = await api.jobs();
+  } catch (error) {
+    throw described(error, "cannot get the dashboard's jobs");
+  }
+  const job = chooseJob(jobs, name, options.values.get("--host") ?? null);
+  const args = typedArgs(job, given);
+  const payload = payloadText({
+    v: 1,
+    dashboard: link.id,
+    host: job.host,
+    tag: job.tag,
+    ts: uniqueTimestamp(),
+    args,
+  });
+  const signature = await signRun(link.runKey, payload);
+  let manualId: string;
+  try {
+    manualId = await api.postManual(payload, signature);
+  } catch (error) {
+    throw described(error, "cannot queue the run");
+  }
+  const runId = await awaitStart(api, manualId, job.host, timeoutMs);
+  return await follow(api, runId);
+}
+
+/** Text from the server, without the control characters that could drive the terminal. */
+function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits for koid to take the run: its run id, or a failure with koid's reason. */
+async function awaitStart(
+  api: DashboardClient,
+  manualId: string,
+  host: string,
+  timeoutMs: number,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let problem = "";
+  let claimed = false;
+  while (Date.now() < deadline) {
+    try {
+      const manual = await api.manual(manualId, {
+        timeoutMs: Math.max(1000, Math.min(CALL_TIMEOUT_MS, deadline - Date.now())),
+      });
+      problem = "";
+      claimed ||= manual.state === "claimed";
+      if (manual.state === "refused") {
+        throw new CliError(
+          `koid on ${host} refused the run: ${printable(manual.reason ?? "no reason given")}`,
+        );
+      }
+      if (manual.state === "started") return manual.runId!;
+    } catch (error) {
+      if (!(error instanceof DashboardError)) throw error;
+      problem = ` (the dashboard last said: ${error.message})`;
+    }
+    await pause(Math.min(FOLLOW_INTERVAL_MS, Math.max(0, deadline - Date.now())));
+  }
+  const seconds = timeoutMs / 1000;
+  throw new CliError(
+    claimed
+      ? `koid on ${host} took the run but did not say within ${seconds} s whether it started it (see ${api.url})`
+      : `koid on ${host} did not take the run within ${seconds} s: is it running and linked to this dashboard?${problem}`,
+  );
+}
+
+/**
+ * Prints a run's output as it comes and returns its exit status. While the run
+ * goes on, the server answers with the streamed chunks; once it has ended, with
+ * its final chunks (the kept head and tail), numbered afresh: of those, only what
+ * was not printed yet is printed.
+ */
+async function follow(api: DashboardClient, runId: string): Promise<number> {
+  let after: number | null = null;
+  let printed = "";
+  let failingSince: number | null = null;
+  while (true) {
+    let answer;
+    try {
+      answer = await api.run(runId, after);
+      if (answer.run.status !== "running" && after !== null) answer = await api.run(runId, null);
+      failingSince = null;
+    } catch (error) {
+      if (!(error instanceof DashboardError)) throw error;
+      failingSince ??= Date.now();
+      if (Date.now() - failingSince > FOLLOW_PATIENCE_MS) {
+        throw new CliError(
+          `lost the dashboard while following run ${runId}: ${error.message} (the run goes on; see ${api.url})`,
+        );
+      }
+      await pause(FOLLOW_INTERVAL_MS);
+      continue;
+    }
+    const chunks = [...answer.output].sort((a, b) => a.seq - b.seq);
+    if (answer.run.status !== "running") {
+      for (const chunk of unprinted(chunks, printed)) await write(chunk);
+      return exitStatus(answer.run);
+    }
+    for (const chunk of chunks) {
+      if (after !== null && chunk.seq <= after) continue;
+      await write(chunk);
+      printed += chunk.text;
+      after = chunk.seq;
+    }
+    await pause(FOLLOW_INTERVAL_MS);
+  }
+}
+
+/**
+ * The part of a run's final chunks not yet printed: what follows the printed
+ * text when the final output starts with it; else, the output was elided in a
+ * part already printed, and what follows Koi's elision note is printed.
+ */
+function unprinted(chunks: readonly OutputRecord[], printed: string): OutputRecord[] {
+  const text = chunks.filter((chunk) => chunk.stream !== "koi").map((chunk) => chunk.text).join("");
+  if (text.startsWith(printed)) {
+    let skip = printed.length;
+    const rest: OutputRecord[] = [];
+    for (const chunk of chunks) {
+      if (chunk.stream === "koi") {
+        if (skip === 0) rest.push(chunk);
+        continue;
+      }
+      if (skip >= chunk.text.length) {
+        skip -= chunk.text.length;
+        continue;
+      }
+      rest.push({ ...chunk, text: chunk.text.slice(skip) });
+      skip = 0;
+    }
+    return rest;
+  }
+  const note = chunks.findIndex((chunk) => chunk.stream === "koi");
+  return note < 0 ? [] : chunks.slice(note);
+}
+
+async function write(chunk: OutputRecord): Promise<void> {
+  const bytes = new TextEncoder().encode(chunk.text);
+  const stream = chunk.stream === "stdout" ? Deno.stdout : Deno.stderr;
+  let written = 0;
+  while (written < bytes.length) written += await stream.write(bytes.subarray(written));
+}
+
+function exitStatus(
+  run: { status: string; exitCode: number | null; signal: string | null; error: string | null },
+): number {
+  if (run.signal !== null) return 128 + signalNumber(run.signal);
+  if (run.exitCode !== null) return run.exitCode >= 0 && run.exitCode <= 255 ? run.exitCode : 1;
+  console.error(
+    `koitab: the run ${run.status === "not-started" ? "did not start" : `is ${run.status}`}${
+      run.error ? `: ${printable(run.error)}` : ""
+    }`,
+  );
+  return 1;
+}

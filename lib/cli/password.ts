@@ -1,0 +1,390 @@
+/**
+ * The dashboard password: how strong it must be, a generator, and the prompt
+ * that reads it without echo. The API key derived from it reaches the server, so
+ * a stolen store lets an attacker guess passwords offline: the password must
+ * resist that, not just an online guesser.
+ *
+ * @module
+ */
+
+import { CliError } from "./errors.ts";
+
+/** The fewest characters a dashboard password may have. */
+export const MIN_PASSWORD_LENGTH = 12;
+
+/** The least estimated strength, in bits, of a dashboard password. */
+export const MIN_PASSWORD_BITS = 60;
+
+/** What a dictionary-like word counts, in bits: about one word among the 1,000 most used. */
+const WORD_BITS = 10;
+
+/**
+ * The most used passwords (from the public breach lists), lower-cased. Most are
+ * shorter than 12 characters and fail on length anyway; they are here so that
+ * padding one ("password1234", "Qwerty123456!") is still recognised.
+ */
+const COMMON_PASSWORDS = new Set([
+  "123456",
+  "password",
+  "12345678",
+  "qwerty",
+  "123456789",
+  "12345",
+  "1234",
+  "111111",
+  "1234567",
+  "dragon",
+  "123123",
+  "baseball",
+  "abc123",
+  "football",
+  "monkey",
+  "letmein",
+  "shadow",
+  "master",
+  "696969",
+  "mustang",
+  "666666",
+  "qwertyuiop",
+  "123321",
+  "1234567890",
+  "pussy",
+  "superman",
+  "654321",
+  "1qaz2wsx",
+  "7777777",
+  "fuckyou",
+  "qazwsx",
+  "jordan",
+  "jennifer",
+  "123qwe",
+  "121212",
+  "killer",
+  "trustno1",
+  "hunter",
+  "harley",
+  "zxcvbnm",
+  "asdfgh",
+  "buster",
+  "batman",
+  "soccer",
+  "tigger",
+  "charlie",
+  "sunshine",
+  "iloveyou",
+  "fuckme",
+  "ranger",
+  "hockey",
+  "computer",
+  "starwars",
+  "asshole",
+  "pepper",
+  "klaster",
+  "112233",
+  "zxcvbn",
+  "freedom",
+  "princess",
+  "maggie",
+  "pass",
+  "ginger",
+  "michael",
+  "welcome",
+  "admin",
+  "login",
+  "passw0rd",
+  "password1",
+  "qwerty123",
+  "1q2w3e4r",
+  "aa123456",
+  "000000",
+  "qwertyuiopasdfghjkl",
+  "1q2w3e4r5t6y",
+  "1qaz2wsx3edc",
+  "qwerty123456",
+  "123456789012",
+  "1234567890qwerty",
+  "password1234",
+  "password123",
+  "iloveyou123",
+  "administrator",
+  "welcome123",
+  "changeme",
+  "letmein123",
+  "abcdefghijkl",
+  "qwertyqwerty",
+  "correcthorsebatterystaple",
+  "correct horse battery staple",
+  "trustno1trustno1",
+  "passwordpassword",
+  "monkeymonkey",
+  "starwars123",
+  "football123",
+  "baseball123",
+  "superman123",
+  "sunshine123",
+  "princess123",
+  "dragon123456",
+  "koikoikoikoi",
+  "koidashboard",
+]);
+
+/** A password's estimated strength, and why it is refused if it is. */
+export interface PasswordVerdict {
+  /** The estimated bits an offline guesser must get through. */
+  readonly bits: number;
+  /** Why the password is refused, or null when it is strong enough. */
+  readonly reason: string | null;
+}
+
+/**
+ * Judges a dashboard password. Refused: shorter than 12 characters; one of the
+ * most used passwords (ignoring case, common letter-for-digit swaps and
+ * characters added at either end); or an estimated strength under 60 bits.
+ *
+ * The estimate: each character is worth log2 of the size of the character
+ * classes the password uses (lowercase 26, uppercase 26, digits 10, symbols 33,
+ * anything else 100), a digit at most log2(10); except that a character
+ * repeating the one before, or continuing a run (`abc`, `321`, `qwerty`), is
+ * worth nothing, and a symbol used before is worth one bit. A dictionary-like
+ * word (three or more letters, lowercase after an optional capital, with a
+ * vowel) is worth at most 10 bits per started eight letters. A password made of
+ * one part repeated is worth that part, plus one bit.
+ *
+ * @param password The password.
+ * @returns Its strength and, if refused, why.
+ *
+ * @example
+ * ```ts
+ * import { judgePassword } from "./password.ts";
+ *
+ * if (judgePassword("Tr0ub4dor&3").reason !== "too short: 11 characters, at least 12 needed") {
+ *   throw new Error("short");
+ * }
+ * if (judgePassword("vN4-pQ9x-Lm2r-Zt8k").reason !== null) throw new Error("strong");
+ * ```
+ */
+export function judgePassword(password: string): PasswordVerdict {
+  const characters = [...password];
+  const bits = Math.floor(estimateBits(characters));
+  if (characters.length < MIN_PASSWORD_LENGTH) {
+    return {
+      bits,
+      reason: `too short: ${characters.length} characters, at least ${MIN_PASSWORD_LENGTH} needed`,
+    };
+  }
+  const common = commonCore(password);
+  if (common !== null) {
+    return {
+      bits,
+      reason: common === password.toLowerCase()
+        ? "too common: it is one of the most used passwords"
+        : `too common: it is "${common}", one of the most used passwords, with little changed`,
+    };
+  }
+  if (bits < MIN_PASSWORD_BITS) {
+    return {
+      bits,
+      reason:
+        `too easy to guess: about ${bits} bits, at least ${MIN_PASSWORD_BITS} needed (make it longer, or mix in capitals, digits and symbols; words count about ${WORD_BITS} bits each)`,
+    };
+  }
+  return { bits, reason: null };
+}
+
+/** The common password this one is, give or take case, swaps and ends; or null. */
+function commonCore(password: string): string | null {
+  const lower = password.toLowerCase();
+  const core = lower.replace(/^[^a-z]+|[^a-z]+$/g, "");
+  const unswap = (text: string) => text.replace(/[0134578@$!]/g, (c) => SWAPS[c] ?? c);
+  for (const candidate of [lower, unswap(lower), core, unswap(core)]) {
+    if (candidate.length >= 4 && COMMON_PASSWORDS.has(candidate)) return candidate;
+  }
+  return null;
+}
+
+const SWAPS: Record<string, string> = {
+  "0": "o",
+  "1": "i",
+  "3": "e",
+  "4": "a",
+  "5": "s",
+  "7": "t",
+  "8": "b",
+  "@": "a",
+  "$": "s",
+  "!": "i",
+};
+
+function classOf(character: string): "lower" | "upper" | "digit" | "symbol" | "other" {
+  if (/^[a-z]$/.test(character)) return "lower";
+  if (/^[A-Z]$/.test(character)) return "upper";
+  if (/^[0-9]$/.test(character)) return "digit";
+  if (/^[\x20-\x7e]$/.test(character)) return "symbol";
+  return "other";
+}
+
+const CLASS_SIZES = { lower: 26, upper: 26, digit: 10, symbol: 33, other: 100 };
+
+function estimateBits(characters: readonly string[]): number {
+  const unit = repeatedUnit(characters);
+  if (unit !== null) return estimateBits(unit) + 1;
+  const classes = new Set(characters.map(classOf));
+  const pool = [...classes].reduce((sum, name) => sum + CLASS_SIZES[name], 0);
+  const perCharacter = pool > 0 ? Math.log2(pool) : 0;
+  const symbolsSeen = new Set<string>();
+  const worth = characters.map((character, i) => {
+    const kind = classOf(character);
+    const seen = symbolsSeen.has(character);
+    if (kind === "symbol") symbolsSeen.add(character);
+    if (i > 0 && character === characters[i - 1]) return 0;
+    if (i > 1 && continuesRun(characters[i - 2]!, characters[i - 1]!, character)) return 0;
+    if (seen) return 1;
+    return kind === "digit" ? Math.min(perCharacter, Math.log2(10)) : perCharacter;
+  });
+  let bits = 0;
+  for (let i = 0; i < characters.length;) {
+    const word = wordLength(characters, i);
+    const end = i + Math.max(word, 1);
+    const sum = worth.slice(i, end).reduce((a, b) => a + b, 0);
+    bits += word > 0 ? Math.min(sum, WORD_BITS * Math.ceil(word / 8)) : sum;
+    i = end;
+  }
+  return bits;
+}
+
+/** The length of the dictionary-like word at `i` (`Love`, `horse`: a capital or not, then lowercase, with a vowel, 3 or more), or 0. */
+function wordLength(characters: readonly string[], i: number): number {
+  let end = classOf(characters[i] ?? "") === "upper" ? i + 1 : i;
+  while (end < characters.length && classOf(characters[end]!) === "lower") end++;
+  const word = characters.slice(i, end);
+  const hasVowel = word.some((c) => "aeiouyAEIOUY".includes(c));
+  return word.length >= 3 && end > i + 1 && hasVowel ? word.length : 0;
+}
+
+/** The keyboard rows, for runs like `qwerty` and `asdf`. */
+const KEYBOARD_ROWS = ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm"];
+
+/** Whether `c` continues the step from `a` to `b`: `abc`, `987`, `qwe`, `lkj`. */
+function continuesRun(a: string, b: string, c: string): boolean {
+  const [x, y, z] = [a, b, c].map((ch) => ch.toLowerCase().codePointAt(0)!) as [
+    number,
+    number,
+    number,
+  ];
+  if (Math.abs(y - x) === 1 && z - y === y - x) return true;
+  for (const row of KEYBOARD_ROWS) {
+    const [i, j, k] = [a, b, c].map((ch) => row.indexOf(ch.toLowerCase()));
+    if (i! >= 0 && j! >= 0 && k! >= 0 && Math.abs(j! - i!) === 1 && k! - j! === j! - i!) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** The shortest part the password repeats (`abcabcab` → `abc`), or null. */
+function repeatedUnit(characters: readonly string[]): string[] | null {
+  for (let size = 1; size <= characters.length / 2; size++) {
+    if (characters.every((c, i) => c === characters[i % size])) return characters.slice(0, size);
+  }
+  return null;
+}
+
+/**
+ * The alphabet of generated passwords: no look-alikes (0/O, 1/l/I) and no vowels,
+ * so that no password spells a word. 47 characters.
+ */
+const ALPHABET = "bcdfghjkmnpqrstvwxzBCDFGHJKLMNPQRSTVWXZ23456789";
+
+/**
+ * A strong random password: four groups of five characters from 47 (no
+ * look-alikes, no vowels), about 111 bits, easy to read out and type.
+ *
+ * @returns The password, like `xK7pq-Rt3vN-...`.
+ */
+export function generatePassword(): string {
+  const groups: string[] = [];
+  for (let g = 0; g < 4; g++) {
+    let group = "";
+    while (group.length < 5) {
+      // Rejection sampling keeps every character equally likely.
+      const [byte] = crypto.getRandomValues(new Uint8Array(1));
+      if (byte! < 256 - (256 % ALPHABET.length)) group += ALPHABET[byte! % ALPHABET.length];
+    }
+    groups.push(group);
+  }
+  return groups.join("-");
+}
+
+/**
+ * Reads a password from the terminal without echo (raw mode), on stderr's
+ * prompt. Backspace erases; Ctrl-C and Ctrl-D on an empty line cancel.
+ *
+ * @param prompt The prompt, written to stderr.
+ * @returns The password, or null when stdin is not a terminal.
+ * @throws {CliError} When cancelled.
+ */
+export async function readPassword(prompt: string): Promise<string | null> {
+  if (!Deno.stdin.isTerminal()) return null;
+  const encoder = new TextEncoder();
+  await Deno.stderr.write(encoder.encode(prompt));
+  Deno.stdin.setRaw(true);
+  const bytes: number[] = [];
+  try {
+    const buffer = new Uint8Array(64);
+    reading: while (true) {
+      const n = await Deno.stdin.read(buffer);
+      if (n === null) break;
+      for (const byte of buffer.subarray(0, n)) {
+        if (byte === 0x0d || byte === 0x0a) break reading;
+        if (byte === 0x03 || (byte === 0x04 && bytes.length === 0)) {
+          throw new CliError("cancelled", 130);
+        }
+        if (byte === 0x7f || byte === 0x08) {
+          // Erase one whole UTF-8 character.
+          while (bytes.length > 0 && (bytes.pop()! & 0xc0) === 0x80);
+          continue;
+        }
+        if (byte === 0x15) {
+          bytes.length = 0;
+          continue;
+        }
+        if (byte >= 0x20 || byte === 0x09) bytes.push(byte);
+      }
+    }
+  } finally {
+    Deno.stdin.setRaw(false);
+    await Deno.stderr.write(encoder.encode("\n"));
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
+}
+
+/**
+ * The dashboard password: `KOI_PASSWORD`, else asked on the terminal (twice when
+ * choosing one), else a clear failure.
+ *
+ * @param options Whether a new password is being chosen (asked twice, checked for strength).
+ * @returns The password.
+ * @throws {CliError} When there is none, the two differ, or a new one is too weak.
+ */
+export async function obtainPassword(options: { choosing: boolean }): Promise<string> {
+  let password = Deno.env.get("KOI_PASSWORD") || null;
+  if (password === null) {
+    password = await readPassword("Dashboard password: ");
+    if (password === null) {
+      throw new CliError(
+        options.choosing
+          ? "no password: set KOI_PASSWORD, run this on a terminal, or add --generate"
+          : "no password: set KOI_PASSWORD or run this on a terminal",
+      );
+    }
+    if (options.choosing) {
+      const again = await readPassword("The same password again: ");
+      if (again !== password) throw new CliError("the two passwords differ: nothing was done");
+    }
+  }
+  if (options.choosing) {
+    const { reason } = judgePassword(password);
+    if (reason !== null) throw new CliError(`the password is ${reason}`);
+  }
+  return password;
+}

@@ -1,0 +1,175 @@
+/**
+ * The server's HTTP plumbing: request bodies read as a stream and cut off at a
+ * size limit, JSON parsing with the reason for a failure, and the JSON, error and
+ * HTML responses with their security headers.
+ *
+ * @module
+ */
+
+/** An error the server turns into a JSON error response with its status. */
+export class HttpError extends Error {
+  /** The HTTP status. */
+  readonly status: number;
+  /** Extra response headers, such as `Allow` for a 405. */
+  readonly headers: Readonly<Record<string, string>>;
+
+  /**
+   * Makes the error.
+   *
+   * @param status The HTTP status.
+   * @param message What is wrong, for the client.
+   * @param headers Extra response headers.
+   */
+  constructor(status: number, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.name = "HttpError";
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+const API_HEADERS = {
+  "content-type": "application/json; charset=utf-8",
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+};
+
+/** The Content-Security-Policy of every HTML page: only this origin, no framing, no plugins. */
+export const CONTENT_SECURITY_POLICY: string = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+/**
+ * Reads a request's body as JSON, never holding more than `limit` bytes: a
+ * `Content-Length` over the limit is refused before reading, and a streamed body
+ * is cancelled as soon as it passes the limit.
+ *
+ * @param request The request.
+ * @param limit The most bytes accepted.
+ * @returns The parsed JSON.
+ * @throws {HttpError} 413 over the limit; 400 for an empty body, text that is
+ * not UTF-8, or text that is not JSON (the message says why).
+ *
+ * @example Bad JSON is a 400 that says why
+ * ```ts
+ * import { HttpError, readJsonBody } from "./http.ts";
+ *
+ * const request = new Request("http://x/", { method: "POST", body: "{nope" });
+ * try {
+ *   await readJsonBody(request, 1024);
+ *   throw new Error("parsed");
+ * } catch (error) {
+ *   if (!(error instanceof HttpError) || error.status !== 400) throw error;
+ * }
+ * ```
+ */
+export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && /^[0-9]+$/.test(declared) && Number(declared) > limit) {
+    await request.body?.cancel();
+    throw tooLarge(limit);
+  }
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  if (request.body !== null) {
+    const reader = request.body.getReader();
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > limit) {
+        await reader.cancel();
+        throw tooLarge(limit);
+      }
+      parts.push(value);
+    }
+  }
+  if (size === 0) throw new HttpError(400, "The body is empty: a JSON object is expected");
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.length;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, "The body is not UTF-8 text");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new HttpError(400, `The body is not JSON: ${(error as Error).message}`);
+  }
+}
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(413, `The body is larger than ${limit} bytes`);
+}
+
+/**
+ * A JSON response.
+ *
+ * @param status The HTTP status.
+ * @param body The value to send as JSON.
+ * @returns The response.
+ */
+export function jsonResponse(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), { status, headers: API_HEADERS });
+}
+
+/**
+ * An empty response (204), with the API's headers.
+ *
+ * @returns The response.
+ */
+export function noContent(): Response {
+  return new Response(null, { status: 204, headers: API_HEADERS });
+}
+
+/**
+ * The JSON error response `{"error": message}`.
+ *
+ * @param status The HTTP status.
+ * @param message What is wrong.
+ * @param headers Extra headers.
+ * @returns The response.
+ */
+export function errorResponse(
+  status: number,
+  message: string,
+  headers: Readonly<Record<string, string>> = {},
+): Response {
+  return new Response(JSON.stringify({ error: message }), {
+    status,
+    headers: { ...API_HEADERS, ...headers },
+  });
+}
+
+/**
+ * An HTML page, with the strict {@linkcode CONTENT_SECURITY_POLICY}.
+ *
+ * @param html The page.
+ * @returns The response.
+ */
+export function htmlResponse(html: string): Response {
+  return new Response(html, {
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "content-security-policy": CONTENT_SECURITY_POLICY,
+      "x-content-type-options": "nosniff",
+      "x-frame-options": "DENY",
+      "referrer-policy": "no-referrer",
+      "cache-control": "no-cache",
+    },
+  });
+}

@@ -1,0 +1,175 @@
+/**
+ * Manual runs: the payload a browser or `koitab -d run` signs, and the checks koid
+ * makes before it runs anything. Pure logic: the clock, the keys, the koitab's
+ * jobs and the record of seen requests are passed in.
+ *
+ * A rogue dashboard server can show, delay or drop requests, but cannot make koid
+ * run anything the local koitab does not define: every check below is made
+ * against local state, and only the checked values reach the local command.
+ *
+ * @module
+ */
+
+import { ArgumentError, fillArgs } from "./args.ts";
+import { verifyRun } from "./keys.ts";
+
+export { payloadText } from "./dashboard/ui/signing.js";
+import type { KoitabJob } from "./koitab.ts";
+
+/** The format version of manual-run payloads. */
+export const PAYLOAD_VERSION = 1;
+
+/** How far a request's timestamp may be from koid's clock, either way. */
+export const FRESHNESS_MS = 5 * 60_000;
+
+/** The largest payload koid reads. */
+export const MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+/** What a manual-run request says, signed as JSON with the run key. */
+export interface ManualPayload {
+  /** Always {@linkcode PAYLOAD_VERSION}. */
+  readonly v: 1;
+  /** The dashboard the request is for. */
+  readonly dashboard: string;
+  /** The host that must run it. */
+  readonly host: string;
+  /** The job's tag. */
+  readonly tag: string;
+  /** When it was signed, ms since the epoch; unique per request. */
+  readonly ts: number;
+  /** Argument values: a string, a whole number or a boolean, by argument name. */
+  readonly args: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** What koid knows locally, against which a request is checked. */
+export interface ManualContext {
+  /** The run key from `$KOI_DIR/runkey`. */
+  readonly runKey: string;
+  /** This koid's dashboard id. */
+  readonly dashboardId: string;
+  /** This koid's host name. */
+  readonly host: string;
+  /** The jobs of the local koitab in force. */
+  readonly jobs: readonly KoitabJob[];
+  /** The current instant, ms since the epoch. */
+  readonly now: number;
+  /** Whether a request with this signature was accepted before (kept across restarts). */
+  readonly seen: (signature: string) => boolean;
+}
+
+/** The verdict on a request: the job and its checked values, or why it is refused. */
+export type ManualVerdict =
+  | {
+    readonly ok: true;
+    readonly job: KoitabJob;
+    readonly values: Record<string, string | number | boolean>;
+    readonly payload: ManualPayload;
+  }
+  | { readonly ok: false; readonly reason: string };
+
+function refuse(reason: string): ManualVerdict {
+  return { ok: false, reason };
+}
+
+/**
+ * Checks a manual-run request. All must hold: the signature verifies under the
+ * local run key; the payload names this dashboard and this host; its timestamp is
+ * within 5 minutes of now and the request was never accepted before; the tag
+ * names a local `@manual` job; the argument names and types match the local
+ * definition and pass `fillArgs()`.
+ *
+ * @param request The payload text and signature, as received.
+ * @param context What koid knows locally.
+ * @returns The job to run with its values, or the reason for refusing.
+ */
+export async function checkManualRun(
+  request: { readonly payload: unknown; readonly signature: unknown },
+  context: ManualContext,
+): Promise<ManualVerdict> {
+  const { payload: text, signature } = request;
+  if (typeof text !== "string" || typeof signature !== "string") {
+    return refuse("the request has no payload text or no signature");
+  }
+  if (new TextEncoder().encode(text).length > MAX_PAYLOAD_BYTES) {
+    return refuse("the payload is larger than 1 MiB");
+  }
+  if (!await verifyRun(context.runKey, text, signature)) {
+    return refuse("the signature does not verify under this machine's run key");
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return refuse("the payload is not JSON");
+  }
+  const shape = payloadShape(parsed);
+  if (typeof shape === "string") return refuse(shape);
+  const payload = shape;
+  if (payload.dashboard !== context.dashboardId) {
+    return refuse(`the request is for another dashboard ("${payload.dashboard}")`);
+  }
+  if (payload.host !== context.host) {
+    return refuse(`the request is for another host ("${payload.host}")`);
+  }
+  if (Math.abs(context.now - payload.ts) > FRESHNESS_MS) {
+    return refuse(
+      `the request was signed at ${
+        new Date(payload.ts).toISOString()
+      }, more than 5 minutes from now`,
+    );
+  }
+  if (context.seen(signature)) return refuse("the request was already received once (a replay)");
+  const job = context.jobs.find((candidate) => candidate.tag === payload.tag);
+  if (job === undefined) return refuse(`no job with tag "${payload.tag}" in the local koitab`);
+  if (job.schedule !== "@manual") {
+    return refuse(`the job with tag "${payload.tag}" is not an @manual job`);
+  }
+  const values: Record<string, string | number | boolean> = {};
+  for (const [name, value] of Object.entries(payload.args)) {
+    const spec = job.args.find((arg) => arg.name === name);
+    if (spec === undefined) return refuse(`the job has no argument "${name}"`);
+    const wanted = spec.type === "int" ? "number" : spec.type === "bool" ? "boolean" : "string";
+    if (typeof value !== wanted || (spec.type === "int" && !Number.isSafeInteger(value))) {
+      return refuse(
+        `argument "${name}" must be ${describe(spec.type)}, got ${JSON.stringify(value)}`,
+      );
+    }
+    values[name] = value;
+  }
+  try {
+    fillArgs(job, values);
+  } catch (error) {
+    if (error instanceof ArgumentError) return refuse(error.message);
+    throw error;
+  }
+  return { ok: true, job, values, payload };
+}
+
+function describe(type: string): string {
+  return type === "int" ? "a whole number" : type === "bool" ? "true or false" : "a string";
+}
+
+/** The payload if it has the right shape, else what is wrong with it. */
+function payloadShape(value: unknown): ManualPayload | string {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return "the payload is not a JSON object";
+  }
+  const p = value as Record<string, unknown>;
+  if (p.v !== PAYLOAD_VERSION) return `the payload's version is not ${PAYLOAD_VERSION}`;
+  for (const field of ["dashboard", "host", "tag"] as const) {
+    if (typeof p[field] !== "string") return `the payload's "${field}" is not a string`;
+  }
+  if (typeof p.ts !== "number" || !Number.isSafeInteger(p.ts)) {
+    return `the payload's "ts" is not a whole number of milliseconds`;
+  }
+  const args = p.args;
+  if (typeof args !== "object" || args === null || Array.isArray(args)) {
+    return `the payload's "args" is not an object`;
+  }
+  for (const [name, arg] of Object.entries(args)) {
+    if (!["string", "number", "boolean"].includes(typeof arg)) {
+      return `argument "${name}" is neither a string, a number nor a boolean`;
+    }
+  }
+  return p as unknown as ManualPayload;
+}

@@ -1,0 +1,685 @@
+import { assert, assertEquals } from "./_assert.ts";
+import { FakeDashboard, misbehaviours, serveResets } from "./_fake_dashboard.ts";
+import type { EndReport, OutputReport, Report, StartReport } from "../lib/dashboard/client.ts";
+import { writeDashboardConfig } from "../lib/dashboard/config.ts";
+import { History } from "../lib/daemon/history.ts";
+import { dashboardJobs, DashboardLink, linkHost, type LinkTiming } from "../lib/daemon/link.ts";
+import { chooseRunUser, type RunUser } from "../lib/daemon/run_user.ts";
+import { type RunEvent, Runner } from "../lib/daemon/runner.ts";
+import { ReportSpool } from "../lib/daemon/spool.ts";
+import { base64url, newDashboardId, signRun } from "../lib/keys.ts";
+import { type KoiPaths, koiPaths } from "../lib/koidir.ts";
+import { type KoitabJob, parseKoitab } from "../lib/koitab.ts";
+import { type ManualPayload, payloadText } from "../lib/manual.ts";
+import { parsePasswd } from "../lib/users.ts";
+import { entryFlags } from "../tools/task_flags.ts";
+
+const root = new URL("../", import.meta.url);
+const flags = entryFlags(await Deno.readTextFile(new URL("deno.json", root)));
+const me: RunUser =
+  chooseRunUser(null, parsePasswd(await Deno.readTextFile("/etc/passwd")), Deno.uid()!).user;
+
+/** Timing for tests: the same loops, in milliseconds rather than seconds. */
+const FAST: Partial<LinkTiming> = {
+  requestTimeoutMs: 1000,
+  longPollSeconds: 1,
+  longPollTimeoutMs: 2500,
+  pollIntervalMs: 100,
+  longPollRetryMs: 1500,
+  backoffMinMs: 50,
+  backoffMaxMs: 400,
+  checkIntervalMs: 60_000,
+};
+
+function randomKey(): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+/** A dashboard's id and keys, made at random: no password, so no PBKDF2. */
+function newKeys() {
+  return { id: newDashboardId(), apiKey: randomKey(), runKey: randomKey() };
+}
+
+interface Setup {
+  readonly dir: string;
+  readonly paths: KoiPaths;
+  readonly fake: FakeDashboard;
+  readonly keys: ReturnType<typeof newKeys>;
+  readonly logs: string[];
+  readonly events: RunEvent[];
+  link: DashboardLink;
+  jobs: KoitabJob[];
+  /** Starts the named job now and returns its run id. */
+  run(name: string): string;
+  /** Waits until the run has ended locally. */
+  ended(id: string): Promise<void>;
+  /** A new link over the same database, as after a koid restart (the old one must be closed). */
+  restart(): Promise<void>;
+  /** Signs a payload for this dashboard and host with the run key. */
+  sign(overrides?: Partial<ManualPayload>): Promise<{ payload: string; signature: string }>;
+  /** What waits in the spool. */
+  pending(): number;
+}
+
+/** A link over a real runner and history in a temporary KOI_DIR, against a fake dashboard. */
+async function withLink(
+  koitab: string,
+  fn: (setup: Setup) => Promise<void>,
+  options: { outputLimit?: number } = {},
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "koi_link_" });
+  const paths = koiPaths(dir);
+  const history = new History(paths.history);
+  const fake = new FakeDashboard().start();
+  const keys = newKeys();
+  fake.dashboards.set(keys.id, keys.apiKey);
+  await writeDashboardConfig(paths, { ...keys, server: fake.url });
+  const logs: string[] = [];
+  const events: RunEvent[] = [];
+  const outputLimit = options.outputLimit ?? 1024 * 1024;
+  const makeLink = () =>
+    new DashboardLink({
+      paths,
+      database: history.database,
+      host: "web1",
+      localZone: "UTC",
+      outputLimit,
+      log: (line) => logs.push(line),
+      jobs: () => setup.jobs,
+      start: (request) => runner.startAll([request]),
+      timing: FAST,
+    });
+  const setup: Setup = {
+    dir,
+    paths,
+    fake,
+    keys,
+    logs,
+    events,
+    link: makeLink(),
+    jobs: parseKoitab(koitab.replaceAll("$DIR", dir)).jobs,
+    run(name) {
+      const job = setup.jobs.find((j) => j.name === name)!;
+      return runner.startAll([{ job, trigger: "schedule", values: {}, scheduledFor: null }])[0]!;
+    },
+    async ended(id) {
+      await fake.until(
+        () => events.some((e) => e.type === "end" && e.id === id),
+        `the end of run ${id}`,
+      );
+    },
+    async restart() {
+      setup.link = makeLink();
+      setup.link.tableChanged();
+      await setup.link.start();
+    },
+    async sign(overrides = {}) {
+      const payload = payloadText({
+        v: 1,
+        dashboard: keys.id,
+        host: "web1",
+        tag: setup.jobs.find((j) => j.schedule === "@manual")!.tag,
+        ts: Date.now(),
+        args: {},
+        ...overrides,
+      });
+      return { payload, signature: await signRun(keys.runKey, payload) };
+    },
+    pending: () => new ReportSpool(history.database).pending(keys.id).reports,
+  };
+  const runner = new Runner({
+    history,
+    user: me,
+    daemonEnv: {},
+    setpriv: null,
+    log: () => {},
+    now: () => Date.now(),
+    outputLimit,
+    onEvent: (event) => {
+      events.push(event);
+      setup.link.onEvent(event);
+    },
+  });
+  try {
+    setup.link.tableChanged();
+    await setup.link.start();
+    await fn(setup);
+  } finally {
+    await setup.link.close();
+    await runner.stop(5000);
+    await fake.stop();
+    history.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The reports of one run, in the order the fake accepted them. */
+function reportsOf(fake: FakeDashboard, runId: string): Report[] {
+  return fake.reports.filter((r) =>
+    (r.type === "start" && r.run.id === runId) || ("runId" in r && r.runId === runId)
+  );
+}
+
+/** Checks one run reached the dashboard whole: start, its output in order, then its end. */
+function assertWhole(fake: FakeDashboard, runId: string, stdout: string, stderr = ""): void {
+  const reports = reportsOf(fake, runId);
+  assertEquals(reports[0]?.type, "start", `run ${runId} starts`);
+  assertEquals(reports.at(-1)?.type, "end", `run ${runId} ends`);
+  assertEquals(reports.filter((r) => r.type === "start" || r.type === "end").length, 2);
+  const output = reports.filter((r): r is OutputReport => r.type === "output");
+  const seqs = output.map((r) => r.seq);
+  assertEquals(seqs, seqs.map((_, i) => i), "output in order, numbered without gaps");
+  const text = (stream: string) =>
+    output.filter((r) => r.stream === stream).map((r) => r.text).join("");
+  assertEquals([text("stdout"), text("stderr")], [stdout, stderr], `run ${runId} output`);
+  const end = reports.at(-1) as EndReport;
+  assertEquals(end.end.chunks.map((c) => c.text).join("").length, stdout.length + stderr.length);
+}
+
+const JOBS = `"Lines" @manual for i in 1 2 3; do echo out$i; echo err$i >&2; done
+"Quick" @manual echo quick
+"Say" @manual printf \\%s {{Value}} > $DIR/said
+`;
+
+Deno.test("linkHost() takes KOI_HOST, else the host name, made safe for the API", () => {
+  assertEquals(linkHost("koid-a", "web1"), "koid-a");
+  assertEquals(linkHost(undefined, "web1.example.com"), "web1.example.com");
+  assertEquals(linkHost("", "my host/1"), "my-host-1");
+  assertEquals(linkHost(undefined, "x".repeat(300)).length, 253);
+});
+
+Deno.test("dashboardJobs() gives each job its zone, typed arguments and next five runs", () => {
+  const { jobs } = parseKoitab(`@reboot echo boot
+CRON_TZ=Europe/Paris
+"Every5" */5 * * * * echo hi
+[Admin]
+"Say" @manual echo {{Who}} {{N, int, 2}} {{Loud, bool}}
+`);
+  const list = dashboardJobs(jobs, "UTC", new Date("2026-03-01T10:02:00Z"));
+  assertEquals(list.map((job) => [job.name, job.section, job.schedule, job.timezone, job.line]), [
+    [null, null, "@reboot", "UTC", 1],
+    ["Every5", null, "*/5 * * * *", "Europe/Paris", 3],
+    ["Say", "Admin", "@manual", "Europe/Paris", 5],
+  ]);
+  assertEquals(list[1]!.next, [
+    "2026-03-01T10:05:00.000Z",
+    "2026-03-01T10:10:00.000Z",
+    "2026-03-01T10:15:00.000Z",
+    "2026-03-01T10:20:00.000Z",
+    "2026-03-01T10:25:00.000Z",
+  ]);
+  assertEquals(list[0]!.next, []);
+  assertEquals(list[2]!.next, []);
+  assertEquals(list[2]!.args, [
+    { name: "Who", type: "string" },
+    { name: "N", type: "int", default: 2 },
+    { name: "Loud", type: "bool" },
+  ]);
+  assertEquals(list[2]!.command, "echo {{Who}} {{N, int, 2}} {{Loud, bool}}");
+  assertEquals(list[2]!.tag, jobs[2]!.tag);
+});
+
+Deno.test("the link sends the job list once the table is known, and again when it changes", async () => {
+  await withLink(JOBS, async (setup) => {
+    const { fake, keys } = setup;
+    await fake.until(() => fake.jobPuts.length === 1, "the first job list");
+    assertEquals(fake.jobPuts[0]!.host, "web1");
+    assertEquals(fake.jobPuts[0]!.jobs.map((job) => job.name), ["Lines", "Quick", "Say"]);
+    setup.jobs = parseKoitab('"Only" 0 3 * * * echo one\n').jobs;
+    setup.link.tableChanged();
+    await fake.until(() => fake.jobPuts.length === 2, "the second job list");
+    assertEquals(fake.jobPuts[1]!.jobs.map((job) => [job.name, job.next.length]), [["Only", 5]]);
+    // Every call carries the API key, and nothing sent holds the run key.
+    assert(fake.received.every((r) => r.authorization === `Bearer ${keys.apiKey}`));
+    assert(!JSON.stringify(fake.received).includes(keys.runKey), "the run key never leaves");
+  });
+});
+
+Deno.test("the link reports runs in order, exactly once, after the dashboard was down", async () => {
+  await withLink(JOBS, async (setup) => {
+    const { fake, logs } = setup;
+    // First a dashboard that answers 503 to reports, then one that is not there at all.
+    fake.misbehave = (_, url) =>
+      url.pathname.endsWith("/reports") ? misbehaviours.unavailable() : null;
+    const first = [setup.run("Lines"), setup.run("Quick"), setup.run("Lines")];
+    for (const id of first) await setup.ended(id);
+    await fake.until(() => fake.count("/reports") >= 3, "retries");
+    assertEquals(fake.reports.length, 0);
+    await fake.stop();
+    const second = [setup.run("Quick"), setup.run("Lines")];
+    for (const id of second) await setup.ended(id);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    fake.misbehave = null;
+    fake.start();
+    await fake.until(() => setup.pending() === 0, "the spool to empty");
+    for (const id of [...first, ...second]) {
+      const lines = reportsOf(fake, id).length > 0 &&
+        (reportsOf(fake, id)[0] as StartReport).run.name === "Lines";
+      if (lines) assertWhole(fake, id, "out1\nout2\nout3\n", "err1\nerr2\nerr3\n");
+      else assertWhole(fake, id, "quick\n");
+    }
+    // Runs reach the dashboard in the order they started.
+    const starts = fake.reports.filter((r): r is StartReport => r.type === "start").map((r) =>
+      r.run.id
+    );
+    assertEquals(starts, [...first, ...second]);
+    assertEquals(fake.duplicates, 0);
+    const failures = logs.filter((line) => line.includes("cannot send reports"));
+    assertEquals(failures.length, 2, logs.join("\n"));
+    assert(failures[0]!.includes("the server answered 503: down for maintenance"), failures[0]);
+    assert(failures[1]!.includes("cannot reach"), failures[1]);
+    assert(logs.includes("dashboard: reports reach the dashboard again"), logs.join("\n"));
+  });
+});
+
+Deno.test("reports spooled while the dashboard is down reach it after a restart of the link", async () => {
+  await withLink(JOBS, async (setup) => {
+    const { fake } = setup;
+    await fake.until(() => fake.jobPuts.length === 1, "the job list");
+    await fake.stop();
+    const id = setup.run("Lines");
+    await setup.ended(id);
+    await setup.link.close(100);
+    assert(setup.pending() > 0, "kept in the spool");
+    fake.start();
+    await setup.restart();
+    await fake.until(() => setup.pending() === 0, "the spool to empty");
+    assertWhole(fake, id, "out1\nout2\nout3\n", "err1\nerr2\nerr3\n");
+    assert(setup.logs.some((l) => /linked to dashboard .* \(\d+ report\(s\) to send\)$/.test(l)));
+  });
+});
+
+Deno.test("the link survives hangs, resets, 500s, garbage, huge and endless answers, and recovers", async () => {
+  await withLink(JOBS, async (setup) => {
+    const { fake, logs } = setup;
+    await fake.until(() => fake.jobPuts.length === 1, "the job list");
+    const behaviours = {
+      hang: misbehaviours.hang(fake),
+      error500: misbehaviours.error500,
+      garbage: misbehaviours.garbage,
+      wrongShape: misbehaviours.wrongShape,
+      huge: misbehaviours.huge,
+      endless: misbehaviours.endless,
+    };
+    const ids: string[] = [];
+    for (const [name, behaviour] of Object.entries(behaviours)) {
+      const before = fake.count("/reports");
+      fake.misbehave = behaviour;
+      const id = setup.run("Quick");
+      ids.push(id);
+      await setup.ended(id);
+      await fake.until(() => fake.count("/reports") >= before + 2, `retries under ${name}`);
+      fake.misbehave = null;
+      await fake.until(() => reportsOf(fake, id).length > 0, `recovery after ${name}`);
+    }
+    // Resets: nothing but a socket that closes on every connection.
+    await fake.stop();
+    const stopResets = serveResets(fake.port);
+    const reset = setup.run("Quick");
+    ids.push(reset);
+    await setup.ended(reset);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await stopResets();
+    fake.start();
+    await fake.until(() => setup.pending() === 0, "the spool to empty");
+    for (const id of ids) assertWhole(fake, id, "quick\n");
+    // One log line per change of state, not one per retry.
+    const lines = logs.filter((l) => l.includes("cannot send reports"));
+    assert(lines.length <= Object.keys(behaviours).length + 1, lines.join("\n"));
+    for (const reason of ["did not answer within 1 s", "answered 500", "not JSON", "larger than"]) {
+      assert(lines.some((l) => l.includes(reason)), `${reason} in:\n${lines.join("\n")}`);
+    }
+    // Still taking manual runs after all that.
+    const request = await setup.sign({ tag: setup.jobs.find((j) => j.name === "Quick")!.tag });
+    const manualId = fake.queue("web1", request.payload, request.signature);
+    await fake.until(() => fake.manuals.get(manualId)?.state === "started", "a manual run");
+  });
+});
+
+Deno.test("the link drops only a report the server refuses as bad (400), found by halving the batch", async () => {
+  await withLink(JOBS, async (setup) => {
+    const { fake, logs } = setup;
+    await fake.until(() => fake.jobPuts.length === 1, "the job list");
+    await fake.stop();
+    const ids = [setup.run("Quick"), setup.run("Lines"), setup.run("Quick")];
+    for (const id of ids) await setup.ended(id);
+    const poisoned = ids[1]!;
+    fake.misbehave = (_, url, body) => {
+      const reports = (body as { reports?: Report[] } | null)?.reports ?? [];
+      const bad = reports.some((r) => r.type === "output" && r.runId === poisoned);
+      return url.pathname.endsWith("/reports") && bad
+        ? Response.json({ error: "reports[3].text is bad" }, { status: 400 })
+        : null;
+    };
+    fake.start();
+    await fake.until(() => setup.pending() === 0, "the spool to empty");
+    assertWhole(fake, ids[0]!, "quick\n");
+    assertWhole(fake, ids[2]!, "quick\n");
+    assertEquals(reportsOf(fake, poisoned).map((r) => r.type), ["start", "end"]);
+    const dropped = logs.filter((l) => l.includes("dropped it"));
+    assertEquals(dropped, [
+      `dashboard: the server refused an output report of run ${poisoned} (the server answered 400: reports[3].text is bad); dropped it`,
+    ]);
+  });
+});
+
+Deno.test("the link falls back to polling each second when long-polls fail, and long-polls again later", async () => {
+  await withLink(JOBS, async (setup) => {
+    const { fake, logs } = setup;
+    fake.misbehave = (_, url) =>
+      url.pathname.endsWith("/manual") && url.searchParams.get("wait") !== "0"
+        ? misbehaviours.error500()
+        : null;
+    await fake.until(
+      () => logs.some((l) => l.includes("long-polling for manual runs failed")),
+      "the fallback",
+    );
+    const say = setup.jobs.find((j) => j.name === "Say")!;
+    const request = await setup.sign({ tag: say.tag, args: { Value: "via polling" } });
+    const manualId = fake.queue("web1", request.payload, request.signature);
+    await fake.until(() => fake.manuals.get(manualId)?.state === "started", "the manual run");
+    const runId = fake.manuals.get(manualId)!.runId!;
+    await setup.ended(runId);
+    assertEquals(await Deno.readTextFile(`${setup.dir}/said`), "via polling");
+    assert(fake.received.some((r) => r.query.get("wait") === "0"), "polled with wait=0");
+    // The start report carries the manual id; koid's answer comes after it.
+    await fake.until(() => reportsOf(fake, runId).some((r) => r.type === "end"), "the end");
+    const start = reportsOf(fake, runId)[0] as StartReport;
+    assertEquals([start.run.manualId, start.run.trigger], [manualId, "manual"]);
+    const answered = fake.reports.findIndex((r) => r.type === "manual" && r.manualId === manualId);
+    assert(answered > fake.reports.indexOf(start), "started after the start report");
+    fake.misbehave = null;
+    await fake.until(
+      () => logs.includes("dashboard: long-polling for manual runs works again"),
+      "long-polling again",
+    );
+    assertEquals(logs.filter((l) => l.includes("long-polling for manual runs failed")).length, 1);
+  });
+});
+
+Deno.test("the link streams live output only up to the output limit; the end carries the kept output", async () => {
+  await withLink(
+    `"Loud" @manual head -c 200000 /dev/zero | tr '\\0' x\n`,
+    async (setup) => {
+      const id = setup.run("Loud");
+      await setup.ended(id);
+      await setup.fake.until(() => setup.pending() === 0, "the spool to empty");
+      const reports = reportsOf(setup.fake, id);
+      const live = reports.filter((r): r is OutputReport => r.type === "output");
+      const streamed = live.filter((r) => r.stream === "stdout").map((r) => r.text).join("");
+      assert(streamed.length <= 4096, `streamed ${streamed.length}`);
+      assert(live.at(-1)!.text.includes("live output stopped after"), live.at(-1)!.text);
+      const end = reports.at(-1) as EndReport;
+      assertEquals(end.end.outputBytes, 200_000);
+      assert(end.end.chunks.some((c) => c.text.includes("bytes elided")));
+    },
+    { outputLimit: 4096 },
+  );
+});
+
+Deno.test("the link follows the link files: unlinked, relinked to another dashboard, spool kept apart", async () => {
+  await withLink(JOBS, async (setup) => {
+    const { fake, logs, paths } = setup;
+    await fake.until(() => fake.jobPuts.length === 1, "the job list");
+    await Deno.remove(paths.dashboard);
+    await setup.link.check();
+    assertEquals(setup.link.dashboardId, null);
+    assert(logs.includes(`dashboard: unlinked from dashboard ${setup.keys.id}`), logs.join("\n"));
+    const unreported = setup.run("Quick");
+    await setup.ended(unreported);
+    const other = newKeys();
+    fake.dashboards.set(other.id, other.apiKey);
+    await writeDashboardConfig(paths, { ...other, server: fake.url });
+    await setup.link.check();
+    assertEquals(setup.link.dashboardId, other.id);
+    await fake.until(() => fake.jobPuts.length === 2, "the job list, to the new dashboard");
+    assertEquals(fake.received.at(-1)!.authorization, `Bearer ${other.apiKey}`);
+    assertEquals(reportsOf(fake, unreported), [], "a run while unlinked is not reported");
+  });
+});
+
+// ---------------------------------------------------------------------------
+// koid itself, as a process.
+
+/** A running koid, its stderr read line by line. */
+class Koid {
+  readonly child: Deno.ChildProcess;
+  readonly lines: string[] = [];
+  readonly #reading: Promise<void>;
+  running = true;
+
+  constructor(koiDir: string) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...flags.koid, new URL("koid.ts", root).pathname],
+      cwd: root.pathname,
+      env: { KOI_DIR: koiDir, KOI_HOST: "web1", NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    this.child.status.then(() => {
+      this.running = false;
+    });
+    const stderr = this.child.stderr;
+    this.#reading = (async () => {
+      let rest = "";
+      for await (const text of stderr.pipeThrough(new TextDecoderStream())) {
+        rest += text;
+        let newline;
+        while ((newline = rest.indexOf("\n")) >= 0) {
+          this.lines.push(rest.slice(0, newline));
+          rest = rest.slice(newline + 1);
+        }
+      }
+      if (rest) this.lines.push(rest);
+    })();
+  }
+
+  async waitFor(pattern: RegExp, count = 1): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    while (this.lines.filter((line) => pattern.test(line)).length < count) {
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for ${pattern}:\n${this.lines.join("\n")}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  async exit(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+    const status = await this.child.status;
+    await this.#reading;
+    return status;
+  }
+}
+
+async function withKoid(
+  koitab: string,
+  fn: (context: { dir: string; paths: KoiPaths; koid: Koid; fake: FakeDashboard }) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "koi_link_koid_" });
+  const paths = koiPaths(dir);
+  await Deno.writeTextFile(paths.koitab, koitab.replaceAll("$DIR", dir));
+  const fake = new FakeDashboard().start();
+  const koid = new Koid(dir);
+  try {
+    await koid.waitFor(/^koid: (loaded|no koitab)/);
+    await fn({ dir, paths, koid, fake });
+  } finally {
+    await koid.exit("SIGKILL");
+    await fake.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("koid links and unlinks while running, without a restart", async () => {
+  await withKoid(`"Quick" @manual echo quick\n`, async ({ paths, koid, fake }) => {
+    assert(!koid.lines.some((line) => line.includes("dashboard")), "nothing about a dashboard");
+    const keys = newKeys();
+    fake.dashboards.set(keys.id, keys.apiKey);
+    await writeDashboardConfig(paths, { ...keys, server: fake.url });
+    await koid.waitFor(
+      new RegExp(`^koid: dashboard: linked to dashboard ${keys.id} at ${fake.url} as host "web1"$`),
+    );
+    await fake.until(() => fake.jobPuts.length === 1, "the job list");
+    assertEquals(fake.jobPuts[0]!.jobs.map((job) => job.name), ["Quick"]);
+    await Deno.remove(paths.dashboard);
+    await koid.waitFor(new RegExp(`^koid: dashboard: unlinked from dashboard ${keys.id}$`));
+    const status = await koid.exit("SIGTERM");
+    assertEquals(status.code, 0);
+    assert(!koid.lines.some((line) => line.includes(keys.apiKey)), "the key is never logged");
+  });
+});
+
+Deno.test("rogue server: koid refuses every forged, replayed, stale or ill-typed manual run, and runs a valid one byte-exact", async () => {
+  const koitab = `[Rogue]
+"Touch" @manual echo run >> $DIR/runs; printf \\%s {{Value}} > $DIR/value; echo {{Count, int, 1}} {{Flag, bool}}
+"Nightly" 0 3 * * * echo run >> $DIR/runs
+`;
+  await withKoid(koitab, async ({ dir, paths, koid, fake }) => {
+    const keys = newKeys();
+    fake.dashboards.set(keys.id, keys.apiKey);
+    await writeDashboardConfig(paths, { ...keys, server: fake.url });
+    await fake.until(() => fake.jobPuts.length === 1, "the job list");
+    const { jobs } = parseKoitab(koitab.replaceAll("$DIR", dir));
+    const [touch, nightly] = jobs as [KoitabJob, KoitabJob];
+    const payload = (overrides: Partial<ManualPayload> = {}): ManualPayload => ({
+      v: 1,
+      dashboard: keys.id,
+      host: "web1",
+      tag: touch.tag,
+      ts: Date.now(),
+      args: { Value: "harmless", Count: 2, Flag: true },
+      ...overrides,
+    });
+    const sign = (text: string) => signRun(keys.runKey, text);
+    const signed = async (p: ManualPayload | string) => {
+      const text = typeof p === "string" ? p : payloadText(p);
+      return { payload: text, signature: await sign(text) };
+    };
+    const original = await signed(payload());
+    const rogue: [string, { payload: unknown; signature: unknown }, string][] = [
+      [
+        "tampered arguments",
+        { ...original, payload: original.payload.replace("harmless", "$(reboot)") },
+        "the signature does not verify under this machine's run key",
+      ],
+      [
+        "a swapped tag",
+        { ...original, payload: original.payload.replace(touch.tag, nightly.tag) },
+        "the signature does not verify under this machine's run key",
+      ],
+      [
+        "a signature by another key",
+        {
+          payload: original.payload,
+          signature: await signRun(randomKey(), original.payload),
+        },
+        "the signature does not verify under this machine's run key",
+      ],
+      [
+        "another host",
+        await signed(payload({ host: "web2" })),
+        'the request is for another host ("web2")',
+      ],
+      [
+        "another dashboard",
+        await signed(payload({ dashboard: "another_dashboard_0001" })),
+        'the request is for another dashboard ("another_dashboard_0001")',
+      ],
+      [
+        "a stale timestamp",
+        await signed(payload({ ts: Date.now() - 6 * 60_000 })),
+        "more than 5 minutes from now",
+      ],
+      [
+        "an unknown tag",
+        await signed(payload({ tag: "j0000000000000000" })),
+        'no job with tag "j0000000000000000" in the local koitab',
+      ],
+      [
+        "a job that is not @manual",
+        await signed(payload({ tag: nightly.tag, args: {} })),
+        `the job with tag "${nightly.tag}" is not an @manual job`,
+      ],
+      [
+        "an int as a string",
+        await signed(payload({ args: { Value: "x", Count: "5" } })),
+        'argument "Count" must be a whole number, got "5"',
+      ],
+      [
+        "a bool as a string",
+        await signed(payload({ args: { Value: "x", Flag: "true" } })),
+        'argument "Flag" must be true or false, got "true"',
+      ],
+      [
+        "a string as a number",
+        await signed(payload({ args: { Value: 5 } })),
+        'argument "Value" must be a string, got 5',
+      ],
+      ["a payload that is not JSON", await signed("{not json"), "the payload is not JSON"],
+      [
+        "a huge payload",
+        await signed(payloadText(payload({ args: { Value: "x".repeat(1024 * 1024) } }))),
+        "the payload is larger than 1 MiB",
+      ],
+      [
+        "no payload text",
+        { payload: { v: 1 }, signature: original.signature },
+        "the request has no payload text or no signature",
+      ],
+    ];
+    const ids = rogue.map(([, request]) => fake.queue("web1", request.payload, request.signature));
+    await fake.until(
+      () => ids.every((id) => fake.manuals.get(id)!.state === "refused"),
+      "every refusal",
+    );
+    for (const [i, [what, , reason]] of rogue.entries()) {
+      const answer = fake.manuals.get(ids[i]!)!;
+      assert(answer.reason?.includes(reason), `${what}: ${answer.reason}`);
+      await koid.waitFor(new RegExp(`^koid: manual run refused: .*${escape(reason)}`));
+    }
+    assertEquals(fake.reports.filter((r) => r.type === "start").length, 0, "nothing ran");
+    assert(!await exists(`${dir}/runs`), "no job ran");
+
+    // A valid run, with a hostile value: it runs once, the value arrives byte-exact.
+    const hostile = "'; rm -rf ~ #";
+    const valid = await signed(payload({ args: { Value: hostile, Count: 7, Flag: false } }));
+    const validId = fake.queue("web1", valid.payload, valid.signature);
+    await fake.until(() => fake.manuals.get(validId)!.state === "started", "the valid run");
+    const runId = fake.manuals.get(validId)!.runId!;
+    await fake.until(() => fake.runs.get(runId)?.run.status === "succeeded", "its end");
+    assertEquals(await Deno.readTextFile(`${dir}/value`), hostile);
+    assertEquals(fake.runs.get(runId)!.output.map((c) => c.text).join(""), "7 false\n");
+    assertEquals(fake.runs.get(runId)!.run.manualId, validId);
+
+    // The same request again: a replay.
+    const replay = fake.queue("web1", valid.payload, valid.signature);
+    await fake.until(() => fake.manuals.get(replay)!.state === "refused", "the replay's refusal");
+    assertEquals(
+      fake.manuals.get(replay)!.reason,
+      "the request was already received once (a replay)",
+    );
+    assertEquals(await Deno.readTextFile(`${dir}/runs`), "run\n", "exactly one run");
+    assert(koid.running, "koid kept running throughout");
+    const status = await koid.exit("SIGTERM");
+    assertEquals(status.code, 0, koid.lines.join("\n"));
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
