@@ -317,13 +317,18 @@ Deno.test("PUT jobs replaces a host's list; GET jobs lists every host's jobs wit
       jobs.map((j: { host: string; tag: string; line: number }) => `${j.host}/${j.tag}@${j.line}`),
       ["db/j1@1", "web/j1@3", "web/j2@7", "web/j3@9"],
     );
+    // Never run, and its first run (2026-03-01, from koid's job list) is long past: late.
     assertEquals(jobs[0], {
       ...job("j1", 1, { timezone: "Europe/Paris" }),
       host: "db",
       lastRun: null,
+      description: "every 5 minutes",
+      due: "2026-03-01T12:05:00.000Z",
+      state: "late",
     });
     assertEquals(jobs[1].lastRun.id, "r2");
     assertEquals(jobs[1].lastRun.status, "running");
+    assertEquals([jobs[1].state, jobs[1].due], ["running", "1970-01-01T00:05:00.000Z"]);
     assertEquals(jobs[2].lastRun, null);
 
     // Replaced: j3 dropped, j2 changed, j4 added; unknown fields are not kept.
@@ -335,7 +340,14 @@ Deno.test("PUT jobs replaces a host's list; GET jobs lists every host's jobs wit
       jobs.map((j: { host: string; tag: string }) => `${j.host}/${j.tag}`),
       ["db/j1", "web/j1", "web/j2", "web/j4"],
     );
-    assertEquals(jobs[2], { ...job("j2", 8, { command: "true" }), host: "web", lastRun: null });
+    assertEquals(jobs[2], {
+      ...job("j2", 8, { command: "true" }),
+      host: "web",
+      lastRun: null,
+      description: "every 5 minutes",
+      due: "2026-03-01T12:05:00.000Z",
+      state: "late",
+    });
     const hosts = (await d.call("GET", "")).body.hosts;
     assertEquals(hosts.map((h: { host: string; jobCount: number }) => [h.host, h.jobCount]), [
       ["db", 1],

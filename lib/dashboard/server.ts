@@ -15,6 +15,7 @@ import {
   noContent,
   readJsonBody,
 } from "./http.ts";
+import { viewJob } from "./job_view.ts";
 import { PLACEHOLDER_PAGE } from "./page.ts";
 import { ManualPoller } from "./poll.ts";
 import {
@@ -115,7 +116,7 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
   const store = new DashboardStore(options.kv, options.now);
   const poller = new ManualPoller(store, options.recheckMs ?? 1000, log);
   const stopping = new AbortController();
-  const routes = apiRoutes(store, poller);
+  const routes = apiRoutes(store, poller, options.now ?? Date.now);
 
   const handler = async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
@@ -185,7 +186,7 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
 }
 
 /** The API's routes, and the two pages. */
-function apiRoutes(store: DashboardStore, poller: ManualPoller): Route[] {
+function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => number): Route[] {
   const host = (context: Context) => parseHostName(context.params.host!);
   return [
     {
@@ -261,7 +262,12 @@ function apiRoutes(store: DashboardStore, poller: ManualPoller): Route[] {
       auth: true,
       methods: {
         async GET({ dashboard }) {
-          return jsonResponse(200, { jobs: await store.listJobs(dashboard.id) });
+          const time = now();
+          const jobs = (await store.listJobs(dashboard.id)).map((job) => ({
+            ...job,
+            ...viewJob(job, job.lastRun, time),
+          }));
+          return jsonResponse(200, { jobs });
         },
       },
     },

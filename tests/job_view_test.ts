@@ -1,0 +1,67 @@
+import { assertEquals } from "./_assert.ts";
+import { LATE_GRACE_MS, viewJob } from "../lib/dashboard/job_view.ts";
+import type { Job, Run } from "../lib/dashboard/schema.ts";
+
+const job: Job = {
+  tag: "j1",
+  name: "Backup",
+  section: null,
+  schedule: "30 3 * * *",
+  timezone: "UTC",
+  args: [],
+  next: ["2026-11-28T03:30:00.000Z"],
+  command: "backup.sh",
+  line: 1,
+};
+
+function run(overrides: Partial<Run>): Run {
+  return {
+    id: "r1",
+    host: "web",
+    tag: "j1",
+    name: "Backup",
+    section: null,
+    trigger: "schedule",
+    args: {},
+    scheduledFor: Date.parse("2026-11-27T03:30:00Z"),
+    startedAt: Date.parse("2026-11-27T03:30:00.020Z"),
+    finishedAt: Date.parse("2026-11-27T03:31:00Z"),
+    exitCode: 0,
+    signal: null,
+    status: "succeeded",
+    error: null,
+    outputBytes: 0,
+    ...overrides,
+  } as Run;
+}
+
+const due = Date.parse("2026-11-28T03:30:00Z");
+
+Deno.test("viewJob() marks a job late once its next run is overdue by the grace", () => {
+  const lastRun = run({});
+  assertEquals(viewJob(job, lastRun, due + LATE_GRACE_MS - 1), {
+    description: "every day at 03:30",
+    due: "2026-11-28T03:30:00.000Z",
+    state: "ok",
+  });
+  assertEquals(viewJob(job, lastRun, due + LATE_GRACE_MS).state, "late");
+});
+
+Deno.test("viewJob() shows running, failed and never, and never marks @manual jobs late", () => {
+  assertEquals(viewJob(job, run({ status: "running", finishedAt: null }), due).state, "running");
+  assertEquals(viewJob(job, run({ status: "failed", exitCode: 3 }), due).state, "failed");
+  assertEquals(viewJob(job, null, due - 1).state, "never");
+  assertEquals(viewJob(job, null, due + LATE_GRACE_MS).state, "late");
+  const manual = { ...job, schedule: "@manual", next: [] };
+  assertEquals(viewJob(manual, null, due + 10 * LATE_GRACE_MS), {
+    description: "only when started by hand",
+    due: null,
+    state: "never",
+  });
+});
+
+Deno.test("viewJob() counts the next run in the job's own zone", () => {
+  const paris = { ...job, timezone: "Europe/Paris" };
+  // 03:30 in Paris on 28 November is 02:30 UTC.
+  assertEquals(viewJob(paris, run({}), due).due, "2026-11-28T02:30:00.000Z");
+});
