@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type ZoneInfo, zoneInfo, type ZoneYear } from "./timezone.ts";
+import { type ZoneInfo, zoneInfo, type ZoneTransition, type ZoneYear } from "./timezone.ts";
 
 /** The five fields of a cron expression, named as cron names them in its errors. */
 export type CronField = "minute" | "hour" | "day-of-month" | "month" | "day-of-week";
@@ -261,12 +261,20 @@ export class CronSchedule {
   readonly #zone: ZoneInfo;
   /** The zone year last searched in. */
   #year: ZoneYear | undefined;
+  /** The stretch of constant offset last searched in, and how it began. */
+  #segmentStart = Number.NaN;
+  #segmentEnd = Number.NaN;
+  #segmentOffset = 0;
+  #segmentChange: ZoneTransition | undefined;
+  #segmentRepeatedUntil = 0;
   /** The month last searched in: its year and number, first day (days since the epoch), length and matching days. */
   #monthYear = 0;
   #monthNumber = 0;
   #monthFirst = Number.NaN;
   #monthLength = 0;
   #monthDays = 0;
+  #searchedFrom = Number.NaN;
+  #searchedTo = Number.NaN;
 
   /** @internal Use {@linkcode parseCron}. */
   constructor(expression: string, fields: readonly ParsedField[], zone: ZoneInfo) {
@@ -333,40 +341,24 @@ export class CronSchedule {
       const wall = this.#nextWall(Math.ceil((t + fixed) / MINUTE_MS));
       return wall * MINUTE_MS - fixed;
     }
-    // The last wall search: no wall minute in [searchedFrom, searchedTo) matches, and
-    // searchedTo does. Sparse schedules cross many offset changes before they fire;
-    // each crossing then costs no new search.
-    let searchedFrom = NaN;
-    let searchedTo = NaN;
-    const search = (from: number): number => {
-      if (from >= searchedFrom && from <= searchedTo) return searchedTo;
-      searchedFrom = from;
-      searchedTo = this.#nextWall(from);
-      return searchedTo;
-    };
+    // The last wall search: no wall minute in [#searchedFrom, #searchedTo) matches,
+    // and #searchedTo does. Sparse schedules cross many offset changes before they
+    // fire; each crossing then costs no new search.
+    this.#searchedFrom = NaN;
     for (let guard = 0; guard < 4000; guard++) {
-      let year = this.#year;
-      if (year === undefined || t < year.start || t >= year.end) {
-        year = this.#year = this.#zone.yearContaining(t);
-      }
-      // The stretch of constant offset holding t: after transition k, or from the year's start.
-      const changes = year.transitions;
-      let k = -1;
-      while (k + 1 < changes.length && changes[k + 1]!.at <= t) k++;
-      const change = k >= 0 ? changes[k]! : undefined;
-      const offset = change ? change.after : year.startOffset;
-      const end = k + 1 < changes.length ? changes[k + 1]!.at : year.end;
+      if (!(t >= this.#segmentStart && t < this.#segmentEnd)) this.#enterSegment(t);
+      const change = this.#segmentChange;
+      const offset = this.#segmentOffset;
+      const end = this.#segmentEnd;
 
       if (!this.wildcard) {
         if (change && change.after > change.before && t === change.at) {
           // Clocks jumped forward at t: run once now if any skipped wall minute matched.
-          const skipped = search(Math.ceil((change.at + change.before) / MINUTE_MS));
+          const skipped = this.#search(Math.ceil((change.at + change.before) / MINUTE_MS));
           if (skipped < (change.at + change.after) / MINUTE_MS) return t;
         }
         // Clocks went back: wall times already seen do not fire fixed-time jobs again.
-        const repeatedUntil = change
-          ? change.at + Math.max(0, change.before - change.after)
-          : year.repeatedUntil;
+        const repeatedUntil = this.#segmentRepeatedUntil;
         if (t < repeatedUntil) t = Math.ceil(repeatedUntil / MINUTE_MS) * MINUTE_MS;
         if (t >= end) {
           t = end;
@@ -374,13 +366,41 @@ export class CronSchedule {
         }
       }
 
-      const wall = search(Math.ceil((t + offset) / MINUTE_MS));
+      const wall = this.#search(Math.ceil((t + offset) / MINUTE_MS));
       if (Number.isNaN(wall)) return NaN;
       const found = wall * MINUTE_MS - offset;
       if (found < end) return found;
       t = end;
     }
     return NaN;
+  }
+
+  /** Makes the stretch of constant offset holding instant `t` the one searched in. */
+  #enterSegment(t: number): void {
+    let year = this.#year;
+    if (year === undefined || t < year.start || t >= year.end) {
+      year = this.#year = this.#zone.yearContaining(t);
+    }
+    // After transition k, or from the year's start.
+    const changes = year.transitions;
+    let k = -1;
+    while (k + 1 < changes.length && changes[k + 1]!.at <= t) k++;
+    const change = k >= 0 ? changes[k]! : undefined;
+    this.#segmentChange = change;
+    this.#segmentStart = change ? change.at : year.start;
+    this.#segmentEnd = k + 1 < changes.length ? changes[k + 1]!.at : year.end;
+    this.#segmentOffset = change ? change.after : year.startOffset;
+    this.#segmentRepeatedUntil = change
+      ? change.at + Math.max(0, change.before - change.after)
+      : year.repeatedUntil;
+  }
+
+  /** {@linkcode CronSchedule.#nextWall}, remembering the last answer within one `next()`. */
+  #search(from: number): number {
+    if (from >= this.#searchedFrom && from <= this.#searchedTo) return this.#searchedTo;
+    this.#searchedFrom = from;
+    this.#searchedTo = this.#nextWall(from);
+    return this.#searchedTo;
   }
 
   /** The first matching wall-clock minute at or after `from` (minutes since the epoch), or NaN. */
