@@ -125,9 +125,10 @@ export async function main(args: string[]): Promise<number> {
     } catch (error) {
       throw new CliError(`cannot open ${paths.history}: ${(error as Error).message}`);
     }
-    const interrupted = history.markInterrupted(Date.now());
-    if (interrupted > 0) {
-      log(`marked ${interrupted} run(s) left unfinished by a stopped koid as interrupted`);
+    const interruptedAt = Date.now();
+    const interrupted = history.markInterrupted(interruptedAt);
+    if (interrupted.length > 0) {
+      log(`marked ${interrupted.length} run(s) left unfinished by a stopped koid as interrupted`);
     }
 
     // The link is made last; runs start only once the daemon runs, after it exists.
@@ -182,6 +183,7 @@ export async function main(args: string[]): Promise<number> {
     });
     log(`koid ${VERSION} started (pid ${Deno.pid}), jobs run as ${choice.user.name}`);
     await dashboardLink.start();
+    dashboardLink.reportInterrupted(interrupted, interruptedAt);
     await daemon.run();
     await runner.stop(options.graceMs);
     // A few seconds to tell the dashboard how the last runs ended; the rest waits in the spool.

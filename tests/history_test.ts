@@ -250,7 +250,7 @@ Deno.test("History retention defaults to 100 runs per tag", async () => {
   });
 });
 
-Deno.test("History.markInterrupted() marks only running runs, and counts them", async () => {
+Deno.test("History.markInterrupted() marks only running runs, and returns their ids", async () => {
   await withDb((path) => {
     const history = new History(path);
     try {
@@ -265,7 +265,7 @@ Deno.test("History.markInterrupted() marks only running runs, and counts them", 
       const doneBefore = history.get("done");
       const failedBefore = history.get("failed");
       const when = Date.parse("2026-03-02T08:00:00.000Z");
-      assertEquals(history.markInterrupted(when), 2);
+      assertEquals(history.markInterrupted(when).toSorted(), ["going1", "going2"]);
       for (const id of ["going1", "going2"]) {
         const run = history.get(id)!;
         assertEquals(run.status, "interrupted");
@@ -279,7 +279,7 @@ Deno.test("History.markInterrupted() marks only running runs, and counts them", 
       }
       assertEquals(history.get("done"), doneBefore);
       assertEquals(history.get("failed"), failedBefore);
-      assertEquals(history.markInterrupted(when + 1), 0);
+      assertEquals(history.markInterrupted(when + 1), []);
       assertEquals(history.get("going1")!.error?.includes("2026-03-02T08:00:00.000Z"), true);
     } finally {
       history.close();

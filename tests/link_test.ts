@@ -535,6 +535,63 @@ Deno.test("koid links and unlinks while running, without a restart", async () =>
   });
 });
 
+Deno.test("a run left unfinished by a hard-killed koid is reported interrupted by the next koid", async () => {
+  const keys = newKeys();
+  await withKoid(`"Long" @reboot echo started; sleep 60\n`, async ({ dir, paths, koid, fake }) => {
+    fake.dashboards.set(keys.id, keys.apiKey);
+    await writeDashboardConfig(paths, { ...keys, server: fake.url });
+    await koid.waitFor(/^koid: dashboard: linked to dashboard /);
+    // The @reboot run started before the link existed; the next start of koid runs it again.
+    await koid.exit("SIGKILL");
+    const second = new Koid(dir);
+    let runId = "";
+    try {
+      await second.waitFor(/^koid: "Long" started \(run /);
+      runId = /run ([0-9a-z]+),/.exec(second.lines.find((l) => l.includes('"Long" started'))!)![1]!;
+      await fake.until(() => fake.runs.has(runId), "the second koid's run start");
+      await second.exit("SIGKILL");
+    } finally {
+      if (second.running) await second.exit("SIGKILL");
+    }
+    // Kill the orphaned sleep of that run's process group.
+    const pid = Number(
+      /pid ([0-9]+)\)/.exec(second.lines.find((l) => l.includes('"Long" started'))!)![1],
+    );
+    try {
+      Deno.kill(-pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    const third = new Koid(dir);
+    try {
+      await third.waitFor(
+        /^koid: marked 1 run\(s\) left unfinished by a stopped koid as interrupted$/,
+      );
+      await fake.until(
+        () => fake.reports.some((r) => r.type === "end" && r.runId === runId),
+        "the interrupted run's end",
+      );
+      const end = fake.reports.find((r) => r.type === "end" && r.runId === runId)!;
+      assert(end.type === "end");
+      assertEquals([end.end.status, end.end.exitCode, end.end.error], [
+        "interrupted",
+        null,
+        "koid stopped before the run ended",
+      ]);
+    } finally {
+      await third.exit("SIGKILL");
+      const started = [...koid.lines, ...third.lines].filter((l) => l.includes('"Long" started'));
+      for (const line of started) {
+        try {
+          Deno.kill(-Number(/pid ([0-9]+)\)/.exec(line)![1]), "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+  });
+});
+
 Deno.test("rogue server: koid refuses every forged, replayed, stale or ill-typed manual run, and runs a valid one byte-exact", async () => {
   const koitab = `[Rogue]
 "Touch" @manual echo run >> $DIR/runs; printf \\%s {{Value}} > $DIR/value; echo {{Count, int, 1}} {{Flag, bool}}

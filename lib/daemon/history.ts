@@ -224,14 +224,17 @@ export class History {
    * Marks runs left `running` by a koid that died as interrupted.
    *
    * @param now The instant of the check.
-   * @returns How many runs were marked.
+   * @returns The ids of the runs marked.
    */
-  markInterrupted(now: number): number {
-    const result = this.#db.prepare(
+  markInterrupted(now: number): string[] {
+    const rows = this.#db.prepare("SELECT id FROM runs WHERE status = 'running'").all() as {
+      id: string;
+    }[];
+    this.#db.prepare(
       `UPDATE runs SET status = 'interrupted', finished_at = NULL,
        error = 'koid stopped before the run ended (marked at ' || ? || ')' WHERE status = 'running'`,
     ).run(new Date(now).toISOString());
-    return Number(result.changes);
+    return rows.map((row) => row.id);
   }
 
   /**

@@ -305,6 +305,33 @@ export class DashboardLink {
     }
   }
 
+  /**
+   * Tells the dashboard that runs a previous koid left unfinished were interrupted.
+   * Their output is gone: koid keeps a run's output only when it ends.
+   *
+   * @param ids The runs `History.markInterrupted()` marked.
+   * @param at When they were marked, ms since the epoch.
+   */
+  reportInterrupted(ids: readonly string[], at: number): void {
+    const session = this.#session;
+    if (session === null) return;
+    for (const id of ids) {
+      session.append({
+        type: "end",
+        runId: id,
+        end: {
+          finishedAt: at,
+          exitCode: null,
+          signal: null,
+          status: "interrupted",
+          error: "koid stopped before the run ended",
+          outputBytes: 0,
+          chunks: [{ stream: "koi", text: "[koi: koid stopped before the run ended]\n" }],
+        },
+      });
+    }
+  }
+
   /** Stops taking manual runs (koid is stopping); reports still go out. */
   stopManualRuns(): void {
     this.#acceptingManual = false;
