@@ -82,7 +82,8 @@ interface FieldSpec {
   readonly allowed: string;
 }
 
-const MONTH_NAMES = [
+/** The month names cron accepts, at their month's number (index 0 is unused). */
+export const MONTH_NAMES = [
   "",
   "jan",
   "feb",
@@ -97,7 +98,8 @@ const MONTH_NAMES = [
   "nov",
   "dec",
 ] as const;
-const DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
+/** The weekday names cron accepts, at their weekday's number (Sunday is 0). */
+export const DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
 
 const FIELDS: readonly FieldSpec[] = [
   { name: "minute", min: 0, max: 59, allowed: "0-59" },

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { CRON_NICKNAMES } from "./cron.ts";
+import { CRON_NICKNAMES, DAY_NAMES, MONTH_NAMES } from "./cron.ts";
 
 const MONTHS = [
   "",
@@ -24,21 +24,6 @@ const MONTHS = [
   "December",
 ];
 const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
-const MONTH_NAMES = [
-  "jan",
-  "feb",
-  "mar",
-  "apr",
-  "may",
-  "jun",
-  "jul",
-  "aug",
-  "sep",
-  "oct",
-  "nov",
-  "dec",
-];
-const DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 const ORDINALS = ["", "first", "second", "third", "fourth", "fifth"];
 
 /**
@@ -128,10 +113,11 @@ function ordinal(n: number): string {
   return `${n}${suffix}`;
 }
 
-function nameOf(text: string, names: readonly string[], offset: number): number | null {
+function nameOf(text: string, names: readonly string[]): number | null {
   if (isNumber(text)) return Number(text);
   const index = names.indexOf(text.toLowerCase());
-  return index < 0 ? null : index + offset;
+  // Index 0 of the month names is a blank placeholder, never a match.
+  return index >= 0 && names[index] !== "" ? index : null;
 }
 
 function describeWeekdays(field: string): string | null {
@@ -142,22 +128,22 @@ function describeWeekdays(field: string): string | null {
     const nth = /^(.+)#([1-5])$/.exec(term);
     const range = /^([^-]+)-([^-]+)$/.exec(term);
     if (nth) {
-      const day = nameOf(nth[1]!, DAY_NAMES, 0);
+      const day = nameOf(nth[1]!, DAY_NAMES);
       if (day === null) return null;
       words.push(`the ${ORDINALS[Number(nth[2])]} ${DAYS[day % 7]} of the month`);
     } else if (last && !term.includes("-")) {
-      const day = nameOf(last[1]!, DAY_NAMES, 0);
+      const day = nameOf(last[1]!, DAY_NAMES);
       if (day === null) return null;
       words.push(`the last ${DAYS[day % 7]} of the month`);
     } else if (range) {
-      const from = nameOf(range[1]!, DAY_NAMES, 0);
-      const to = nameOf(range[2]!, DAY_NAMES, 0);
+      const from = nameOf(range[1]!, DAY_NAMES);
+      const to = nameOf(range[2]!, DAY_NAMES);
       if (from === null || to === null) return null;
       if (from === 1 && to === 5) words.push("weekdays");
       else if ((from === 6 && (to === 0 || to === 7))) words.push("weekends");
       else words.push(`${DAYS[from % 7]} to ${DAYS[to % 7]}`);
     } else {
-      const day = nameOf(term, DAY_NAMES, 0);
+      const day = nameOf(term, DAY_NAMES);
       if (day === null) return null;
       words.push(DAYS[day % 7]!);
     }
@@ -202,12 +188,12 @@ function describeMonths(field: string): string {
   for (const term of field.split(",")) {
     const range = /^([^-/]+)-([^-/]+)$/.exec(term);
     if (range) {
-      const from = nameOf(range[1]!, MONTH_NAMES, 1);
-      const to = nameOf(range[2]!, MONTH_NAMES, 1);
+      const from = nameOf(range[1]!, MONTH_NAMES);
+      const to = nameOf(range[2]!, MONTH_NAMES);
       if (from === null || to === null) return `in month ${field}`;
       words.push(`${MONTHS[from]} to ${MONTHS[to]}`);
     } else {
-      const month = nameOf(term, MONTH_NAMES, 1);
+      const month = nameOf(term, MONTH_NAMES);
       if (month === null || month < 1 || month > 12) return `in month ${field}`;
       words.push(MONTHS[month]!);
     }
