@@ -910,14 +910,18 @@ Deno.test("unknown routes are 404, wrong methods 405 with Allow", async () => {
   });
 });
 
-Deno.test("the pages are a placeholder with a strict Content-Security-Policy", async () => {
+Deno.test("the pages are served with a strict Content-Security-Policy", async () => {
   await withServer(async ({ request }) => {
-    for (const path of ["/", `/d/${newDashboardId()}`]) {
+    const pages: [string, string][] = [
+      ["/", "Koi dashboard server"],
+      [`/d/${newDashboardId()}`, '<script type="module" src="/ui/app.js"></script>'],
+    ];
+    for (const [path, text] of pages) {
       const got = await request("GET", path);
       assertEquals(got.status, 200);
-      assert(got.body.includes("The dashboard page arrives with issue 6"), got.body);
+      assert(got.body.includes(text), got.body);
       assertEquals(got.headers.get("content-security-policy"), CONTENT_SECURITY_POLICY);
-      assert(CONTENT_SECURITY_POLICY.startsWith("default-src 'self'; "));
+      assert(CONTENT_SECURITY_POLICY.startsWith("default-src 'none'; "));
       assertEquals(got.headers.get("content-type"), "text/html; charset=utf-8");
     }
   });

@@ -1,6 +1,6 @@
 import { assertEquals } from "./_assert.ts";
 import { runEntry } from "./_entry.ts";
-import { compileCommands, TARGETS } from "../tools/compile.ts";
+import { compileCommands, INCLUDES, TARGETS } from "../tools/compile.ts";
 import { ENTRIES, entryFlags, taskFlags } from "../tools/task_flags.ts";
 import { VERSION } from "../mod.ts";
 
@@ -35,6 +35,7 @@ Deno.test("deno task compile bakes in exactly each entry's task flags, for four 
           JSON.stringify(c) === JSON.stringify([
             "compile",
             ...flags[entry],
+            ...INCLUDES[entry].flatMap((path) => ["--include", path]),
             "--target",
             target,
             "--output",
@@ -46,6 +47,14 @@ Deno.test("deno task compile bakes in exactly each entry's task flags, for four 
       );
     }
   }
+});
+
+Deno.test("the dashboard executable embeds the page's files", () => {
+  const [command] = compileCommands(denoJson, ["x86_64-unknown-linux-gnu"]).filter((c) =>
+    c.at(-1) === "dashboard.ts"
+  );
+  const at = command!.indexOf("--include");
+  assertEquals(command!.slice(at, at + 2), ["--include", "lib/dashboard/ui"]);
 });
 
 Deno.test("no entry task grants every permission", () => {

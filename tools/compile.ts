@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ENTRIES, entryFlags } from "./task_flags.ts";
+import { ENTRIES, type Entry, entryFlags } from "./task_flags.ts";
 
 /** The platforms Koi ships executables for. */
 export const TARGETS = [
@@ -16,6 +16,16 @@ export const TARGETS = [
   "x86_64-apple-darwin",
   "aarch64-apple-darwin",
 ] as const;
+
+/**
+ * Files an executable reads at run time besides its modules, embedded with
+ * `--include`: the dashboard serves its web page's files from `lib/dashboard/ui`.
+ */
+export const INCLUDES: Readonly<Record<Entry, readonly string[]>> = {
+  koitab: [],
+  koid: [],
+  dashboard: ["lib/dashboard/ui"],
+};
 
 /**
  * The `deno compile` argument lists that build every entry for the given targets.
@@ -30,6 +40,7 @@ export function compileCommands(denoJson: string, targets: readonly string[]): s
     ENTRIES.map((entry) => [
       "compile",
       ...flags[entry],
+      ...INCLUDES[entry].flatMap((path) => ["--include", path]),
       "--target",
       target,
       "--output",

@@ -34,16 +34,18 @@ const API_HEADERS = {
   "x-content-type-options": "nosniff",
 };
 
-/** The Content-Security-Policy of every HTML page: only this origin, no framing, no plugins. */
+/**
+ * The Content-Security-Policy of every HTML page: nothing unless allowed; scripts,
+ * styles and calls from this origin only, never inline; no framing, no plugins.
+ */
 export const CONTENT_SECURITY_POLICY: string = [
-  "default-src 'self'",
+  "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data:",
   "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
   "form-action 'self'",
+  "base-uri 'none'",
   "frame-ancestors 'none'",
 ].join("; ");
 

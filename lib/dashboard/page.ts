@@ -1,25 +1,167 @@
 /**
- * The dashboard's HTML page, a placeholder until the page itself arrives
- * (issue 6). Served with a strict Content-Security-Policy, so it holds no inline
- * script or style.
+ * The dashboard's web page: its two HTML documents, and the files they load from
+ * `ui/` (scripts, stylesheet, icon), served by the server itself. Everything is
+ * static: the page reads the dashboard id from its address and all data through
+ * the API, and holds no inline script or style, so the strict
+ * Content-Security-Policy of {@linkcode htmlResponse} applies unweakened.
+ *
+ * The `ui/` files are read with `Deno.readFile` next to this module, so a
+ * compiled executable needs them included (`deno compile --include lib/dashboard/ui`).
  *
  * @module
  */
 
+import { htmlResponse } from "./http.ts";
 import { VERSION } from "../version.ts";
 
-/** The placeholder page. */
-export const PLACEHOLDER_PAGE = `<!doctype html>
+const HEAD = `<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<link rel="icon" href="/ui/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/ui/style.css">`;
+
+const BRAND =
+  `<a class="brand" href="#/"><img src="/ui/favicon.svg" alt="" width="28" height="28"><span>Koi</span></a>`;
+
+/** The dashboard page, at `/d/{id}`: the app in `ui/app.js` fills `<main>`. */
+export const DASHBOARD_PAGE = `<!doctype html>
 <html lang="en">
 <head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+${HEAD}
 <title>Koi dashboard</title>
+<script type="module" src="/ui/app.js"></script>
 </head>
 <body>
-<h1>Koi dashboard</h1>
-<p>The dashboard page arrives with issue 6. The server's JSON API under <code>/api/</code> works now.</p>
-<p><small>Koi ${VERSION}</small></p>
+<a class="skip-link" id="skip-link" href="#main">Skip to content</a>
+<header class="topbar">
+<div class="topbar-inner">
+${BRAND}
+<div class="session" id="session"></div>
+</div>
+</header>
+<div class="notice-bar" id="notice" role="status"></div>
+<main id="main" tabindex="-1">
+<p class="muted">Loading…</p>
+<noscript><p>The dashboard page needs JavaScript: its keys are derived and its requests signed in the browser.</p></noscript>
+</main>
+<footer class="footer">Koi ${VERSION}</footer>
 </body>
 </html>
 `;
+
+/** The page at `/`: where the dashboards are. */
+export const HOME_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+${HEAD}
+<title>Koi dashboard server</title>
+</head>
+<body>
+<header class="topbar">
+<div class="topbar-inner">
+${BRAND.replace('href="#/"', 'href="/"')}
+</div>
+</header>
+<main id="main">
+<section class="card home">
+<h1>Koi dashboard server</h1>
+<p>Each dashboard has its own address, <code>/d/ID</code>. <code>koitab -d new</code> prints it when it creates a dashboard, and <code>koitab -d</code> shows it on every linked machine.</p>
+</section>
+</main>
+<footer class="footer">Koi ${VERSION}</footer>
+</body>
+</html>
+`;
+
+/**
+ * The dashboard page's response.
+ *
+ * @returns The page, with the security headers of every HTML response.
+ */
+export function dashboardPage(): Response {
+  return htmlResponse(DASHBOARD_PAGE);
+}
+
+/**
+ * The home page's response.
+ *
+ * @returns The page, with the security headers of every HTML response.
+ */
+export function homePage(): Response {
+  return htmlResponse(HOME_PAGE);
+}
+
+/** The files under `ui/` that the server serves, and their types. Nothing else is served. */
+export const UI_FILES: Readonly<Record<string, string>> = {
+  "ansi.js": "text/javascript; charset=utf-8",
+  "api.js": "text/javascript; charset=utf-8",
+  "app.js": "text/javascript; charset=utf-8",
+  "dom.js": "text/javascript; charset=utf-8",
+  "format.js": "text/javascript; charset=utf-8",
+  "job.js": "text/javascript; charset=utf-8",
+  "jobs.js": "text/javascript; charset=utf-8",
+  "manual.js": "text/javascript; charset=utf-8",
+  "output.js": "text/javascript; charset=utf-8",
+  "plot.js": "text/javascript; charset=utf-8",
+  "poll.js": "text/javascript; charset=utf-8",
+  "run.js": "text/javascript; charset=utf-8",
+  "signing.js": "text/javascript; charset=utf-8",
+  "style.css": "text/css; charset=utf-8",
+  "favicon.svg": "image/svg+xml",
+};
+
+interface LoadedFile {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly etag: string;
+}
+
+const loaded = new Map<string, Promise<LoadedFile>>();
+
+async function load(name: string): Promise<LoadedFile> {
+  const bytes = await Deno.readFile(new URL(`./ui/${name}`, import.meta.url));
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  const etag = `"${
+    Array.from(hash.subarray(0, 12), (b) => b.toString(16).padStart(2, "0")).join("")
+  }"`;
+  return { bytes, etag };
+}
+
+/**
+ * A file of the page, read once and kept: 404 for any name not in
+ * {@linkcode UI_FILES}, 304 when the browser's copy is current.
+ *
+ * @param name The file's name, from the request path.
+ * @param request The request, for `If-None-Match`.
+ * @returns The response.
+ */
+export async function uiFileResponse(name: string, request: Request): Promise<Response> {
+  const type = Object.hasOwn(UI_FILES, name) ? UI_FILES[name] : undefined;
+  if (type === undefined) {
+    return new Response(JSON.stringify({ error: "Not found" }), {
+      status: 404,
+      headers: {
+        "content-type": "application/json; charset=utf-8",
+        "x-content-type-options": "nosniff",
+      },
+    });
+  }
+  let file = loaded.get(name);
+  if (file === undefined) {
+    file = load(name);
+    loaded.set(name, file);
+    file.catch(() => loaded.delete(name));
+  }
+  const { bytes, etag } = await file;
+  const headers = {
+    "content-type": type,
+    "cache-control": "no-cache",
+    etag,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cross-origin-resource-policy": "same-origin",
+  };
+  if (request.headers.get("if-none-match") === etag) {
+    return new Response(null, { status: 304, headers });
+  }
+  return new Response(bytes, { headers });
+}

@@ -7,16 +7,9 @@
  */
 
 import { fromBase64url, hashApiKey, timingSafeEqual } from "../keys.ts";
-import {
-  errorResponse,
-  htmlResponse,
-  HttpError,
-  jsonResponse,
-  noContent,
-  readJsonBody,
-} from "./http.ts";
+import { errorResponse, HttpError, jsonResponse, noContent, readJsonBody } from "./http.ts";
 import { viewJob } from "./job_view.ts";
-import { PLACEHOLDER_PAGE } from "./page.ts";
+import { dashboardPage, homePage, uiFileResponse } from "./page.ts";
 import { ManualPoller } from "./poll.ts";
 import {
   DASHBOARD_ID,
@@ -185,14 +178,14 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
   };
 }
 
-/** The API's routes, and the two pages. */
+/** The API's routes, the two pages, and the files the pages load. */
 function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => number): Route[] {
   const host = (context: Context) => parseHostName(context.params.host!);
   return [
     {
       path: "/",
       auth: false,
-      methods: { GET: () => Promise.resolve(htmlResponse(PLACEHOLDER_PAGE)) },
+      methods: { GET: () => Promise.resolve(homePage()) },
     },
     {
       path: "/d/:id",
@@ -200,11 +193,14 @@ function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => numbe
       methods: {
         GET: ({ params }) =>
           Promise.resolve(
-            DASHBOARD_ID.test(params.id!)
-              ? htmlResponse(PLACEHOLDER_PAGE)
-              : errorResponse(404, "Not found"),
+            DASHBOARD_ID.test(params.id!) ? dashboardPage() : errorResponse(404, "Not found"),
           ),
       },
+    },
+    {
+      path: "/ui/:file",
+      auth: false,
+      methods: { GET: ({ request, params }) => uiFileResponse(params.file!, request) },
     },
     {
       path: "/api/dashboards",

@@ -1,0 +1,212 @@
+// @ts-check
+/**
+ * The page's side of the dashboard HTTP API (README, "The dashboard HTTP API"):
+ * each call carries the API key as `Authorization: Bearer`, and nothing else
+ * about the session leaves the browser. The keys are kept for this tab only, in
+ * `sessionStorage`.
+ *
+ * @module
+ */
+
+/** @typedef {import("../schema.ts").Run} Run */
+/** @typedef {import("../schema.ts").ManualRun} ManualRun */
+/** @typedef {import("../schema.ts").Settings} Settings */
+/** @typedef {import("../store.ts").HostInfo} HostInfo */
+/** @typedef {import("../store.ts").OutputRecord} OutputRecord */
+/** @typedef {import("../job_view.ts").JobView} JobView */
+/** @typedef {import("../store.ts").JobWithLastRun & JobView} JobRow A job as the jobs call lists it. */
+/** @typedef {{ apiKey: string, runKey: string }} Keys */
+
+/** A call the server refused or could not answer. */
+export class ApiError extends Error {
+  /**
+   * @param {string} message What failed.
+   * @param {number | null} status The HTTP status; null when no answer came.
+   */
+  constructor(message, status) {
+    super(message);
+    this.name = "ApiError";
+    /** @readonly */
+    this.status = status;
+  }
+}
+
+/** The API of one dashboard, called with its API key. */
+export class Api {
+  /**
+   * @param {string} id The dashboard id.
+   * @param {string} apiKey Its API key.
+   */
+  constructor(id, apiKey) {
+    /** @readonly */
+    this.id = id;
+    /** @readonly */
+    this.apiKey = apiKey;
+  }
+
+  /**
+   * Calls the API.
+   *
+   * @param {string} method The HTTP method.
+   * @param {string} path The path after `/api/d/{id}`.
+   * @param {{ body?: unknown, signal?: AbortSignal }} [options] A JSON body; an abort signal.
+   * @returns {Promise<any>} The answer's JSON.
+   * @throws {ApiError} When the server answers with an error, or not at all.
+   */
+  async call(method, path, options = {}) {
+    /** @type {Response} */
+    let response;
+    try {
+      response = await fetch(`/api/d/${encodeURIComponent(this.id)}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.apiKey}`,
+          ...(options.body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        ...(options.signal ? { signal: options.signal } : {}),
+        cache: "no-store",
+        credentials: "omit",
+        referrerPolicy: "no-referrer",
+      });
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      throw new ApiError("Cannot reach the dashboard server", null);
+    }
+    /** @type {any} */
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      if (response.ok) throw new ApiError("The server's answer is not JSON", response.status);
+    }
+    if (!response.ok) {
+      const reason = typeof body?.error === "string" ? body.error : response.statusText;
+      throw new ApiError(reason || `HTTP ${response.status}`, response.status);
+    }
+    return body;
+  }
+
+  /**
+   * The dashboard: its settings and hosts.
+   *
+   * @param {AbortSignal} [signal] Cancels the call.
+   * @returns {Promise<{ id: string, createdAt: number, settings: Settings, hosts: HostInfo[] }>}
+   */
+  info(signal) {
+    return this.call("GET", "", signal ? { signal } : {});
+  }
+
+  /**
+   * Every job of every host, each with its last run, state and schedule in words.
+   *
+   * @param {AbortSignal} [signal] Cancels the call.
+   * @returns {Promise<JobRow[]>}
+   */
+  async jobs(signal) {
+    return (await this.call("GET", "/jobs", signal ? { signal } : {})).jobs;
+  }
+
+  /**
+   * A job's runs, newest first.
+   *
+   * @param {{ host: string, tag: string, limit?: number, before?: number }} query Which runs.
+   * @param {AbortSignal} [signal] Cancels the call.
+   * @returns {Promise<Run[]>}
+   */
+  async runs(query, signal) {
+    const params = new URLSearchParams({ host: query.host, tag: query.tag });
+    if (query.limit !== undefined) params.set("limit", String(query.limit));
+    if (query.before !== undefined) params.set("before", String(query.before));
+    return (await this.call("GET", `/runs?${params}`, signal ? { signal } : {})).runs;
+  }
+
+  /**
+   * A run and its output: all of it, or the chunks after `after`.
+   *
+   * @param {string} runId The run.
+   * @param {number | null} after The last chunk already had, or null for all.
+   * @param {AbortSignal} [signal] Cancels the call.
+   * @returns {Promise<{ run: Run, output: OutputRecord[] }>}
+   */
+  run(runId, after, signal) {
+    const query = after === null ? "" : `?after=${after}`;
+    return this.call(
+      "GET",
+      `/runs/${encodeURIComponent(runId)}${query}`,
+      signal ? { signal } : {},
+    );
+  }
+
+  /**
+   * Queues a signed manual run.
+   *
+   * @param {string} payload The payload text, exactly as signed.
+   * @param {string} signature Its signature.
+   * @returns {Promise<string>} The manual-run id.
+   */
+  async postManual(payload, signature) {
+    return (await this.call("POST", "/manual", { body: { payload, signature } })).manualId;
+  }
+
+  /**
+   * Where a manual run stands.
+   *
+   * @param {string} manualId The manual-run id.
+   * @param {AbortSignal} [signal] Cancels the call.
+   * @returns {Promise<ManualRun>}
+   */
+  async manual(manualId, signal) {
+    const path = `/manual/${encodeURIComponent(manualId)}`;
+    return (await this.call("GET", path, signal ? { signal } : {})).manual;
+  }
+}
+
+/** @param {string} id */
+const storageKey = (id) => `koi.dashboard.${id}`;
+
+/**
+ * The keys this tab signed in with, if any.
+ *
+ * @param {string} id The dashboard id.
+ * @returns {Keys | null} The keys, or null.
+ */
+export function loadKeys(id) {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(storageKey(id)) ?? "null");
+    if (typeof saved?.apiKey === "string" && typeof saved?.runKey === "string") {
+      return { apiKey: saved.apiKey, runKey: saved.runKey };
+    }
+  } catch {
+    // Storage unavailable or garbled: not signed in.
+  }
+  return null;
+}
+
+/**
+ * Keeps the keys for this tab, until it closes or the user signs out.
+ *
+ * @param {string} id The dashboard id.
+ * @param {Keys} keys The keys.
+ */
+export function saveKeys(id, keys) {
+  try {
+    sessionStorage.setItem(storageKey(id), JSON.stringify(keys));
+  } catch {
+    // Storage unavailable: the session lasts as long as the page.
+  }
+}
+
+/**
+ * Forgets the keys.
+ *
+ * @param {string} id The dashboard id.
+ */
+export function forgetKeys(id) {
+  try {
+    sessionStorage.removeItem(storageKey(id));
+  } catch {
+    // Nothing was kept.
+  }
+}

@@ -1,0 +1,192 @@
+// @ts-check
+/**
+ * How the page words times, durations, run outcomes and argument values. Pure:
+ * the current time and the time zone are passed in, so the same code runs in
+ * the browser and in Deno's tests.
+ *
+ * @module
+ */
+
+/** @typedef {import("../schema.ts").Run} Run */
+/** @typedef {import("../job_view.ts").JobState} JobState */
+
+/**
+ * A duration in words a person reads at a glance: `35 ms`, `4.2 s`, `12 s`,
+ * `3 min 5 s`, `2 h 10 min`, `3 d 4 h`.
+ *
+ * @param {number} ms The duration, in milliseconds.
+ * @returns {string} The duration in words.
+ */
+export function formatDuration(ms) {
+  const value = Math.max(0, ms);
+  if (value < 1000) return `${Math.round(value)} ms`;
+  if (value < 10_000) return `${(Math.floor(value / 100) / 10).toFixed(1)} s`;
+  const seconds = Math.floor(value / 1000);
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return seconds % 60 ? `${minutes} min ${seconds % 60} s` : `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
+  const days = Math.floor(hours / 24);
+  return hours % 24 ? `${days} d ${hours % 24} h` : `${days} d`;
+}
+
+/**
+ * How far an instant is from now, in words: `in 3 min`, `5 s ago`, `now`.
+ *
+ * @param {number} at The instant, ms since the epoch.
+ * @param {number} now The current instant.
+ * @returns {string} The relative time.
+ */
+export function formatRelative(at, now) {
+  const delta = at - now;
+  const distance = Math.abs(delta);
+  if (distance < 1000) return "now";
+  /** @type {[number, string][]} */
+  const units = [[86_400_000, "d"], [3_600_000, "h"], [60_000, "min"], [1000, "s"]];
+  let text = "";
+  for (const [size, unit] of units) {
+    if (distance >= size) {
+      text = `${Math.floor(distance / size)} ${unit}`;
+      break;
+    }
+  }
+  return delta > 0 ? `in ${text}` : `${text} ago`;
+}
+
+/**
+ * An instant as the viewer's clock shows it: the time alone when it is today,
+ * else with the day (and the year when not this year).
+ *
+ * @param {number} at The instant, ms since the epoch.
+ * @param {number} now The current instant, to decide what "today" is.
+ * @param {{ timeZone?: string, seconds?: boolean }} [options] The zone (default the
+ *   viewer's) and whether to show seconds.
+ * @returns {string} The local time.
+ */
+export function formatTime(at, now, options = {}) {
+  const zone = options.timeZone === undefined ? {} : { timeZone: options.timeZone };
+  const day = (/** @type {number} */ t) =>
+    new Intl.DateTimeFormat("en-CA", { ...zone, dateStyle: "short" }).format(t);
+  /** @type {Intl.DateTimeFormatOptions} */
+  const clock = {
+    ...zone,
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+    ...(options.seconds ? { second: "2-digit" } : {}),
+  };
+  if (day(at) === day(now)) return new Intl.DateTimeFormat("en-GB", clock).format(at);
+  const sameYear = day(at).slice(0, 4) === day(now).slice(0, 4);
+  return new Intl.DateTimeFormat("en-GB", {
+    ...clock,
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+    ...(sameYear ? {} : { year: "numeric" }),
+  }).format(at);
+}
+
+/**
+ * A run's duration: finished minus started, or so far for a running one.
+ *
+ * @param {Pick<Run, "startedAt" | "finishedAt">} run The run.
+ * @param {number} now The current instant.
+ * @returns {number} The duration, ms.
+ */
+export function runDuration(run, now) {
+  return (run.finishedAt ?? now) - run.startedAt;
+}
+
+/**
+ * A run's outcome: a state for the page's badges, one word, and the words in full.
+ *
+ * @param {Pick<Run, "status" | "exitCode" | "signal" | "error">} run The run.
+ * @returns {{ state: JobState, word: string, text: string }} The outcome.
+ */
+export function runOutcome(run) {
+  switch (run.status) {
+    case "running":
+      return { state: "running", word: "running", text: "running" };
+    case "succeeded":
+      return { state: "ok", word: "ok", text: "ok" };
+    case "failed":
+      return {
+        state: "failed",
+        word: "failed",
+        text: run.exitCode === null ? "failed" : `failed, exit code ${run.exitCode}`,
+      };
+    case "killed":
+      return {
+        state: "failed",
+        word: "killed",
+        text: run.signal ? `killed by ${run.signal}` : "killed",
+      };
+    case "interrupted":
+      return { state: "failed", word: "interrupted", text: "interrupted (koid stopped)" };
+    case "not-started":
+      return { state: "failed", word: "not started", text: "did not start" };
+  }
+}
+
+/**
+ * A run's exit code as the page shows it: the number, the signal that ended
+ * it, or a dash.
+ *
+ * @param {Pick<Run, "exitCode" | "signal">} run The run.
+ * @returns {string}
+ */
+export function exitWords(run) {
+  if (run.exitCode !== null) return String(run.exitCode);
+  return run.signal ?? "–";
+}
+
+/** The words for each job state, as the badges show them. */
+export const STATE_WORDS = /** @type {const} */ ({
+  ok: "ok",
+  failed: "failed",
+  running: "running",
+  late: "late",
+  never: "never run",
+});
+
+/**
+ * How a run was started, in words.
+ *
+ * @param {Run["trigger"]} trigger The trigger.
+ * @returns {string} `scheduled`, `at boot` or `by hand`.
+ */
+export function triggerWords(trigger) {
+  return trigger === "schedule" ? "scheduled" : trigger === "reboot" ? "at boot" : "by hand";
+}
+
+/**
+ * A run's arguments as `name=value` words, strings quoted only when they would
+ * be ambiguous (empty, or holding spaces or quotes).
+ *
+ * @param {Readonly<Record<string, string | number | boolean>>} args The values.
+ * @returns {string[]} One word per argument, in the order given.
+ */
+export function argumentWords(args) {
+  return Object.entries(args).map(([name, value]) =>
+    `${name}=${
+      typeof value === "string" && (value === "" || /[\s"'\\]/.test(value))
+        ? JSON.stringify(value)
+        : String(value)
+    }`
+  );
+}
+
+/**
+ * Checks the text of a whole-number field as koid will: optional sign, digits,
+ * and a safe integer.
+ *
+ * @param {string} text The field's text.
+ * @returns {number | null} The number, or null when it is not a whole number.
+ */
+export function parseWholeNumber(text) {
+  const trimmed = text.trim();
+  if (!/^[+-]?[0-9]+$/.test(trimmed)) return null;
+  const value = Number(trimmed);
+  return Number.isSafeInteger(value) ? value : null;
+}
