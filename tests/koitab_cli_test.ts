@@ -967,3 +967,78 @@ Deno.test("koitab usage mistakes exit 2 and change nothing", async () => {
     assertEquals(await entries(koi.dir), ["koitab", "user"]);
   });
 });
+
+/**
+ * Runs `koitab -e` on a terminal: util-linux `script` gives it a pseudo-terminal,
+ * and `answers` are typed into it. Null when `script` is not installed.
+ */
+async function editOnTerminal(
+  koi: Sandbox,
+  editorPath: string,
+  answers: string,
+): Promise<{ code: number; output: string } | null> {
+  if (!await Deno.stat("/usr/bin/script").then(() => true, () => false)) return null;
+  const flags = entryFlags(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const koitab = new URL("../koitab.ts", import.meta.url).pathname;
+  const command = [Deno.execPath(), "run", ...flags.koitab, koitab, "-e"]
+    .map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
+  const child = new Deno.Command("/usr/bin/script", {
+    args: ["-qec", command, "/dev/null"],
+    env: { KOI_DIR: koi.dir, TMPDIR: koi.tmp, EDITOR: editorPath, VISUAL: "", NO_COLOR: "1" },
+    cwd: koi.tmp,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(answers));
+  // The terminal stays open until koitab ends: an end of input would answer the prompt.
+  const { code, stdout } = await child.output();
+  await writer.close().catch(() => {});
+  return { code, output: new TextDecoder().decode(stdout).replaceAll("\r\n", "\n") };
+}
+
+Deno.test("koitab -e on a terminal asks to retry an invalid edit, and installs the retry", async () => {
+  await withSandbox(async (koi) => {
+    // First edit invalid, second valid: the editor counts its runs.
+    const twice = await editor(
+      koi,
+      "twice.sh",
+      `n=$(cat "${koi.tmp}/count" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "${koi.tmp}/count"
+if [ $n = 1 ]; then echo "0 25 * * * bad" > "$1"; else echo "0 5 * * * good" > "$1"; fi`,
+    );
+    const result = await editOnTerminal(koi, twice, "y\n");
+    if (result === null) {
+      console.log("skipped: no /usr/bin/script to give koitab a terminal");
+      return;
+    }
+    assertEquals(result.code, 0, result.output);
+    assert(
+      result.output.includes(
+        'koitab line 1: bad hour "25" (0-23)\nkoitab: the edited koitab has 1 error; nothing was installed\nDo you want to retry the same edit? (y/n) ',
+      ),
+      result.output,
+    );
+    assert(result.output.includes("koitab: installing new koitab"), result.output);
+    assertEquals(await textOf(koi.koitab), "0 5 * * * good\n");
+    assertEquals(await textOf(`${koi.tmp}/count`), "2\n");
+    assertEquals(await leftovers(koi), []);
+  });
+});
+
+Deno.test("koitab -e on a terminal keeps the edits and installs nothing when told not to retry", async () => {
+  await withSandbox(async (koi) => {
+    const bad = await editor(koi, "bad.sh", `echo "0 25 * * * bad" > "$1"`);
+    const result = await editOnTerminal(koi, bad, "maybe\nn\n");
+    if (result === null) {
+      console.log("skipped: no /usr/bin/script to give koitab a terminal");
+      return;
+    }
+    assertEquals(result.code, 1, result.output);
+    assert(result.output.includes("Enter Y or N\n"), result.output);
+    const kept = /koitab: edits left in (\S+)/.exec(result.output)?.[1];
+    assert(kept, result.output);
+    assertEquals(await textOf(kept), "0 25 * * * bad\n");
+    assertEquals(await textOf(koi.koitab), null);
+  });
+});
