@@ -450,3 +450,74 @@ Deno.test("koitab -d run through a real koid: signed here, checked and run there
     }
   });
 });
+
+/**
+ * Runs `koitab -d ARGS…` on a pseudo-terminal (util-linux `script`), answering each
+ * prompt as it appears, as a person would. Null when `script` is not installed.
+ */
+async function onTerminal(
+  env: Record<string, string>,
+  args: string[],
+  answers: [prompt: string, typed: string][],
+): Promise<{ code: number; output: string } | null> {
+  if (!await Deno.stat("/usr/bin/script").then(() => true, () => false)) return null;
+  const command = [Deno.execPath(), "run", ...flags.koitab, new URL("koitab.ts", root).pathname]
+    .concat(["-d", ...args])
+    .map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
+  const child = new Deno.Command("/usr/bin/script", {
+    args: ["-qec", command, "/dev/null"],
+    env: { ...env, NO_COLOR: "1" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  let output = "";
+  const pending = [...answers];
+  for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+    output += text;
+    const next = pending[0];
+    if (next && output.endsWith(next[0])) {
+      pending.shift();
+      await writer.write(new TextEncoder().encode(next[1]));
+    }
+  }
+  const { code } = await child.status;
+  await writer.close().catch(() => {});
+  return { code, output: output.replaceAll("\r\n", "\n") };
+}
+
+Deno.test("koitab -d new asks for the password twice on a terminal, without echo", async () => {
+  await withSandbox(async ({ dir, paths, fake }) => {
+    const args = ["new", "--server", fake.url];
+    const first = "Dashboard password: ";
+    const again = "The same password again: ";
+    const result = await onTerminal({ KOI_DIR: dir }, args, [
+      [first, `${PASSWORD}\r`],
+      [again, `${PASSWORD}\r`],
+    ]);
+    if (result === null) {
+      console.log("skipped: no /usr/bin/script to give koitab a terminal");
+      return;
+    }
+    assertEquals(result.code, 0, result.output);
+    assertEquals(
+      result.output,
+      `${first}\n${again}\n${fake.url}/d/${
+        JSON.parse(await Deno.readTextFile(paths.dashboard)).id
+      }\n`,
+    );
+    const { id } = JSON.parse(await Deno.readTextFile(paths.dashboard));
+    assertEquals(fake.received[0]!.body, { id, apiKey: (await deriveKeys(PASSWORD, id)).apiKey });
+
+    // Two different passwords: nothing is created.
+    await Deno.remove(dir, { recursive: true });
+    const differ = await onTerminal({ KOI_DIR: dir }, args, [
+      [first, `${PASSWORD}\r`],
+      [again, `${PASSWORD}x\r`],
+    ]);
+    assertEquals(differ!.code, 1, differ!.output);
+    assert(!differ!.output.includes(PASSWORD), differ!.output);
+    assertEquals(await filesIn(dir), []);
+  });
+});

@@ -331,24 +331,21 @@ export async function readPassword(prompt: string): Promise<string | null> {
   const bytes: number[] = [];
   try {
     const buffer = new Uint8Array(64);
-    reading: while (true) {
-      const n = await Deno.stdin.read(buffer);
-      if (n === null) break;
-      for (const byte of buffer.subarray(0, n)) {
-        if (byte === 0x0d || byte === 0x0a) break reading;
-        if (byte === 0x03 || (byte === 0x04 && bytes.length === 0)) {
-          throw new CliError("cancelled", 130);
-        }
-        if (byte === 0x7f || byte === 0x08) {
-          // Erase one whole UTF-8 character.
-          while (bytes.length > 0 && (bytes.pop()! & 0xc0) === 0x80);
-          continue;
-        }
-        if (byte === 0x15) {
-          bytes.length = 0;
-          continue;
-        }
-        if (byte >= 0x20 || byte === 0x09) bytes.push(byte);
+    while (true) {
+      // Bytes typed ahead, after the last line's end, come first (a pasted pair of lines).
+      let input: Uint8Array;
+      if (typedAhead.length > 0) {
+        input = Uint8Array.from(typedAhead);
+        typedAhead = [];
+      } else {
+        const n = await Deno.stdin.read(buffer);
+        if (n === null) break;
+        input = buffer.subarray(0, n);
+      }
+      const end = takeLine(input, bytes);
+      if (end >= 0) {
+        typedAhead = Array.from(input.subarray(end + 1));
+        break;
       }
     }
   } finally {
@@ -356,6 +353,40 @@ export async function readPassword(prompt: string): Promise<string | null> {
     await Deno.stderr.write(encoder.encode("\n"));
   }
   return new TextDecoder().decode(new Uint8Array(bytes));
+}
+
+/** What was typed after the end of the line the last prompt read. */
+let typedAhead: number[] = [];
+
+/**
+ * Adds the typed bytes to `line`, applying the line-editing keys, up to the end
+ * of the line.
+ *
+ * @returns The index of the byte that ended the line, or -1.
+ * @throws {CliError} On Ctrl-C, or Ctrl-D on an empty line.
+ */
+function takeLine(input: Uint8Array, line: number[]): number {
+  for (let i = 0; i < input.length; i++) {
+    const byte = input[i]!;
+    if (byte === 0x0d || byte === 0x0a) {
+      // A CR LF pair ends one line.
+      return byte === 0x0d && input[i + 1] === 0x0a ? i + 1 : i;
+    }
+    if (byte === 0x03 || (byte === 0x04 && line.length === 0)) {
+      throw new CliError("cancelled", 130);
+    }
+    if (byte === 0x7f || byte === 0x08) {
+      // Erase one whole UTF-8 character.
+      while (line.length > 0 && (line.pop()! & 0xc0) === 0x80);
+      continue;
+    }
+    if (byte === 0x15) {
+      line.length = 0;
+      continue;
+    }
+    if (byte >= 0x20 || byte === 0x09) line.push(byte);
+  }
+  return -1;
 }
 
 /**
