@@ -381,7 +381,10 @@ export class CronSchedule {
   #enterSegment(t: number): void {
     let year = this.#year;
     if (year === undefined || t < year.start || t >= year.end) {
-      year = this.#year = this.#zone.yearContaining(t);
+      // Searches run forward: the year after the one in hand needs no date maths.
+      year = this.#year = year !== undefined && t === year.end
+        ? this.#zone.yearNumbered(year.year + 1)
+        : this.#zone.yearContaining(t);
     }
     // After transition k, or from the year's start.
     const changes = year.transitions;

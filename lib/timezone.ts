@@ -17,6 +17,8 @@ export interface ZoneTransition {
 
 /** One UTC calendar year of a zone: its offset at the start and its transitions. */
 export interface ZoneYear {
+  /** The year's number. */
+  readonly year: number;
   /** The first instant of the year (UTC), in ms since the epoch. */
   readonly start: number;
   /** The first instant of the next year (UTC). */
@@ -40,6 +42,8 @@ export interface ZoneInfo {
   yearContaining(t: number): ZoneYear;
   /** The zone's UTC offset at instant `t`, in ms. */
   offsetAt(t: number): number;
+  /** The year numbered `year` (UTC calendar). */
+  yearNumbered(year: number): ZoneYear;
   /** The zone's only offset, when it never changes (UTC, `Etc/GMT+5`, `+05:30`); else null. */
   readonly fixedOffset: number | null;
 }
@@ -79,6 +83,8 @@ class IntlZone implements ZoneInfo {
   readonly fixedOffset: number | null;
   readonly #format: Intl.DateTimeFormat;
   readonly #years = new Map<number, ZoneYear>();
+  /** The year asked for last: schedules of one zone mostly ask for the same one. */
+  #last: ZoneYear | undefined;
 
   constructor(name: string) {
     try {
@@ -114,7 +120,12 @@ class IntlZone implements ZoneInfo {
   }
 
   yearContaining(t: number): ZoneYear {
-    const year = new Date(t).getUTCFullYear();
+    const last = this.#last;
+    if (last !== undefined && t >= last.start && t < last.end) return last;
+    return this.#last = this.yearNumbered(utcYear(t));
+  }
+
+  yearNumbered(year: number): ZoneYear {
     let info = this.#years.get(year);
     if (info === undefined) {
       info = this.#scanYear(year);
@@ -169,7 +180,7 @@ class IntlZone implements ZoneInfo {
       const change = this.#pinChange(start - DAY_MS, start - MINUTE_MS, dayBefore, startOffset);
       repeatedUntil = Math.max(start, change.at + change.before - change.after);
     }
-    return { start, end, startOffset, transitions, repeatedUntil };
+    return { year, start, end, startOffset, transitions, repeatedUntil };
   }
 
   /** Bisects (low, high], whole minutes apart, to the first minute with offset `after`. */
@@ -181,6 +192,21 @@ class IntlZone implements ZoneInfo {
     }
     return { at: high, before, after };
   }
+}
+
+/** The UTC calendar year of instant `t`, without making a Date (H. Hinnant's algorithm). */
+function utcYear(t: number): number {
+  const z = Math.floor(t / DAY_MS) + 719468;
+  const era = Math.floor(z / 146097);
+  const dayOfEra = z - era * 146097;
+  const yearOfEra = Math.floor(
+    (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36524) -
+      Math.floor(dayOfEra / 146096)) / 365,
+  );
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) -
+    Math.floor(yearOfEra / 100));
+  const monthIndex = Math.floor((5 * dayOfYear + 2) / 153);
+  return yearOfEra + era * 400 + (monthIndex >= 10 ? 1 : 0);
 }
 
 function utcYearStart(year: number): number {
