@@ -152,13 +152,24 @@ function splitPercent(field: string): { command: string; stdin: string | null } 
   return { command, stdin: stdin.endsWith("\n") ? stdin : stdin + "\n" };
 }
 
-/** 64-bit FNV-1a of the UTF-8 bytes of `text`, as 16 hex digits. */
+const utf8 = new TextEncoder();
+
+/**
+ * 64-bit FNV-1a of the UTF-8 bytes of `text`, as 16 hex digits. The hash is kept
+ * as two 32-bit halves, so a koitab of 10,000 jobs allocates no BigInt per byte.
+ */
 function fnv1a64(text: string): string {
-  let hash = 0xcbf29ce484222325n;
-  for (const byte of new TextEncoder().encode(text)) {
-    hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  let high = 0xcbf29ce4;
+  let low = 0x84222325;
+  for (const byte of utf8.encode(text)) {
+    low = (low ^ byte) >>> 0;
+    // Multiply by the FNV prime 2^40 + 0x1b3, modulo 2^64.
+    const product = low * 0x1b3;
+    const carry = Math.floor(product / 0x100000000);
+    high = (Math.imul(high, 0x1b3) + carry + (low << 8)) >>> 0;
+    low = product >>> 0;
   }
-  return hash.toString(16).padStart(16, "0");
+  return high.toString(16).padStart(8, "0") + low.toString(16).padStart(8, "0");
 }
 
 /** How a section reads in a message. */
