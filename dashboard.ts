@@ -18,8 +18,8 @@ Usage:
   dashboard [--port N] [--hostname H] [--db PATH|URL]
   dashboard --help | --version
 
-Serves the dashboard's JSON API (see "The dashboard HTTP API" in the README) until
-SIGINT or SIGTERM.
+Serves the dashboard page (at /d/ID, the URL "koitab -d new" prints) and its JSON API
+(see "The dashboard HTTP API" in the README) until SIGINT or SIGTERM.
 
 Options:
   --port N         the TCP port (default 8080; 0 picks a free one)
