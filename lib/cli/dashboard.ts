@@ -29,6 +29,7 @@ import { deriveKeys, newDashboardId, signRun } from "../keys.ts";
 import type { KoiPaths } from "../koidir.ts";
 import { payloadText } from "../manual.ts";
 import { CliError } from "./errors.ts";
+import { namesJob } from "./job_name.ts";
 import { generatePassword, obtainPassword } from "./password.ts";
 import { parseArgOptions, signalNumber } from "./run.ts";
 
@@ -289,9 +290,7 @@ function uniqueTimestamp(): number {
 
 /** Which of the dashboard's `@manual` jobs the user means. */
 function chooseJob(jobs: readonly HostJob[], wanted: string, host: string | null): HostJob {
-  const matches = (job: HostJob) =>
-    job.name === wanted || job.tag === wanted ||
-    (job.section !== null && job.name !== null && `${job.section}/${job.name}` === wanted);
+  const matches = (job: HostJob) => namesJob(job, wanted);
   const manual = jobs.filter((job) => job.schedule === "@manual");
   let found = manual.filter(matches);
   if (found.length === 0) {

@@ -8,6 +8,7 @@ import { History, type RunRecord } from "../daemon/history.ts";
 import type { KoiPaths } from "../koidir.ts";
 import { formatWallTime } from "../timezone.ts";
 import { CliError } from "./errors.ts";
+import { namesJob } from "./job_name.ts";
 
 /**
  * Reads the recorded runs, newest first.
@@ -32,10 +33,7 @@ export function readHistory(paths: KoiPaths, name: string | null): RunRecord[] {
   try {
     const runs = history.list({ limit: 100_000 });
     if (name === null) return runs;
-    return runs.filter((run) =>
-      run.name === name || run.tag === name ||
-      (run.section !== null && `${run.section}/${run.name}` === name)
-    );
+    return runs.filter((run) => namesJob(run, name));
   } finally {
     history.close();
   }

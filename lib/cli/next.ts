@@ -7,21 +7,8 @@
 
 import { parseCron } from "../cron.ts";
 import type { KoitabJob } from "../koitab.ts";
+import { jobLabel } from "./job_name.ts";
 import { formatWallTime } from "../timezone.ts";
-
-/**
- * How a job is named to the user: `[Bots] "Crawler"`, or by its line and the start
- * of its command when it has no name: `line 7 (backup.sh --full)`.
- *
- * @param job The job.
- * @returns The label.
- */
-export function jobLabel(job: Pick<KoitabJob, "name" | "section" | "line" | "command">): string {
-  const section = job.section === null ? "" : `[${job.section}] `;
-  if (job.name !== null) return `${section}"${job.name}"`;
-  const command = job.command.length > 40 ? `${job.command.slice(0, 39)}…` : job.command;
-  return `${section}line ${job.line} (${command.trim()})`;
-}
 
 /**
  * The report `koitab --next` prints.

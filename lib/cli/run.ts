@@ -10,7 +10,7 @@ import { jobEnvironment, type JobUser } from "../daemon/environment.ts";
 import { JobStartError, spawnJob } from "../daemon/spawn.ts";
 import type { KoitabJob } from "../koitab.ts";
 import { CliError } from "./errors.ts";
-import { jobLabel } from "./next.ts";
+import { jobLabel, namesJob } from "./job_name.ts";
 
 /**
  * Finds the job a user means: by name, by `Section/Name`, or by tag.
@@ -21,10 +21,7 @@ import { jobLabel } from "./next.ts";
  * @throws {CliError} When nothing matches, or several jobs do.
  */
 export function findJob(jobs: readonly KoitabJob[], wanted: string): KoitabJob {
-  const matches = jobs.filter((job) =>
-    job.name === wanted || job.tag === wanted ||
-    (job.section !== null && job.name !== null && `${job.section}/${job.name}` === wanted)
-  );
+  const matches = jobs.filter((job) => namesJob(job, wanted));
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) {
     const named = jobs.filter((job) => job.name !== null).map((job) =>

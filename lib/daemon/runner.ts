@@ -9,7 +9,7 @@
 
 import { fillArgs } from "../args.ts";
 import type { KoitabJob } from "../koitab.ts";
-import { jobLabel } from "../cli/next.ts";
+import { jobLabel } from "../cli/job_name.ts";
 import { jobEnvironment } from "./environment.ts";
 import { type History, newRunId, type RunEnd, type RunStart, type Trigger } from "./history.ts";
 import { OutputCapture, type OutputChunk } from "./output.ts";
