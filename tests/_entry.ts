@@ -48,3 +48,50 @@ export async function runEntry(
   const decoder = new TextDecoder();
   return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
 }
+
+/**
+ * Runs an entry on a pseudo-terminal (util-linux `script`), with its task flags,
+ * answering each prompt as it appears, as a person would: when the output so far
+ * ends with an answer's prompt, its text is typed. The child's stdout and stderr
+ * both reach the terminal, so `output` holds both, with CR LF turned into LF.
+ *
+ * @param entry The entry to run.
+ * @param args Its command-line arguments.
+ * @param options Its environment, over the inherited one, and working directory.
+ * @param answers Each prompt, in order, and what to type at it.
+ * @returns Exit code and terminal output, or null when `script` is not installed.
+ */
+export async function runOnTerminal(
+  entry: Entry,
+  args: string[],
+  options: { env: Record<string, string>; cwd?: string },
+  answers: [prompt: string, typed: string][],
+): Promise<{ code: number; output: string } | null> {
+  if (!await Deno.stat("/usr/bin/script").then(() => true, () => false)) return null;
+  const command = [Deno.execPath(), "run", ...flags[entry], new URL(`${entry}.ts`, root).pathname]
+    .concat(args)
+    .map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
+  const child = new Deno.Command("/usr/bin/script", {
+    args: ["-qec", command, "/dev/null"],
+    env: { ...options.env, NO_COLOR: "1" },
+    cwd: options.cwd ?? root.pathname,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  let output = "";
+  const pending = [...answers];
+  for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+    output += text;
+    const next = pending[0];
+    if (next && output.endsWith(next[0])) {
+      pending.shift();
+      await writer.write(new TextEncoder().encode(next[1]));
+    }
+  }
+  const { code } = await child.status;
+  // The terminal stays open until the entry ends: an end of input would answer a prompt.
+  await writer.close().catch(() => {});
+  return { code, output: output.replaceAll("\r\n", "\n") };
+}

@@ -7,7 +7,7 @@
  */
 
 import { assert, assertEquals } from "./_assert.ts";
-import { type EntryResult, runEntry } from "./_entry.ts";
+import { type EntryResult, runEntry, runOnTerminal } from "./_entry.ts";
 import { entryFlags } from "../tools/task_flags.ts";
 import { parseKoitab } from "../lib/koitab.ts";
 
@@ -968,34 +968,14 @@ Deno.test("koitab usage mistakes exit 2 and change nothing", async () => {
   });
 });
 
-/**
- * Runs `koitab -e` on a terminal: util-linux `script` gives it a pseudo-terminal,
- * and `answers` are typed into it. Null when `script` is not installed.
- */
-async function editOnTerminal(
-  koi: Sandbox,
-  editorPath: string,
-  answers: string,
-): Promise<{ code: number; output: string } | null> {
-  if (!await Deno.stat("/usr/bin/script").then(() => true, () => false)) return null;
-  const flags = entryFlags(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
-  const koitab = new URL("../koitab.ts", import.meta.url).pathname;
-  const command = [Deno.execPath(), "run", ...flags.koitab, koitab, "-e"]
-    .map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
-  const child = new Deno.Command("/usr/bin/script", {
-    args: ["-qec", command, "/dev/null"],
-    env: { KOI_DIR: koi.dir, TMPDIR: koi.tmp, EDITOR: editorPath, VISUAL: "", NO_COLOR: "1" },
+const RETRY = "Do you want to retry the same edit? (y/n) ";
+
+/** Runs `koitab -e` on a terminal with `editorPath`, answering the retry prompts. */
+function editOnTerminal(koi: Sandbox, editorPath: string, answers: string[]) {
+  return runOnTerminal("koitab", ["-e"], {
+    env: { KOI_DIR: koi.dir, TMPDIR: koi.tmp, EDITOR: editorPath, VISUAL: "" },
     cwd: koi.tmp,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(answers));
-  // The terminal stays open until koitab ends: an end of input would answer the prompt.
-  const { code, stdout } = await child.output();
-  await writer.close().catch(() => {});
-  return { code, output: new TextDecoder().decode(stdout).replaceAll("\r\n", "\n") };
+  }, answers.map((answer) => [RETRY, answer]));
 }
 
 Deno.test("koitab -e on a terminal asks to retry an invalid edit, and installs the retry", async () => {
@@ -1007,7 +987,7 @@ Deno.test("koitab -e on a terminal asks to retry an invalid edit, and installs t
       `n=$(cat "${koi.tmp}/count" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "${koi.tmp}/count"
 if [ $n = 1 ]; then echo "0 25 * * * bad" > "$1"; else echo "0 5 * * * good" > "$1"; fi`,
     );
-    const result = await editOnTerminal(koi, twice, "y\n");
+    const result = await editOnTerminal(koi, twice, ["y\n"]);
     if (result === null) {
       console.log("skipped: no /usr/bin/script to give koitab a terminal");
       return;
@@ -1029,7 +1009,7 @@ if [ $n = 1 ]; then echo "0 25 * * * bad" > "$1"; else echo "0 5 * * * good" > "
 Deno.test("koitab -e on a terminal keeps the edits and installs nothing when told not to retry", async () => {
   await withSandbox(async (koi) => {
     const bad = await editor(koi, "bad.sh", `echo "0 25 * * * bad" > "$1"`);
-    const result = await editOnTerminal(koi, bad, "maybe\nn\n");
+    const result = await editOnTerminal(koi, bad, ["maybe\n", "n\n"]);
     if (result === null) {
       console.log("skipped: no /usr/bin/script to give koitab a terminal");
       return;

@@ -7,7 +7,7 @@
  */
 
 import { assert, assertEquals } from "./_assert.ts";
-import { type EntryResult, runEntry } from "./_entry.ts";
+import { type EntryResult, runEntry, runOnTerminal } from "./_entry.ts";
 import { FakeDashboard, type QueuedManual } from "./_fake_dashboard.ts";
 import { writeDashboardConfig } from "../lib/dashboard/config.ts";
 import { dashboardJobs } from "../lib/daemon/link.ts";
@@ -451,40 +451,13 @@ Deno.test("koitab -d run through a real koid: signed here, checked and run there
   });
 });
 
-/**
- * Runs `koitab -d ARGS…` on a pseudo-terminal (util-linux `script`), answering each
- * prompt as it appears, as a person would. Null when `script` is not installed.
- */
-async function onTerminal(
+/** Runs `koitab -d ARGS…` on a terminal, typing each answer at its prompt. */
+function onTerminal(
   env: Record<string, string>,
   args: string[],
   answers: [prompt: string, typed: string][],
-): Promise<{ code: number; output: string } | null> {
-  if (!await Deno.stat("/usr/bin/script").then(() => true, () => false)) return null;
-  const command = [Deno.execPath(), "run", ...flags.koitab, new URL("koitab.ts", root).pathname]
-    .concat(["-d", ...args])
-    .map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
-  const child = new Deno.Command("/usr/bin/script", {
-    args: ["-qec", command, "/dev/null"],
-    env: { ...env, NO_COLOR: "1" },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  let output = "";
-  const pending = [...answers];
-  for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
-    output += text;
-    const next = pending[0];
-    if (next && output.endsWith(next[0])) {
-      pending.shift();
-      await writer.write(new TextEncoder().encode(next[1]));
-    }
-  }
-  const { code } = await child.status;
-  await writer.close().catch(() => {});
-  return { code, output: output.replaceAll("\r\n", "\n") };
+) {
+  return runOnTerminal("koitab", ["-d", ...args], { env }, answers);
 }
 
 Deno.test("koitab -d new asks for the password twice on a terminal, without echo", async () => {
