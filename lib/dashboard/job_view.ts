@@ -5,7 +5,7 @@
  * @module
  */
 
-import { parseCron } from "../cron.ts";
+import { type CronSchedule, parseCron } from "../cron.ts";
 import { describeSchedule } from "../describe.ts";
 import type { Job, Run } from "./schema.ts";
 
@@ -22,6 +22,24 @@ export interface JobView {
   /** The run the job owes: the first due time after its last run, ISO 8601, or null. */
   readonly due: string | null;
   readonly state: JobState;
+}
+
+/**
+ * Parsed schedules by zone and expression: the page asks for every job's view every
+ * few seconds, and a dashboard's schedules change rarely.
+ */
+const schedules = new Map<string, CronSchedule>();
+const MAX_SCHEDULES = 10_000;
+
+function scheduleOf(job: Job): CronSchedule {
+  const key = `${job.timezone ?? ""}\n${job.schedule}`;
+  let schedule = schedules.get(key);
+  if (schedule === undefined) {
+    schedule = parseCron(job.schedule, job.timezone ? { timezone: job.timezone } : {});
+    if (schedules.size >= MAX_SCHEDULES) schedules.clear();
+    schedules.set(key, schedule);
+  }
+  return schedule;
 }
 
 /**
@@ -47,8 +65,7 @@ export function viewJob(job: Job, lastRun: Run | null, now: number): JobView {
     } else {
       try {
         const after = new Date(lastRun.scheduledFor ?? lastRun.startedAt);
-        due = parseCron(job.schedule, job.timezone ? { timezone: job.timezone } : {}).next(after)
-          ?.getTime() ?? null;
+        due = scheduleOf(job).next(after)?.getTime() ?? null;
       } catch {
         due = null;
       }
