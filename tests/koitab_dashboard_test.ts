@@ -10,6 +10,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { type EntryResult, runEntry, runOnTerminal } from "./_entry.ts";
 import { FakeDashboard, type QueuedManual } from "./_fake_dashboard.ts";
 import { writeDashboardConfig } from "../lib/dashboard/config.ts";
+import { startServer } from "../lib/dashboard/server.ts";
 import { dashboardJobs } from "../lib/daemon/link.ts";
 import { base64url, deriveKeys, newDashboardId } from "../lib/keys.ts";
 import { type KoiPaths, koiPaths } from "../lib/koidir.ts";
@@ -493,4 +494,47 @@ Deno.test("koitab -d new asks for the password twice on a terminal, without echo
     assert(!differ!.output.includes(PASSWORD), differ!.output);
     assertEquals(await filesIn(dir), []);
   });
+});
+
+Deno.test("koitab -d run: a run cancelled on the dashboard before its host took it says so", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "koi_cancel_" });
+  const paths = koiPaths(`${tmp}/koi`);
+  const kv = await Deno.openKv(":memory:");
+  const server = await startServer({ kv, port: 0, pruneEveryMs: 0, log: () => {} });
+  try {
+    const key = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
+    const keys = { id: newDashboardId(), apiKey: key(), runKey: key() };
+    const api = (method: string, path: string, body?: unknown) =>
+      fetch(`${server.url}/api${path}`, {
+        method,
+        headers: { authorization: `Bearer ${keys.apiKey}` },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    await (await api("POST", "/dashboards", { id: keys.id, apiKey: keys.apiKey })).body?.cancel();
+    await writeDashboardConfig(paths, { ...keys, server: server.url });
+    const jobs = dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date());
+    await (await api("PUT", `/d/${keys.id}/hosts/web1/jobs`, { jobs })).body?.cancel();
+    const running = runEntry("koitab", ["-d", "run", "Say", "--arg", "Who=x", "--timeout", "60"], {
+      env: { KOI_DIR: paths.dir, KOI_PASSWORD: "" },
+    });
+    const tag = jobs[0]!.tag;
+    let manualId: string | undefined;
+    const deadline = Date.now() + 20_000;
+    while (manualId === undefined && Date.now() < deadline) {
+      const listed = await (await api("GET", `/d/${keys.id}/manual?host=web1&tag=${tag}`)).json();
+      manualId = listed.manual[0]?.id;
+      if (manualId === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert(manualId !== undefined, "koitab queued no run");
+    assertEquals((await api("DELETE", `/d/${keys.id}/manual/${manualId}`)).status, 200);
+    assertEquals(await running, {
+      code: 1,
+      stdout: "",
+      stderr: "koitab: the run was cancelled on the dashboard before web1 took it\n",
+    });
+  } finally {
+    await server.shutdown();
+    kv.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

@@ -467,6 +467,9 @@ async function awaitStart(
         );
       }
       if (manual.state === "started") return manual.runId!;
+      if (manual.state === "cancelled") {
+        throw new CliError(`the run was cancelled on the dashboard before ${host} took it`);
+      }
     } catch (error) {
       if (!(error instanceof DashboardError)) throw error;
       problem = ` (the dashboard last said: ${error.message})`;

@@ -118,7 +118,7 @@ export interface OutputRecord {
 /** A manual run's state on the server. */
 export interface ManualState {
   readonly id: string;
-  readonly state: "queued" | "claimed" | "refused" | "started";
+  readonly state: "queued" | "claimed" | "refused" | "started" | "cancelled";
   readonly reason: string | null;
   readonly runId: string | null;
 }
@@ -496,8 +496,8 @@ export class DashboardClient {
     );
     const manual = object(this.#json(this.#expectOk(answer)).manual, "manual");
     const state = string(manual, "state", "manual.state");
-    if (!["queued", "claimed", "refused", "started"].includes(state)) {
-      throw invalid(`"manual.state" is not queued, claimed, refused or started`);
+    if (!["queued", "claimed", "refused", "started", "cancelled"].includes(state)) {
+      throw invalid(`"manual.state" is not queued, claimed, refused, started or cancelled`);
     }
     const runId = optional(manual, "runId", string, "manual.runId");
     if (state === "started" && runId === null) throw invalid(`"manual.runId" is missing`);

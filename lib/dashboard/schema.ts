@@ -127,8 +127,11 @@ export const SETTING_RANGES: Readonly<Record<keyof Settings, readonly [number, n
   outputLimit: [1024, 16 * 1024 * 1024],
 };
 
-/** Where a manual run stands. */
-export type ManualState = "queued" | "claimed" | ManualAnswer;
+/**
+ * Where a manual run stands: `queued` for its host, `claimed` by it, then koid's
+ * answer; or `cancelled` from the page while still queued.
+ */
+export type ManualState = "queued" | "claimed" | ManualAnswer | "cancelled";
 
 /** A manual run as the API shows it. */
 export interface ManualRun {
@@ -137,6 +140,8 @@ export interface ManualRun {
   tag: string;
   queuedAt: number;
   state: ManualState;
+  /** The values its payload asks for, as sent (koid checks them; the server cannot). */
+  args: ArgValues;
   reason?: string;
   runId?: string;
 }
@@ -310,7 +315,15 @@ export function parseJobList(body: unknown): Job[] {
   return jobs;
 }
 
-function parseArgValues(value: unknown, field: string): ArgValues {
+/**
+ * Checks a run's argument values: at most 100, each a string, number or boolean.
+ *
+ * @param value The values; undefined or null for none.
+ * @param field The field's path, for the error.
+ * @returns The values.
+ * @throws {FieldError} If they are not such an object.
+ */
+export function parseArgValues(value: unknown, field: string): ArgValues {
   const raw = object(value ?? {}, field);
   const entries = Object.entries(raw);
   if (entries.length > 100) throw new FieldError(field, "must have at most 100 entries");

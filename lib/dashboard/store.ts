@@ -19,6 +19,7 @@
  * | `["hostRev", id, host]`                         | null, rewritten by each change of runs   |
  * | `["out", id, runId, gen, seq, part]`            | output bytes; gen 0 streamed, 1 final    |
  * | `["manual", id, manualId]`                      | manual run, with payload and signature   |
+ * | `["manualByJob", id, host, tag, queuedAt, mId]` | null: an index of a job's manual runs    |
  * | `["queue", id, host, queuedAt, manualId]`       | null: a manual run waiting for its host  |
  *
  * Concurrent writers, on this server instance or another sharing the store, are
@@ -38,10 +39,12 @@ import { base64url } from "../keys.ts";
 import type { OutputStream } from "../daemon/output.ts";
 import { addSeq, capChunks, charBoundary, hasSeq, type SeqRanges, splitBytes } from "./chunks.ts";
 import {
+  type ArgValues,
   DEFAULT_SETTINGS,
   type Job,
   type ManualRequest,
   type ManualRun,
+  parseArgValues,
   type Report,
   type Run,
   type RunStartInfo,
@@ -63,6 +66,7 @@ export const KEY_KINDS = [
   "hostRev",
   "out",
   "manual",
+  "manualByJob",
   "queue",
 ] as const;
 
@@ -118,6 +122,24 @@ export interface ClaimedManual {
   signature: string;
 }
 
+/** Which of a job's manual runs to list. */
+export interface ManualQuery {
+  host: string;
+  tag: string;
+  /** The most manual runs, 1 to 500. */
+  limit: number;
+  /** Only those queued before this instant, ms. */
+  before?: number | undefined;
+}
+
+/** What became of a request to cancel a manual run. */
+export interface CancelOutcome {
+  /** Whether it is cancelled now (also when it was before). */
+  cancelled: boolean;
+  /** The manual run as it is now; null if there is no such run. */
+  manual: ManualRun | null;
+}
+
 /** Which runs to list. */
 export interface RunQuery {
   host?: string | undefined;
@@ -162,7 +184,8 @@ interface AppliedUnit {
   /** Jobs with more runs than they keep still. */
   trims: Set<string>;
 }
-type StoredManual = ManualRun & { payload: string; signature: string };
+/** A manual run as stored: its arguments only in the signed payload. */
+type StoredManual = Omit<ManualRun, "args"> & { payload: string; signature: string };
 interface JobRuns {
   count: number;
   lastRunId: string;
@@ -239,13 +262,25 @@ function nextStats(last: JobRuns | null, start: RunStartInfo): JobRuns {
   };
 }
 
-/** A manual run as the API shows it: without its payload and signature. */
+/** A manual run as the API shows it: the values its payload asks for, not the payload. */
 function publicManual(stored: StoredManual): ManualRun {
   const { id, host, tag, queuedAt, state, reason, runId } = stored;
-  const manual: ManualRun = { id, host, tag, queuedAt, state };
+  const manual: ManualRun = { id, host, tag, queuedAt, state, args: payloadArgs(stored.payload) };
   if (reason !== undefined) manual.reason = reason;
   if (runId !== undefined) manual.runId = runId;
   return manual;
+}
+
+/**
+ * The argument values a payload asks for, when they are well-formed (else none:
+ * koid refuses such a request anyway).
+ */
+function payloadArgs(payload: string): ArgValues {
+  try {
+    return parseArgValues((JSON.parse(payload) as { args?: unknown }).args, "args");
+  } catch {
+    return {};
+  }
 }
 
 /** The dashboard server's store: one Deno KV, shared by any number of server instances. */
@@ -824,6 +859,7 @@ export class DashboardStore {
     const result = await this.#kv.atomic()
       .check({ key: ["manual", id, manualId], versionstamp: null })
       .set(["manual", id, manualId], manual)
+      .set(["manualByJob", id, request.host, request.tag, queuedAt, manualId], null)
       .set(["queue", id, request.host, queuedAt, manualId], null)
       .commit();
     if (!result.ok) throw new Error("Cannot queue a manual run: its random id exists");
@@ -840,6 +876,55 @@ export class DashboardStore {
   async getManual(id: string, manualId: string): Promise<ManualRun | null> {
     const entry = await this.#kv.get<StoredManual>(["manual", id, manualId]);
     return entry.value === null ? null : publicManual(entry.value);
+  }
+
+  /**
+   * A job's manual runs, newest first, in every state.
+   *
+   * @param id The dashboard id.
+   * @param query The job, and paging.
+   * @returns The manual runs.
+   */
+  async listManual(id: string, query: ManualQuery): Promise<ManualRun[]> {
+    const prefix: Deno.KvKey = ["manualByJob", id, query.host, query.tag];
+    const selector = query.before === undefined
+      ? { prefix }
+      : { prefix, end: [...prefix, query.before] };
+    const entries = await Array.fromAsync(
+      this.#kv.list<null>(selector, { reverse: true, limit: query.limit }),
+    );
+    const manuals = await this.#getValues<StoredManual>(
+      entries.map((entry) => ["manual", id, entry.key[5] as string]),
+    );
+    return manuals.flatMap((manual) => manual === null ? [] : [publicManual(manual)]);
+  }
+
+  /**
+   * Cancels a manual run still queued, in one atomic step with the claim's
+   * checks: once cancelled, no host can claim it; once claimed, it cannot be
+   * cancelled.
+   *
+   * @param id The dashboard id.
+   * @param manualId The manual run.
+   * @returns Whether it is cancelled (also when it was already), and the run as it
+   * is now: null if there is no such run.
+   */
+  cancelManual(id: string, manualId: string): Promise<CancelOutcome> {
+    return this.#transact<CancelOutcome>("cancel a manual run", async () => {
+      const manual = await this.#kv.get<StoredManual>(["manual", id, manualId]);
+      if (manual.value === null) return { value: { cancelled: false, manual: null } };
+      if (manual.value.state !== "queued") {
+        const cancelled = manual.value.state === "cancelled";
+        return { value: { cancelled, manual: publicManual(manual.value) } };
+      }
+      const next: StoredManual = { ...manual.value, state: "cancelled" };
+      const result = await this.#kv.atomic()
+        .check(manual)
+        .set(manual.key, next)
+        .delete(["queue", id, next.host, next.queuedAt, manualId])
+        .commit();
+      return result.ok ? { value: { cancelled: true, manual: publicManual(next) } } : null;
+    });
   }
 
   /**
@@ -953,8 +1038,10 @@ export class DashboardStore {
     const writes: Write[] = [];
     for await (const entry of this.#kv.list<StoredManual>({ prefix: ["manual", id] })) {
       if (entry.value.queuedAt >= cutoff) continue;
+      const { host, tag, queuedAt } = entry.value;
       writes.push({ key: entry.key });
-      writes.push({ key: ["queue", id, entry.value.host, entry.value.queuedAt, entry.value.id] });
+      writes.push({ key: ["queue", id, host, queuedAt, entry.value.id] });
+      writes.push({ key: ["manualByJob", id, host, tag, queuedAt, entry.value.id] });
     }
     await this.#write(writes);
   }
