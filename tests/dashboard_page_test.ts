@@ -728,6 +728,8 @@ Deno.test({
         await page.cdp("Emulation.setEmulatedMedia", { features: dark });
         await page.screenshot(`${artifacts}page-jobs-dark.png`);
         await page.cdp("Emulation.setEmulatedMedia", { features: [] });
+        await Deno.mkdir(new URL("docs/", root), { recursive: true });
+        await Deno.copyFile(`${artifacts}page-jobs.png`, new URL("docs/screenshot.png", root));
       });
 
       await t.step(
