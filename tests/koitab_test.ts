@@ -648,6 +648,68 @@ Deno.test("parseKoitab() refuses argument names over 200 characters and more tha
   );
 });
 
+// Limits
+
+Deno.test("parseKoitab() refuses a command over 131,071 bytes, its % input included", () => {
+  const head = "@daily echo ";
+  const fits = `${head}${"x".repeat(131_071 - 5)}`;
+  assertEquals(onlyJob(`${fits}\n`).command.length, 131_071);
+  assertEquals(
+    errorOf(`${fits}é`),
+    "command too long: 131073 bytes, at most 131071 (the most Linux passes to sh -c as one argument)",
+  );
+  assertEquals(
+    errorOf(`@daily cat %${"x".repeat(131_071)}`),
+    "command too long: 131076 bytes, at most 131071 (the most Linux passes to sh -c as one argument)",
+  );
+});
+
+Deno.test("parseKoitab() refuses a variable over 131,071 bytes as NAME=value", () => {
+  assertEquals(parseKoitab(`A=${"v".repeat(131_069)}\n`).errors, []);
+  assertEquals(
+    errorOf(`AB=${"v".repeat(131_069)}`),
+    "variable too long: 131072 bytes, at most 131071 (the most Linux passes as one environment variable)",
+  );
+});
+
+Deno.test("parseKoitab() refuses job and section names over 200 characters", () => {
+  assertEquals(onlyJob(`"${"n".repeat(200)}" @daily x\n`).name!.length, 200);
+  assertEquals(
+    errorOf(`"${"n".repeat(201)}" @daily x`),
+    "job name too long: 201 characters, at most 200",
+  );
+  assertEquals(
+    errorOf(`[${"s".repeat(201)}]`),
+    "section name too long: 201 characters, at most 200",
+  );
+});
+
+Deno.test("parseKoitab() refuses the 10,001st job, as a crontab holds at most 10,000", () => {
+  const { jobs, errors } = parseKoitab("* * * * * x\n".repeat(10_001));
+  assertEquals(jobs.length, 10_000);
+  assertEquals(errors, [
+    { line: 10_001, message: "too many jobs: a koitab holds at most 10000, as a crontab does" },
+  ]);
+});
+
+Deno.test("parseKoitab() refuses jobs past 8 MiB as JSON, the most the dashboard takes from one machine", () => {
+  // Each job is {"name":"J0","section":null,"schedule":"@daily","command":"echo yyy…","args":[]}.
+  const line = (i: number) => `"J${i}" @daily echo ${"y".repeat(120_000)}`;
+  const jobJson = (i: number) => 75 + String(i).length + 120_000;
+  const table = Array.from({ length: 70 }, (_, i) => line(i)).join("\n");
+  let total = 0;
+  for (let i = 0; i < 69; i++) total += jobJson(i);
+  assertEquals(total <= 8 * 1024 * 1024, true);
+  const { jobs, errors } = parseKoitab(table);
+  assertEquals(jobs.length, 69);
+  assertEquals(errors, [{
+    line: 70,
+    message: `the koitab is too large: its jobs up to this line take ${
+      total + jobJson(69)
+    } bytes as JSON, more than the 8388608 (8 MiB) the dashboard takes from one machine`,
+  }]);
+});
+
 // Errors
 
 Deno.test("parseKoitab() reports every bad line at once, with its line number, and keeps the good jobs", () => {

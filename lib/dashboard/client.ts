@@ -15,6 +15,12 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 /** The largest answer read by default; the server's largest legitimate answers are far smaller. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
+/**
+ * The largest answer to `GET /jobs`, which lists every host's jobs: one host's
+ * list alone may take 13 MB (see `MAX_JOB_LIST_BYTES`), more with each job's view.
+ */
+export const MAX_JOBS_RESPONSE_BYTES = 256 * 1024 * 1024;
+
 /** A dashboard id: 16 to 64 characters of base64url's alphabet. */
 export const DASHBOARD_ID = /^[A-Za-z0-9_-]{16,64}$/;
 
@@ -191,6 +197,8 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Overrides the client's timeout for this call. */
   readonly timeoutMs?: number;
+  /** Overrides the client's largest answer for this call. */
+  readonly maxResponseBytes?: number;
 }
 
 /** Where the client talks to, and its limits. */
@@ -382,7 +390,11 @@ export class DashboardClient {
    * @returns The checked fields of each job.
    */
   async jobs(options: CallOptions = {}): Promise<HostJob[]> {
-    const body = this.#json(this.#expectOk(await this.#call("GET", "/jobs", undefined, options)));
+    const answer = await this.#call("GET", "/jobs", undefined, {
+      maxResponseBytes: MAX_JOBS_RESPONSE_BYTES,
+      ...options,
+    });
+    const body = this.#json(this.#expectOk(answer));
     return array(body, "jobs").map((item, i) => {
       const job = object(item, `jobs[${i}]`);
       const where = (field: string) => `jobs[${i}].${field}`;
@@ -606,7 +618,7 @@ export class DashboardClient {
       return fail(error);
     }
     try {
-      const text = await readLimited(response, this.#maxBytes, signal);
+      const text = await readLimited(response, options.maxResponseBytes ?? this.#maxBytes, signal);
       return { status: response.status, text, location: response.headers.get("location") };
     } catch (error) {
       return fail(error);
