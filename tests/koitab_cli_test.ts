@@ -1022,3 +1022,46 @@ Deno.test("koitab -e on a terminal keeps the edits and installs nothing when tol
     assertEquals(await textOf(koi.koitab), null);
   });
 });
+
+// Names, templates and limits
+
+Deno.test("koitab run takes every argument name the koitab accepts, typed with any spacing, and leaves templates alone", async () => {
+  await withSandbox(async (koi) => {
+    const table =
+      `"Names" @manual printf '\\%s|' {{  spaced   name  }} {{Émilie_2-b}} {{😃 face}} ` +
+      `'{{.State.Health.Status}}' {{a=b}}\n`;
+    assertEquals(await koi.run(["-"], { stdin: table }), OK);
+    assertEquals(
+      await koi.run([
+        "run",
+        "Names",
+        "--arg",
+        "spaced name=a",
+        "--arg",
+        " Émilie_2-b =b",
+        "--arg=😃   face=c=d",
+      ]),
+      { code: 0, stdout: "a|b|c=d|{{.State.Health.Status}}|{{a=b}}|", stderr: "" },
+    );
+  });
+});
+
+Deno.test("koitab FILE refuses a command too long to run, naming the line, and installs nothing", async () => {
+  await withSandbox(async (koi) => {
+    const file = await koi.write(
+      "huge.tab",
+      `@daily true\n* * * * * echo ${"x".repeat(131_067)}\n`,
+    );
+    assertEquals(
+      await koi.run([file]),
+      {
+        code: 1,
+        stdout: "",
+        stderr:
+          "koitab line 2: command too long: 131072 bytes, at most 131071 (the most Linux passes to sh -c as one argument)\n" +
+          `koitab: ${file} has 1 error; nothing was installed\n`,
+      },
+    );
+    assertEquals(await textOf(koi.koitab), null);
+  });
+});
