@@ -86,6 +86,8 @@ export interface DashboardHost {
   readonly host: string;
   readonly lastSeenAt: number | null;
   readonly jobCount: number;
+  /** When and why the server refused the host's last job list (null from older servers). */
+  readonly jobListRefused: { readonly at: number; readonly reason: string } | null;
 }
 
 /** `GET /api/d/{id}`: the fields Koi uses, checked. */
@@ -354,6 +356,7 @@ export class DashboardClient {
         host: hostName(host, "host", `hosts[${i}].host`),
         lastSeenAt: nullable(host, "lastSeenAt", number, `hosts[${i}].lastSeenAt`),
         jobCount: count(host, "jobCount", `hosts[${i}].jobCount`),
+        jobListRefused: optional(host, "jobListRefused", refusal, `hosts[${i}].jobListRefused`),
       };
     });
     return { id: string(body, "id"), createdAt: number(body, "createdAt"), hosts };
@@ -787,6 +790,18 @@ function optional<T>(
   what: string,
 ): T | null {
   return body[key] === undefined || body[key] === null ? null : read(body, key, what);
+}
+
+function refusal(
+  body: Record<string, unknown>,
+  key: string,
+  what: string,
+): { at: number; reason: string } {
+  const value = object(body[key], what);
+  return {
+    at: number(value, "at", `${what}.at`),
+    reason: clean(string(value, "reason", `${what}.reason`)),
+  };
 }
 
 function jobArg(value: unknown, what: string): JobArg {

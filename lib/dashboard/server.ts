@@ -248,7 +248,16 @@ function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => numbe
       methods: {
         async PUT(context) {
           const name = host(context);
-          const jobs = parseJobList(await readJsonBody(context.request, MAX_JOB_LIST_BYTES));
+          let jobs;
+          try {
+            jobs = parseJobList(await readJsonBody(context.request, MAX_JOB_LIST_BYTES));
+          } catch (error) {
+            // The page and koitab -d say that the list shown is out of date, and why.
+            if (error instanceof FieldError || error instanceof HttpError) {
+              await store.refuseJobs(context.dashboard.id, name, error.message);
+            }
+            throw error;
+          }
           await store.replaceJobs(context.dashboard.id, name, jobs);
           return noContent();
         },

@@ -10,6 +10,7 @@
  * | `["dash", id]`                                  | `{keyHash, createdAt, settings}`         |
  * | `["seen", id, host]`, `["jobCount", id, host]`  | last call (ms); jobs listed              |
  * | `["job", id, host, tag, part]`                  | a Job's JSON, in parts                   |
+ * | `["jobsRefused", id, host]`                     | `{at, reason}` of a refused job list     |
  * | `["run", id, runId]`                            | Run, and which output it stored          |
  * | `["runAt", id, startedAt, runId]`               | null: an index, as are the next three    |
  * | `["runByHost", id, host, startedAt, runId]`     | null                                     |
@@ -55,6 +56,7 @@ export const KEY_KINDS = [
   "seen",
   "jobCount",
   "job",
+  "jobsRefused",
   "run",
   "runAt",
   "runByHost",
@@ -100,6 +102,19 @@ export interface HostInfo {
   /** The last call from this host, ms; null if it only ever had jobs listed. */
   lastSeenAt: number | null;
   jobCount: number;
+  /**
+   * When and why the server refused the host's last job list, so the list it
+   * shows is out of date; null when it took the last one.
+   */
+  jobListRefused: JobListRefused | null;
+}
+
+/** A job list the server refused. */
+export interface JobListRefused {
+  /** When, ms since the epoch. */
+  at: number;
+  /** Why: the error the server answered with. */
+  reason: string;
 }
 
 /** A job with its host and its newest run. */
@@ -345,7 +360,7 @@ export class DashboardStore {
     const host = (name: string) => {
       let info = hosts.get(name);
       if (info === undefined) {
-        info = { host: name, lastSeenAt: null, jobCount: 0 };
+        info = { host: name, lastSeenAt: null, jobCount: 0, jobListRefused: null };
         hosts.set(name, info);
       }
       return info;
@@ -356,11 +371,27 @@ export class DashboardStore {
     for await (const entry of this.#kv.list<number>({ prefix: ["jobCount", id] })) {
       host(entry.key[2] as string).jobCount = entry.value;
     }
+    for await (const entry of this.#kv.list<JobListRefused>({ prefix: ["jobsRefused", id] })) {
+      host(entry.key[2] as string).jobListRefused = entry.value;
+    }
     return [...hosts.values()].sort((a, b) => a.host < b.host ? -1 : a.host > b.host ? 1 : 0);
   }
 
   /**
-   * Replaces a host's job list, in as many atomic batches as its size needs.
+   * Records that a host's job list was refused: the list kept is out of date.
+   *
+   * @param id The dashboard id.
+   * @param host The host.
+   * @param reason Why, as the server answered.
+   */
+  async refuseJobs(id: string, host: string, reason: string): Promise<void> {
+    const refused: JobListRefused = { at: this.#now(), reason: reason.slice(0, 1000) };
+    await this.#kv.set(["jobsRefused", id, host], refused);
+  }
+
+  /**
+   * Replaces a host's job list, in as many atomic batches as its size needs, and
+   * forgets a refusal of an earlier one.
    *
    * @param id The dashboard id.
    * @param host The host.
@@ -386,6 +417,7 @@ export class DashboardStore {
     }
     writes.push({ key: ["jobCount", id, host], value: jobs.length, size: 16 });
     writes.push({ key: ["seen", id, host], value: this.#now(), size: 16 });
+    writes.push({ key: ["jobsRefused", id, host] });
     await this.#write(writes);
   }
 
