@@ -12,7 +12,13 @@ import { CliError } from "./lib/cli/errors.ts";
 import { upcomingRuns } from "./lib/cli/next.ts";
 import { findJob, parseArgOptions, runJobNow } from "./lib/cli/run.ts";
 import { askLine } from "./lib/cli/prompt.ts";
-import { installTable, readTable, removeTable, validateTable } from "./lib/cli/table.ts";
+import {
+  installTable,
+  printWarnings,
+  readTable,
+  removeTable,
+  validateTable,
+} from "./lib/cli/table.ts";
 import { DEFAULT_KOI_DIR, type KoiPaths, koiPaths } from "./lib/koidir.ts";
 import { localTimeZone } from "./lib/timezone.ts";
 import { readPasswd } from "./lib/users.ts";
@@ -110,7 +116,7 @@ async function dispatch(args: string[]): Promise<number> {
     case "--check":
     case "-T":
       if (rest.length !== 1) throw new CliError(`${first} takes one FILE, or - for stdin`, 2);
-      return await check(rest[0]!);
+      return await check(paths, rest[0]!);
     case "--next":
       return await next(paths, rest);
     case "run":
@@ -168,14 +174,18 @@ async function remove(paths: KoiPaths, ask: boolean): Promise<number> {
 async function install(paths: KoiPaths, source: string): Promise<number> {
   const text = await readSource(source);
   const what = source === "-" ? "the koitab on stdin" : source;
-  await installTable(paths, validateTable(text, what));
+  const table = validateTable(text, what);
+  await printWarnings(table, await owner(paths));
+  await installTable(paths, table);
   return 0;
 }
 
-async function check(source: string): Promise<number> {
+async function check(paths: KoiPaths, source: string): Promise<number> {
   const text = await readSource(source);
   const what = source === "-" ? "the koitab on stdin" : source;
-  const { jobs } = validateTable(text, what);
+  const table = validateTable(text, what);
+  await printWarnings(table, await owner(paths));
+  const { jobs } = table;
   const count = jobs.length === 1 ? "1 job" : `${jobs.length} jobs`;
   console.log(`${source === "-" ? "stdin" : source}: ${count}, no errors`);
   return 0;

@@ -148,7 +148,7 @@ function contextProblem(stack: readonly Frame[]): string | null {
 function scanPlaceholders(
   command: string,
   visit: (raw: string, inner: string, problem: string | null, at: number) => void,
-): void {
+): readonly Frame[] {
   const braces = new RegExp(BRACES_SOURCE, "y");
   let templateDepth = 0;
   /** The placeholder at `at`, or null: plain text, or no `{{…}}` there. */
@@ -267,6 +267,42 @@ function scanPlaceholders(
       }
     }
   }
+  return stack;
+}
+
+/** How each shell context reads when a command ends inside it. */
+const OPEN_CONTEXTS: Readonly<Record<Exclude<Frame["kind"], "code" | "comment">, string>> = {
+  single: "a '…' quote",
+  double: 'a "…" quote',
+  backtick: "`…`",
+  subshell: "$(…)",
+  brace: "${…}",
+  arith: "$((…))",
+};
+
+/**
+ * The shell context a command ends inside, if any: a quote, backquotes, `$(…)`,
+ * `${…}` or `$((…))` left open, as when cron's `%` rule cut it short. A comment
+ * left open is not counted: a comment ends with the command.
+ *
+ * @param command The command, after cron's `%` rule.
+ * @returns What is left open (`a "…" quote`, `$(…)`), innermost first, or null.
+ *
+ * @example
+ * ```ts
+ * import { unclosedShellContext } from "./args.ts";
+ *
+ * if (unclosedShellContext("tar czf /b/$(date +") !== "$(…)") throw new Error();
+ * if (unclosedShellContext("date +") !== null) throw new Error();
+ * ```
+ */
+export function unclosedShellContext(command: string): string | null {
+  const stack = scanPlaceholders(command, () => {});
+  for (let i = stack.length - 1; i >= 0; i--) {
+    const kind = stack[i]!.kind;
+    if (kind !== "code" && kind !== "comment") return OPEN_CONTEXTS[kind];
+  }
+  return null;
 }
 
 /** The name in a placeholder's inside (everything before its first comma), as Koi knows it. */

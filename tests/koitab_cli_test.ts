@@ -1065,3 +1065,44 @@ Deno.test("koitab FILE refuses a command too long to run, naming the line, and i
     assertEquals(await textOf(koi.koitab), null);
   });
 });
+
+/** A table from real crontabs: a line for /etc/crontab, and two % that cut a command short. */
+const SURPRISING = `MAILTO=""
+0 3 * * * root /usr/sbin/backup
+5 0 * * * date +%Y-%m-%d > /tmp/today
+0 1 * * * tar czf /tmp/b-$(date +%F).tgz /etc
+0 9 * * 1 mail -s standup team%Time for standup.
+`;
+
+/** The warnings koitab prints for {@linkcode SURPRISING}: one line each, with the fix. */
+const SURPRISING_WARNINGS =
+  `koitab line 2: warning: "root" is a user, not a command: this line is written for /etc/crontab, with a user column; a koitab's jobs run as ${OWNER}, so remove "root"
+koitab line 3: warning: cron ends the command at the first "%" of "date +%Y-%m-%d > /tmp/today" (a date format) and sends the rest as its input: write \\% for each literal %
+koitab line 4: warning: cron ends the command at the first "%" of "tar czf /tmp/b-$(date +%F).tgz /etc" (inside $(…)) and sends the rest as its input: write \\% for each literal %
+`;
+
+Deno.test("koitab --check, install and -e warn of lines that are valid but surprising, and still succeed", async () => {
+  await withSandbox(async (koi) => {
+    const file = await koi.write("system.tab", SURPRISING);
+    assertEquals(await koi.run(["--check", file]), {
+      code: 0,
+      stdout: `${file}: 4 jobs, no errors\n`,
+      stderr: SURPRISING_WARNINGS,
+    });
+    assertEquals(await koi.run([file]), { code: 0, stdout: "", stderr: SURPRISING_WARNINGS });
+    assertEquals(await textOf(koi.koitab), SURPRISING);
+    const touch = await editor(koi, "touch.sh", `touch "$1"`);
+    assertEquals(await koi.run(["-e"], { env: { VISUAL: touch } }), {
+      code: 0,
+      stdout: "",
+      stderr: `${SURPRISING_WARNINGS}koitab: installing new koitab\n`,
+    });
+    // Fixed as the warnings say, the table is quiet.
+    const fixed = SURPRISING.replace("root ", "").replaceAll("+%", "+\\%").replaceAll("-%", "-\\%");
+    assertEquals(await koi.run(["--check", "-"], { stdin: fixed }), {
+      code: 0,
+      stdout: "stdin: 4 jobs, no errors\n",
+      stderr: "",
+    });
+  });
+});

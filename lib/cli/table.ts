@@ -5,9 +5,12 @@
  * @module
  */
 
+import { CRON_PATH } from "../daemon/environment.ts";
 import { writeFileAtomic } from "../files.ts";
 import type { KoiPaths } from "../koidir.ts";
 import { formatKoitabError, type KoitabJob, parseKoitab } from "../koitab.ts";
+import { formatKoitabWarning, koitabWarnings } from "../koitab_warnings.ts";
+import { readPasswd } from "../users.ts";
 import { CliError } from "./errors.ts";
 
 /**
@@ -53,6 +56,44 @@ export function validateTable(
     throw new CliError(`${what} has ${count}; ${consequence}`);
   }
   return { bytes, jobs };
+}
+
+/**
+ * Prints on stderr a warning for each line that is valid but almost surely not
+ * what its author meant (`koitab line 3: warning: …`), with the fix. Warnings
+ * change nothing: the table installs all the same.
+ *
+ * @param table The validated table.
+ * @param owner Who its jobs run as, for the messages.
+ * @returns When printed.
+ */
+export async function printWarnings(table: ValidTable, owner: string): Promise<void> {
+  let users: Set<string>;
+  try {
+    users = new Set((await readPasswd()).map((account) => account.name));
+  } catch {
+    users = new Set(["root"]);
+  }
+  const warnings = koitabWarnings(table.jobs, {
+    isUser: (name) => users.has(name),
+    isCommand,
+    owner,
+    defaultPath: CRON_PATH,
+  });
+  for (const warning of warnings) console.error(formatKoitabWarning(warning));
+}
+
+/** Whether `name` is an executable file in a directory of `path`, as `sh` would find it. */
+function isCommand(name: string, path: string): boolean {
+  if (name.includes("/")) return true;
+  return path.split(":").some((dir) => {
+    try {
+      const info = Deno.statSync(`${dir || "."}/${name}`);
+      return info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**
