@@ -108,8 +108,9 @@ export async function installTable(paths: KoiPaths, table: ValidTable): Promise<
   await ensureDir(paths.dir);
   const old = await readTable(paths);
   try {
-    if (old !== null) await writeFileAtomic(paths.backup, old, { mode: 0o600 });
-    await writeFileAtomic(paths.koitab, table.bytes, { mode: 0o600 });
+    const options = { mode: 0o600, ...await ownerOf(paths.dir) };
+    if (old !== null) await writeFileAtomic(paths.backup, old, options);
+    await writeFileAtomic(paths.koitab, table.bytes, options);
   } catch (error) {
     throw new CliError(`cannot install ${paths.koitab}: ${(error as Error).message}`);
   }
@@ -125,12 +126,23 @@ export async function removeTable(paths: KoiPaths): Promise<boolean> {
   const old = await readTable(paths);
   if (old === null) return false;
   try {
-    await writeFileAtomic(paths.backup, old, { mode: 0o600 });
+    await writeFileAtomic(paths.backup, old, { mode: 0o600, ...await ownerOf(paths.dir) });
     await Deno.remove(paths.koitab);
   } catch (error) {
     throw new CliError(`cannot remove ${paths.koitab}: ${(error as Error).message}`);
   }
   return true;
+}
+
+/**
+ * Who the table's files must belong to when root writes them: the owner of
+ * KOI_DIR, whose koid reads them (koitab -u alice, or sudo koitab). Nothing for
+ * anyone else, whose files are their own.
+ */
+async function ownerOf(dir: string): Promise<{ owner?: { uid: number; gid: number } }> {
+  if (Deno.uid() !== 0) return {};
+  const info = await Deno.stat(dir);
+  return info.uid === null || info.gid === null ? {} : { owner: { uid: info.uid, gid: info.gid } };
 }
 
 async function ensureDir(dir: string): Promise<void> {
