@@ -183,8 +183,8 @@ function checkNameLength(what: string, name: string): void {
 }
 
 /**
- * A text's size checked against {@linkcode MAX_COMMAND_BYTES}: a command (`what`
- * is "command", `carried` "as one argument") or a variable's `NAME=value`.
+ * A text's size checked against {@linkcode MAX_COMMAND_BYTES}: a command as `sh -c`
+ * gets it (before cron's `%`), or a variable's `NAME=value`.
  */
 function checkCommandBytes(what: string, text: string, carried: string): void {
   const bytes = utf8.encode(text).length;
@@ -317,8 +317,8 @@ export function parseKoitab(text: string): Koitab {
       }
     }
 
-    checkCommandBytes("command", field, "to sh -c as one argument");
     const { command, stdin } = splitPercent(field);
+    checkCommandBytes("command", command, "to sh -c as one argument");
     const args = parseArgSpecs(command);
     if (schedule !== "@manual") {
       const required = args.find((arg) => arg.type !== "bool" && arg.default === undefined);

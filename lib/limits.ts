@@ -8,7 +8,8 @@
  */
 
 /**
- * The most bytes (UTF-8) of a job's command, its `%` input included, and of a
+ * The most bytes (UTF-8) of a job's command as `sh -c` gets it (before cron's
+ * `%`, which starts the job's input, and with each `\%` made `%`), and of a
  * variable's `NAME=value`. koid runs a command as `sh -c COMMAND`, one argument,
  * and Linux refuses any single argument or environment string of more than
  * 128 KiB with its closing NUL (`MAX_ARG_STRLEN`): the job would fail on every run
