@@ -91,6 +91,9 @@ const TEMPLATE_OPENER = /^-?\s*(?:range|if|with|block|define)(?:\s|$)/;
 /** Go template actions that only make sense inside a block: literal there, whatever they look like. */
 const TEMPLATE_INNER = /^-?\s*(?:end|else|break|continue)(?:\s|-?$)/;
 
+/** The Go template action that closes a block. */
+const TEMPLATE_END = /^-?\s*end(?:\s|-?$)/;
+
 /**
  * An argument name as typed anywhere (a placeholder, `--arg name=value`): without
  * the spaces around it, and with each run of spaces inside made one.
@@ -158,7 +161,7 @@ function scanPlaceholders(
     if (found === null) return null;
     const inner = found[1]!;
     if (templateDepth > 0 && TEMPLATE_INNER.test(inner)) {
-      if (/^-?\s*end(?:\s|-?$)/.test(inner)) templateDepth--;
+      if (TEMPLATE_END.test(inner)) templateDepth--;
       return null;
     }
     if (PLACEHOLDER_INSIDE.test(inner)) return found;
