@@ -1222,6 +1222,30 @@ Deno.test({
         await page.waitFor(".jobs-table");
       });
 
+      await t.step("a job list the server refused is said to be out of date, and why", async () => {
+        const put = (jobs: unknown) =>
+          fetch(`${server!.url}/api/d/${link.id}/hosts/web3/jobs`, {
+            method: "PUT",
+            headers: { authorization: `Bearer ${link.apiKey}` },
+            body: JSON.stringify({ jobs }),
+          });
+        const refused = await put([{ tag: "j1", schedule: "@daily", line: 1 }]);
+        assertEquals(refused.status, 400);
+        await refused.body?.cancel();
+        await page.goto(url);
+        await page.waitFor(".jobs-table");
+        await page.waitFor("p.notice[role=status]");
+        const notice = await page.text("p.notice[role=status]");
+        assert(
+          /^The job list of web3 is out of date: the server refused the list koid sent (just now|\d+ s ago) \(Invalid "jobs\[0\]\.command": must be a string \(got nothing\)\)\.$/
+            .test(notice),
+          notice,
+        );
+        const cleared = await put([]);
+        assertEquals(cleared.status, 204);
+        await page.waitForFunction(`document.querySelector("p.notice[role=status]") === null`);
+      });
+
       await t.step("keyboard only: Tab to a job, Enter opens it", async () => {
         await page.evaluate("document.activeElement.blur()");
         let found = false;

@@ -387,6 +387,43 @@ Deno.test("PUT jobs replaces a host's list; GET jobs lists every host's jobs wit
   });
 });
 
+Deno.test("a refused job list is recorded for its host until a list is taken: GET /api/d/{id} says why", async () => {
+  let time = Date.parse("2026-03-01T12:00:00Z");
+  await withServer(async ({ dashboard }) => {
+    const d = await dashboard();
+    assertEquals((await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j1", 1)] })).status, 204);
+    const hosts = async () => (await d.call("GET", "")).body.hosts;
+    assertEquals((await hosts())[0].jobListRefused, null);
+    time += 60_000;
+    const bad = await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j2", 1, { line: 0 })] });
+    const error =
+      'Invalid "jobs[0].line": must be a whole number from 1 to 9007199254740991 (got 0)';
+    assertEquals([bad.status, bad.body], [400, { error }]);
+    const tooLarge = await d.call("PUT", "/hosts/db/jobs", "x".repeat(14_000_000));
+    assertEquals(tooLarge.status, 413);
+    assertEquals(await hosts(), [
+      {
+        host: "db",
+        lastSeenAt: null,
+        jobCount: 0,
+        jobListRefused: { at: time, reason: "The body is larger than 13508608 bytes" },
+      },
+      {
+        host: "web",
+        lastSeenAt: time - 60_000,
+        jobCount: 1,
+        jobListRefused: { at: time, reason: error },
+      },
+    ]);
+    // The list it had is still the one shown.
+    assertEquals((await d.call("GET", "/jobs")).body.jobs.map((j: { tag: string }) => j.tag), [
+      "j1",
+    ]);
+    assertEquals((await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j2", 1)] })).status, 204);
+    assertEquals((await hosts())[1].jobListRefused, null);
+  }, { now: () => time });
+});
+
 Deno.test("reports: start, output and end are stored exactly; a retried batch duplicates nothing", async () => {
   await withServer(async ({ dashboard }) => {
     const d = await dashboard();
@@ -921,6 +958,7 @@ Deno.test("DELETE /api/d/{id} removes every key of the dashboard and nothing of 
     const kept = await dashboard();
     for (const d of [doomed, kept]) {
       await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j1", 1)] });
+      await d.call("PUT", "/hosts/db/jobs", { jobs: [{ tag: "j1" }] });
       await d.call("POST", "/hosts/web/reports", {
         reports: [
           start("r1", "j1", 1000),

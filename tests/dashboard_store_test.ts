@@ -141,6 +141,35 @@ Deno.test("DashboardStore replaces a 10,000-job list in batches", async () => {
   });
 });
 
+Deno.test("DashboardStore keeps a job larger than a KV value in parts, and never shows parts of two writes", async () => {
+  await withStore(async (store, kv) => {
+    await created(store);
+    const big = { ...job("j1", 1), command: "\u0001".repeat(131_071) };
+    await store.replaceJobs(ID, "web", [big]);
+    assertEquals(
+      (await keys(kv, ["job", ID, "web"])).map((key) => key.slice(3)),
+      [...Array(14).keys()].map((part) => ["j1", part]),
+      "786,516 bytes of JSON in 14 parts of at most 60,000",
+    );
+    assertEquals(await store.listJobs(ID), [{ ...big, host: "web", lastRun: null }]);
+    // A reader between two batches of a replacement: a new first part beside old parts.
+    const [first] = await Array.fromAsync(kv.list({ prefix: ["job", ID, "web", "j1"] }));
+    await kv.set(first!.key, { ...(first!.value as object), stamp: "another write" });
+    assertEquals(await store.listJobs(ID), []);
+  });
+});
+
+Deno.test("DashboardStore reads a job stored whole by an older server, and replaces it", async () => {
+  await withStore(async (store, kv) => {
+    await created(store);
+    await kv.set(["job", ID, "web", "j1"], job("j1", 1));
+    assertEquals(await store.listJobs(ID), [{ ...job("j1", 1), host: "web", lastRun: null }]);
+    await store.replaceJobs(ID, "web", [job("j1", 2)]);
+    assertEquals(await keys(kv, ["job", ID, "web"]), [["job", ID, "web", "j1", 0]]);
+    assertEquals(await store.listJobs(ID), [{ ...job("j1", 2), host: "web", lastRun: null }]);
+  });
+});
+
 Deno.test("DashboardStore hands a queued run to exactly one of many concurrent claimers", async () => {
   await withStore(async (store) => {
     await created(store);

@@ -10,6 +10,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { type EntryResult, runEntry, runOnTerminal } from "./_entry.ts";
 import { FakeDashboard, type QueuedManual } from "./_fake_dashboard.ts";
 import { writeDashboardConfig } from "../lib/dashboard/config.ts";
+import { writeJobListRefusal } from "../lib/dashboard/link_state.ts";
 import { startServer } from "../lib/dashboard/server.ts";
 import { dashboardJobs } from "../lib/daemon/link.ts";
 import { base64url, deriveKeys, newDashboardId } from "../lib/keys.ts";
@@ -181,6 +182,60 @@ Deno.test("koitab -d shows the link and whether the dashboard answers", async ()
     assertEquals(down.code, 1);
     assert(
       down.stdout.startsWith(`${head}status     unreachable: cannot reach ${fake.url}: `),
+      down.stdout,
+    );
+    fake.start();
+  });
+});
+
+Deno.test("koitab -d says a host's job list is out of date, and why: koid's record, then the server's", async () => {
+  await withSandbox(async ({ fake, koitab, link, paths }) => {
+    const { id } = await link();
+    fake.jobPuts.push({
+      host: "web1",
+      jobs: dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date()),
+    });
+    const head = `dashboard  ${id}\nserver     ${fake.url}\nurl        ${fake.url}/d/${id}\n`;
+    const hosts = "web1 (2 jobs, last seen 2023-11-14T22:13:20.000Z)";
+    const reason =
+      'the server answered 400: Invalid "jobs[0].command": must be 0 to 20000 characters';
+    const at = Date.parse("2026-03-01T12:00:00Z");
+    // A record for another dashboard is not this one's business.
+    await writeJobListRefusal(paths, {
+      dashboard: "another_dashboard_01",
+      host: "web1",
+      at,
+      reason,
+    });
+    assertEquals((await koitab([])).stdout, `${head}status     ok, hosts: ${hosts}\n`);
+    // What koid recorded holds whatever the server says (an older one says nothing).
+    await writeJobListRefusal(paths, { dashboard: id, host: "web1", at, reason });
+    const local =
+      `status     the host's job list is out of date (web1, this machine): the server refused it at 2026-03-01T12:00:00.000Z: ${reason}\n`;
+    assertEquals(await koitab([]), {
+      code: 1,
+      stdout: `${head}${local}hosts      ${hosts}\n`,
+      stderr: "",
+    });
+    // The server's own record covers the other hosts.
+    fake.refusedJobLists.set("db1", {
+      at: at + 1000,
+      reason: "The body is larger than 13508608 bytes",
+    });
+    fake.refusedJobLists.set("web1", { at, reason: "the same, from the server" });
+    assertEquals(await koitab([]), {
+      code: 1,
+      stdout: head + local +
+        "status     the host's job list is out of date (db1): the server refused it at 2026-03-01T12:00:01.000Z: The body is larger than 13508608 bytes\n" +
+        `hosts      ${hosts}, db1 (0 jobs, last seen 2023-11-14T22:13:20.000Z)\n`,
+      stderr: "",
+    });
+    // Unreachable, koid's record still says so.
+    await fake.stop();
+    const down = await koitab([]);
+    assertEquals(down.code, 1);
+    assert(
+      down.stdout.startsWith(`${head}${local}status     unreachable: cannot reach ${fake.url}: `),
       down.stdout,
     );
     fake.start();

@@ -14,6 +14,7 @@ import { ManualPoller } from "./poll.ts";
 import {
   DASHBOARD_ID,
   FieldError,
+  MAX_JOB_LIST_BYTES,
   parseHostName,
   parseJobList,
   parseManualRequest,
@@ -27,7 +28,7 @@ import { type Dashboard, DashboardStore } from "./store.ts";
 
 /** The largest body of most calls. */
 export const BODY_LIMIT = 1024 * 1024;
-/** The largest body of a batch of reports or a job list. */
+/** The largest body of a batch of reports. (A job list may take `MAX_JOB_LIST_BYTES`.) */
 export const LARGE_BODY_LIMIT = 8 * 1024 * 1024;
 /** The longest long-poll, in seconds. */
 export const MAX_WAIT_SECONDS = 25;
@@ -258,7 +259,16 @@ function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => numbe
       methods: {
         async PUT(context) {
           const name = host(context);
-          const jobs = parseJobList(await readJsonBody(context.request, LARGE_BODY_LIMIT));
+          let jobs;
+          try {
+            jobs = parseJobList(await readJsonBody(context.request, MAX_JOB_LIST_BYTES));
+          } catch (error) {
+            // The page and koitab -d say that the list shown is out of date, and why.
+            if (error instanceof FieldError || error instanceof HttpError) {
+              await store.refuseJobs(context.dashboard.id, name, error.message);
+            }
+            throw error;
+          }
           await store.replaceJobs(context.dashboard.id, name, jobs);
           return noContent();
         },

@@ -379,6 +379,28 @@ export function jobsContent(jobs, hosts, now) {
   );
 }
 
+/**
+ * A notice for each host whose last job list the server refused: what the page
+ * shows of that host's jobs is out of date, and this says why.
+ *
+ * @param {readonly HostInfo[]} hosts The hosts.
+ * @param {number} now The current instant.
+ * @returns {HTMLElement[]}
+ */
+export function refusedJobLists(hosts, now) {
+  return hosts.flatMap(({ host, jobListRefused: refused }) => {
+    if (refused === null) return [];
+    const when = formatRelative(refused.at, now);
+    return [h(
+      "p",
+      { class: "notice", role: "status", "data-key": `refused ${host}` },
+      `The job list of ${host} is out of date: the server refused the list koid sent ${
+        when === "now" ? "just now" : when
+      } (${refused.reason}).`,
+    )];
+  });
+}
+
 /** How often the jobs view refreshes. */
 const REFRESH_MS = 5000;
 
@@ -403,7 +425,10 @@ export async function showJobs(context) {
       const [info, jobs] = await Promise.all([api.info(signal), api.jobs(signal)]);
       context.problem(null);
       const now = Date.now();
-      morph(content, h("div", {}, jobsContent(jobs, info.hosts, now)));
+      morph(
+        content,
+        h("div", {}, ...refusedJobLists(info.hosts, now), jobsContent(jobs, info.hosts, now)),
+      );
       updated.textContent = `Updated ${formatTime(now, now, { seconds: true })}`;
     },
     REFRESH_MS,
