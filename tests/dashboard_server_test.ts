@@ -407,12 +407,14 @@ Deno.test("a refused job list is recorded for its host until a list is taken: GE
         lastSeenAt: null,
         jobCount: 0,
         jobListRefused: { at: time, reason: "The body is larger than 13508608 bytes" },
+        connected: false,
       },
       {
         host: "web",
         lastSeenAt: time - 60_000,
         jobCount: 1,
         jobListRefused: { at: time, reason: error },
+        connected: false,
       },
     ]);
     // The list it had is still the one shown.
