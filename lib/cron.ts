@@ -7,8 +7,9 @@
  *
  * One deliberate difference: where several skipped minutes of one job match at a
  * forward change (`0,30 2 * * *` when 02:00-02:59 is skipped, or `0 0-23 * * *`,
- * whose skipped 02:00 lands on the 03:00 the clocks move to), cron starts the job
- * once per matching minute, all at the same instant; Koi starts it once.
+ * whose skipped 02:00 lands on the 03:00 the clocks move to), cron (Debian's and
+ * cronie) starts the job once per matching minute, one copy after another in the
+ * seconds after the change; Koi starts it once, at the change.
  *
  * @module
  */

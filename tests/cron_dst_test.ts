@@ -1,10 +1,15 @@
 /**
- * Daylight-saving tests for lib/cron.ts: exact run instants around the 2025 changes in
- * America/New_York, Europe/London, Europe/Berlin and Australia/Lord_Howe (a 30-minute
- * shift). Koi's rule, the same in every zone: wildcard jobs (minute or hour starting
- * with `*`) follow the wall clock; a fixed-time job whose wall time is skipped runs once
- * at the jump, and runs only at the first pass of a repeated wall time. Every instant
- * was worked out by hand from the zone's offsets and is written out literally.
+ * Clock-change tests for lib/cron.ts: exact run instants around the 2025 daylight-saving
+ * changes in America/New_York, Europe/London, Europe/Berlin and Australia/Lord_Howe (a
+ * 30-minute shift), and around bigger and smaller changes: Samoa skipping a day, Ust-Nera
+ * and Casey moving 3 hours, Kwajalein repeating a day, Vostok going back 7 hours,
+ * Istanbul moving 4 minutes. Koi's rule, cronie's, the same in every zone: a fixed-time
+ * job whose wall time a change of under 3 hours forward skips runs once at the change,
+ * and one that a change of up to 3 hours back repeats runs at the first pass only;
+ * wildcard jobs (minute or hour starting with `*`) follow the wall clock, except that a
+ * change of under 5 minutes catches them up too; beyond 3 hours every job follows the
+ * wall clock. Every instant was worked out by hand from the zone's offsets and is
+ * written out literally.
  *
  * @module
  */
@@ -555,7 +560,7 @@ Deno.test("next() treats Casey's 3 hours forward as a jump and 3 hours back as a
 });
 
 // Pacific/Kwajalein, 1969-09-30T13:00Z: 23:59 on 30 September (+11) was followed by 01:00
-// on 30 September (-12), a step of 1381 minutes back. Cron starts over: the day's times
+// on 30 September (-12), a step of 1379 minutes back. Cron starts over: the day's times
 // come round again and run again, fixed-time jobs too.
 
 Deno.test("next() runs a fixed-time job again on the day Kwajalein repeated (23 hours back)", () => {

@@ -459,8 +459,8 @@ Deno.test("Scheduler ignores the clock going back less than a minute, but not mo
 });
 
 // ---------------------------------------------------------------------------
-// Daylight saving time (README, "Daylight saving time"). The local zone is Tokyo,
-// so every job below runs in its CRON_TZ, not in the local zone.
+// Daylight saving time (README, "Daylight saving time and other clock changes"). The
+// local zone is Tokyo, so every job below runs in its CRON_TZ, not in the local zone.
 
 const NEW_YORK_TABLE = `CRON_TZ=America/New_York
 30 2 * * * fixed-2-30
