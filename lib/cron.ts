@@ -458,12 +458,13 @@ export class CronSchedule {
     this.#segmentStart = change ? change.at : year.start;
     this.#segmentEnd = k + 1 < changes.length ? changes[k + 1]!.at : year.end;
     this.#segmentOffset = change ? change.after : year.startOffset;
-    const step = change ? zoneChangeStep(change) : "next";
+    // At the year's start, a change in the last day of the year before can still hold
+    // wall times back.
+    const previous = change ?? year.backwardChangeBefore;
+    const step = previous === null ? "next" : zoneChangeStep(previous);
     this.#segmentCatchUp = step === "late" || (step === "forward" && !this.wildcard);
-    // A change in the last day of the year before can still hold this year's start back.
-    const heldBy = change ?? year.backwardChangeBefore;
-    this.#segmentHeldUntil = heldBy && !this.wildcard && zoneChangeStep(heldBy) === "back"
-      ? heldBy.at + heldBy.before - heldBy.after
+    this.#segmentHeldUntil = previous !== null && step === "back" && !this.wildcard
+      ? previous.at + previous.before - previous.after
       : this.#segmentStart;
   }
 
