@@ -12,9 +12,10 @@
  * is stored as denokv's value kinds: V8-serialized bytes, never decoded, as
  * `{v8: bytes}`; plain bytes as a `Uint8Array`; a little-endian u64 as a
  * `Deno.KvU64`, so the local store does the sums. A commit's checks and mutations
- * go to the local store as one checked atomic write, so they are compared and
- * applied atomically, and the local versionstamps (10 bytes, increasing with
- * each commit) are the ones the client sees.
+ * go to the local store as one checked atomic write: the local store serializes
+ * commits and compares the checks inside each, so concurrent writers need no lock
+ * here, and its versionstamps (10 bytes, increasing with each commit) are the ones
+ * the client sees.
  *
  * Everything else is refused loudly: enqueues, `watch`, versionstamped keys, sums
  * with limits, unknown fields or paths, denokv's limits exceeded. A refusal answers
@@ -32,6 +33,7 @@
  */
 
 import { type FieldTag, WireError, WireReader, WireWriter } from "./_protobuf.ts";
+import { timingSafeEqual } from "../lib/keys.ts";
 
 /** denokv's limits (`proto/limits.rs`). */
 const LIMITS = {
@@ -218,11 +220,8 @@ function randomToken(): string {
 
 /** Whether `authorization` is `Bearer TOKEN`, compared in constant time. */
 function bearerMatches(authorization: string | null, token: string): boolean {
-  const given = new TextEncoder().encode(/^Bearer (.*)$/i.exec(authorization ?? "")?.[1] ?? "");
-  const expected = new TextEncoder().encode(token);
-  let difference = given.length ^ expected.length;
-  for (let i = 0; i < expected.length; i++) difference |= (given[i] ?? 0) ^ expected[i]!;
-  return difference === 0;
+  const given = /^Bearer (.*)$/i.exec(authorization ?? "")?.[1] ?? "";
+  return timingSafeEqual(new TextEncoder().encode(given), new TextEncoder().encode(token));
 }
 
 /** The metadata exchange: the client's versions in, the endpoint and token out. */

@@ -188,6 +188,9 @@ Deno.test("remote values round-trip through the fixture unchanged", async () => 
       assertEquals(Deno.inspect(got[i]!.value), Deno.inspect(value), `value ${i}`);
       assertEquals(Deno.inspect((await remote.get(["v", i])).value), Deno.inspect(value));
     }
+    // A set with an expiry is taken; the local store expires the value.
+    await remote.set(["expiring"], "soon", { expireIn: 3_600_000 });
+    assertEquals((await remote.get(["expiring"])).value, "soon");
     const many = await remote.getMany([["v", 0], ["missing"], ["v", 15]]);
     assertEquals(many.map((entry) => entry.value), [
       "text",
