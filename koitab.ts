@@ -37,9 +37,10 @@ Usage:
                             create a dashboard (server default http://localhost:8080) and link
                             this machine to it; prints its URL
   koitab -d join URL        link this machine to an existing dashboard
-  koitab -d delete [--local]
-                            delete the dashboard and all its data, and the link (--local: remove
-                            the link even when the server cannot be reached)
+  koitab -d delete [--local] [--yes]
+                            delete the dashboard and all its data, for every linked machine, and
+                            the link; asks first (--yes: without asking, for scripts; --local:
+                            remove the link even when the server cannot be reached)
   koitab -d run NAME [--host H] [--arg name=value]... [--timeout S]
                             run an @manual job on a linked host through the dashboard, print its
                             output, and exit with its status (--timeout: how long koid may take

@@ -159,7 +159,12 @@ Deno.test("koitab -d new --generate makes a strong password, shows it once, and 
 
 Deno.test("koitab -d shows the link and whether the dashboard answers", async () => {
   await withSandbox(async ({ fake, koitab, link }) => {
-    assertEquals(await koitab([]), { code: 1, stdout: "none\n", stderr: "" });
+    assertEquals(await koitab([]), {
+      code: 1,
+      stdout: "",
+      stderr:
+        'koitab: this machine has no dashboard: create one with "koitab -d new" or join one with "koitab -d join URL"\n',
+    });
     const { id } = await link();
     const jobs = dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date());
     fake.jobPuts.push({ host: "web1", jobs });
@@ -210,7 +215,7 @@ Deno.test("koitab -d join checks the password with the server before saving anyt
 Deno.test("koitab -d delete deletes on the server, then here; --local forgets a dashboard it cannot reach", async () => {
   await withSandbox(async ({ dir, fake, koitab, link }) => {
     const { id } = await link();
-    assertEquals(await koitab(["delete"]), {
+    assertEquals(await koitab(["delete", "--yes"]), {
       code: 0,
       stdout: `deleted dashboard ${id}\n`,
       stderr: "",
@@ -219,7 +224,7 @@ Deno.test("koitab -d delete deletes on the server, then here; --local forgets a 
     assertEquals(await filesIn(dir), []);
     const second = await link();
     await fake.stop();
-    const down = await koitab(["delete"]);
+    const down = await koitab(["delete", "--yes"]);
     assertEquals(down.code, 1);
     assert(
       down.stderr.includes(`cannot delete dashboard ${second.id} on ${fake.url}`),
@@ -227,12 +232,41 @@ Deno.test("koitab -d delete deletes on the server, then here; --local forgets a 
     );
     assert(down.stderr.includes("nothing was removed"), down.stderr);
     assertEquals(await filesIn(dir), ["apikey", "dashboard.json", "runkey"]);
-    const local = await koitab(["delete", "--local"]);
+    const local = await koitab(["delete", "--local", "--yes"]);
     assertEquals(local.code, 0, local.stderr);
     assert(local.stderr.includes("removed this machine's link only"), local.stderr);
     assertEquals(await filesIn(dir), []);
     fake.start();
-    assertEquals((await koitab(["delete"])).code, 1, "nothing to delete");
+    assertEquals((await koitab(["delete", "--yes"])).code, 1, "nothing to delete");
+  });
+});
+
+Deno.test("koitab -d delete asks on a terminal, naming the linked hosts, and needs --yes without one", async () => {
+  await withSandbox(async ({ dir, fake, koitab, link }) => {
+    const { id } = await link();
+    const jobs = dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date());
+    fake.jobPuts.push({ host: "web1", jobs });
+    const script = await koitab(["delete"]);
+    assertEquals(script, {
+      code: 2,
+      stdout: "",
+      stderr:
+        `koitab: deleting dashboard ${id} deletes it for every machine linked to it: add --yes to do it without a terminal to ask on\nkoitab: see "koitab --help"\n`,
+    });
+    const prompt =
+      `koitab: delete dashboard ${id} at ${fake.url}, with the jobs and runs of 1 host linked to it (web1)? This cannot be undone. (y/n) `;
+    const no = await onTerminal({ KOI_DIR: dir }, ["delete"], [[prompt, "n\r"]]);
+    if (no === null) {
+      console.log("skipped: no /usr/bin/script to give koitab a terminal");
+      return;
+    }
+    assertEquals(no, { code: 0, output: `${prompt}n\nkoitab: nothing was deleted\n` });
+    assertEquals(fake.dashboards.has(id), true);
+    assertEquals(await filesIn(dir), ["apikey", "dashboard.json", "runkey"]);
+    const yes = await onTerminal({ KOI_DIR: dir }, ["delete"], [[prompt, "y\r"]]);
+    assertEquals(yes, { code: 0, output: `${prompt}y\ndeleted dashboard ${id}\n` });
+    assertEquals(fake.dashboards.has(id), false);
+    assertEquals(await filesIn(dir), []);
   });
 });
 
