@@ -159,7 +159,7 @@ async function list(paths: KoiPaths): Promise<number> {
 async function remove(paths: KoiPaths, ask: boolean): Promise<number> {
   const name = await owner(paths);
   if (ask) {
-    const answer = await askLine(`koitab: really delete ${name}'s koitab? `);
+    const answer = await askLine(`koitab: really delete ${name}'s koitab? (y/n) `);
     if (answer !== "y") return 0;
   }
   if (!await removeTable(paths)) throw new CliError(`no koitab for ${name}`);
@@ -176,7 +176,7 @@ async function install(paths: KoiPaths, source: string): Promise<number> {
 async function check(source: string): Promise<number> {
   const text = await readSource(source);
   const what = source === "-" ? "the koitab on stdin" : source;
-  const { jobs } = validateTable(text, what);
+  const { jobs } = validateTable(text, what, null);
   const count = jobs.length === 1 ? "1 job" : `${jobs.length} jobs`;
   console.log(`${source === "-" ? "stdin" : source}: ${count}, no errors`);
   return 0;

@@ -329,7 +329,7 @@ Deno.test("koitab -r removes the table and keeps it as .bak; with none it fails"
 });
 
 Deno.test("koitab -r -i asks on stdout and removes only on an answer starting with y", async () => {
-  const prompt = `koitab: really delete ${OWNER}'s koitab? `;
+  const prompt = `koitab: really delete ${OWNER}'s koitab? (y/n) `;
   const cases: { args: string[]; stdin: string; removed: boolean }[] = [
     { args: ["-r", "-i"], stdin: "n\n", removed: false },
     { args: ["-r", "-i"], stdin: "\n", removed: false },
@@ -356,7 +356,7 @@ Deno.test("koitab -i -r works like -r -i, as crontab's getopt takes options in a
     assertEquals(await koi.run(["-"], { stdin: TABLE_A }), OK);
     assertEquals(await koi.run(["-i", "-r"], { stdin: "y\n" }), {
       code: 0,
-      stdout: `koitab: really delete ${OWNER}'s koitab? `,
+      stdout: `koitab: really delete ${OWNER}'s koitab? (y/n) `,
       stderr: "",
     });
     assertEquals(await textOf(koi.koitab), null);
@@ -365,7 +365,7 @@ Deno.test("koitab -i -r works like -r -i, as crontab's getopt takes options in a
 
 Deno.test("koitab -r -i asks even when there is no table, then fails on yes", async () => {
   await withSandbox(async (koi) => {
-    const prompt = `koitab: really delete ${OWNER}'s koitab? `;
+    const prompt = `koitab: really delete ${OWNER}'s koitab? (y/n) `;
     const [yes, no] = await Promise.all([
       koi.run(["-r", "-i"], { stdin: "y\n" }),
       koi.run(["-r", "-i"], { stdin: "n\n" }),
@@ -395,16 +395,16 @@ Deno.test("koitab --check / -T checks a table without installing it", async () =
     assertEquals(alias, { code: 0, stdout: `${koi.tmp}/a.tab: 4 jobs, no errors\n`, stderr: "" });
     assertEquals(stdin, { code: 0, stdout: "stdin: 4 jobs, no errors\n", stderr: "" });
     assertEquals(one, { code: 0, stdout: "one.tab: 1 job, no errors\n", stderr: "" });
+    // A check installs nothing anyway: it says only whether the table is valid.
     assertEquals(bad, {
       code: 1,
       stdout: "",
-      stderr: `${BAD_TABLE_ERRORS}koitab: bad.tab has 4 errors; nothing was installed\n`,
+      stderr: `${BAD_TABLE_ERRORS}koitab: bad.tab has 4 errors\n`,
     });
     assertEquals(badStdin, {
       code: 1,
       stdout: "",
-      stderr:
-        `${BAD_TABLE_ERRORS}koitab: the koitab on stdin has 4 errors; nothing was installed\n`,
+      stderr: `${BAD_TABLE_ERRORS}koitab: the koitab on stdin has 4 errors\n`,
     });
     assertEquals(await entries(koi.dir), ["user"], "nothing was installed");
 
