@@ -28,7 +28,7 @@ Usage:
   koitab -                  install the table from stdin, after checking it
   koitab --check FILE|-     check a table without installing it (also -T)
   koitab --next [N]         each job's next N run times (default 3), in its own zone
-  koitab run NAME [--arg name=value]...
+  koitab run NAME|LINE [--arg name=value]...
                             run a job now, in the foreground, with its arguments
   koitab history [NAME] [--json]
                             the runs koid recorded, newest first

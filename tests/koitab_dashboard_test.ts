@@ -441,6 +441,14 @@ Deno.test("koitab -d run: koid's refusal, a kill, a timeout, several hosts and b
       scheduled.stderr,
       'koitab: "Nightly" is not an @manual job: only @manual jobs run from the dashboard\n',
     );
+    assertEquals(
+      (await koitab(["run", "say"])).stderr,
+      'koitab: no @manual job "say" on the dashboard: did you mean "Admin/Say"?\n',
+    );
+    assertEquals(
+      (await koitab(["run", "Backup"])).stderr,
+      'koitab: no @manual job "Backup" on the dashboard (@manual jobs: "Admin/Say")\n',
+    );
     fake.jobPuts.push({ host: "web2", jobs });
     const ambiguous = await koitab(["run", "Say", "--arg", "Who=x"]);
     assertEquals([ambiguous.code, ambiguous.stderr.split("\n")[0]], [

@@ -29,7 +29,7 @@ import { deriveKeys, newDashboardId, signRun } from "../keys.ts";
 import type { KoiPaths } from "../koidir.ts";
 import { payloadText } from "../manual.ts";
 import { CliError } from "./errors.ts";
-import { namesJob } from "./job_name.ts";
+import { namesJob, similarNames } from "./job_name.ts";
 import { generatePassword, obtainPassword } from "./password.ts";
 import { askLine } from "./prompt.ts";
 import { parseArgOptions, signalNumber } from "./run.ts";
@@ -330,7 +330,19 @@ function chooseJob(jobs: readonly HostJob[], wanted: string, host: string | null
         `"${wanted}" is not an @manual job: only @manual jobs run from the dashboard`,
       );
     }
-    const names = [...new Set(manual.filter((job) => job.name !== null).map(label))];
+    const named = manual.filter((job) => job.name !== null);
+    const close = [
+      ...new Set(
+        named.filter((job) => similarNames([job.name!, label(job).slice(1, -1)], wanted).length)
+          .map(label),
+      ),
+    ];
+    if (close.length > 0) {
+      throw new CliError(
+        `no @manual job "${wanted}" on the dashboard: did you mean ${close.join(" or ")}?`,
+      );
+    }
+    const names = [...new Set(named.map(label))];
     throw new CliError(
       `no @manual job "${wanted}" on the dashboard (${
         names.length ? `@manual jobs: ${names.join(", ")}` : "it has no named @manual jobs"
