@@ -13,7 +13,7 @@ import { upcomingRuns } from "./lib/cli/next.ts";
 import { findJob, parseArgOptions, runJobNow } from "./lib/cli/run.ts";
 import { askLine } from "./lib/cli/prompt.ts";
 import { installTable, readTable, removeTable, validateTable } from "./lib/cli/table.ts";
-import { DEFAULT_KOI_DIR, type KoiPaths, koiPaths } from "./lib/koidir.ts";
+import { DEFAULT_KOI_DIR, type KoiPaths, koiPaths, prepareKoiDir } from "./lib/koidir.ts";
 import { localTimeZone } from "./lib/timezone.ts";
 import { readPasswd } from "./lib/users.ts";
 import { VERSION } from "./lib/version.ts";
@@ -87,6 +87,13 @@ async function dispatch(args: string[]): Promise<number> {
     return 0;
   }
   const paths = koiPaths(Deno.env.get("KOI_DIR") || DEFAULT_KOI_DIR);
+  if (first !== "--check" && first !== "-T") {
+    try {
+      await prepareKoiDir(paths.dir, { create: false });
+    } catch (error) {
+      throw new CliError((error as Error).message);
+    }
+  }
   switch (first) {
     case "-l":
       noMore(first, rest);
