@@ -525,14 +525,50 @@ Deno.test("koitab -d new asks for the password twice on a terminal, without echo
     const { id } = JSON.parse(await Deno.readTextFile(paths.dashboard));
     assertEquals(fake.received[0]!.body, { id, apiKey: (await deriveKeys(PASSWORD, id)).apiKey });
 
-    // Two different passwords: nothing is created.
+    // Three failed tries (too weak, two that differ, too short): nothing is created.
     await Deno.remove(dir, { recursive: true });
     const differ = await onTerminal({ KOI_DIR: dir }, args, [
+      [first, "password1234\r"],
       [first, `${PASSWORD}\r`],
       [again, `${PASSWORD}x\r`],
+      [first, "Sh0rt!\r"],
     ]);
-    assertEquals(differ!.code, 1, differ!.output);
-    assert(!differ!.output.includes(PASSWORD), differ!.output);
+    assertEquals(differ, {
+      code: 1,
+      output: `${first}\n` +
+        "koitab: the password is too common: it is one of the most used passwords; try another (2 tries left)\n" +
+        `${first}\n${again}\n` +
+        "koitab: the two passwords differ; try another (1 try left)\n" +
+        `${first}\n` +
+        "koitab: the password is too short: 6 characters, at least 12 needed\n" +
+        "koitab: no password chosen in 3 tries: nothing was done\n",
+    });
     assertEquals(await filesIn(dir), []);
+    assertEquals(fake.received.length, 1, "only the first dashboard was ever created");
+  });
+});
+
+Deno.test("koitab -d new judges a new password as soon as it is typed, and asks again", async () => {
+  await withSandbox(async ({ dir, paths, fake }) => {
+    const first = "Dashboard password: ";
+    const again = "The same password again: ";
+    const phrase = "orbit velvet cactus lantern mosaic";
+    const result = await onTerminal({ KOI_DIR: dir }, ["new", "--server", fake.url], [
+      [first, "correct horse battery staple zebra\r"],
+      [first, `${phrase}\r`],
+      [again, `${phrase}\r`],
+    ]);
+    if (result === null) {
+      console.log("skipped: no /usr/bin/script to give koitab a terminal");
+      return;
+    }
+    const { id } = JSON.parse(await Deno.readTextFile(paths.dashboard));
+    assertEquals(result, {
+      code: 0,
+      output: `${first}\n` +
+        'koitab: the password is too easy to guess: it is built on "correct horse battery staple", a famous phrase, so it is worth about 28 bits, at least 60 needed (choose words of your own); try another (2 tries left)\n' +
+        `${first}\n${again}\n${fake.url}/d/${id}\n`,
+    });
+    assertEquals(fake.received[0]!.body, { id, apiKey: (await deriveKeys(phrase, id)).apiKey });
   });
 });
