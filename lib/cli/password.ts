@@ -443,10 +443,11 @@ export function generatePassword(): string {
 export async function readPassword(prompt: string): Promise<string | null> {
   if (!Deno.stdin.isTerminal()) return null;
   const encoder = new TextEncoder();
-  await Deno.stderr.write(encoder.encode(prompt));
+  // Echo goes off before the prompt shows: what is typed once it shows is never echoed.
   Deno.stdin.setRaw(true);
   const bytes: number[] = [];
   try {
+    await Deno.stderr.write(encoder.encode(prompt));
     const buffer = new Uint8Array(64);
     while (true) {
       // Bytes typed ahead, after the last line's end, come first (a pasted pair of lines).
