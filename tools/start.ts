@@ -220,7 +220,7 @@ async function main(): Promise<number> {
       throw new Error("koitab -d new failed");
     }
     const dashboardUrl = new TextDecoder().decode(created.stdout).trim().split("\n").at(-1)!;
-    // Since this process started: the time a user waits, less only `deno task` itself.
+    // Since this process started: all the user waits for but `deno task` itself.
     const seconds = (performance.now() / 1000).toFixed(1);
     console.log(`
 Koi is running (started in ${seconds} s).
@@ -244,10 +244,10 @@ Ctrl-C stops everything.
   } catch (error) {
     clearTimeout(slowNote);
     clearTimeout(deadline);
-    log((error as Error).message);
     await stopAll();
-    // A start that failed leaves nothing behind.
+    // A start that failed leaves nothing behind, and its reason is the last line.
     await Deno.remove(demo, { recursive: true }).catch(() => {});
+    log((error as Error).message);
     return 1;
   }
 }
