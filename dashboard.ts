@@ -7,6 +7,7 @@
 
 import { CliError } from "./lib/cli/errors.ts";
 import { startServer } from "./lib/dashboard/server.ts";
+import { preparePrivateDatabase, removeDatabase } from "./lib/files.ts";
 import { VERSION } from "./lib/version.ts";
 
 /** Where the store is when `--db` is not given. */
@@ -81,9 +82,12 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   let kv: Deno.Kv | undefined;
+  /** The store file this start created, removed again if the start fails. */
+  let createdDb: string | null = null;
   try {
     const options = parseOptions(args);
     try {
+      if (isStoreFile(options.db) && preparePrivateDatabase(options.db)) createdDb = options.db;
       kv = await Deno.openKv(options.db);
     } catch (error) {
       throw new CliError(`cannot open the store "${options.db}": ${(error as Error).message}`);
@@ -93,9 +97,14 @@ export async function main(args: string[]): Promise<number> {
       server = await startServer({ kv, port: options.port, hostname: options.hostname });
     } catch (error) {
       throw new CliError(
-        `cannot listen on ${options.hostname}:${options.port}: ${(error as Error).message}`,
+        `cannot listen on ${options.hostname}:${options.port}: ${
+          error instanceof Deno.errors.AddrInUse
+            ? "the port is in use by another program (stop it, or choose another with --port)"
+            : (error as Error).message
+        }`,
       );
     }
+    createdDb = null;
     console.error(`dashboard: listening on ${server.url}`);
     const { promise: stopped, resolve } = Promise.withResolvers<Deno.Signal>();
     const onSigint = () => resolve("SIGINT");
@@ -115,7 +124,14 @@ export async function main(args: string[]): Promise<number> {
     return error.exitCode;
   } finally {
     kv?.close();
+    // A failed start leaves nothing behind.
+    if (createdDb !== null) await removeDatabase(createdDb);
   }
+}
+
+/** Whether `--db` names a file (not `:memory:` or a denokv URL). */
+function isStoreFile(db: string): boolean {
+  return db !== ":memory:" && !/^https?:\/\//i.test(db);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

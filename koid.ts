@@ -13,7 +13,7 @@ import { DashboardLink, linkHost } from "./lib/daemon/link.ts";
 import { DEFAULT_OUTPUT_LIMIT } from "./lib/daemon/output.ts";
 import { chooseRunUser } from "./lib/daemon/run_user.ts";
 import { Runner } from "./lib/daemon/runner.ts";
-import { DEFAULT_KOI_DIR, koiPaths } from "./lib/koidir.ts";
+import { DEFAULT_KOI_DIR, koiPaths, prepareKoiDir } from "./lib/koidir.ts";
 import { localTimeZone } from "./lib/timezone.ts";
 import { readPasswd } from "./lib/users.ts";
 import { VERSION } from "./lib/version.ts";
@@ -95,9 +95,9 @@ export async function main(args: string[]): Promise<number> {
     const options = parseOptions(args);
     const paths = koiPaths(Deno.env.get("KOI_DIR") || DEFAULT_KOI_DIR);
     try {
-      await Deno.mkdir(paths.dir, { recursive: true, mode: 0o700 });
+      await prepareKoiDir(paths.dir, { create: true });
     } catch (error) {
-      throw new CliError(`cannot create ${paths.dir}: ${(error as Error).message}`);
+      throw new CliError((error as Error).message);
     }
     let userFile: string | null = null;
     try {

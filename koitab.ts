@@ -19,7 +19,7 @@ import {
   removeTable,
   validateTable,
 } from "./lib/cli/table.ts";
-import { DEFAULT_KOI_DIR, type KoiPaths, koiPaths } from "./lib/koidir.ts";
+import { DEFAULT_KOI_DIR, type KoiPaths, koiPaths, prepareKoiDir } from "./lib/koidir.ts";
 import { localTimeZone } from "./lib/timezone.ts";
 import { readPasswd } from "./lib/users.ts";
 import { VERSION } from "./lib/version.ts";
@@ -34,7 +34,7 @@ Usage:
   koitab -                  install the table from stdin, after checking it
   koitab --check FILE|-     check a table without installing it (also -T, and -n as Debian's)
   koitab --next [N]         each job's next N run times (default 3), in its own zone
-  koitab run NAME [--arg name=value]...
+  koitab run NAME|LINE [--arg name=value]...
                             run a job now, in the foreground, with its arguments
   koitab history [NAME] [--json]
                             the runs koid recorded, newest first
@@ -43,9 +43,10 @@ Usage:
                             create a dashboard (server default http://localhost:8080) and link
                             this machine to it; prints its URL
   koitab -d join URL        link this machine to an existing dashboard
-  koitab -d delete [--local]
-                            delete the dashboard and all its data, and the link (--local: remove
-                            the link even when the server cannot be reached)
+  koitab -d delete [--local] [--yes]
+                            delete the dashboard and all its data, for every linked machine, and
+                            the link; asks first (--yes: without asking, for scripts; --local:
+                            remove the link even when the server cannot be reached)
   koitab -d run NAME [--host H] [--arg name=value]... [--timeout S]
                             run an @manual job on a linked host through the dashboard, print its
                             output, and exit with its status (--timeout: how long koid may take
@@ -63,7 +64,8 @@ Errors name the line: koitab line 7: bad hour "25" (0-23)
 The dashboard password comes from $KOI_PASSWORD, else it is asked on the terminal. It never
 leaves this machine: only an API key derived from it is sent, and only the derived keys are
 kept ($KOI_DIR/dashboard.json, apikey, runkey; mode 0600). New passwords must be at least 12
-characters and hard to guess; --generate makes one and shows it once.
+characters and hard to guess (five words of your own pass; famous phrases do not);
+--generate makes one and shows it once.
 
 Exit status: 0 on success, 1 when the operation failed, 2 for a usage mistake.
 `;
@@ -96,8 +98,15 @@ async function dispatch(words: string[]): Promise<number> {
   }
   const paths = koiPaths(Deno.env.get("KOI_DIR") || DEFAULT_KOI_DIR);
   const { user, args } = takeUserOption(words);
-  if (user !== null) await checkUserOption(paths, user);
   const [first, ...rest] = args;
+  if (first !== "--check" && first !== "-T" && first !== "-n") {
+    try {
+      await prepareKoiDir(paths.dir, { create: false });
+    } catch (error) {
+      throw new CliError((error as Error).message);
+    }
+  }
+  if (user !== null) await checkUserOption(paths, user);
   switch (first) {
     case "-l":
       noMore(first, rest);
@@ -213,7 +222,7 @@ async function list(paths: KoiPaths): Promise<number> {
 async function remove(paths: KoiPaths, ask: boolean): Promise<number> {
   const name = await owner(paths);
   if (ask) {
-    const answer = await askLine(`koitab: really delete ${name}'s koitab? `);
+    const answer = await askLine(`koitab: really delete ${name}'s koitab? (y/n) `);
     if (answer !== "y") return 0;
   }
   if (!await removeTable(paths)) throw new CliError(`no koitab for ${name}`);
@@ -232,7 +241,7 @@ async function install(paths: KoiPaths, source: string): Promise<number> {
 async function check(paths: KoiPaths, source: string): Promise<number> {
   const text = await readSource(source);
   const what = source === "-" ? "the koitab on stdin" : source;
-  const table = validateTable(text, what);
+  const table = validateTable(text, what, null);
   await printWarnings(table, await owner(paths));
   const { jobs } = table;
   const count = jobs.length === 1 ? "1 job" : `${jobs.length} jobs`;

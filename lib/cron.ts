@@ -213,6 +213,8 @@ function parseField(field: FieldSpec, text: string): ParsedField {
   };
   for (const term of text.split(",")) {
     if (term === "") fail(field, text, "empty item in a list");
+    // No value before the - or /: not a cron term at all (`//`, `--full`).
+    if (term.startsWith("-") || term.startsWith("/")) fail(field, term, field.allowed);
     if (field.name === "day-of-month" && (term === "L" || term === "l")) {
       parsed.lastDay = true;
       continue;
@@ -663,6 +665,9 @@ export function parseCron(expression: string, options: CronOptions = {}): CronSc
   }
   const parts = text === "" ? [] : text.split(/[ \t]+/);
   if (parts.length < 5) {
+    // A line that is no cron entry at all is named by its first bad field, as cron
+    // names it: `// Prod crontab` has a bad minute, not a missing month.
+    parts.forEach((part, i) => parseField(FIELDS[i]!, part));
     const missing = FIELDS[parts.length]!.name;
     throw new CronSyntaxError(
       `missing ${missing}: cron needs five fields (minute hour day-of-month month day-of-week)`,

@@ -53,3 +53,57 @@ export async function writeFileAtomic(
     throw error;
   }
 }
+
+/** The files SQLite keeps beside a database in WAL mode. */
+const SQLITE_SIDE_FILES = ["-wal", "-shm"];
+
+/**
+ * Makes a SQLite database file private before it is opened: creates it empty
+ * with mode 0600 when it is missing, and sets 0600 on it and on its `-wal` and
+ * `-shm` files where they exist (left by an older version). SQLite gives the side
+ * files it creates the database file's mode, so they stay 0600 too, whatever
+ * the umask.
+ *
+ * @param path The database file.
+ * @returns True when the file was created here (so a failed start can remove it).
+ *
+ * @example
+ * ```ts
+ * import { preparePrivateDatabase } from "./files.ts";
+ *
+ * const dir = Deno.makeTempDirSync();
+ * if (!preparePrivateDatabase(`${dir}/store.db`)) throw new Error("not created");
+ * if ((Deno.statSync(`${dir}/store.db`).mode! & 0o777) !== 0o600) throw new Error("mode");
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export function preparePrivateDatabase(path: string): boolean {
+  let created = false;
+  try {
+    Deno.openSync(path, { write: true, createNew: true, mode: 0o600 }).close();
+    created = true;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+  }
+  for (const file of [path, ...SQLITE_SIDE_FILES.map((suffix) => path + suffix)]) {
+    try {
+      Deno.chmodSync(file, 0o600);
+    } catch {
+      // Missing, or another user's: tightening what an older version left is best effort.
+    }
+  }
+  return created;
+}
+
+/**
+ * Removes a SQLite database file and its side files, as a failed start does with
+ * a database it created.
+ *
+ * @param path The database file.
+ * @returns When all are gone.
+ */
+export async function removeDatabase(path: string): Promise<void> {
+  for (const file of [path, ...SQLITE_SIDE_FILES.map((suffix) => path + suffix)]) {
+    await Deno.remove(file).catch(() => {});
+  }
+}

@@ -201,6 +201,9 @@ function jobJsonBytes(job: KoitabJob): number {
   return utf8.encode(JSON.stringify({ name, section, schedule, command, args })).length;
 }
 
+/** The error of a koitab holding a NUL byte, which no text file does. */
+const NOT_TEXT = "not text: a NUL byte (a koitab is UTF-8 text, not a binary or UTF-16 file)";
+
 /** How a section reads in a message. */
 function sectionLabel(section: string | null): string {
   return section === null ? "before the first section" : `in section [${section}]`;
@@ -212,7 +215,9 @@ function sectionLabel(section: string | null): string {
  * at once.
  *
  * Error messages carry no line number (see {@linkcode formatKoitabError}):
- * - time fields: the message of {@linkcode parseCron}, `bad hour "25" (0-23)`;
+ * - a file with a NUL byte, which is not text: that one error, on the line of the first;
+ * - time fields: the message of {@linkcode parseCron}, `bad hour "25" (0-23)`; a line
+ *   that is no cron entry at all gets its first bad field, `bad minute "//" (0-59)`;
  * - `missing command after the schedule`; a sixth field starting with `*` (the
  *   seconds typo): `too many fields: cron has five …`;
  * - a `CRON_TZ` that is not an IANA zone; a broken assignment (`D='a'b`);
@@ -255,6 +260,12 @@ function sectionLabel(section: string | null): string {
  * ```
  */
 export function parseKoitab(text: string): Koitab {
+  const nul = text.indexOf("\0");
+  if (nul >= 0) {
+    // A binary file given by mistake: one clear error, not one per garbled line.
+    const line = text.slice(0, nul).split("\n").length;
+    return { env: {}, jobs: [], errors: [{ line, message: NOT_TEXT }] };
+  }
   const env = new Map<string, string>();
   const jobs: KoitabJob[] = [];
   const errors: KoitabError[] = [];

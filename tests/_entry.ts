@@ -50,6 +50,30 @@ export async function runEntry(
 }
 
 /**
+ * Starts an entry as `deno task ENTRY` would, with its task flags, in the project
+ * root, stdin closed, stdout dropped and stderr piped (its log).
+ *
+ * @param entry The entry to start.
+ * @param args Its command-line arguments.
+ * @param env Its environment, over the inherited one.
+ * @returns The running process.
+ */
+export function spawnEntry(
+  entry: Entry,
+  args: string[],
+  env: Record<string, string> = {},
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...flags[entry], new URL(`${entry}.ts`, root).pathname, ...args],
+    cwd: root.pathname,
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
+/**
  * Runs an entry on a pseudo-terminal (util-linux `script`), with its task flags,
  * answering each prompt as it appears, as a person would: when the output so far
  * ends with an answer's prompt, its text is typed. The child's stdout and stderr

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "./_assert.ts";
-import { runEntry } from "./_entry.ts";
+import { runEntry, spawnEntry } from "./_entry.ts";
 import { base64url, newDashboardId } from "../lib/keys.ts";
 import {
   CONNECTED_WITHIN_MS,
@@ -10,9 +10,6 @@ import {
 import { CONTENT_SECURITY_POLICY } from "../lib/dashboard/http.ts";
 import { KEY_KINDS } from "../lib/dashboard/store.ts";
 import { VERSION } from "../lib/version.ts";
-import { entryFlags } from "../tools/task_flags.ts";
-
-const root = new URL("../", import.meta.url);
 
 /** An answer, its body parsed when it is JSON. */
 interface Answer {
@@ -1246,7 +1243,7 @@ Deno.test("dashboard's command line: --help, --version, bad options, a port in u
     assertEquals(busy.code, 1);
     assert(
       busy.stderr.startsWith(
-        `dashboard: cannot listen on 127.0.0.1:${port}: Address already in use`,
+        `dashboard: cannot listen on 127.0.0.1:${port}: the port is in use by another program`,
       ),
       busy.stderr,
     );
@@ -1257,23 +1254,8 @@ Deno.test("dashboard's command line: --help, --version, bad options, a port in u
 
 Deno.test("dashboard serves on the port it prints, keeps data in --db, and stops cleanly on SIGTERM", async () => {
   const dir = await Deno.makeTempDir({ prefix: "koi_dashboard_" });
-  const flags = entryFlags(await Deno.readTextFile(new URL("deno.json", root)));
   const run = async (stop: Deno.Signal, work: (url: string) => Promise<void>) => {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...flags.dashboard,
-        new URL("dashboard.ts", root).pathname,
-        "--port",
-        "0",
-        "--db",
-        `${dir}/store.db`,
-      ],
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const child = spawnEntry("dashboard", ["--port", "0", "--db", `${dir}/store.db`]);
     const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
     while (!/listening on (\S+)\n/.test(text)) {

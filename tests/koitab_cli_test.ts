@@ -329,7 +329,7 @@ Deno.test("koitab -r removes the table and keeps it as .bak; with none it fails"
 });
 
 Deno.test("koitab -r -i asks on stdout and removes only on an answer starting with y", async () => {
-  const prompt = `koitab: really delete ${OWNER}'s koitab? `;
+  const prompt = `koitab: really delete ${OWNER}'s koitab? (y/n) `;
   const cases: { args: string[]; stdin: string; removed: boolean }[] = [
     { args: ["-r", "-i"], stdin: "n\n", removed: false },
     { args: ["-r", "-i"], stdin: "\n", removed: false },
@@ -356,7 +356,7 @@ Deno.test("koitab -i -r works like -r -i, as crontab's getopt takes options in a
     assertEquals(await koi.run(["-"], { stdin: TABLE_A }), OK);
     assertEquals(await koi.run(["-i", "-r"], { stdin: "y\n" }), {
       code: 0,
-      stdout: `koitab: really delete ${OWNER}'s koitab? `,
+      stdout: `koitab: really delete ${OWNER}'s koitab? (y/n) `,
       stderr: "",
     });
     assertEquals(await textOf(koi.koitab), null);
@@ -365,7 +365,7 @@ Deno.test("koitab -i -r works like -r -i, as crontab's getopt takes options in a
 
 Deno.test("koitab -r -i asks even when there is no table, then fails on yes", async () => {
   await withSandbox(async (koi) => {
-    const prompt = `koitab: really delete ${OWNER}'s koitab? `;
+    const prompt = `koitab: really delete ${OWNER}'s koitab? (y/n) `;
     const [yes, no] = await Promise.all([
       koi.run(["-r", "-i"], { stdin: "y\n" }),
       koi.run(["-r", "-i"], { stdin: "n\n" }),
@@ -395,16 +395,16 @@ Deno.test("koitab --check / -T checks a table without installing it", async () =
     assertEquals(alias, { code: 0, stdout: `${koi.tmp}/a.tab: 4 jobs, no errors\n`, stderr: "" });
     assertEquals(stdin, { code: 0, stdout: "stdin: 4 jobs, no errors\n", stderr: "" });
     assertEquals(one, { code: 0, stdout: "one.tab: 1 job, no errors\n", stderr: "" });
+    // A check installs nothing anyway: it says only whether the table is valid.
     assertEquals(bad, {
       code: 1,
       stdout: "",
-      stderr: `${BAD_TABLE_ERRORS}koitab: bad.tab has 4 errors; nothing was installed\n`,
+      stderr: `${BAD_TABLE_ERRORS}koitab: bad.tab has 4 errors\n`,
     });
     assertEquals(badStdin, {
       code: 1,
       stdout: "",
-      stderr:
-        `${BAD_TABLE_ERRORS}koitab: the koitab on stdin has 4 errors; nothing was installed\n`,
+      stderr: `${BAD_TABLE_ERRORS}koitab: the koitab on stdin has 4 errors\n`,
     });
     assertEquals(await entries(koi.dir), ["user"], "nothing was installed");
 
@@ -640,12 +640,45 @@ Deno.test("koitab run: exit status, stdin from %, stderr, Section/Name, unknown 
       { code: 0, stdout: "B\n", stderr: "" },
       failure(`"Hi" names 2 jobs: say "A/Hi" or "B/Hi"`),
       failure(
-        `no job "Nope" in the koitab (named jobs: "Seven", "Cat", "Percent", "Err", "Killed", "Where", "A/Hi", "B/Hi")`,
+        `no job "Nope" in the koitab (named jobs: "Seven", "Cat", "Percent", "Err", "Killed", "Where", "A/Hi", "B/Hi"; an unnamed job goes by its line number, as in "koitab run 12", or its tag)`,
       ),
-      failure(
-        `no job "C/Hi" in the koitab (named jobs: "Seven", "Cat", "Percent", "Err", "Killed", "Where", "A/Hi", "B/Hi")`,
-      ),
+      failure(`no job "C/Hi" in the koitab: did you mean "A/Hi" or "B/Hi"?`),
     ]);
+  });
+});
+
+Deno.test("koitab run suggests the close name for a typo, and runs an unnamed job by its line number", async () => {
+  await withSandbox(async (koi) => {
+    await koi.run(["-"], {
+      stdin: `"Nightly" @manual echo nightly
+"Say Hi" @manual echo hi
+0 3 * * * echo unnamed on line 3
+"7" @manual echo the job named 7
+`,
+    });
+    const [lower, typo, far, line, named] = await Promise.all([
+      koi.run(["run", "nightly"]),
+      koi.run(["run", "Nigthly"]),
+      koi.run(["run", "Backup"]),
+      koi.run(["run", "3"]),
+      koi.run(["run", "7"]),
+    ]);
+    assertEquals(lower, failure(`no job "nightly" in the koitab: did you mean "Nightly"?`));
+    assertEquals(typo, failure(`no job "Nigthly" in the koitab: did you mean "Nightly"?`));
+    assertEquals(
+      far,
+      failure(
+        `no job "Backup" in the koitab (named jobs: "Nightly", "Say Hi", "7"; an unnamed job goes by its line number, as in "koitab run 3", or its tag)`,
+      ),
+    );
+    assertEquals(line, { code: 0, stdout: "unnamed on line 3\n", stderr: "" });
+    // A name wins over a line number.
+    assertEquals(named, { code: 0, stdout: "the job named 7\n", stderr: "" });
+    assertEquals(
+      await koi.run(["run", "2"]),
+      { code: 0, stdout: "hi\n", stderr: "" },
+      "line 2 is the job Say Hi",
+    );
   });
 });
 
@@ -655,7 +688,9 @@ Deno.test("koitab run: no table, a table of unnamed jobs, and no NAME", async ()
     await koi.run(["-"], { stdin: "0 * * * * true\n" });
     assertEquals(
       await koi.run(["run", "X"]),
-      failure(`no job "X" in the koitab (the koitab names no jobs)`),
+      failure(
+        `no job "X" in the koitab (the koitab names no jobs; an unnamed job goes by its line number, as in "koitab run 1", or its tag)`,
+      ),
     );
     assertEquals(await koi.run(["run"]), usage("run needs the NAME of a job"));
     assertEquals(await koi.run(["run", "--arg", "a=b"]), usage("run needs the NAME of a job"));

@@ -161,7 +161,12 @@ Deno.test("koitab -d new --generate makes a strong password, shows it once, and 
 
 Deno.test("koitab -d shows the link and whether the dashboard answers", async () => {
   await withSandbox(async ({ fake, koitab, link }) => {
-    assertEquals(await koitab([]), { code: 1, stdout: "none\n", stderr: "" });
+    assertEquals(await koitab([]), {
+      code: 1,
+      stdout: "",
+      stderr:
+        'koitab: this machine has no dashboard: create one with "koitab -d new" or join one with "koitab -d join URL"\n',
+    });
     const { id } = await link();
     const jobs = dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date());
     fake.jobPuts.push({ host: "web1", jobs });
@@ -266,7 +271,7 @@ Deno.test("koitab -d join checks the password with the server before saving anyt
 Deno.test("koitab -d delete deletes on the server, then here; --local forgets a dashboard it cannot reach", async () => {
   await withSandbox(async ({ dir, fake, koitab, link }) => {
     const { id } = await link();
-    assertEquals(await koitab(["delete"]), {
+    assertEquals(await koitab(["delete", "--yes"]), {
       code: 0,
       stdout: `deleted dashboard ${id}\n`,
       stderr: "",
@@ -275,7 +280,7 @@ Deno.test("koitab -d delete deletes on the server, then here; --local forgets a 
     assertEquals(await filesIn(dir), []);
     const second = await link();
     await fake.stop();
-    const down = await koitab(["delete"]);
+    const down = await koitab(["delete", "--yes"]);
     assertEquals(down.code, 1);
     assert(
       down.stderr.includes(`cannot delete dashboard ${second.id} on ${fake.url}`),
@@ -283,12 +288,41 @@ Deno.test("koitab -d delete deletes on the server, then here; --local forgets a 
     );
     assert(down.stderr.includes("nothing was removed"), down.stderr);
     assertEquals(await filesIn(dir), ["apikey", "dashboard.json", "runkey"]);
-    const local = await koitab(["delete", "--local"]);
+    const local = await koitab(["delete", "--local", "--yes"]);
     assertEquals(local.code, 0, local.stderr);
     assert(local.stderr.includes("removed this machine's link only"), local.stderr);
     assertEquals(await filesIn(dir), []);
     fake.start();
-    assertEquals((await koitab(["delete"])).code, 1, "nothing to delete");
+    assertEquals((await koitab(["delete", "--yes"])).code, 1, "nothing to delete");
+  });
+});
+
+Deno.test("koitab -d delete asks on a terminal, naming the linked hosts, and needs --yes without one", async () => {
+  await withSandbox(async ({ dir, fake, koitab, link }) => {
+    const { id } = await link();
+    const jobs = dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date());
+    fake.jobPuts.push({ host: "web1", jobs });
+    const script = await koitab(["delete"]);
+    assertEquals(script, {
+      code: 2,
+      stdout: "",
+      stderr:
+        `koitab: deleting dashboard ${id} deletes it for every machine linked to it: add --yes to do it without a terminal to ask on\nkoitab: see "koitab --help"\n`,
+    });
+    const prompt =
+      `koitab: delete dashboard ${id} at ${fake.url}, with the jobs and runs of 1 host linked to it (web1)? This cannot be undone. (y/n) `;
+    const no = await onTerminal({ KOI_DIR: dir }, ["delete"], [[prompt, "n\r"]]);
+    if (no === null) {
+      console.log("skipped: no /usr/bin/script to give koitab a terminal");
+      return;
+    }
+    assertEquals(no, { code: 0, output: `${prompt}n\nkoitab: nothing was deleted\n` });
+    assertEquals(fake.dashboards.has(id), true);
+    assertEquals(await filesIn(dir), ["apikey", "dashboard.json", "runkey"]);
+    const yes = await onTerminal({ KOI_DIR: dir }, ["delete"], [[prompt, "y\r"]]);
+    assertEquals(yes, { code: 0, output: `${prompt}y\ndeleted dashboard ${id}\n` });
+    assertEquals(fake.dashboards.has(id), false);
+    assertEquals(await filesIn(dir), []);
   });
 });
 
@@ -463,6 +497,14 @@ Deno.test("koitab -d run: koid's refusal, a kill, a timeout, several hosts and b
       scheduled.stderr,
       'koitab: "Nightly" is not an @manual job: only @manual jobs run from the dashboard\n',
     );
+    assertEquals(
+      (await koitab(["run", "say"])).stderr,
+      'koitab: no @manual job "say" on the dashboard: did you mean "Admin/Say"?\n',
+    );
+    assertEquals(
+      (await koitab(["run", "Backup"])).stderr,
+      'koitab: no @manual job "Backup" on the dashboard (@manual jobs: "Admin/Say")\n',
+    );
     fake.jobPuts.push({ host: "web2", jobs });
     const ambiguous = await koitab(["run", "Say", "--arg", "Who=x"]);
     assertEquals([ambiguous.code, ambiguous.stderr.split("\n")[0]], [
@@ -539,15 +581,51 @@ Deno.test("koitab -d new asks for the password twice on a terminal, without echo
     const { id } = JSON.parse(await Deno.readTextFile(paths.dashboard));
     assertEquals(fake.received[0]!.body, { id, apiKey: (await deriveKeys(PASSWORD, id)).apiKey });
 
-    // Two different passwords: nothing is created.
+    // Three failed tries (too weak, two that differ, too short): nothing is created.
     await Deno.remove(dir, { recursive: true });
     const differ = await onTerminal({ KOI_DIR: dir }, args, [
+      [first, "password1234\r"],
       [first, `${PASSWORD}\r`],
       [again, `${PASSWORD}x\r`],
+      [first, "Sh0rt!\r"],
     ]);
-    assertEquals(differ!.code, 1, differ!.output);
-    assert(!differ!.output.includes(PASSWORD), differ!.output);
+    assertEquals(differ, {
+      code: 1,
+      output: `${first}\n` +
+        "koitab: the password is too common: it is one of the most used passwords; try another (2 tries left)\n" +
+        `${first}\n${again}\n` +
+        "koitab: the two passwords differ; try another (1 try left)\n" +
+        `${first}\n` +
+        "koitab: the password is too short: 6 characters, at least 12 needed\n" +
+        "koitab: no password chosen in 3 tries: nothing was done\n",
+    });
     assertEquals(await filesIn(dir), []);
+    assertEquals(fake.received.length, 1, "only the first dashboard was ever created");
+  });
+});
+
+Deno.test("koitab -d new judges a new password as soon as it is typed, and asks again", async () => {
+  await withSandbox(async ({ dir, paths, fake }) => {
+    const first = "Dashboard password: ";
+    const again = "The same password again: ";
+    const phrase = "orbit velvet cactus lantern mosaic";
+    const result = await onTerminal({ KOI_DIR: dir }, ["new", "--server", fake.url], [
+      [first, "correct horse battery staple zebra\r"],
+      [first, `${phrase}\r`],
+      [again, `${phrase}\r`],
+    ]);
+    if (result === null) {
+      console.log("skipped: no /usr/bin/script to give koitab a terminal");
+      return;
+    }
+    const { id } = JSON.parse(await Deno.readTextFile(paths.dashboard));
+    assertEquals(result, {
+      code: 0,
+      output: `${first}\n` +
+        'koitab: the password is too easy to guess: it is built on "correct horse battery staple", a famous phrase, so it is worth about 28 bits, at least 60 needed (choose words of your own); try another (2 tries left)\n' +
+        `${first}\n${again}\n${fake.url}/d/${id}\n`,
+    });
+    assertEquals(fake.received[0]!.body, { id, apiKey: (await deriveKeys(phrase, id)).apiKey });
   });
 });
 

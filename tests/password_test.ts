@@ -7,7 +7,9 @@ import {
 } from "../lib/cli/password.ts";
 
 const EASY = (bits: number) =>
-  `too easy to guess: about ${bits} bits, at least 60 needed (make it longer, or mix in capitals, digits and symbols; words count about 10 bits each)`;
+  `too easy to guess: about ${bits} bits, at least 60 needed (make it longer, or mix in capitals, digits and symbols; a word counts about 13 bits, a short one 10: five words chosen at random make a good passphrase)`;
+const FAMOUS = (phrase: string, bits: number) =>
+  `too easy to guess: it is built on "${phrase}", a famous phrase, so it is worth about ${bits} bits, at least 60 needed (choose words of your own)`;
 
 Deno.test("judgePassword() refuses passwords shorter than 12 characters, counting code points", () => {
   assertEquals(MIN_PASSWORD_LENGTH, 12);
@@ -44,14 +46,34 @@ Deno.test("judgePassword() refuses passwords under 60 estimated bits, saying how
     ["abcdefghijklmnop", 9], // a run of the alphabet
     ["qwertyuiopasdf", 18], // runs along the keyboard
     ["Xq7!Xq7!Xq7!Xq7!", 24], // one part repeated
-    ["ilovemydogverymuch", 30], // lowercase words
-    ["ILoveMyDogVeryMuch", 57], // capitalised words
+    ["ilovemydogverymuch", 39], // lowercase words: 13 bits per 8 letters
+    ["ILoveMyDogVeryMuch", 52], // capitalised short words: 7 to 10 bits each
     ["2024-01-01-2024", 47], // digits are worth little
-    ["correct-horse-battery-staple-orange", 58], // five words: about 10 bits each
+    ["orbit velvet cactus lantern", 59], // four words: 13 bits each, and the spaces
+    ["mosaic mosaic mosaic mosaic mosaic", 19], // one word repeated
   ];
   for (const [password, bits] of cases) {
     assertEquals(judgePassword(password), { bits, reason: EASY(bits) }, password);
   }
+});
+
+Deno.test("judgePassword() counts a famous phrase as 10 bits wherever it stands, and judges the rest", () => {
+  const cases: [string, string, number][] = [
+    // The comic's phrase with a word added: the famous part, then 19 bits for " zebra".
+    ["correct horse battery staple zebra", "correct horse battery staple", 28],
+    ["Correct-Horse-Battery-Staple-Orange!", "correct horse battery staple", 35],
+    ["The quick brown fox jumps over", "the quick brown fox jumps over", 10],
+    ["hello world, hello world!", "hello world", 35],
+    ["winter is coming 2024!", "winter is coming", 34],
+  ];
+  for (const [password, phrase, bits] of cases) {
+    assertEquals(judgePassword(password), { bits, reason: FAMOUS(phrase, bits) }, password);
+  }
+  // Enough of one's own around it passes.
+  assertEquals(
+    judgePassword("correct-horse-battery-staple-orange-violin-mosaic-lantern"),
+    { bits: 70, reason: null },
+  );
 });
 
 Deno.test("judgePassword() accepts long random or mixed passwords and long phrases", () => {
@@ -59,9 +81,9 @@ Deno.test("judgePassword() accepts long random or mixed passwords and long phras
     const password of [
       "kTz9#mQ2$vL8",
       "vN4-pQ9x-Lm2r-Zt8k",
-      "The quick brown fox jumps over",
       "My dog is 7 years old!",
-      "correct-horse-battery-staple-orange-violin",
+      "orbit velvet cactus lantern mosaic", // five words of one's own: 73 bits
+      "Purple otters juggle seven lemons",
       "日本語のパスワードです十二文字",
     ]
   ) {

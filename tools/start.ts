@@ -3,13 +3,18 @@
  * on an embedded database, a demo `KOI_DIR` with a small koitab, and koid linked
  * to the dashboard; it prints the URL and a generated password. Ctrl-C stops it
  * all. Everything lives in `.koi-demo/` under the current directory, made afresh
- * on each start; nothing outside it is touched.
+ * on each start; nothing outside it is touched, and a start that fails removes it.
  *
  * Each program runs with its own task's permission flags, read from deno.json.
+ * The dashboard and koid start together (koid notices the link once it is made),
+ * and koitab's modules are compiled meanwhile, so a first run on a busy machine
+ * waits for the slowest start, not for the sum of them.
  *
  * @module
  */
 
+import { generatePassword } from "../lib/cli/password.ts";
+import { readLines } from "./lines.ts";
 import { entryFlags } from "./task_flags.ts";
 
 const DEMO_DIR = ".koi-demo";
@@ -20,8 +25,17 @@ export const DEMO_KOITAB =
 [Demo]
 "Every minute" * * * * * echo "Hello from koid at $(date +\\%H:\\%M)"
 "Fails" */2 * * * * echo "about to fail" >&2; exit 3
-"Say Hi" @manual echo Hi {{To Handle}}, waiting {{Delay, int, 0}} seconds; sleep {{Delay, int, 0}}; test {{Emoji 😃, bool}} = true && echo "😃"
+"Say Hi" @manual echo Hi {{To Handle}}, waiting {{Delay, int, 0}} seconds; sleep {{Delay, int, 0}}; if test {{Emoji 😃, bool}} = true; then echo "😃"; fi
 `;
+
+/** The line the dashboard prints once it listens, with its address. */
+export const LISTENING = /^dashboard: listening on (http:\/\/\S+)$/;
+
+/** How long to wait for the dashboard before giving up: a first run compiles all of Koi. */
+export const START_TIMEOUT_MS = 120_000;
+
+/** After this long, a note says the dashboard is still starting, and why that can be. */
+const SLOW_NOTE_MS = 10_000;
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -46,51 +60,70 @@ function spawnEntry(
   }).spawn();
 }
 
-/** Reads a child's stderr lines, echoing them, until one matches; then keeps echoing. */
-async function waitForLine(
-  child: Deno.ChildProcess,
-  pattern: RegExp,
-  timeoutMs: number,
-): Promise<RegExpExecArray> {
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const timer = new Promise<null>((resolve) => setTimeout(() => resolve(null), 250));
-    const next = await Promise.race([reader.read(), timer]);
-    if (next === null) continue;
-    if (next.done) break;
-    buffer += next.value;
-    let newline;
-    while ((newline = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-      console.error(line);
-      const match = pattern.exec(line);
-      if (match) {
-        (async () => {
-          try {
-            while (true) {
-              const { value, done } = await reader.read();
-              if (done) break;
-              await Deno.stderr.write(new TextEncoder().encode(value));
-            }
-          } catch {
-            // The child has gone.
-          }
-        })();
-        return match;
-      }
-    }
-  }
-  throw new Error(`the dashboard did not start (no "${pattern.source}" line)`);
+/** A stream's lines as they come, and the first that matches a pattern. */
+export interface LineWatch {
+  /** The first match; null when the stream ended without one. */
+  readonly match: Promise<RegExpExecArray | null>;
+  /** Every line read so far. */
+  readonly lines: readonly string[];
 }
 
-function generatePassword(): string {
-  const alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
-  const bytes = crypto.getRandomValues(new Uint8Array(20));
-  const chars = Array.from(bytes, (b) => alphabet[b % alphabet.length]);
-  return [0, 5, 10, 15].map((i) => chars.slice(i, i + 5).join("")).join("-");
+/**
+ * Passes every line of `stream` to `echo` as it comes, to the stream's end, and
+ * finds the first one matching `pattern`. Nothing is lost however slowly the
+ * lines come: there is one read at a time, always awaited.
+ *
+ * @param stream A child's output.
+ * @param pattern What the awaited line looks like.
+ * @param echo What to do with each line (print it).
+ * @returns The match to come, and the lines so far.
+ *
+ * @example
+ * ```ts
+ * import { watchLines } from "./start.ts";
+ *
+ * const stream = new Blob(["starting\nlistening on http://x\nmore\n"]).stream();
+ * const watch = watchLines(stream, /listening on (\S+)/, () => {});
+ * if ((await watch.match)?.[1] !== "http://x") throw new Error("no match");
+ * ```
+ */
+export function watchLines(
+  stream: ReadableStream<Uint8Array>,
+  pattern: RegExp,
+  echo: (line: string) => void,
+): LineWatch {
+  const lines: string[] = [];
+  const { promise, resolve } = Promise.withResolvers<RegExpExecArray | null>();
+  (async () => {
+    try {
+      for await (const line of readLines(stream)) {
+        lines.push(line);
+        echo(line);
+        const match = pattern.exec(line);
+        if (match) resolve(match);
+      }
+    } catch {
+      // The child has gone.
+    }
+    resolve(null);
+  })();
+  return { match: promise, lines };
+}
+
+/**
+ * Why the dashboard did not start, from what it said: a busy port gets the way
+ * out (`KOI_DEMO_PORT`).
+ *
+ * @param lines The dashboard's output.
+ * @param port The port it was given.
+ * @returns One line for the user.
+ */
+export function dashboardFailure(lines: readonly string[], port: string): string {
+  if (lines.some((line) => /the port is in use/.test(line))) {
+    const other = port === "0" ? "8081" : String((Number(port) + 1) % 65536);
+    return `port ${port} is taken by another program: stop it, or choose another port, e.g. KOI_DEMO_PORT=${other} deno task start`;
+  }
+  return "the dashboard stopped before it listened (its message is above)";
 }
 
 async function main(): Promise<number> {
@@ -102,6 +135,14 @@ async function main(): Promise<number> {
   await Deno.writeTextFile(`${koiDir}/koitab`, DEMO_KOITAB, { mode: 0o600 });
 
   const port = Deno.env.get("KOI_DEMO_PORT") ?? "8080";
+  // koitab runs only once the dashboard listens; compiling its modules meanwhile
+  // (a first run's cost) takes that out of the wait.
+  const warming = new Deno.Command(Deno.execPath(), {
+    args: ["cache", `${root}koitab.ts`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
   const dashboard = spawnEntry(
     "dashboard",
     flags,
@@ -109,16 +150,17 @@ async function main(): Promise<number> {
     {},
     "piped",
   );
-  const children: Deno.ChildProcess[] = [dashboard];
+  const koid = spawnEntry("koid", flags, [], { KOI_DIR: koiDir, KOI_HOST: "demo" }, "inherit");
+  const children: Deno.ChildProcess[] = [dashboard, koid];
   const stopAll = async () => {
-    for (const child of children.toReversed()) {
+    for (const child of [...children, warming]) {
       try {
         child.kill("SIGTERM");
       } catch {
         // Already gone.
       }
     }
-    await Promise.all(children.map((child) => child.status));
+    await Promise.all([...children, warming].map((child) => child.status));
   };
   let stopping = false;
   const onSignal = () => {
@@ -130,11 +172,41 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
 
+  const slowNote = setTimeout(() => {
+    log(
+      `the dashboard is still starting after ${
+        SLOW_NOTE_MS / 1000
+      } s (a first run compiles Koi, and a busy machine is slower); waiting up to ${
+        START_TIMEOUT_MS / 1000
+      } s`,
+    );
+  }, SLOW_NOTE_MS);
+  let deadline: ReturnType<typeof setTimeout> | undefined;
   try {
-    const [, url] = await waitForLine(dashboard, /listening on (http:\/\/\S+)/, 30_000);
-    const server = url!.replace("://0.0.0.0:", "://127.0.0.1:").replace(/\/$/, "");
+    const watch = watchLines(dashboard.stderr, LISTENING, (line) => console.error(line));
+    const outcome = await Promise.race([
+      watch.match,
+      koid.status.then(() => "koid" as const),
+      new Promise<"timeout">((resolve) => {
+        deadline = setTimeout(() => resolve("timeout"), START_TIMEOUT_MS);
+      }),
+    ]);
+    if (outcome === "timeout") {
+      throw new Error(
+        `the dashboard did not start within ${START_TIMEOUT_MS / 1000} s (no "listening on" line)`,
+      );
+    }
+    if (outcome === "koid") throw new Error("koid stopped while the dashboard was starting");
+    if (outcome === null) {
+      await dashboard.status;
+      throw new Error(dashboardFailure(watch.lines, port));
+    }
+    clearTimeout(slowNote);
+    clearTimeout(deadline);
+    const server = outcome[1]!.replace("://0.0.0.0:", "://127.0.0.1:").replace(/\/$/, "");
+    await warming.status;
     const password = generatePassword();
-    const env = { KOI_DIR: koiDir, KOI_PASSWORD: password, KOI_HOST: "demo" };
+    const env = { KOI_DIR: koiDir, KOI_PASSWORD: password };
     const created = await spawnEntry(
       "koitab",
       flags,
@@ -148,17 +220,17 @@ async function main(): Promise<number> {
       throw new Error("koitab -d new failed");
     }
     const dashboardUrl = new TextDecoder().decode(created.stdout).trim().split("\n").at(-1)!;
-    const koid = spawnEntry("koid", flags, [], { KOI_DIR: koiDir, KOI_HOST: "demo" }, "inherit");
-    children.push(koid);
+    // Since this process started: all the user waits for but `deno task` itself.
+    const seconds = (performance.now() / 1000).toFixed(1);
     console.log(`
-Koi is running.
+Koi is running (started in ${seconds} s).
 
   Dashboard:  ${dashboardUrl}
   Password:   ${password}
 
   Demo KOI_DIR: ${koiDir}
   Try:  KOI_DIR=${koiDir} deno task koitab --next
-        KOI_DIR=${koiDir} KOI_HOST=demo deno task koitab -d run "Say Hi" --arg "To Handle=you"
+        KOI_DIR=${koiDir} deno task koitab -d run "Say Hi" --arg "To Handle=you" --arg "Emoji 😃=true"
 
 Ctrl-C stops everything.
 `);
@@ -170,8 +242,12 @@ Ctrl-C stops everything.
     }
     return 0;
   } catch (error) {
-    log((error as Error).message);
+    clearTimeout(slowNote);
+    clearTimeout(deadline);
     await stopAll();
+    // A start that failed leaves nothing behind, and its reason is the last line.
+    await Deno.remove(demo, { recursive: true }).catch(() => {});
+    log((error as Error).message);
     return 1;
   }
 }

@@ -30,8 +30,9 @@ import { deriveKeys, newDashboardId, signRun } from "../keys.ts";
 import type { KoiPaths } from "../koidir.ts";
 import { payloadText } from "../manual.ts";
 import { CliError } from "./errors.ts";
-import { namesJob } from "./job_name.ts";
+import { namesJob, similarNames } from "./job_name.ts";
 import { generatePassword, obtainPassword } from "./password.ts";
+import { askLine } from "./prompt.ts";
 import { parseArgOptions, signalNumber } from "./run.ts";
 
 /** The server `koitab -d new` uses without `--server`. */
@@ -132,11 +133,7 @@ function described(error: unknown, what: string): CliError {
 }
 
 async function status(paths: KoiPaths): Promise<number> {
-  const link = await readLink(paths);
-  if (link === null) {
-    console.log("none");
-    return 1;
-  }
+  const link = await requireLink(paths);
   console.log(`dashboard  ${link.id}`);
   console.log(`server     ${link.server}`);
   console.log(`url        ${dashboardUrl(link.server, link.id)}`);
@@ -277,11 +274,15 @@ async function join(paths: KoiPaths, words: readonly string[]): Promise<number> 
 }
 
 async function remove(paths: KoiPaths, words: readonly string[]): Promise<number> {
-  const options = readOptions(words, [], ["--local"]);
+  const options = readOptions(words, [], ["--local", "--yes"]);
   if (options.rest.length > 0) {
     throw new CliError(`unexpected "${options.rest[0]}" after delete`, 2);
   }
   const link = await requireLink(paths);
+  if (!options.flags.has("--yes") && !await confirmDelete(link)) {
+    console.error("koitab: nothing was deleted");
+    return 0;
+  }
   try {
     await client(link).delete();
   } catch (error) {
@@ -304,6 +305,36 @@ async function remove(paths: KoiPaths, words: readonly string[]): Promise<number
   return 0;
 }
 
+/**
+ * Asks on the terminal before deleting a dashboard every linked machine shares,
+ * naming how many hosts it has. Without a terminal, `--yes` must say it.
+ *
+ * @returns Whether the user said yes.
+ * @throws {CliError} When there is no terminal to ask on.
+ */
+async function confirmDelete(link: DashboardConfig): Promise<boolean> {
+  if (!Deno.stdin.isTerminal()) {
+    throw new CliError(
+      `deleting dashboard ${link.id} deletes it for every machine linked to it: add --yes to do it without a terminal to ask on`,
+      2,
+    );
+  }
+  let hosts: string;
+  try {
+    const names = (await client(link).info()).hosts.map((host) => printable(host.host));
+    hosts = names.length === 0
+      ? "no hosts linked to it yet"
+      : `${names.length} host${names.length === 1 ? "" : "s"} linked to it (${names.join(", ")})`;
+  } catch (error) {
+    if (!(error instanceof DashboardError)) throw error;
+    hosts = "the hosts linked to it (the server does not say how many)";
+  }
+  const answer = await askLine(
+    `koitab: delete dashboard ${link.id} at ${link.server}, with the jobs and runs of ${hosts}? This cannot be undone. (y/n) `,
+  );
+  return answer === "y";
+}
+
 let lastTimestamp = 0;
 
 /** Now, in ms, but never the same twice in this process: each request's signature is unique. */
@@ -323,7 +354,19 @@ function chooseJob(jobs: readonly HostJob[], wanted: string, host: string | null
         `"${wanted}" is not an @manual job: only @manual jobs run from the dashboard`,
       );
     }
-    const names = [...new Set(manual.filter((job) => job.name !== null).map(label))];
+    const named = manual.filter((job) => job.name !== null);
+    const close = [
+      ...new Set(
+        named.filter((job) => similarNames([job.name!, label(job).slice(1, -1)], wanted).length)
+          .map(label),
+      ),
+    ];
+    if (close.length > 0) {
+      throw new CliError(
+        `no @manual job "${wanted}" on the dashboard: did you mean ${close.join(" or ")}?`,
+      );
+    }
+    const names = [...new Set(named.map(label))];
     throw new CliError(
       `no @manual job "${wanted}" on the dashboard (${
         names.length ? `@manual jobs: ${names.join(", ")}` : "it has no named @manual jobs"

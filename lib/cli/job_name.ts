@@ -44,3 +44,45 @@ export function namesJob(
   return job.name === wanted || job.tag === wanted ||
     (job.section !== null && job.name !== null && `${job.section}/${job.name}` === wanted);
 }
+
+/**
+ * The names a person probably meant when what they typed names no job: the same
+ * but for case, or a letter or two off (a typo, a swapped pair); one off for names
+ * of five characters or fewer.
+ *
+ * @param names The names that exist, as the person would type them.
+ * @param wanted What the person typed.
+ * @returns The close names, in the order given.
+ *
+ * @example
+ * ```ts
+ * import { similarNames } from "./job_name.ts";
+ *
+ * const names = ["Nightly", "Say Hi", "Bots/Crawler"];
+ * if (similarNames(names, "nightly").join() !== "Nightly") throw new Error();
+ * if (similarNames(names, "bots/crawlr").join() !== "Bots/Crawler") throw new Error();
+ * if (similarNames(names, "Backup").length !== 0) throw new Error();
+ * ```
+ */
+export function similarNames(names: readonly string[], wanted: string): string[] {
+  const typed = [...wanted.toLowerCase()];
+  const limit = typed.length <= 5 ? 1 : 2;
+  return names.filter((name) => editDistance([...name.toLowerCase()], typed) <= limit);
+}
+
+/** The fewest insertions, deletions, substitutions and swaps of neighbours from `a` to `b`. */
+function editDistance(a: readonly string[], b: readonly string[]): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) rows[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        best = Math.min(best, rows[i - 2]![j - 2]! + 1);
+      }
+      rows[i]![j] = best;
+    }
+  }
+  return rows[a.length]![b.length]!;
+}

@@ -15,8 +15,48 @@ export const MIN_PASSWORD_LENGTH = 12;
 /** The least estimated strength, in bits, of a dashboard password. */
 export const MIN_PASSWORD_BITS = 60;
 
-/** What a dictionary-like word counts, in bits: about one word among the 1,000 most used. */
-const WORD_BITS = 10;
+/**
+ * What a dictionary-like word of five letters or more counts, in bits (per eight
+ * letters started): about one word among 8,000, the size of the Diceware list,
+ * so that five words chosen at random make a passphrase strong enough.
+ */
+const WORD_BITS = 13;
+
+/** What a word of three or four letters counts: about one among the 1,000 short words. */
+const SHORT_WORD_BITS = 10;
+
+/** What a word of two letters counts (`is`, `My`): about one among a hundred. */
+const TINY_WORD_BITS = 7;
+
+/** What a famous phrase counts, wherever it appears: an attacker tries those first. */
+const FAMOUS_BITS = 10;
+
+/**
+ * Famous phrases people use as passphrases: quotations, pangrams, the comic that
+ * made passphrases popular. Any four words in a row of one, or the whole of a
+ * shorter one, count as {@linkcode FAMOUS_BITS}, whatever is added around them.
+ */
+const FAMOUS_PHRASES = [
+  "correct horse battery staple",
+  "the quick brown fox jumps over the lazy dog",
+  "to be or not to be that is the question",
+  "may the force be with you",
+  "i think therefore i am",
+  "all your base are belong to us",
+  "never gonna give you up never gonna let you down",
+  "one ring to rule them all",
+  "winter is coming",
+  "hello world",
+  "open sesame",
+  "let me in",
+  "i love you",
+  "the cake is a lie",
+  "live long and prosper",
+  "houston we have a problem",
+  "keep calm and carry on",
+  "in god we trust",
+  "the answer is forty two",
+];
 
 /**
  * The most used passwords (from the public breach lists), lower-cased. Most are
@@ -146,9 +186,13 @@ export interface PasswordVerdict {
  * anything else 100), a digit at most log2(10); except that a character
  * repeating the one before, or continuing a run (`abc`, `321`, `qwerty`), is
  * worth nothing, and a symbol used before is worth one bit. A dictionary-like
- * word (three or more letters, lowercase after an optional capital, with a
- * vowel) is worth at most 10 bits per started eight letters. A password made of
- * one part repeated is worth that part, plus one bit.
+ * word (two or more letters, lowercase after an optional capital, with a
+ * vowel) is worth at most 13 bits per started eight letters (one word among
+ * 8,000, so five random words pass), 10 with three or four letters, 7 with two,
+ * and 1 when used before. A password made of one part repeated is worth that
+ * part, plus one bit. A famous phrase (four words in a row of one, or the whole
+ * of a shorter one: `correct horse battery staple`) is worth 10 bits wherever it
+ * stands, and the password is judged by what it adds to it.
  *
  * @param password The password.
  * @returns Its strength and, if refused, why.
@@ -181,14 +225,73 @@ export function judgePassword(password: string): PasswordVerdict {
         : `too common: it is "${common}", one of the most used passwords, with little changed`,
     };
   }
+  let rest = characters;
+  const phrases: string[] = [];
+  for (let part = famousPart(rest); part !== null; part = famousPart(rest)) {
+    phrases.push(part.phrase);
+    rest = [...rest.slice(0, part.start), ...rest.slice(part.end)];
+  }
+  if (phrases.length > 0) {
+    const left = Math.floor(FAMOUS_BITS * phrases.length + estimateBits(rest));
+    if (left < MIN_PASSWORD_BITS) {
+      return {
+        bits: left,
+        reason: `too easy to guess: it is built on "${
+          phrases[0]
+        }", a famous phrase, so it is worth about ${left} bits, at least ${MIN_PASSWORD_BITS} needed (choose words of your own)`,
+      };
+    }
+    return { bits: left, reason: null };
+  }
   if (bits < MIN_PASSWORD_BITS) {
     return {
       bits,
       reason:
-        `too easy to guess: about ${bits} bits, at least ${MIN_PASSWORD_BITS} needed (make it longer, or mix in capitals, digits and symbols; words count about ${WORD_BITS} bits each)`,
+        `too easy to guess: about ${bits} bits, at least ${MIN_PASSWORD_BITS} needed (make it longer, or mix in capitals, digits and symbols; a word counts about ${WORD_BITS} bits, a short one ${SHORT_WORD_BITS}: five words chosen at random make a good passphrase)`,
     };
   }
   return { bits, reason: null };
+}
+
+/**
+ * The famous phrase the password is built on: where it is (in characters) and
+ * which. Case, and anything but letters between the words, do not matter.
+ */
+function famousPart(
+  characters: readonly string[],
+): { phrase: string; start: number; end: number } | null {
+  // The letters alone, lower-cased, each with where it stands in the password.
+  const letters: string[] = [];
+  const at: number[] = [];
+  characters.forEach((character, i) => {
+    const lower = character.toLowerCase();
+    if (/^[a-z]$/.test(lower)) {
+      letters.push(lower);
+      at.push(i);
+    }
+  });
+  const text = letters.join("");
+  for (const phrase of FAMOUS_PHRASES) {
+    const words = phrase.split(" ");
+    const run = Math.min(4, words.length);
+    for (let first = 0; first + run <= words.length; first++) {
+      const index = text.indexOf(words.slice(first, first + run).join(""));
+      if (index < 0) continue;
+      // The match grows over the phrase's following words as far as the password has them.
+      let end = index + words.slice(first, first + run).join("").length;
+      let last = first + run;
+      while (last < words.length && text.startsWith(words[last]!, end)) {
+        end += words[last]!.length;
+        last++;
+      }
+      return {
+        phrase: words.slice(first, last).join(" "),
+        start: at[index]!,
+        end: at[end - 1]! + 1,
+      };
+    }
+  }
+  return null;
 }
 
 /** The common password this one is, give or take case, swaps and ends; or null. */
@@ -242,23 +345,37 @@ function estimateBits(characters: readonly string[]): number {
     return kind === "digit" ? Math.min(perCharacter, Math.log2(10)) : perCharacter;
   });
   let bits = 0;
+  const wordsSeen = new Set<string>();
   for (let i = 0; i < characters.length;) {
     const word = wordLength(characters, i);
     const end = i + Math.max(word, 1);
     const sum = worth.slice(i, end).reduce((a, b) => a + b, 0);
-    bits += word > 0 ? Math.min(sum, WORD_BITS * Math.ceil(word / 8)) : sum;
+    if (word === 0) {
+      bits += sum;
+    } else {
+      const text = characters.slice(i, end).join("").toLowerCase();
+      const cap = wordsSeen.has(text)
+        ? 1
+        : word === 2
+        ? TINY_WORD_BITS
+        : word <= 4
+        ? SHORT_WORD_BITS
+        : WORD_BITS * Math.ceil(word / 8);
+      wordsSeen.add(text);
+      bits += Math.min(sum, cap);
+    }
     i = end;
   }
   return bits;
 }
 
-/** The length of the dictionary-like word at `i` (`Love`, `horse`: a capital or not, then lowercase, with a vowel, 3 or more), or 0. */
+/** The length of the dictionary-like word at `i` (`My`, `horse`: a capital or not, then lowercase, with a vowel, 2 or more), or 0. */
 function wordLength(characters: readonly string[], i: number): number {
   let end = classOf(characters[i] ?? "") === "upper" ? i + 1 : i;
   while (end < characters.length && classOf(characters[end]!) === "lower") end++;
   const word = characters.slice(i, end);
   const hasVowel = word.some((c) => "aeiouyAEIOUY".includes(c));
-  return word.length >= 3 && end > i + 1 && hasVowel ? word.length : 0;
+  return word.length >= 2 && end > i + 1 && hasVowel ? word.length : 0;
 }
 
 /** The keyboard rows, for runs like `qwerty` and `asdf`. */
@@ -326,10 +443,11 @@ export function generatePassword(): string {
 export async function readPassword(prompt: string): Promise<string | null> {
   if (!Deno.stdin.isTerminal()) return null;
   const encoder = new TextEncoder();
-  await Deno.stderr.write(encoder.encode(prompt));
+  // Echo goes off before the prompt shows: what is typed once it shows is never echoed.
   Deno.stdin.setRaw(true);
   const bytes: number[] = [];
   try {
+    await Deno.stderr.write(encoder.encode(prompt));
     const buffer = new Uint8Array(64);
     while (true) {
       // Bytes typed ahead, after the last line's end, come first (a pasted pair of lines).
@@ -389,33 +507,47 @@ function takeLine(input: Uint8Array, line: number[]): number {
   return -1;
 }
 
+/** How many times a person choosing a password on the terminal may try. */
+export const PASSWORD_TRIES = 3;
+
 /**
- * The dashboard password: `KOI_PASSWORD`, else asked on the terminal (twice when
- * choosing one), else a clear failure.
+ * The dashboard password: `KOI_PASSWORD`, else asked on the terminal, else a
+ * clear failure. A new one is judged for strength: from `KOI_PASSWORD` once; on
+ * the terminal as soon as it is typed, then asked again to confirm, with up to
+ * {@linkcode PASSWORD_TRIES} tries, each failed one said with its reason.
  *
- * @param options Whether a new password is being chosen (asked twice, checked for strength).
+ * @param options Whether a new password is being chosen (judged, and confirmed on the terminal).
  * @returns The password.
- * @throws {CliError} When there is none, the two differ, or a new one is too weak.
+ * @throws {CliError} When there is none, a new one from `KOI_PASSWORD` is too weak, or
+ * every try failed.
  */
 export async function obtainPassword(options: { choosing: boolean }): Promise<string> {
-  let password = Deno.env.get("KOI_PASSWORD") || null;
-  if (password === null) {
-    password = await readPassword("Dashboard password: ");
-    if (password === null) {
-      throw new CliError(
-        options.choosing
-          ? "no password: set KOI_PASSWORD, run this on a terminal, or add --generate"
-          : "no password: set KOI_PASSWORD or run this on a terminal",
-      );
-    }
-    if (options.choosing) {
-      const again = await readPassword("The same password again: ");
-      if (again !== password) throw new CliError("the two passwords differ: nothing was done");
-    }
-  }
-  if (options.choosing) {
-    const { reason } = judgePassword(password);
+  const given = Deno.env.get("KOI_PASSWORD") || null;
+  if (given !== null) {
+    const reason = options.choosing ? judgePassword(given).reason : null;
     if (reason !== null) throw new CliError(`the password is ${reason}`);
+    return given;
   }
-  return password;
+  if (!Deno.stdin.isTerminal()) {
+    throw new CliError(
+      options.choosing
+        ? "no password: set KOI_PASSWORD, run this on a terminal, or add --generate"
+        : "no password: set KOI_PASSWORD or run this on a terminal",
+    );
+  }
+  if (!options.choosing) return (await readPassword("Dashboard password: "))!;
+  for (let tries = PASSWORD_TRIES - 1; tries >= 0; tries--) {
+    const left = tries === 0
+      ? ""
+      : `; try another (${tries} ${tries === 1 ? "try" : "tries"} left)`;
+    const password = (await readPassword("Dashboard password: "))!;
+    const { reason } = judgePassword(password);
+    if (reason !== null) {
+      console.error(`koitab: the password is ${reason}${left}`);
+      continue;
+    }
+    if (await readPassword("The same password again: ") === password) return password;
+    console.error(`koitab: the two passwords differ${left}`);
+  }
+  throw new CliError(`no password chosen in ${PASSWORD_TRIES} tries: nothing was done`);
 }

@@ -10,27 +10,46 @@ import { jobEnvironment, type JobUser } from "../daemon/environment.ts";
 import { JobStartError, spawnJob } from "../daemon/spawn.ts";
 import type { KoitabJob } from "../koitab.ts";
 import { CliError } from "./errors.ts";
-import { jobLabel, namesJob } from "./job_name.ts";
+import { jobLabel, namesJob, similarNames } from "./job_name.ts";
 
 /**
- * Finds the job a user means: by name, by `Section/Name`, or by tag.
+ * Finds the job a user means: by name, by `Section/Name`, by tag, or, for a
+ * number that names no job, by the line it is on.
  *
  * @param jobs The koitab's jobs.
  * @param wanted What the user typed.
  * @returns The job.
- * @throws {CliError} When nothing matches, or several jobs do.
+ * @throws {CliError} When nothing matches (suggesting close names), or several jobs do.
  */
 export function findJob(jobs: readonly KoitabJob[], wanted: string): KoitabJob {
   const matches = jobs.filter((job) => namesJob(job, wanted));
+  if (matches.length === 0 && /^[0-9]+$/.test(wanted)) {
+    const onLine = jobs.find((job) => job.line === Number(wanted));
+    if (onLine) return onLine;
+  }
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) {
     const named = jobs.filter((job) => job.name !== null).map((job) =>
       jobs.some((other) => other !== job && other.name === job.name)
-        ? `"${job.section}/${job.name}"`
-        : `"${job.name}"`
+        ? `${job.section}/${job.name}`
+        : job.name!
     );
-    const hint = named.length ? `named jobs: ${named.join(", ")}` : "the koitab names no jobs";
-    throw new CliError(`no job "${wanted}" in the koitab (${hint})`);
+    const close = similarNames(named, wanted);
+    if (close.length > 0) {
+      throw new CliError(
+        `no job "${wanted}" in the koitab: did you mean ${
+          close.map((name) => `"${name}"`).join(" or ")
+        }?`,
+      );
+    }
+    const hint = named.length
+      ? `named jobs: ${named.map((name) => `"${name}"`).join(", ")}`
+      : "the koitab names no jobs";
+    const unnamed = jobs.find((job) => job.name === null);
+    const byLine = unnamed === undefined
+      ? ""
+      : `; an unnamed job goes by its line number, as in "koitab run ${unnamed.line}", or its tag`;
+    throw new CliError(`no job "${wanted}" in the koitab (${hint}${byLine})`);
   }
   const choices = matches.map((job) => `"${job.section}/${job.name}"`).join(" or ");
   throw new CliError(`"${wanted}" names ${matches.length} jobs: say ${choices}`);

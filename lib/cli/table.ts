@@ -40,20 +40,21 @@ export interface ValidTable {
  *
  * @param bytes The koitab, as read (UTF-8; any other bytes are kept but read as U+FFFD).
  * @param what How to name it in the final line (`"the edited koitab"`).
- * @param consequence What the errors mean for the command (`"nothing was installed"`).
+ * @param consequence What the errors mean for the command (`"nothing was installed"`), or
+ * null when they mean nothing more (a check).
  * @returns The parsed table.
  * @throws {CliError} If any line is wrong.
  */
 export function validateTable(
   bytes: Uint8Array,
   what: string,
-  consequence = "nothing was installed",
+  consequence: string | null = "nothing was installed",
 ): ValidTable {
   const { jobs, errors } = parseKoitab(new TextDecoder().decode(bytes));
   if (errors.length > 0) {
     for (const error of errors) console.error(formatKoitabError(error));
     const count = errors.length === 1 ? "1 error" : `${errors.length} errors`;
-    throw new CliError(`${what} has ${count}; ${consequence}`);
+    throw new CliError(`${what} has ${count}${consequence === null ? "" : `; ${consequence}`}`);
   }
   return { bytes, jobs };
 }

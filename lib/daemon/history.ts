@@ -11,6 +11,7 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { preparePrivateDatabase } from "../files.ts";
 import type { OutputChunk } from "./output.ts";
 
 /** What started a run. */
@@ -140,21 +141,18 @@ export class History {
   /**
    * Opens (creating if needed) the database.
    *
-   * @param path The database file, mode 0600.
+   * @param path The database file; a writer makes it and its `-wal` and `-shm` mode 0600.
    * @param options How many runs to keep per job; read-only for readers.
    */
   constructor(path: string, options: { retention?: number; readOnly?: boolean } = {}) {
     this.#retention = options.retention ?? DEFAULT_RETENTION;
+    // Before SQLite makes the file and its -wal and -shm, which take the file's mode.
+    if (!options.readOnly && path !== ":memory:") preparePrivateDatabase(path);
     this.#db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
     this.#db.exec("PRAGMA busy_timeout = 5000");
     if (!options.readOnly) {
       this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
       this.#db.exec(SCHEMA);
-      try {
-        Deno.chmodSync(path, 0o600);
-      } catch {
-        // A database that is not a plain file (":memory:") has no mode.
-      }
     }
     this.#insert = this.#db.prepare(
       `INSERT OR IGNORE INTO runs (id, tag, name, section, trigger, args, scheduled_for, started_at, status)
