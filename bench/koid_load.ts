@@ -278,6 +278,7 @@ class InProcessKoid {
       log,
       now: this.clock.now,
       outputLimit: DEFAULT_OUTPUT_LIMIT,
+      mail: { command: { kind: "off" }, hostname: "bench" },
       onEvent,
     });
     this.daemon = new Daemon({

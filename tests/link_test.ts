@@ -135,6 +135,7 @@ async function withLink(
     log: () => {},
     now: () => Date.now(),
     outputLimit,
+    mail: { command: { kind: "off" }, hostname: "test" },
     onEvent: (event) => {
       events.push(event);
       setup.link.onEvent(event);
@@ -450,7 +451,8 @@ class Koid {
 
   constructor(koiDir: string) {
     this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...flags.koid, new URL("koid.ts", root).pathname],
+      // Tests never mail: the machine's own sendmail must not get their output.
+      args: ["run", ...flags.koid, new URL("koid.ts", root).pathname, "--mail-command", "off"],
       cwd: root.pathname,
       env: { KOI_DIR: koiDir, KOI_HOST: "web1", NO_COLOR: "1" },
       stdin: "null",

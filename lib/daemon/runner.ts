@@ -1,8 +1,8 @@
 /**
  * Running jobs: each in its own process group, output captured chunk by chunk
- * (capped), every run recorded in the history when it starts and when it ends,
- * one log line for each. Jobs run concurrently; a job still running when its next
- * time comes simply starts again, as in cron.
+ * (capped) and mailed as cron mails it, every run recorded in the history when it
+ * starts and when it ends, one log line for each. Jobs run concurrently; a job
+ * still running when its next time comes simply starts again, as in cron.
  *
  * @module
  */
@@ -12,9 +12,11 @@ import type { KoitabJob } from "../koitab.ts";
 import { jobLabel } from "../cli/job_name.ts";
 import { jobEnvironment } from "./environment.ts";
 import { type History, newRunId, type RunEnd, type RunStart, type Trigger } from "./history.ts";
+import { mailLog, type MailSettings, planMail } from "./mail.ts";
+import { OutputMail } from "./mailer.ts";
 import { OutputCapture, type OutputChunk } from "./output.ts";
 import type { RunUser } from "./run_user.ts";
-import { spawnJob } from "./spawn.ts";
+import { spawnJob, type UserSwitch } from "./spawn.ts";
 
 /** A run to start. */
 export interface RunRequest {
@@ -48,8 +50,19 @@ export interface RunnerOptions {
   readonly now: () => number;
   /** The most output bytes kept per run. */
   readonly outputLimit: number;
+  /** How output is mailed (`--mail-command`), and this machine's name for the Subject. */
+  readonly mail: MailSettings;
   /** Called for every start, output chunk and end. */
   readonly onEvent?: (event: RunEvent) => void;
+}
+
+/** A run just spawned: what its output needs. */
+interface Launched {
+  readonly start: RunStart;
+  readonly child: Deno.ChildProcess;
+  readonly job: KoitabJob;
+  readonly env: Record<string, string>;
+  readonly switchUser: UserSwitch | undefined;
 }
 
 interface Active {
@@ -85,7 +98,7 @@ export class Runner {
   startAll(requests: readonly RunRequest[]): string[] {
     const starts: RunStart[] = [];
     const failures: [RunStart, string][] = [];
-    const launched: [RunStart, Deno.ChildProcess][] = [];
+    const launched: Launched[] = [];
     for (const request of requests) {
       const now = this.#options.now();
       const start: RunStart = {
@@ -104,28 +117,22 @@ export class Runner {
         const command = fillArgs(request.job, request.values);
         const env = jobEnvironment(request.job.env, this.#options.user, this.#options.daemonEnv);
         const user = this.#options.user;
+        const switchUser = user.switchUser
+          ? { uid: user.uid, gid: user.gid, groups: user.groups, setpriv: this.#options.setpriv }
+          : undefined;
         const child = spawnJob({
           command,
           stdin: request.job.stdin,
           env,
-          ...(user.switchUser
-            ? {
-              switchUser: {
-                uid: user.uid,
-                gid: user.gid,
-                groups: user.groups,
-                setpriv: this.#options.setpriv,
-              },
-            }
-            : {}),
+          ...(switchUser ? { switchUser } : {}),
         }, { output: "piped", ownGroup: true, setsid: this.#options.setsid ?? null });
-        launched.push([start, child]);
+        launched.push({ start, child, job: request.job, env, switchUser });
       } catch (error) {
         failures.push([start, (error as Error).message]);
       }
     }
     this.#options.history.recordStarts(starts);
-    for (const [start, child] of launched) this.#track(start, child);
+    for (const run of launched) this.#track(run);
     for (const [start, reason] of failures) {
       const end: RunEnd = {
         finishedAt: this.#options.now(),
@@ -149,7 +156,7 @@ export class Runner {
     return this.#labels.get(id) ?? `run ${id}`;
   }
 
-  #track(start: RunStart, child: Deno.ChildProcess): void {
+  #track({ start, child, job, env, switchUser }: Launched): void {
     const options = this.#options;
     options.log(
       `${this.#label(start.id)} started (run ${start.id}, ${start.trigger}, pid ${child.pid})`,
@@ -158,6 +165,13 @@ export class Runner {
     const capture = new OutputCapture(options.outputLimit);
     // Aborted by stop() when killed processes that left the group still hold the pipes.
     const release = new AbortController();
+    // The Subject shows the command as written: argument values never reach a header.
+    const plan = planMail({ user: options.user.name, command: job.command, env }, options.mail);
+    const mail = new OutputMail(plan, {
+      env,
+      ...(switchUser ? { switchUser } : {}),
+      signal: release.signal,
+    });
     const emit = (name: "stdout" | "stderr", text: string) => {
       if (text) options.onEvent?.({ type: "output", id: start.id, chunk: { stream: name, text } });
     };
@@ -172,6 +186,7 @@ export class Runner {
           if (done) break;
           capture.add(name, value);
           if (options.onEvent) emit(name, decoder.decode(value, { stream: true }));
+          await mail.write(value);
         }
       } catch {
         // Cancelled by stop(): what was read is kept.
@@ -187,6 +202,7 @@ export class Runner {
         pump(child.stderr, "stderr"),
       ]);
       const finishedAt = options.now();
+      const mailed = mail.finish();
       const end: RunEnd = {
         finishedAt,
         exitCode: status.signal === null ? status.code : null,
@@ -205,6 +221,9 @@ export class Runner {
       const seconds = ((finishedAt - start.startedAt) / 1000).toFixed(1);
       options.log(`${this.#label(start.id)} ended (run ${start.id}): ${outcome} after ${seconds}s`);
       options.onEvent?.({ type: "end", id: start.id, end });
+      for (const line of mailLog(plan, await mailed)) {
+        options.log(`${this.#label(start.id)} (run ${start.id}): ${line}`);
+      }
       this.#active.delete(start.id);
       this.#labels.delete(start.id);
     })();
