@@ -6,6 +6,7 @@
  */
 
 import { CliError } from "./lib/cli/errors.ts";
+import { readBootId } from "./lib/daemon/boot.ts";
 import { systemClock } from "./lib/daemon/clock.ts";
 import { Daemon } from "./lib/daemon/daemon.ts";
 import { History } from "./lib/daemon/history.ts";
@@ -28,6 +29,7 @@ Usage:
 
 koid reads $KOI_DIR/koitab (KOI_DIR defaults to ${DEFAULT_KOI_DIR}), runs each job at its
 times in its zone, and records every run in $KOI_DIR/history.db (see "koitab history").
+@reboot jobs run at koid's first start in each boot of the machine ($KOI_DIR/last-boot).
 Edits to the koitab apply from the next minute; SIGHUP asks for a reload too.
 Jobs run as the user named in $KOI_DIR/user (koid must then run as root or as that user).
 
@@ -174,6 +176,7 @@ export async function main(args: string[]): Promise<number> {
       localZone,
       log,
       onTable: () => link?.tableChanged(),
+      bootId: readBootId,
     });
     const dashboardLink = new DashboardLink({
       paths,

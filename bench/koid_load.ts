@@ -287,6 +287,7 @@ class InProcessKoid {
       runner: this.runner,
       localZone: "UTC",
       log,
+      bootId: () => Promise.resolve("bench"),
     });
   }
 

@@ -3,6 +3,7 @@ import { runEntry } from "./_entry.ts";
 import { parseKoitab } from "../lib/koitab.ts";
 import type { RunRecord } from "../lib/daemon/history.ts";
 import { VERSION } from "../lib/version.ts";
+import { readBootId } from "../lib/daemon/boot.ts";
 import { entryFlags } from "../tools/task_flags.ts";
 
 const root = new URL("../", import.meta.url);
@@ -216,6 +217,40 @@ Deno.test("koid runs an @reboot job once at start, stops on SIGTERM with exit 0,
         outputBytes: 6,
       });
     });
+  });
+});
+
+Deno.test("a restarted koid does not run @reboot jobs again in the same boot of the machine", async () => {
+  const koitab = `HOME=$DIR
+"boot" @reboot echo up
+`;
+  await withKoiDir(koitab, async (dir) => {
+    const bootId = await readBootId();
+    if (bootId === null) {
+      console.log(`skipped: no boot id on ${Deno.build.os}`);
+      return;
+    }
+    await withKoid(dir, [], async (koid) => {
+      await koid.waitFor(/^koid: "boot" ended \(run /);
+      assertEquals((await koid.exit("SIGTERM")).code, 0);
+    });
+    assertEquals(await Deno.readTextFile(`${dir}/last-boot`), `${bootId}\n`);
+    // systemctl restart koid.
+    await withKoid(dir, [], async (koid) => {
+      await koid.waitFor(/^koid: koid .* started \(pid/);
+      assertEquals((await koid.exit("SIGTERM")).code, 0);
+      assert(
+        koid.lines.includes(
+          `koid: @reboot jobs already ran in this boot (${bootId}): they run again after a restart`,
+        ),
+        koid.lines.join("\n"),
+      );
+      assert(!koid.lines.some((line) => line.includes(" started (run ")), koid.lines.join("\n"));
+    });
+    assertEquals((await historyJson(dir)).map((run) => [run.trigger, run.output]), [[
+      "reboot",
+      "up\n",
+    ]]);
   });
 });
 

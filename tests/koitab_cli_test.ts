@@ -444,7 +444,7 @@ Deno.test("koitab --next N lists each job's next N runs in its zone, and explain
     const pattern = new RegExp(
       `^"Every 7" \\*/7 \\* \\* \\* \\* \\(UTC\\)\\n  ${time}  ${time}` +
         `"Manual" @manual: runs only from the dashboard or with "koitab run"\\n` +
-        `"Boot" @reboot: runs once each time koid starts\\n` +
+        `"Boot" @reboot: runs at koid's first start in each boot\\n` +
         `\\[Nightly\\] line 6 \\(w\\) 0 0 \\* \\* \\* \\(UTC\\)\\n  ${time}  ${time}` +
         `\\[Nightly\\] "Never" 0 0 30 2 \\* \\(UTC\\)\\n  never: no date matches this schedule\\n$`,
     );

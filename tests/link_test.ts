@@ -543,8 +543,10 @@ Deno.test("a run left unfinished by a hard-killed koid is reported interrupted b
     fake.dashboards.set(keys.id, keys.apiKey);
     await writeDashboardConfig(paths, { ...keys, server: fake.url });
     await koid.waitFor(/^koid: dashboard: linked to dashboard /);
-    // The @reboot run started before the link existed; the next start of koid runs it again.
+    // The @reboot run started before the link existed. Forgetting the boot it ran in
+    // (as a reboot would) makes the next start of koid run it again, linked.
     await koid.exit("SIGKILL");
+    await Deno.remove(paths.lastBoot);
     const second = new Koid(dir);
     let runId = "";
     try {
