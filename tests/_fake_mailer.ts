@@ -81,3 +81,36 @@ export async function withFakeMailer(
     await Deno.remove(mailer.dir, { recursive: true });
   }
 }
+
+/** What a mail's header is made of, as the tests expect it. */
+export interface ExpectedMail {
+  readonly from: string;
+  readonly to: string;
+  readonly user: string;
+  /** The short host name. */
+  readonly host: string;
+  readonly command: string;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/**
+ * The header koid writes, spelled out line by line as cronie writes it, for the
+ * default content type and transfer encoding.
+ *
+ * @param mail The mail's sender, recipient, user, host, command and environment.
+ * @returns The header, ending in the blank line.
+ */
+export function expectedHeader(mail: ExpectedMail): string {
+  const lines = [
+    `From: "(Cron Daemon)" <${mail.from}>`,
+    `To: ${mail.to}`,
+    `Subject: Cron <${mail.user}@${mail.host}> ${mail.command}`,
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=UTF-8",
+    "Content-Transfer-Encoding: 8bit",
+    "Auto-Submitted: auto-generated",
+    "Precedence: bulk",
+    ...Object.entries(mail.env).map(([name, value]) => `X-Cron-Env: <${name}=${value}>`),
+  ];
+  return lines.join("\n") + "\n\n";
+}

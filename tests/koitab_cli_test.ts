@@ -100,11 +100,16 @@ async function withSandbox(fn: (sandbox: Sandbox) => Promise<void>): Promise<voi
       koitab: `${dir}/koitab`,
       backup: `${dir}/koitab.bak`,
       run: (args, options = {}) =>
-        runEntry("koitab", args, {
-          env: { KOI_DIR: dir, TMPDIR: tmp, ...options.env },
-          cwd: tmp,
-          ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
-        }),
+        // `koitab run` mails as koid does; tests never reach the machine's own sendmail.
+        runEntry(
+          "koitab",
+          args[0] === "run" ? ["run", "--mail-command", "off", ...args.slice(1)] : args,
+          {
+            env: { KOI_DIR: dir, TMPDIR: tmp, ...options.env },
+            cwd: tmp,
+            ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+          },
+        ),
       write: async (name, text, mode = 0o644) => {
         const path = `${tmp}/${name}`;
         await Deno.writeTextFile(path, text, { mode });

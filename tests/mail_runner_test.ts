@@ -14,7 +14,7 @@ import type { MailCommand } from "../lib/daemon/mail.ts";
 import { chooseRunUser, type RunUser } from "../lib/daemon/run_user.ts";
 import { Runner, type RunRequest } from "../lib/daemon/runner.ts";
 import { jobEnvironment } from "../lib/daemon/environment.ts";
-import { received, withFakeMailer } from "./_fake_mailer.ts";
+import { expectedHeader, received, withFakeMailer } from "./_fake_mailer.ts";
 
 const accounts = parsePasswd(await Deno.readTextFile("/etc/passwd"));
 const me: RunUser = chooseRunUser(null, accounts, Deno.uid()!).user;
@@ -76,21 +76,10 @@ async function withRunner(
 }
 
 /** The mail header koid writes for `koitab`'s first job, computed independently of the runner. */
-function expectedHeader(koitab: string, user: RunUser = me, from = user.name, to = user.name) {
+function headerFor(koitab: string, user: RunUser = me, from = user.name, to = user.name) {
   const job = parseKoitab(koitab).jobs[0]!;
   const env = jobEnvironment(job.env, user, {});
-  const lines = [
-    `From: "(Cron Daemon)" <${from}>`,
-    `To: ${to}`,
-    `Subject: Cron <${user.name}@mailhost> ${job.command}`,
-    "MIME-Version: 1.0",
-    "Content-Type: text/plain; charset=UTF-8",
-    "Content-Transfer-Encoding: 8bit",
-    "Auto-Submitted: auto-generated",
-    "Precedence: bulk",
-    ...Object.entries(env).map(([name, value]) => `X-Cron-Env: <${name}=${value}>`),
-  ];
-  return lines.join("\n") + "\n\n";
+  return expectedHeader({ from, to, user: user.name, host: "mailhost", command: job.command, env });
 }
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -116,7 +105,7 @@ Deno.test("a run's output is mailed once, stdout and stderr in arrival order, th
         "-f",
         me.name,
       ]);
-      assertEquals(text(mail!.stdin), expectedHeader(koitab) + "out1\nerr1\nout2\n");
+      assertEquals(text(mail!.stdin), headerFor(koitab) + "out1\nerr1\nout2\n");
       assertEquals([mail!.uid, mail!.cwd], [me.uid, await Deno.realPath(dir)]);
       // A mailer that takes everything and exits 0 is not worth a log line.
       assertEquals(logs.filter((line) => line.includes("mail")), []);
@@ -161,7 +150,7 @@ MAILFROM=cron@example.com
       const [one, two] = mails.map((mail) => text(mail.stdin)).sort();
       assertEquals(
         one,
-        expectedHeader(first, me, "cron@example.com", "ops@example.com,dev+cron@example.org") +
+        headerFor(first, me, "cron@example.com", "ops@example.com,dev+cron@example.org") +
           "one\n",
       );
       assert(two!.startsWith('From: "(Cron Daemon)" <cron@example.com>\nTo: solo@example.com\n'));
@@ -281,7 +270,7 @@ Deno.test("the mail body is every output byte but CR, whatever the history keeps
       assertEquals(record!.outputBytes, 7 + 3_000_000 + 30);
       assert(record!.output.includes("[koi: "), "the history keeps head and tail only");
       const [mail] = await received(mailer.dir);
-      const header = new TextEncoder().encode(expectedHeader(koitab));
+      const header = new TextEncoder().encode(headerFor(koitab));
       assert(text(header).includes("\nSubject: Cron <"), "the header");
       assert(text(header).includes(" printf '%s\\n' {{Who}}\n"), "the command as written");
       const body = mail!.stdin.subarray(header.length);
@@ -323,7 +312,7 @@ for (const setpriv of ["/usr/bin/setpriv", null]) {
         const [mail] = await received(mailer.dir);
         assertEquals([mail!.uid, mail!.cwd], [user.uid, mailer.dir]);
         assertEquals(mail!.argv.slice(-2), ["-f", "nobody"]);
-        assertEquals(text(mail!.stdin), expectedHeader(koitab, user) + `${user.uid}\n`);
+        assertEquals(text(mail!.stdin), headerFor(koitab, user) + `${user.uid}\n`);
       }, { user, setpriv });
     });
   });

@@ -11,7 +11,14 @@ import { fillArgs } from "../args.ts";
 import type { KoitabJob } from "../koitab.ts";
 import { jobLabel } from "../cli/job_name.ts";
 import { jobEnvironment } from "./environment.ts";
-import { type History, newRunId, type RunEnd, type RunStart, type Trigger } from "./history.ts";
+import {
+  type History,
+  newRunId,
+  type RunEnd,
+  runEnd,
+  type RunStart,
+  type Trigger,
+} from "./history.ts";
 import { mailLog, type MailSettings, planMail } from "./mail.ts";
 import { OutputMail } from "./mailer.ts";
 import { OutputCapture, type OutputChunk } from "./output.ts";
@@ -203,15 +210,7 @@ export class Runner {
       ]);
       const finishedAt = options.now();
       const mailed = mail.finish();
-      const end: RunEnd = {
-        finishedAt,
-        exitCode: status.signal === null ? status.code : null,
-        signal: status.signal,
-        status: status.success ? "succeeded" : status.signal === null ? "failed" : "killed",
-        error: null,
-        chunks: capture.chunks(),
-        outputBytes: capture.totalBytes,
-      };
+      const end = runEnd(status, capture, finishedAt);
       try {
         options.history.recordEnd(start.id, start.tag, end);
       } catch (error) {
