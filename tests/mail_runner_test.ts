@@ -317,3 +317,23 @@ for (const setpriv of ["/usr/bin/setpriv", null]) {
     });
   });
 }
+
+Deno.test("a job that cannot start is mailed why; a manual run's bad argument value is not mailed", async () => {
+  await withFakeMailer(async (mailer) => {
+    await withRunner({ kind: "sendmail", path: mailer.path }, async ({ dir, run, logs }) => {
+      const koitab = `HOME=${dir}\nSHELL=/no/such/shell\n"broken" @manual echo {{N, int, 1}}\n`;
+      const [broken] = await run(koitab);
+      const reason =
+        `Cannot start the job: "/no/such/shell" or the home directory "${dir}" does not exist`;
+      assertEquals([broken!.status, broken!.error], ["not-started", reason]);
+      const [mail, ...more] = await received(mailer.dir);
+      assertEquals(more, []);
+      assertEquals(mail!.argv.slice(-2), ["-f", me.name]);
+      assertEquals(text(mail!.stdin), headerFor(koitab) + `${reason}\n`);
+      assertEquals(logs, [`"broken" did not start (run ${broken!.id}): ${reason}`]);
+      const [bad] = await run(`HOME=${dir}\n"typo" @manual echo {{N, int, 1}}\n`, { N: "many" });
+      assertEquals(bad!.status, "not-started");
+      assertEquals((await received(mailer.dir)).length, 1, "no mail for a bad value");
+    });
+  });
+});

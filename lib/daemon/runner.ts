@@ -23,7 +23,7 @@ import { mailLog, type MailSettings, planMail } from "./mail.ts";
 import { OutputMail } from "./mailer.ts";
 import { OutputCapture, type OutputChunk } from "./output.ts";
 import type { RunUser } from "./run_user.ts";
-import { spawnJob, type UserSwitch } from "./spawn.ts";
+import { JobStartError, spawnJob, type UserSwitch } from "./spawn.ts";
 
 /** A run to start. */
 export interface RunRequest {
@@ -63,6 +63,13 @@ export interface RunnerOptions {
   readonly onEvent?: (event: RunEvent) => void;
 }
 
+/** A run that did not start, and what mailing its reason needs (null: no mail). */
+interface NotStarted {
+  readonly start: RunStart;
+  readonly reason: string;
+  readonly mail: Omit<Launched, "child"> | null;
+}
+
 /** A run just spawned: what its output needs. */
 interface Launched {
   readonly start: RunStart;
@@ -83,6 +90,8 @@ interface Active {
 export class Runner {
   readonly #options: RunnerOptions;
   readonly #active = new Map<string, Active>();
+  /** Mails of runs that did not start, still going to their mailer. */
+  readonly #mailing = new Map<string, Pick<Active, "done" | "release">>();
   readonly #labels = new Map<string, string>();
 
   /** @param options The daemon's history, user, environment and log. */
@@ -104,7 +113,7 @@ export class Runner {
    */
   startAll(requests: readonly RunRequest[]): string[] {
     const starts: RunStart[] = [];
-    const failures: [RunStart, string][] = [];
+    const failures: NotStarted[] = [];
     const launched: Launched[] = [];
     for (const request of requests) {
       const now = this.#options.now();
@@ -120,13 +129,13 @@ export class Runner {
       };
       starts.push(start);
       this.#labels.set(start.id, jobLabel(request.job));
+      const env = jobEnvironment(request.job.env, this.#options.user, this.#options.daemonEnv);
+      const user = this.#options.user;
+      const switchUser = user.switchUser
+        ? { uid: user.uid, gid: user.gid, groups: user.groups, setpriv: this.#options.setpriv }
+        : undefined;
       try {
         const command = fillArgs(request.job, request.values);
-        const env = jobEnvironment(request.job.env, this.#options.user, this.#options.daemonEnv);
-        const user = this.#options.user;
-        const switchUser = user.switchUser
-          ? { uid: user.uid, gid: user.gid, groups: user.groups, setpriv: this.#options.setpriv }
-          : undefined;
         const child = spawnJob({
           command,
           stdin: request.job.stdin,
@@ -135,12 +144,17 @@ export class Runner {
         }, { output: "piped", ownGroup: true, setsid: this.#options.setsid ?? null });
         launched.push({ start, child, job: request.job, env, switchUser });
       } catch (error) {
-        failures.push([start, (error as Error).message]);
+        // A job that cannot start is mailed why, as cron mails its shell's exec error; an
+        // argument value the job does not take is the manual run's mistake, not the job's.
+        const mail = error instanceof JobStartError
+          ? { start, job: request.job, env, switchUser }
+          : null;
+        failures.push({ start, reason: (error as Error).message, mail });
       }
     }
     this.#options.history.recordStarts(starts);
     for (const run of launched) this.#track(run);
-    for (const [start, reason] of failures) {
+    for (const { start, reason, mail } of failures) {
       const end: RunEnd = {
         finishedAt: this.#options.now(),
         exitCode: null,
@@ -153,10 +167,34 @@ export class Runner {
       this.#options.onEvent?.({ type: "start", run: start });
       this.#options.history.recordEnd(start.id, start.tag, end);
       this.#options.log(`${this.#label(start.id)} did not start (run ${start.id}): ${reason}`);
+      if (mail !== null) this.#mailReason(mail, reason);
       this.#labels.delete(start.id);
       this.#options.onEvent?.({ type: "end", id: start.id, end });
     }
     return starts.map((start) => start.id);
+  }
+
+  /** Mails why a job did not start, as its output would have been. */
+  #mailReason({ start, job, env, switchUser }: Omit<Launched, "child">, reason: string): void {
+    const label = this.#label(start.id);
+    const release = new AbortController();
+    const plan = planMail(
+      { user: this.#options.user.name, command: job.command, env },
+      this.#options.mail,
+    );
+    const mail = new OutputMail(plan, {
+      env,
+      ...(switchUser ? { switchUser } : {}),
+      signal: release.signal,
+    });
+    const done = (async () => {
+      await mail.write(new TextEncoder().encode(`${reason}\n`));
+      for (const line of mailLog(plan, await mail.finish())) {
+        this.#options.log(`${label} (run ${start.id}): ${line}`);
+      }
+      this.#mailing.delete(start.id);
+    })();
+    this.#mailing.set(start.id, { done, release });
   }
 
   #label(id: string): string {
@@ -239,16 +277,19 @@ export class Runner {
    * @returns When every run has ended and been recorded.
    */
   async stop(graceMs: number): Promise<void> {
-    if (this.#active.size === 0) return;
-    this.#options.log(`waiting up to ${graceMs / 1000}s for ${this.#active.size} running job(s)`);
-    const all = () => Promise.all([...this.#active.values()].map((run) => run.done));
+    if (this.#active.size === 0 && this.#mailing.size === 0) return;
+    if (this.#active.size > 0) {
+      this.#options.log(`waiting up to ${graceMs / 1000}s for ${this.#active.size} running job(s)`);
+    }
+    const all = () =>
+      Promise.all([...this.#active.values(), ...this.#mailing.values()].map((run) => run.done));
     if (await settlesWithin(all(), graceMs)) return;
     this.#signalAll("SIGTERM");
     if (await settlesWithin(all(), 5000)) return;
     this.#signalAll("SIGKILL");
     if (await settlesWithin(all(), 1000)) return;
     // What still holds a job's output open has left its group, out of any signal's reach.
-    for (const run of this.#active.values()) run.release.abort();
+    for (const run of [...this.#active.values(), ...this.#mailing.values()]) run.release.abort();
     await all();
   }
 
