@@ -6,7 +6,7 @@
  * @module
  */
 
-import { assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "./_assert.ts";
 import { type EntryResult, runEntry } from "./_entry.ts";
 import { expectedHeader, received, withFakeMailer } from "./_fake_mailer.ts";
 import { jobEnvironment } from "../lib/daemon/environment.ts";
@@ -141,12 +141,14 @@ HOME=${home}/missing
       "off",
     ]);
     assertEquals(typed, { code: 0, stdout: "-7 true x\n", stderr: "" });
-    const lost = await koi(["run", "Lost", "--mail-command", "off"]);
-    assertEquals(lost.code, 1);
-    assertEquals(
-      lost.stderr,
-      `koitab: Cannot start the job: "/bin/sh" or the home directory "${home}/missing" does not exist\n`,
-    );
+    const reason =
+      `Cannot start the job: "/bin/sh" or the home directory "${home}/missing" does not exist`;
+    await withFakeMailer(async (mailer) => {
+      const lost = await koi(["run", "Lost", "--mail-command", mailer.path]);
+      assertEquals([lost.code, lost.stdout, lost.stderr], [1, "", `koitab: ${reason}\n`]);
+      const [mail] = await received(mailer.dir);
+      assert(new TextDecoder().decode(mail!.stdin).endsWith(`\n\n${reason}\n`), "mailed why");
+    });
     const runs = await history();
     assertEquals(runs.map((r) => [r.name, r.trigger, r.status, r.args, r.error]), [
       [

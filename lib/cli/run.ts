@@ -171,6 +171,7 @@ export async function runJobNow(
       options.log(`cannot record the ${what} of this run: ${(error as Error).message}`);
     }
   };
+  const plan = planMail({ user: user.name, command: job.command, env }, options.mail);
   let child: Deno.ChildProcess;
   try {
     child = spawnJob({ command, stdin: job.stdin, env }, { output: "piped", ownGroup: false });
@@ -188,6 +189,10 @@ export async function runJobNow(
         outputBytes: 0,
       });
     });
+    // Mailed why, as koid mails it.
+    const mail = new OutputMail(plan, { env });
+    await mail.write(new TextEncoder().encode(`${error.message}\n`));
+    for (const line of mailLog(plan, await mail.finish())) options.log(line);
     throw new CliError(error.message);
   }
   record("start", (history) => history.recordStarts([start]));
@@ -207,7 +212,6 @@ export async function runJobNow(
   ];
   for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
   const capture = new OutputCapture(DEFAULT_OUTPUT_LIMIT);
-  const plan = planMail({ user: user.name, command: job.command, env }, options.mail);
   const mail = new OutputMail(plan, { env });
   const pump = async (
     stream: ReadableStream<Uint8Array>,

@@ -101,7 +101,7 @@ export class OutputMail {
       args,
       clearEnv: true,
       env: { ...env },
-      cwd: env.HOME || "/",
+      cwd: mailerDirectory(env.HOME),
       stdin: "piped",
       stdout: "null",
       stderr: "piped",
@@ -167,6 +167,16 @@ export class OutputMail {
       }
     }
   }
+}
+
+/** The job's HOME, where the mailer runs as cron's does; `/` when it is not there (the job could not start). */
+function mailerDirectory(home: string | undefined): string {
+  try {
+    if (home && Deno.statSync(home).isDirectory) return home;
+  } catch {
+    // Missing: the mailer still runs, from the root.
+  }
+  return "/";
 }
 
 /**
