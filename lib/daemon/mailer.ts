@@ -42,7 +42,7 @@ export class OutputMail {
   #taken = 0;
   /** The mailer stopped reading: the rest of the output is only counted. */
   #broken = false;
-  #kill: (() => void) | null = null;
+  #forgetAbort: (() => void) | null = null;
 
   /**
    * @param plan Whether and how to mail, from `planMail()`.
@@ -131,7 +131,7 @@ export class OutputMail {
     };
     if (signal?.aborted) queueMicrotask(kill);
     signal?.addEventListener("abort", kill, { once: true });
-    this.#kill = () => signal?.removeEventListener("abort", kill);
+    this.#forgetAbort = () => signal?.removeEventListener("abort", kill);
     // The header goes first; write() queues the output behind it.
     writer.write(new TextEncoder().encode(plan.header)).catch(() => this.#broken = true);
     return { kind: "mailing", child, writer, stderr: readSome(child.stderr, STDERR_KEPT) };
@@ -155,7 +155,7 @@ export class OutputMail {
       case "mailing": {
         await state.writer.close().catch(() => {});
         const [status, stderr] = await Promise.all([state.child.status, state.stderr]);
-        this.#kill?.();
+        this.#forgetAbort?.();
         return {
           kind: "mailed",
           bytes: this.#bytes,
