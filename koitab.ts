@@ -13,7 +13,14 @@ import { upcomingRuns } from "./lib/cli/next.ts";
 import { namesJob } from "./lib/cli/job_name.ts";
 import { findJob, namedJobs, parseArgOptions, runJobNow, takeMailCommand } from "./lib/cli/run.ts";
 import { askLine } from "./lib/cli/prompt.ts";
-import { installTable, readTable, removeTable, validateTable } from "./lib/cli/table.ts";
+import {
+  installTable,
+  ownerOf,
+  printWarnings,
+  readTable,
+  removeTable,
+  validateTable,
+} from "./lib/cli/table.ts";
 import { History } from "./lib/daemon/history.ts";
 import { DEFAULT_KOI_DIR, type KoiPaths, koiPaths } from "./lib/koidir.ts";
 import { parseKoitab } from "./lib/koitab.ts";
@@ -29,14 +36,14 @@ Usage:
   koitab -r [-i]            remove the table (-i: ask first)
   koitab FILE               install FILE as the table, after checking it
   koitab -                  install the table from stdin, after checking it
-  koitab --check FILE|-     check a table without installing it (also -T)
+  koitab --check FILE|-     check a table without installing it (also -T, and -n as Debian's)
   koitab --next [N]         each job's next N run times (default 3), in its own zone
   koitab run NAME [--arg name=value]... [--mail-command CMD|off]
                             run a job now, in the foreground, with its arguments; its
                             output is mailed as koid mails it (through /usr/sbin/sendmail
                             unless --mail-command says otherwise) and the run is recorded
   koitab history [NAME] [--json]
-                            the runs koid recorded, newest first
+                            the runs koid and koitab run recorded, newest first
   koitab -d                 this machine's dashboard: its id, server, URL and whether it answers
   koitab -d new [--server URL] [--generate]
                             create a dashboard (server default http://localhost:8080) and link
@@ -50,6 +57,10 @@ Usage:
                             output, and exit with its status (--timeout: how long koid may take
                             to start it, default 60 s)
   koitab --help | --version
+
+  -u USER, before -e, -l, -r or FILE, names the table's owner, as crontab's does: Koi keeps one
+  table per KOI_DIR, so USER must be the user $KOI_DIR/user names (or whoever runs koitab when
+  there is none), and only root may name someone other than itself.
 
 The table lives at $KOI_DIR/koitab (KOI_DIR defaults to ${DEFAULT_KOI_DIR}). Every install is
 checked first; a table with errors is never installed, and the old one stays as it was.
@@ -80,17 +91,19 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-async function dispatch(args: string[]): Promise<number> {
-  const [first, ...rest] = args;
-  if (first === "--help" || first === "-h") {
+async function dispatch(words: string[]): Promise<number> {
+  if (words[0] === "--help" || words[0] === "-h") {
     console.log(HELP.trimEnd());
     return 0;
   }
-  if (first === "--version" || first === "-V") {
+  if (words[0] === "--version" || words[0] === "-V") {
     console.log(`koitab ${VERSION}`);
     return 0;
   }
   const paths = koiPaths(Deno.env.get("KOI_DIR") || DEFAULT_KOI_DIR);
+  const { user, args } = takeUserOption(words);
+  if (user !== null) await checkUserOption(paths, user);
+  const [first, ...rest] = args;
   switch (first) {
     case "-l":
       noMore(first, rest);
@@ -115,7 +128,16 @@ async function dispatch(args: string[]): Promise<number> {
     case "--check":
     case "-T":
       if (rest.length !== 1) throw new CliError(`${first} takes one FILE, or - for stdin`, 2);
-      return await check(rest[0]!);
+      return await check(paths, rest[0]!);
+    case "-n":
+      // Debian's crontab -n [FILE]: "dry run: checks the syntax, then bails out".
+      if (rest.length > 1 || (rest[0]?.startsWith("-") && rest[0] !== "-")) {
+        throw new CliError(`-n takes at most one FILE, or - for stdin`, 2);
+      }
+      if (rest.length === 0 && Deno.stdin.isTerminal()) {
+        throw new CliError("-n needs a FILE to check, or - for stdin", 2);
+      }
+      return await check(paths, rest[0] ?? "-");
     case "--next":
       return await next(paths, rest);
     case "run":
@@ -135,6 +157,40 @@ async function dispatch(args: string[]): Promise<number> {
       }
       noMore(first, rest);
       return await install(paths, first);
+  }
+}
+
+/**
+ * crontab's `-u USER`, where crontab's getopt would find it: among the options
+ * before anything else (`-u alice -l`, `-l -u alice`, `-ualice -e`).
+ */
+function takeUserOption(words: readonly string[]): { user: string | null; args: string[] } {
+  for (let i = 0; i < words.length && /^-[elrinT]+$|^-u/.test(words[i]!); i++) {
+    const word = words[i]!;
+    if (!word.startsWith("-u")) continue;
+    const user = word === "-u" ? words[i + 1] : word.slice(2);
+    if (user === undefined || user === "") throw new CliError("-u needs a USER", 2);
+    const skip = word === "-u" ? 2 : 1;
+    return { user, args: [...words.slice(0, i), ...words.slice(i + skip)] };
+  }
+  return { user: null, args: [...words] };
+}
+
+/**
+ * Checks `-u USER` as crontab would, within Koi's model of one table per
+ * KOI_DIR: only root may name another user than itself, and the user must be
+ * the one this KOI_DIR's table belongs to.
+ */
+async function checkUserOption(paths: KoiPaths, user: string): Promise<void> {
+  const me = await currentUser();
+  if (user !== me.name && Deno.uid() !== 0) {
+    throw new CliError(`must be privileged to use -u ${user} (you are ${me.name})`);
+  }
+  const tableOwner = await owner(paths);
+  if (user !== tableOwner) {
+    throw new CliError(
+      `-u ${user}: the koitab in ${paths.dir} is ${tableOwner}'s; Koi keeps one table per KOI_DIR, so set KOI_DIR to ${user}'s`,
+    );
   }
 }
 
@@ -173,14 +229,18 @@ async function remove(paths: KoiPaths, ask: boolean): Promise<number> {
 async function install(paths: KoiPaths, source: string): Promise<number> {
   const text = await readSource(source);
   const what = source === "-" ? "the koitab on stdin" : source;
-  await installTable(paths, validateTable(text, what));
+  const table = validateTable(text, what);
+  await printWarnings(table, await owner(paths));
+  await installTable(paths, table);
   return 0;
 }
 
-async function check(source: string): Promise<number> {
+async function check(paths: KoiPaths, source: string): Promise<number> {
   const text = await readSource(source);
   const what = source === "-" ? "the koitab on stdin" : source;
-  const { jobs } = validateTable(text, what);
+  const table = validateTable(text, what);
+  await printWarnings(table, await owner(paths));
+  const { jobs } = table;
   const count = jobs.length === 1 ? "1 job" : `${jobs.length} jobs`;
   console.log(`${source === "-" ? "stdin" : source}: ${count}, no errors`);
   return 0;
@@ -213,7 +273,7 @@ async function run(paths: KoiPaths, rest: readonly string[]): Promise<number> {
   const { jobs } = validateTable(text, paths.koitab, "fix it with koitab -e");
   const job = findJob(jobs, name);
   const log = (line: string) => console.error(`koitab: ${line}`);
-  const history = openHistory(paths, log);
+  const history = await openHistory(paths, log);
   try {
     return await runJobNow(job, values, await currentUser(), Deno.env.toObject(), {
       mail: { command: mailCommand, hostname: hostname() },
@@ -230,21 +290,12 @@ async function run(paths: KoiPaths, rest: readonly string[]): Promise<number> {
  * when it cannot be written. A history koitab creates as root is given to the
  * owner of KOI_DIR, so that koid, running as that user, can still write it.
  */
-function openHistory(paths: KoiPaths, log: (line: string) => void): History | null {
-  let existed = true;
-  try {
-    Deno.statSync(paths.history);
-  } catch {
-    existed = false;
-  }
+async function openHistory(paths: KoiPaths, log: (line: string) => void): Promise<History | null> {
+  const existed = await Deno.stat(paths.history).then(() => true, () => false);
   try {
     const history = new History(paths.history);
-    if (!existed && Deno.uid() === 0) {
-      const owner = Deno.statSync(paths.dir);
-      if (owner.uid !== null && owner.uid !== 0) {
-        Deno.chownSync(paths.history, owner.uid, owner.gid);
-      }
-    }
+    const { owner } = existed ? {} : await ownerOf(paths.dir);
+    if (owner) await Deno.chown(paths.history, owner.uid, owner.gid);
     return history;
   } catch (error) {
     log(`cannot record this run in ${paths.history}: ${(error as Error).message}`);

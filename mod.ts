@@ -44,6 +44,7 @@ export {
   parseKoitab,
 } from "./lib/koitab.ts";
 export {
+  argName,
   type ArgSpec,
   type ArgType,
   ArgumentError,
@@ -59,4 +60,11 @@ export {
   timingSafeEqual,
   verifyRun,
 } from "./lib/keys.ts";
+export {
+  MAX_ARGS,
+  MAX_COMMAND_BYTES,
+  MAX_JOB_LIST_JSON_BYTES,
+  MAX_JOBS,
+  MAX_NAME_CHARS,
+} from "./lib/limits.ts";
 export { VERSION } from "./lib/version.ts";

@@ -7,6 +7,7 @@
  */
 
 import type { KoitabJob } from "./koitab.ts";
+import { MAX_ARGS, MAX_COMMAND_BYTES, MAX_NAME_CHARS } from "./limits.ts";
 
 /** The types an argument can have. `string` is the default. */
 export type ArgType = "string" | "int" | "bool";
@@ -59,11 +60,57 @@ export class ArgumentError extends TypeError {
   }
 }
 
+const utf8 = new TextEncoder();
+
 /** The most bytes (UTF-8) one argument value may have. */
 const MAX_VALUE_BYTES = 64 * 1024;
 
-/** `{{` + anything without braces + `}}`. One grammar, shared by parsing and filling. */
-const PLACEHOLDER_SOURCE = String.raw`\{\{([^{}]*)\}\}`;
+/** `{{` + anything without braces + `}}`: a placeholder if its inside fits {@linkcode PLACEHOLDER_INSIDE}. */
+const BRACES_SOURCE = String.raw`\{\{([^{}]*)\}\}`;
+
+/** A character a name may start with: a letter, a digit or an emoji. */
+const NAME_START = String.raw`\p{L}\p{Nd}\p{Extended_Pictographic}\p{Regional_Indicator}`;
+
+/**
+ * The characters of a name: those it may start with, combining marks, the parts
+ * of emoji sequences (joiner, variation selector, keycap, skin tones, tags),
+ * spaces, `_` and `-`.
+ */
+const NAME_CHARS = String
+  .raw`${NAME_START}\p{M}\p{Emoji_Modifier}\u200d\ufe0f\u20e3\u{e0020}-\u{e007f} _\-`;
+
+/**
+ * The inside of a placeholder: a name, then nothing or a comma and the type and
+ * default. Any other `{{…}}` (`{{.Names}}`, `{{json .}}`) is plain text.
+ */
+const PLACEHOLDER_INSIDE = new RegExp(`^ *[${NAME_START}][${NAME_CHARS}]*(?:,[^]*)?$`, "u");
+
+/** A literal Go template action that opens a block, closed by a later `{{end}}`. */
+const TEMPLATE_OPENER = /^-?\s*(?:range|if|with|block|define)(?:\s|$)/;
+
+/** Go template actions that only make sense inside a block: literal there, whatever they look like. */
+const TEMPLATE_INNER = /^-?\s*(?:end|else|break|continue)(?:\s|-?$)/;
+
+/** The Go template action that closes a block. */
+const TEMPLATE_END = /^-?\s*end(?:\s|-?$)/;
+
+/**
+ * An argument name as typed anywhere (a placeholder, `--arg name=value`): without
+ * the spaces around it, and with each run of spaces inside made one.
+ *
+ * @param name The name as written.
+ * @returns The name Koi knows the argument by.
+ *
+ * @example
+ * ```ts
+ * import { argName } from "./args.ts";
+ *
+ * if (argName("  To   Handle ") !== "To Handle") throw new Error(argName("  To   Handle "));
+ * ```
+ */
+export function argName(name: string): string {
+  return name.trim().replace(/ {2,}/g, " ");
+}
 
 /** Shell contexts that change how the text around a placeholder is read. */
 type Frame =
@@ -97,22 +144,43 @@ function contextProblem(stack: readonly Frame[]): string | null {
 /**
  * Walks a command as `sh` would read it and calls `visit` for each placeholder,
  * with the reason it is unsafe there (in quotes, after a backslash…) or null.
+ * A `{{…}}` whose inside is not a placeholder's is read as the plain text it is,
+ * and so is a Go template's `{{end}}` (or `{{else}}`) after a literal `{{range …}}`,
+ * `{{if …}}` or `{{with …}}` that it closes.
  */
 function scanPlaceholders(
   command: string,
-  visit: (raw: string, inner: string, problem: string | null) => void,
-): void {
-  const placeholder = new RegExp(PLACEHOLDER_SOURCE, "y");
+  visit: (raw: string, inner: string, problem: string | null, at: number) => void,
+): readonly Frame[] {
+  const braces = new RegExp(BRACES_SOURCE, "y");
+  let templateDepth = 0;
+  /** The placeholder at `at`, or null: plain text, or no `{{…}}` there. */
   const matchAt = (at: number): RegExpExecArray | null => {
-    placeholder.lastIndex = at;
-    return placeholder.exec(command);
+    braces.lastIndex = at;
+    const found = braces.exec(command);
+    if (found === null) return null;
+    const inner = found[1]!;
+    if (templateDepth > 0 && TEMPLATE_INNER.test(inner)) {
+      if (TEMPLATE_END.test(inner)) templateDepth--;
+      return null;
+    }
+    if (PLACEHOLDER_INSIDE.test(inner)) return found;
+    if (TEMPLATE_OPENER.test(inner)) templateDepth++;
+    return null;
   };
   const stack: Frame[] = [{ kind: "code" }];
   let i = 0;
+  /** The last place looked at: each `{{…}}` is judged once, so a template's depth counts it once. */
+  let judged = -1;
+  const placeholderAt = (at: number): RegExpExecArray | null => {
+    if (at <= judged) return null;
+    judged = at;
+    return matchAt(at);
+  };
   while (i < command.length) {
-    const here = matchAt(i);
+    const here = placeholderAt(i);
     if (here) {
-      visit(here[0], here[1]!, contextProblem(stack));
+      visit(here[0], here[1]!, contextProblem(stack), i);
       i += here[0].length;
       continue;
     }
@@ -129,13 +197,14 @@ function scanPlaceholders(
       continue;
     }
     if (ch === "\\") {
-      const escaped = matchAt(i + 1);
+      const escaped = placeholderAt(i + 1);
       if (escaped) {
         visit(
           escaped[0],
           escaped[1]!,
           contextProblem(stack) ??
             "follows a backslash: write it bare, Koi quotes the value itself",
+          i + 1,
         );
         i += 1 + escaped[0].length;
       } else {
@@ -149,12 +218,13 @@ function scanPlaceholders(
       continue;
     }
     if (ch === "$") {
-      const glued = matchAt(i + 1);
+      const glued = placeholderAt(i + 1);
       if (glued) {
         visit(
           glued[0],
           glued[1]!,
           contextProblem(stack) ?? 'follows a "$": write it bare, Koi quotes the value itself',
+          i + 1,
         );
         i += 1 + glued[0].length;
       } else if (next === "(" && command[i + 2] === "(") {
@@ -200,23 +270,71 @@ function scanPlaceholders(
       }
     }
   }
+  return stack;
 }
 
-/** One placeholder's text read as an argument; `spec` is null for a bare `{{name}}`. */
-function readPlaceholder(raw: string, inner: string): { name: string; spec: ArgSpec | null } {
+/** How each shell context reads when a command ends inside it. */
+const OPEN_CONTEXTS: Readonly<Record<Exclude<Frame["kind"], "code" | "comment">, string>> = {
+  single: "a '…' quote",
+  double: 'a "…" quote',
+  backtick: "`…`",
+  subshell: "$(…)",
+  brace: "${…}",
+  arith: "$((…))",
+};
+
+/**
+ * The shell context a command ends inside, if any: a quote, backquotes, `$(…)`,
+ * `${…}` or `$((…))` left open, as when cron's `%` rule cut it short. A comment
+ * left open is not counted: a comment ends with the command.
+ *
+ * @param command The command, after cron's `%` rule.
+ * @returns What is left open (`a "…" quote`, `$(…)`), innermost first, or null.
+ *
+ * @example
+ * ```ts
+ * import { unclosedShellContext } from "./args.ts";
+ *
+ * if (unclosedShellContext("tar czf /b/$(date +") !== "$(…)") throw new Error();
+ * if (unclosedShellContext("date +") !== null) throw new Error();
+ * ```
+ */
+export function unclosedShellContext(command: string): string | null {
+  const stack = scanPlaceholders(command, () => {});
+  for (let i = stack.length - 1; i >= 0; i--) {
+    const kind = stack[i]!.kind;
+    if (kind !== "code" && kind !== "comment") return OPEN_CONTEXTS[kind];
+  }
+  return null;
+}
+
+/** The name in a placeholder's inside (everything before its first comma), as Koi knows it. */
+function placeholderName(inner: string): string {
+  const comma = inner.indexOf(",");
+  return argName(comma < 0 ? inner : inner.slice(0, comma));
+}
+
+/** One placeholder read as an argument: a bare `{{name}}` is a string without a default. */
+function readPlaceholder(raw: string, inner: string): ArgSpec {
+  const name = placeholderName(inner);
+  if (name.length > MAX_NAME_CHARS) {
+    throw new SyntaxError(
+      `argument name ${
+        describe(name)
+      } is too long: ${name.length} characters, at most ${MAX_NAME_CHARS}`,
+    );
+  }
   const firstComma = inner.indexOf(",");
-  const name = (firstComma < 0 ? inner : inner.slice(0, firstComma)).trim();
-  if (name === "") throw new SyntaxError(`empty argument name in ${raw}`);
-  if (firstComma < 0) return { name, spec: null };
+  if (firstComma < 0) return { name, type: "string" };
   const rest = inner.slice(firstComma + 1);
   const secondComma = rest.indexOf(",");
   const type = (secondComma < 0 ? rest : rest.slice(0, secondComma)).trim();
   if (type !== "string" && type !== "int" && type !== "bool") {
     throw new SyntaxError(`unknown argument type "${type}" in ${raw} (use string, int or bool)`);
   }
-  if (secondComma < 0) return { name, spec: { name, type } };
+  if (secondComma < 0) return { name, type };
   const text = rest.slice(secondComma + 1).trim();
-  if (type === "string") return { name, spec: { name, type, default: text } };
+  if (type === "string") return { name, type, default: text };
   if (type === "int") {
     const value = parseInteger(text);
     if (value === null) {
@@ -224,26 +342,33 @@ function readPlaceholder(raw: string, inner: string): { name: string; spec: ArgS
         `default of argument "${name}" must be a whole number, got ${describe(text)}`,
       );
     }
-    return { name, spec: { name, type, default: value } };
+    return { name, type, default: value };
   }
   if (text !== "true" && text !== "false") {
     throw new SyntaxError(
       `default of argument "${name}" must be true or false, got ${describe(text)}`,
     );
   }
-  return { name, spec: { name, type, default: text === "true" } };
+  return { name, type, default: text === "true" };
 }
 
 /**
  * The arguments a command declares with `{{name}}`, `{{name, type}}` or
  * `{{name, type, default}}` placeholders, in order of first appearance.
  *
- * The type is `string` (the default), `int` or `bool`. Names are trimmed and may
- * hold spaces and emoji, but no commas or braces. A string default is everything
- * after the second comma, trimmed, commas included; an int default must be a
- * whole number and a bool default `true` or `false`. A name used twice is one
- * argument: a bare `{{name}}` takes the spec written elsewhere, and two full
- * specs must agree.
+ * A `{{…}}` is a placeholder only when its inside starts with a name: letters,
+ * digits, emoji, spaces, `_` and `-`, starting with a letter, digit or emoji,
+ * then nothing or a comma. Anything else (`{{.State.Status}}`, `{{json .}}`,
+ * `{{ .Env.X }}`, a Go template's `{{range .}}…{{end}}`) is plain text that
+ * reaches the shell as written, as cron passes it. A name loses the spaces around
+ * it and each run of spaces inside becomes one (see {@linkcode argName}); it has
+ * at most 200 characters, and a command at most 100 arguments.
+ *
+ * The type is `string` (the default), `int` or `bool`. A string default is
+ * everything after the second comma, trimmed, commas included; an int default
+ * must be a whole number and a bool default `true` or `false`. A name used twice
+ * is one argument, and every use must declare the same type and default: a bare
+ * `{{name}}` is a string without a default.
  *
  * Placeholders must stand where `sh` reads a bare word, because {@linkcode fillArgs}
  * puts each value in single quotes: inside `'…'`, `"…"`, backquotes, `${…}` or
@@ -268,6 +393,14 @@ function readPlaceholder(raw: string, inner: string): { name: string; spec: ArgS
  * if (JSON.stringify(args) !== expected) throw new Error(JSON.stringify(args));
  * ```
  *
+ * @example A Docker template is text, not a placeholder
+ * ```ts
+ * import { parseArgSpecs } from "./args.ts";
+ *
+ * const args = parseArgSpecs("docker inspect --format='{{.State.Health.Status}}' web");
+ * if (args.length !== 0) throw new Error(JSON.stringify(args));
+ * ```
+ *
  * @example A placeholder in quotes is refused
  * ```ts
  * import { parseArgSpecs } from "./args.ts";
@@ -282,22 +415,23 @@ function readPlaceholder(raw: string, inner: string): { name: string; spec: ArgS
  * ```
  */
 export function parseArgSpecs(command: string): ArgSpec[] {
-  const order: string[] = [];
   const specs = new Map<string, { spec: ArgSpec; raw: string }>();
   scanPlaceholders(command, (raw, inner, problem) => {
     if (problem !== null) throw new SyntaxError(`${raw} ${problem}`);
-    const { name, spec } = readPlaceholder(raw, inner);
-    if (!order.includes(name)) order.push(name);
-    if (spec === null) return;
-    const earlier = specs.get(name);
-    if (earlier === undefined) specs.set(name, { spec, raw });
-    else if (earlier.spec.type !== spec.type || earlier.spec.default !== spec.default) {
+    const spec = readPlaceholder(raw, inner);
+    const earlier = specs.get(spec.name);
+    if (earlier === undefined) {
+      if (specs.size === MAX_ARGS) {
+        throw new SyntaxError(`too many arguments: a job may have at most ${MAX_ARGS}`);
+      }
+      specs.set(spec.name, { spec, raw });
+    } else if (earlier.spec.type !== spec.type || earlier.spec.default !== spec.default) {
       throw new SyntaxError(
-        `argument "${name}" is declared twice, differently: ${earlier.raw} and ${raw}`,
+        `argument "${spec.name}" is declared twice, differently: ${earlier.raw} and ${raw}`,
       );
     }
   });
-  return order.map((name) => specs.get(name)?.spec ?? { name, type: "string" });
+  return [...specs.values()].map(({ spec }) => spec);
 }
 
 /**
@@ -378,7 +512,7 @@ function argumentText(spec: ArgSpec, value: unknown): string {
           name,
         );
       }
-      const bytes = new TextEncoder().encode(value).length;
+      const bytes = utf8.encode(value).length;
       if (bytes > MAX_VALUE_BYTES) {
         throw new ArgumentError(
           `argument "${name}" is too long: ${bytes} bytes, the limit is ${MAX_VALUE_BYTES} (64 KiB)`,
@@ -412,7 +546,8 @@ function argumentText(spec: ArgSpec, value: unknown): string {
  * @returns The command to run with `sh -c`.
  * @throws {ArgumentError} If a name is unknown, a required value is missing, a
  * value has the wrong type (`argument "Delay" must be a whole number, got "abc"`),
- * holds a NUL byte or is longer than 64 KiB in UTF-8.
+ * holds a NUL byte or is longer than 64 KiB in UTF-8, or if the command with its
+ * values would pass the 131,071 bytes a command may have (see `MAX_COMMAND_BYTES`).
  *
  * @example Filling in the arguments of a manual job
  * ```ts
@@ -445,8 +580,10 @@ export function fillArgs(
     const value = Object.hasOwn(values, spec.name) ? values[spec.name] : undefined;
     texts.set(spec.name, shellQuote(argumentText(spec, value)));
   }
-  return job.command.replace(new RegExp(PLACEHOLDER_SOURCE, "g"), (raw, inner: string) => {
-    const name = inner.split(",", 1)[0]!.trim();
+  let command = "";
+  let copied = 0;
+  scanPlaceholders(job.command, (raw, inner, problem, at) => {
+    const name = placeholderName(inner);
     const text = texts.get(name);
     if (text === undefined) {
       throw new ArgumentError(
@@ -454,6 +591,21 @@ export function fillArgs(
         name,
       );
     }
-    return text;
+    if (problem !== null) throw new ArgumentError(`the command's ${raw} ${problem}`, name);
+    command += job.command.slice(copied, at) + text;
+    copied = at + raw.length;
   });
+  command += job.command.slice(copied);
+  const bytes = utf8.encode(command).length;
+  if (bytes > MAX_COMMAND_BYTES) {
+    const longest = job.args.reduce<ArgSpec | null>(
+      (a, b) => a === null || texts.get(b.name)!.length > texts.get(a.name)!.length ? b : a,
+      null,
+    );
+    throw new ArgumentError(
+      `the command with these values is ${bytes} bytes, more than the ${MAX_COMMAND_BYTES} a command may have`,
+      longest?.name ?? "",
+    );
+  }
+  return command;
 }

@@ -9,6 +9,8 @@
 export interface AtomicWriteOptions {
   /** The file mode of the new file; 0o600 by default. */
   mode?: number;
+  /** Who owns the new file (root writing a user's file); the writer by default. */
+  owner?: { uid: number; gid: number };
 }
 
 /**
@@ -17,7 +19,7 @@ export interface AtomicWriteOptions {
  *
  * @param path The file to write.
  * @param data The new content.
- * @param options The new file's mode.
+ * @param options The new file's mode and owner.
  * @returns When the new content is in place.
  */
 export async function writeFileAtomic(
@@ -44,6 +46,7 @@ export async function writeFileAtomic(
   file.close();
   try {
     await Deno.chmod(temp, options.mode ?? 0o600);
+    if (options.owner) await Deno.chown(temp, options.owner.uid, options.owner.gid);
     await Deno.rename(temp, path);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});

@@ -29,6 +29,7 @@
 
 import { type ArgSpec, parseArgSpecs } from "./args.ts";
 import { parseCron } from "./cron.ts";
+import { MAX_COMMAND_BYTES, MAX_JOB_LIST_JSON_BYTES, MAX_JOBS, MAX_NAME_CHARS } from "./limits.ts";
 import { zoneInfo } from "./timezone.ts";
 
 /** One job of the koitab. */
@@ -172,6 +173,34 @@ function fnv1a64(text: string): string {
   return high.toString(16).padStart(8, "0") + low.toString(16).padStart(8, "0");
 }
 
+/** A name's length checked against {@linkcode MAX_NAME_CHARS}; `what` is "job name" or "section name". */
+function checkNameLength(what: string, name: string): void {
+  if (name.length > MAX_NAME_CHARS) {
+    throw new LineError(
+      `${what} too long: ${name.length} characters, at most ${MAX_NAME_CHARS}`,
+    );
+  }
+}
+
+/**
+ * A text's size checked against {@linkcode MAX_COMMAND_BYTES}: a command as `sh -c`
+ * gets it (before cron's `%`), or a variable's `NAME=value`.
+ */
+function checkCommandBytes(what: string, text: string, carried: string): void {
+  const bytes = utf8.encode(text).length;
+  if (bytes > MAX_COMMAND_BYTES) {
+    throw new LineError(
+      `${what} too long: ${bytes} bytes, at most ${MAX_COMMAND_BYTES} (the most Linux passes ${carried})`,
+    );
+  }
+}
+
+/** The bytes a job takes in the dashboard's job list: its name, section, schedule, command and arguments as JSON. */
+function jobJsonBytes(job: KoitabJob): number {
+  const { name, section, schedule, command, args } = job;
+  return utf8.encode(JSON.stringify({ name, section, schedule, command, args })).length;
+}
+
 /** How a section reads in a message. */
 function sectionLabel(section: string | null): string {
   return section === null ? "before the first section" : `in section [${section}]`;
@@ -190,7 +219,11 @@ function sectionLabel(section: string | null): string {
  * - an empty job or section name; a name used twice in a section:
  *   `duplicate job name "X" in section [S] (first on line N)`;
  * - argument placeholders (see {@linkcode parseArgSpecs}), and, outside
- *   `@manual` jobs, a string or int argument without a default.
+ *   `@manual` jobs, a string or int argument without a default;
+ * - the limits of `./limits.ts`, so that koid can run every job and the
+ *   dashboard take the whole list: a command or a variable over 131,071 bytes
+ *   (`command too long: …`), a job, section or argument name over 200
+ *   characters, more than 10,000 jobs, or jobs taking more than 8 MiB as JSON.
  *
  * @param text The koitab's text. Lines may end in `\n` or `\r\n`; the last needs no newline.
  * @returns The jobs, the variables at the end of the file, and the errors.
@@ -231,6 +264,8 @@ export function parseKoitab(text: string): Koitab {
   const repeats = new Map<string, number>();
   let section: string | null = null;
   let timezone: string | null = null;
+  /** What the jobs so far take in the dashboard's job list (see {@linkcode jobJsonBytes}). */
+  let jsonBytes = 0;
 
   const readJob = (body: string, line: number): void => {
     let rest = body;
@@ -246,6 +281,7 @@ export function parseKoitab(text: string): Koitab {
       if (i >= rest.length) throw new LineError(`the job name's opening " is never closed`);
       name = written.trim();
       if (name === "") throw new LineError("empty job name: give one, or leave out the quotes");
+      checkNameLength("job name", name);
       rest = rest.slice(i + 1).replace(LEADING_BLANKS, "");
       if (rest === "") throw new LineError(`missing schedule after the job name "${name}"`);
     }
@@ -282,6 +318,7 @@ export function parseKoitab(text: string): Koitab {
     }
 
     const { command, stdin } = splitPercent(field);
+    checkCommandBytes("command", command, "to sh -c as one argument");
     const args = parseArgSpecs(command);
     if (schedule !== "@manual") {
       const required = args.find((arg) => arg.type !== "bool" && arg.default === undefined);
@@ -306,7 +343,10 @@ export function parseKoitab(text: string): Koitab {
       repeats.set(key, occurrence + 1);
       identity = JSON.stringify(["unnamed", section, schedule, field, occurrence]);
     }
-    jobs.push({
+    if (jobs.length === MAX_JOBS) {
+      throw new LineError(`too many jobs: a koitab holds at most ${MAX_JOBS}, as a crontab does`);
+    }
+    const job: KoitabJob = {
       tag: `j${fnv1a64(identity)}`,
       name,
       section,
@@ -317,7 +357,17 @@ export function parseKoitab(text: string): Koitab {
       line,
       timezone,
       env: Object.fromEntries(env),
-    });
+    };
+    const size = jobJsonBytes(job);
+    if (jsonBytes + size > MAX_JOB_LIST_JSON_BYTES) {
+      throw new LineError(
+        `the koitab is too large: its jobs up to this line take ${
+          jsonBytes + size
+        } bytes as JSON, more than the ${MAX_JOB_LIST_JSON_BYTES} (8 MiB) the dashboard takes from one machine`,
+      );
+    }
+    jsonBytes += size;
+    jobs.push(job);
   };
 
   const lines = text.split("\n");
@@ -329,6 +379,11 @@ export function parseKoitab(text: string): Koitab {
     try {
       const assignment = readAssignment(body);
       if (assignment !== null) {
+        checkCommandBytes(
+          "variable",
+          `${assignment.name}=${assignment.value}`,
+          "as one environment variable",
+        );
         if (assignment.name === "CRON_TZ") {
           if (assignment.value !== "") {
             try {
@@ -350,6 +405,7 @@ export function parseKoitab(text: string): Koitab {
         }
         const title = header.slice(1, -1).trim();
         if (title === "") throw new LineError(`empty section name in "${header}"`);
+        checkNameLength("section name", title);
         section = title;
       } else {
         readJob(body, line);

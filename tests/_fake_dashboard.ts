@@ -62,6 +62,8 @@ export class FakeDashboard {
   /** The run key, when the fake should check `POST /manual` signatures (a test knows it). */
   runKey: string | null = null;
   misbehave: Misbehaviour | null = null;
+  /** Job lists the fake says it refused, by host, as `GET /api/d/{id}` reports them. */
+  readonly refusedJobLists = new Map<string, { at: number; reason: string }>();
   /** Called for each manual run posted, after it is queued: a test can play koid. */
   onManual: ((manual: QueuedManual) => void) | null = null;
   #server: Deno.HttpServer<Deno.NetAddr> | null = null;
@@ -230,10 +232,12 @@ export class FakeDashboard {
       return error(401, "wrong API key");
     }
     if (rest === "" && method === "GET") {
-      const hosts = [...new Set(this.jobPuts.map((put) => put.host))].map((host) => ({
+      const names = [...this.jobPuts.map((put) => put.host), ...this.refusedJobLists.keys()];
+      const hosts = [...new Set(names)].map((host) => ({
         host,
         lastSeenAt: 1_700_000_000_000,
-        jobCount: this.jobPuts.findLast((put) => put.host === host)!.jobs.length,
+        jobCount: this.jobPuts.findLast((put) => put.host === host)?.jobs.length ?? 0,
+        jobListRefused: this.refusedJobLists.get(host) ?? null,
       }));
       return json({ id, createdAt: 1_700_000_000_000, settings: {}, hosts });
     }

@@ -1,4 +1,11 @@
-import { type ArgSpec, ArgumentError, fillArgs, parseArgSpecs, shellQuote } from "../lib/args.ts";
+import {
+  argName,
+  type ArgSpec,
+  ArgumentError,
+  fillArgs,
+  parseArgSpecs,
+  shellQuote,
+} from "../lib/args.ts";
 import { type KoitabJob, parseKoitab } from "../lib/koitab.ts";
 import { assertEquals, assertThrows } from "./_assert_koitab.ts";
 
@@ -280,6 +287,39 @@ Deno.test("fillArgs() rejects a placeholder the job does not declare", () => {
   );
 });
 
+Deno.test("fillArgs() leaves template text as it is and fills only the placeholders", async () => {
+  const docker = job(
+    "@manual printf '\\%s|' '{{.State.Health.Status}}' {{json .}} '{{range .}}{{end}}' {{Name}}",
+  );
+  const command = fillArgs(docker, { Name: "{{.X}} o'k" });
+  assertEquals(
+    command,
+    "printf '%s|' '{{.State.Health.Status}}' {{json .}} '{{range .}}{{end}}' '{{.X}} o'\\''k'",
+  );
+  const { stdout } = await runInSh(command);
+  assertEquals(
+    new TextDecoder().decode(stdout),
+    "{{.State.Health.Status}}|{{json|.}}|{{range .}}{{end}}|{{.X}} o'k|",
+  );
+});
+
+Deno.test("fillArgs() refuses values that make the command longer than 131,071 bytes", () => {
+  const two = job("@manual say {{A}} {{B}}");
+  // "say " + 2 quotes + " " + 2 quotes = 9 bytes around the values.
+  assertEquals(fillArgs(two, { A: "a".repeat(65_536), B: "b".repeat(65_526) }).length, 131_071);
+  assertThrows(
+    () => fillArgs(two, { A: "a".repeat(65_536), B: "b".repeat(65_527) }),
+    ArgumentError,
+    "the command with these values is 131072 bytes, more than the 131071 a command may have",
+  );
+});
+
+Deno.test("argName() trims a name and makes each run of spaces one, as placeholders are read", () => {
+  assertEquals(argName("  To   Handle "), "To Handle");
+  assertEquals(argName("Emoji 😃"), "Emoji 😃");
+  assertEquals(argName(""), "");
+});
+
 // parseArgSpecs on its own
 
 Deno.test("parseArgSpecs() lists arguments in order of first appearance", () => {
@@ -287,7 +327,7 @@ Deno.test("parseArgSpecs() lists arguments in order of first appearance", () => 
     { name: "B", type: "int", default: 2 },
     { name: "A", type: "string" },
   ];
-  assertEquals(parseArgSpecs("x {{B}} {{A}} {{B, int, 2}}"), expected);
+  assertEquals(parseArgSpecs("x {{B, int, 2}} {{A}} {{B, int, 2}}"), expected);
   assertEquals(parseArgSpecs("no placeholders {here}"), []);
 });
 

@@ -509,6 +509,18 @@ Deno.test("Daemon.stop() before run() makes run() return after the @reboot jobs"
   }
 });
 
+Deno.test("Daemon keeps the last good table when a reloaded one has a command too long to run", async () => {
+  await withDaemon("10:00:30", "* * * * * every\n", async (h) => {
+    assertEquals(await h.start(), []);
+    await h.write(`* * * * * echo ${"x".repeat(131_067)}\n`);
+    assertEquals(await h.step(), ["schedule every 10:01"], "the old job keeps running");
+    assertEquals(h.log.slice(1), [
+      "koitab line 1: command too long: 131072 bytes, at most 131071 (the most Linux passes to sh -c as one argument)",
+      "the koitab has 1 error(s): keeping the last good table (1 jobs)",
+    ]);
+  });
+});
+
 // @reboot: once per boot of the machine, per KOI_DIR.
 
 /** Starts a daemon over `dir` in boot `bootId`, returns what it started and logged, and stops it. */

@@ -21,7 +21,9 @@ import {
   formatDuration,
   formatRelative,
   formatTime,
-  parseWholeNumber,
+  readWholeNumber,
+  zoneOffset,
+  zonesAgree,
 } from "../lib/dashboard/ui/format.js";
 import { readDashboardConfig } from "../lib/dashboard/config.ts";
 import { type DashboardServer, startServer } from "../lib/dashboard/server.ts";
@@ -89,15 +91,27 @@ Deno.test("format: arguments as words, and whole numbers as koid reads them", ()
     "Loud=true",
     "Tag=x",
   ]);
-  assertEquals(["42", " -7 ", "+3", "4.5", "1e3", "", "9007199254740993"].map(parseWholeNumber), [
-    42,
-    -7,
-    3,
-    null,
-    null,
-    null,
-    null,
-  ]);
+  const notWhole = { problem: "Type a whole number, such as 42" };
+  const range = "a whole number from -9,007,199,254,740,991 to 9,007,199,254,740,991";
+  assertEquals(
+    ["42", " -7 ", "+3", "4.5", "1e3", "", "9007199254740991"].map(readWholeNumber),
+    [{ value: 42 }, { value: -7 }, { value: 3 }, notWhole, notWhole, notWhole, {
+      value: 9007199254740991,
+    }],
+  );
+  assertEquals(readWholeNumber("99999999999999999999"), { problem: `Too big: type ${range}` });
+  assertEquals(readWholeNumber("-9007199254740992"), { problem: `Too small: type ${range}` });
+});
+
+Deno.test("format: time zones as offsets, and whether two zones show the same clock", () => {
+  const winter = Date.UTC(2026, 0, 15, 12);
+  const summer = Date.UTC(2026, 6, 15, 12);
+  assertEquals(zoneOffset("UTC", winter), "UTC");
+  assertEquals(zoneOffset("Asia/Kolkata", winter), "UTC+5:30");
+  assertEquals(zoneOffset("America/New_York", summer), "UTC-4");
+  assert(zonesAgree("Europe/Paris", "Europe/Berlin", summer));
+  assert(zonesAgree("UTC", "Europe/London", winter));
+  assert(!zonesAgree("UTC", "Europe/London", summer));
 });
 
 Deno.test("the server serves every file of the page, and nothing else of ui/", async () => {
@@ -177,20 +191,22 @@ async function until<T>(check: () => Promise<T | undefined>, what: string, ms = 
   }
 }
 
+/** Ten minutes: how long before the test began the second host was last heard from. */
+const QUIET_MS = 10 * 60_000;
+
 /**
- * A second host, made through the API as koid would (no koid behind it): the
- * manual job too (so the form offers a choice of host), and a backup job with a
- * month of nightly runs, a few failed, for a history worth a plot.
+ * The second host's job list, as its koid would have sent it at `at`: the manual
+ * job too (so the form offers a choice of machine), a backup job with a month of
+ * nightly runs, an every-minute heartbeat, and a section named like the host.
  */
-async function addSecondHost(api: ApiClient, greet: ListedJob): Promise<void> {
-  const now = Date.now();
+function web2Jobs(greet: ListedJob, at: number) {
   const next = (schedule: string) => {
     const cron = parseCron(schedule, { timezone: "UTC" });
     const times: string[] = [];
-    let at: Date | null = new Date(now);
-    for (let i = 0; i < 5 && at !== null; i++) {
-      at = cron.next(at);
-      if (at !== null) times.push(at.toISOString());
+    let time: Date | null = new Date(at);
+    for (let i = 0; i < 5 && time !== null; i++) {
+      time = cron.next(time);
+      if (time !== null) times.push(time.toISOString());
     }
     return times;
   };
@@ -205,56 +221,80 @@ async function addSecondHost(api: ApiClient, greet: ListedJob): Promise<void> {
     command,
     line: 1,
   });
-  const { host: _host, lastRun: _last, description: _d, due: _due, state: _s, ...greetJob } = greet;
-  await api.call("PUT", "/hosts/web2/jobs", {
-    jobs: [
-      job("jbackup", "Nightly backup", "Backups", "30 2 * * *", "restic backup /srv"),
-      job("jprune", "Prune snapshots", "Backups", "*/15 * * * *", "restic forget --prune"),
-      job("jreport", "Weekly report", "Reports", "0 8 * * 1", "report --weekly | mail team"),
-      { ...greetJob, line: 9 },
-    ],
-  });
+  const {
+    host: _host,
+    lastRun: _last,
+    description: _d,
+    due: _due,
+    nextRun: _next,
+    state: _s,
+    ...greetJob
+  } = greet;
+  return [
+    job("jbackup", "Nightly backup", "Backups", "30 2 * * *", "restic backup /srv"),
+    job("jprune", "Prune snapshots", "Backups", "*/15 * * * *", "restic forget --prune"),
+    job("jbeat", "Heartbeat", "Backups", "* * * * *", "touch /run/beat"),
+    job("jreport", "Weekly report", "Reports", "0 8 * * 1", "report --weekly | mail team"),
+    job("jdisk", "Disk check", "WEB2", "0 * * * *", "df -h"),
+    { ...greetJob, line: 9 } as ReturnType<typeof job>,
+  ];
+}
+
+/** The reports of a scheduled run of the backup job, ok or failed. */
+function backupRun(id: string, startedAt: number, failed: boolean): unknown[] {
+  const duration = failed ? 41_000 : 95_000 + ((Math.floor(startedAt / 1000) * 7919) % 60) * 1000;
+  return [
+    {
+      type: "start",
+      run: {
+        id,
+        tag: "jbackup",
+        name: "Nightly backup",
+        section: "Backups",
+        trigger: "schedule",
+        args: {},
+        scheduledFor: startedAt,
+        startedAt,
+        manualId: null,
+      },
+    },
+    {
+      type: "end",
+      runId: id,
+      end: {
+        finishedAt: startedAt + duration,
+        exitCode: failed ? 1 : 0,
+        signal: null,
+        status: failed ? "failed" : "succeeded",
+        error: null,
+        outputBytes: 40,
+        chunks: failed
+          ? [{ stream: "stdout", text: "scanning /srv\n" }, {
+            stream: "stderr",
+            text: "Fatal: repository is locked\n",
+          }]
+          : [{ stream: "stdout", text: "scanning /srv\nsnapshot saved\n" }],
+      },
+    },
+  ];
+}
+
+/**
+ * A second host, made through the API as koid would (no koid behind it), last
+ * heard from ten minutes ago (`asWeb2` calls as of then): its job list, and a
+ * month of nightly backups, a few failed, for a history worth a plot.
+ */
+async function addSecondHost(
+  greet: ListedJob,
+  asWeb2: (method: string, path: string, body: unknown) => Promise<void>,
+): Promise<void> {
+  const now = Date.now();
+  await asWeb2("PUT", "/jobs", { jobs: web2Jobs(greet, now - QUIET_MS) });
   const reports: unknown[] = [];
   const day = 86_400_000;
   for (let i = 24; i >= 1; i--) {
     const startedAt = Math.floor((now - i * day) / day) * day + 2.5 * 3_600_000;
-    const failed = i === 17 || i === 6;
-    const duration = failed ? 41_000 : 95_000 + ((i * 7919) % 60) * 1000;
-    const id = `backup${i}`;
-    reports.push(
-      {
-        type: "start",
-        run: {
-          id,
-          tag: "jbackup",
-          name: "Nightly backup",
-          section: "Backups",
-          trigger: "schedule",
-          args: {},
-          scheduledFor: startedAt,
-          startedAt,
-          manualId: null,
-        },
-      },
-      {
-        type: "end",
-        runId: id,
-        end: {
-          finishedAt: startedAt + duration,
-          exitCode: failed ? 1 : 0,
-          signal: null,
-          status: failed ? "failed" : "succeeded",
-          error: null,
-          outputBytes: 40,
-          chunks: failed
-            ? [{ stream: "stdout", text: "scanning /srv\n" }, {
-              stream: "stderr",
-              text: "Fatal: repository is locked\n",
-            }]
-            : [{ stream: "stdout", text: "scanning /srv\nsnapshot saved\n" }],
-        },
-      },
-    );
+    reports.push(...backupRun(`backup${i}`, startedAt, i === 17 || i === 6));
   }
   // The prune job last ran an hour ago: it is late.
   const pruneAt = now - 3_600_000;
@@ -284,7 +324,7 @@ async function addSecondHost(api: ApiClient, greet: ListedJob): Promise<void> {
       chunks: [],
     },
   });
-  await api.call("POST", "/hosts/web2/reports", { reports });
+  await asWeb2("POST", "/reports", { reports });
 }
 
 /** A running koid: stderr kept for failure messages. */
@@ -327,6 +367,106 @@ async function waitForText(page: Page, selector: string, text: string, timeoutMs
   }
 }
 
+/** Words a coworker should not meet on the page: the exact terms live in folds for admins. */
+const JARGON =
+  /API key|run key|dashboard ID|\bkoid\b|koitab|sessionStorage|HMAC|signed in this browser/i;
+
+/** The text a reader sees: no closed fold's content, nothing hidden or for screen readers only. */
+function visiblePageText(page: Page): Promise<string> {
+  return page.evaluate(`(() => {
+    const copy = document.body.cloneNode(true);
+    copy.querySelectorAll(
+      "details:not([open]) > :not(summary), .sr-only, script, noscript, [hidden]",
+    ).forEach((hidden) => hidden.remove());
+    return copy.textContent.replace(/\\s+/g, " ").trim();
+  })()`);
+}
+
+/** The badges that stick out of their cell (into the next column's text), by their text. */
+function overflowingBadges(page: Page): Promise<string[]> {
+  return page.evaluate(`[...document.querySelectorAll(".badge")].filter((badge) => {
+    const box = badge.getBoundingClientRect();
+    if (box.width === 0) return false;
+    const holder = badge.closest("td, th, dd, p, div").getBoundingClientRect();
+    return box.left < holder.left - 0.5 || box.right > holder.right + 0.5;
+  }).map((badge) => badge.textContent)`);
+}
+
+/** Of `words` in the element matching `selector`, those split over two lines (or missing). */
+function splitWords(page: Page, selector: string, words: string[]): Promise<string[]> {
+  return page.evaluate(`(() => {
+    const root = document.querySelector(${JSON.stringify(selector)});
+    return ${JSON.stringify(words)}.filter((word) => {
+      const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node !== null; node = walker.nextNode()) {
+        const at = node.data.indexOf(word);
+        if (at < 0) continue;
+        const range = document.createRange();
+        range.setStart(node, at);
+        range.setEnd(node, at + word.length);
+        const tops = [...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top));
+        return new Set(tops).size !== 1;
+      }
+      return true;
+    });
+  })()`);
+}
+
+/** The jobs table as rows of [section, machine, ...cells], the machine from its sub-heading. */
+function jobRows(page: Page): Promise<string[][]> {
+  return page.evaluate(`(() => {
+    const rows = [];
+    let section = null, host = null;
+    for (const row of document.querySelectorAll(".jobs-table tbody tr")) {
+      if (row.classList.contains("section-row")) section = row.querySelector(".section-name").textContent;
+      else if (row.classList.contains("host-row")) host = row.querySelector(".host").textContent;
+      else rows.push([section, host, ...[...row.children].map((cell) => cell.textContent.replace(/\\s+/g, " ").trim())]);
+    }
+    return rows;
+  })()`);
+}
+
+/** What the page keeps on this device (IndexedDB), its run key described; null for nothing. */
+function storedOnDevice(page: Page): Promise<
+  {
+    apiKey: string;
+    expiresAt: number;
+    runKey: Record<string, unknown>;
+    json: string;
+  } | null
+> {
+  return page.evaluate(`(async () => {
+    const databases = await indexedDB.databases();
+    if (!databases.some((database) => database.name === "koi-dashboard")) return null;
+    const db = await new Promise((resolve, reject) => {
+      const opening = indexedDB.open("koi-dashboard");
+      opening.onsuccess = () => resolve(opening.result);
+      opening.onerror = () => reject(opening.error);
+    });
+    const records = await new Promise((resolve, reject) => {
+      const all = db.transaction("keys").objectStore("keys").getAll();
+      all.onsuccess = () => resolve(all.result);
+      all.onerror = () => reject(all.error);
+    });
+    db.close();
+    const record = records[0];
+    if (record === undefined) return null;
+    const key = record.runKey;
+    let exported = "refused";
+    try {
+      await crypto.subtle.exportKey("raw", key);
+      exported = "allowed";
+    } catch {}
+    return {
+      apiKey: record.apiKey,
+      expiresAt: record.expiresAt,
+      runKey: { type: key.type, extractable: key.extractable, algorithm: key.algorithm.name,
+        usages: key.usages, exported },
+      json: JSON.stringify(record),
+    };
+  })()`);
+}
+
 /** Whether the page scrolls sideways. */
 function overflows(page: Page): Promise<boolean> {
   return page.evaluate(
@@ -360,8 +500,16 @@ Deno.test({
     const kv = await Deno.openKv(":memory:");
     let server: DashboardServer | null = null;
     let koid: ReturnType<typeof startKoid> | null = null;
+    /** How far the server's clock is set back while the quiet host's job list goes in. */
+    let skew = 0;
     try {
-      server = await startServer({ kv, port: 0, pruneEveryMs: 0, log: () => {} });
+      server = await startServer({
+        kv,
+        port: 0,
+        pruneEveryMs: 0,
+        log: () => {},
+        now: () => Date.now() + skew,
+      });
       await Deno.mkdir(dir);
       await Deno.writeTextFile(`${dir}/koitab`, KOITAB);
       const created = await runEntry("koitab", ["-d", "new", "--server", server.url], {
@@ -372,6 +520,31 @@ Deno.test({
       const link = await readDashboardConfig(koiPaths(dir));
       assert(link !== null && url === `${server.url}/d/${link.id}`, url);
       const api = new ApiClient(server.url, link.id, link.apiKey);
+      /**
+       * Calls the API as web2's koid would have ten minutes ago, the last time it was heard
+       * from. A call koid on web1 made meanwhile was heard at that time too: then the test
+       * waits for web1's next one.
+       */
+      const asWeb2 = async (method: string, path: string, body: unknown) => {
+        skew = -QUIET_MS;
+        try {
+          await api.call(method, `/hosts/web2${path}`, body);
+        } finally {
+          skew = 0;
+        }
+        if (koid === null) return;
+        await until(
+          async () => {
+            const info = await api.call("GET", "") as {
+              hosts: { host: string; connected: boolean }[];
+            };
+            return info.hosts.find((host) => host.host === "web1")?.connected || undefined;
+          },
+          "web1's next poll",
+          40_000,
+        );
+      };
+      const putWeb2 = (list: unknown[]) => asWeb2("PUT", "/jobs", { jobs: list });
 
       koid = startKoid(dir);
       const jobs = await until(async () => {
@@ -383,7 +556,7 @@ Deno.test({
         throw new Error(`${error.message}; koid said:\n${await koid?.log()}`);
       });
       const job = (name: string) => jobs.find((j) => j.name === name)!;
-      await addSecondHost(api, job("Greet"));
+      await addSecondHost(job("Greet"), asWeb2);
       await Deno.mkdir(artifacts, { recursive: true });
 
       await using browser = await Browser.launch({ timeoutMs: 15_000, waitMs: 10_000 });
@@ -416,30 +589,45 @@ Deno.test({
 
       await t.step("a wrong password says so", async () => {
         const page = await browser.newPage();
-        await page.goto(url);
-        await page.waitFor("#password");
-        await page.type("#password", "not the password, sorry");
-        await page.click("button[type=submit]");
-        await waitForText(page, ".signin-error", "Wrong password for this dashboard");
-        assertEquals(
-          await page.evaluate("document.activeElement.id"),
-          "password",
-          "the focus is back on the password",
-        );
-        assertEquals(await page.evaluate("sessionStorage.length"), 0);
-        // The 401 itself is the only error Chromium logs.
-        const errors = page.errors();
-        assert(
-          errors.length === 1 && errors[0]!.includes("401"),
-          `errors: ${Deno.inspect(errors)}`,
-        );
-        await page.close();
+        try {
+          await page.goto(url);
+          await page.waitFor("#password");
+          await page.type("#password", "not the password, sorry");
+          await page.click("button[type=submit]");
+          await waitForText(page, ".signin-error", "Wrong password for this dashboard");
+          assertEquals(
+            await page.evaluate("document.activeElement.id"),
+            "password",
+            "the focus is back on the password",
+          );
+          assertEquals(await page.evaluate("sessionStorage.length"), 0);
+          // Plain words on the page; the exact terms in a fold for admins.
+          const words = await visiblePageText(page);
+          assert(!JARGON.test(words), `jargon on the sign-in page: ${words.match(JARGON)}`);
+          assert(words.includes("Your password stays in this browser"), words);
+          assertEquals(await page.evaluate(`document.querySelector("#remember").checked`), false);
+          await page.click(".admin-details summary");
+          const details = await page.text(".admin-details");
+          for (
+            const term of ["Dashboard ID", link.id, "API key", "run key", "PBKDF2", "IndexedDB"]
+          ) {
+            assert(details.includes(term), `the details for admins name ${term}`);
+          }
+          // The 401 itself is the only error Chromium logs.
+          const errors = page.errors();
+          assert(
+            errors.length === 1 && errors[0]!.includes("401"),
+            `errors: ${Deno.inspect(errors)}`,
+          );
+        } finally {
+          await page.close();
+        }
       });
 
       const page = browser.page;
       await page.cdp("Page.addScriptToEvaluateOnNewDocument", { source: RECORD_REQUESTS });
 
-      await t.step("sign in: keys derived in the browser, kept in sessionStorage", async () => {
+      await t.step("sign in: keys derived in the browser, kept for this tab only", async () => {
         assertEquals(await page.goto(url), 200);
         await page.waitFor("#password");
         await page.screenshot(`${artifacts}page-signin.png`, { width: 1280, height: 800 });
@@ -453,23 +641,30 @@ Deno.test({
         assertEquals(await page.evaluate("localStorage.length"), 0);
         assertEquals(await page.evaluate("document.cookie"), "");
         assertEquals(await page.value("#password").catch(() => "gone"), "gone");
+        assertEquals(await storedOnDevice(page), null);
+        // The default stays per tab: another tab asks for the password.
+        const other = await browser.newPage();
+        try {
+          await other.goto(url);
+          await other.waitFor("#password");
+        } finally {
+          await other.close();
+        }
       });
 
-      await t.step("the jobs, by section and host, with states and schedules", async () => {
+      await t.step("the jobs: by section, then machine; next runs from the schedule", async () => {
         await page.waitForFunction(
-          `document.querySelectorAll("tr.job").length === ${jobs.length + 4}`,
+          `document.querySelectorAll("tr.job").length === ${jobs.length + 6}`,
         );
-        const rows = await page.evaluate<string[][]>(`[...document.querySelectorAll("tr.job")]
-          .map((row) => [row.closest("tbody").querySelector(".section-name").textContent,
-            row.closest("tbody").querySelector(".host").lastChild.textContent,
-            ...[...row.children].map((cell) => cell.textContent.replace(/\\s+/g, " ").trim())])`);
+        const rows = await jobRows(page);
         const row = (label: string, host = "web1") =>
           rows.find((r) => r[1] === host && r[2]!.startsWith(label));
-        assertEquals(row("Hostile")?.slice(0, 4), [
+        assertEquals(row("Hostile")?.slice(0, 5), [
           "Boot",
           "web1",
           "Hostile",
-          "when koid starts@reboot",
+          "at start-up (when Koi starts on the machine)@reboot",
+          "at the next start-up",
         ]);
         assert(row("Hostile")![5]!.startsWith("✓ok"), `Hostile: ${row("Hostile")}`);
         assert(row("Broken")![5]!.startsWith("✕failed, exit code 3"), `Broken: ${row("Broken")}`);
@@ -486,23 +681,49 @@ Deno.test({
         ]);
         assertEquals(row("Greet")?.[5], "–never run");
         assert(row("Prune snapshots", "web2")![5]!.startsWith("!late"), "the late job");
+        // web2 sent its times ten minutes ago and went quiet: its every-minute job still has
+        // a next run, worked out from its schedule (it said "no more runs").
+        assert(
+          /^\d\d:\d\din \d+ s$|^\d\d:\d\dnow$/.test(row("Heartbeat", "web2")![4]!),
+          row("Heartbeat", "web2")![4],
+        );
+        // Each section once, its machines under it, each said to be connected or not.
+        const quiet = await page.evaluate<string>(
+          `document.querySelector(".seen.quiet").lastChild.textContent`,
+        );
+        assert(/^not connected, last seen \d\d:\d\d \(1[01] min ago\)$/.test(quiet), quiet);
         assertEquals(
-          await page.evaluate(`[...document.querySelectorAll(".group")]
-            .map((group) => group.querySelector(".section-name").textContent + " " +
-              group.querySelector(".host").lastChild.textContent)`),
+          await page.evaluate(`[...document.querySelectorAll(".section-row, .host-row")]
+            .map((row) => [...row.querySelectorAll(".kind, .section-name, .host, .seen")]
+              .map((part) => part.lastChild.textContent))`),
           [
-            "No section web1",
-            "Admin web1",
-            "Admin web2",
-            "Backups web2",
-            "Boot web1",
-            "Reports web2",
+            ["Section", "No section"],
+            ["Machine", "web1", "connected"],
+            ["Section", "Admin"],
+            ["Machine", "web1", "connected"],
+            ["Machine", "web2", quiet],
+            ["Section", "Backups"],
+            ["Machine", "web2", quiet],
+            ["Section", "Boot"],
+            ["Machine", "web1", "connected"],
+            ["Section", "Reports"],
+            ["Machine", "web2", quiet],
+            ["Section", "WEB2"],
+            ["Machine", "web2", quiet],
           ],
         );
+        // The machine sits visibly under its section (indented), never beside it.
+        const indent = await page.evaluate<number>(`(() => {
+          const section = document.querySelector(".section-row .section-name").getBoundingClientRect();
+          const host = document.querySelector(".host-row .host").getBoundingClientRect();
+          return host.left - section.left;
+        })()`);
+        assert(indent >= 12, `machines are indented under sections by ${indent} px`);
         assertEquals(
-          await page.evaluate(`document.querySelector(".group th").getAttribute("scope")`),
+          await page.evaluate(`document.querySelector(".section-row th").getAttribute("scope")`),
           "rowgroup",
         );
+        assertEquals(await overflowingBadges(page), []);
         await page.screenshot(`${artifacts}page-jobs.png`, { width: 1280, height: 800 });
         const dark = [{ name: "prefers-color-scheme", value: "dark" }];
         await page.cdp("Emulation.setEmulatedMedia", { features: dark });
@@ -511,6 +732,56 @@ Deno.test({
         await Deno.mkdir(new URL("docs/", root), { recursive: true });
         await Deno.copyFile(`${artifacts}page-jobs.png`, new URL("docs/screenshot.png", root));
       });
+
+      await t.step(
+        "times: the viewer's zone said once, a job's zone where it differs",
+        async () => {
+          const reload = async (zone: string) => {
+            await page.cdp("Emulation.setTimezoneOverride", { timezoneId: zone });
+            await page.goto("about:blank");
+            await page.goto(url);
+            await page.waitFor("tr.job");
+          };
+          await reload("UTC");
+          assertEquals(await page.text("#zone-note"), "Times are in your time zone, UTC.");
+          assertEquals(await page.evaluate(`document.querySelectorAll(".zone").length`), 0);
+          await reload("America/New_York");
+          assert(
+            /^Times are in your time zone, America\/New_York \(UTC-[45]\)\.$/.test(
+              await page.text("#zone-note"),
+            ),
+            await page.text("#zone-note"),
+          );
+          const backup = (await jobRows(page)).find((r) => r[2] === "Nightly backup")!;
+          assertEquals(backup[3], "every day at 02:30UTC time30 2 * * *");
+          // Its next run in the viewer's time, with the day when it is not today.
+          const next = await page.evaluate<string>(
+            `document.querySelector('tr[data-key="web2/jbackup"] time').textContent`,
+          );
+          const nextAt = Date.parse(
+            await page.evaluate<string>(
+              `document.querySelector('tr[data-key="web2/jbackup"] time').getAttribute("datetime")`,
+            ),
+          );
+          const newYork = new Intl.DateTimeFormat("en-CA", { timeZone: "America/New_York" });
+          const today = newYork.format(Date.now()) === newYork.format(nextAt);
+          assert(
+            today ? /^\d\d:\d\d$/.test(next) : /^\w{3} \d+ \w{3}, \d\d:\d\d$/.test(next),
+            next,
+          );
+          await page.goto(`${url}#/job/web2/jbackup`);
+          await page.waitFor(".runs-table");
+          assertEquals(await page.text(".job-facts .zone"), "UTC time");
+          // Runs from other days show their day.
+          assert(
+            /^\w{3} \d+ \w{3}, \d\d:\d\d:\d\d$/.test(await page.text(".runs-table tbody time")),
+            await page.text(".runs-table tbody time"),
+          );
+          await page.cdp("Emulation.setTimezoneOverride", { timezoneId: "" });
+          await page.goto(url);
+          await page.waitFor("tr.job");
+        },
+      );
 
       await t.step("output holding <script> is shown as text, and runs nothing", async () => {
         const hostile = job("Hostile");
@@ -521,9 +792,12 @@ Deno.test({
         assertEquals(await page.evaluate("document.querySelectorAll('pre.output *').length"), 0);
         assertEquals(page.dialogs(), []);
         assertEquals(await page.evaluate("document.activeElement.tagName"), "H1");
+        // No stderr here: no stream mark, no key explaining one.
+        assertEquals(await page.evaluate(`document.querySelector(".stream-key").hidden`), true);
+        assertEquals(await page.evaluate(`document.querySelectorAll(".stderr-key").length`), 0);
       });
 
-      await t.step("stderr is marked, terminal colours are classes", async () => {
+      await t.step("stderr is marked and explained, terminal colours are classes", async () => {
         await page.goto(`${url}#/run/${job("Broken").lastRun!.id}`);
         await page.waitForFunction(`document.querySelector("pre.output .stderr")`);
         assertEquals(
@@ -539,16 +813,83 @@ Deno.test({
           ),
           true,
         );
-        const facts = await visibleText(page, ".facts");
-        assert(facts!.includes("failed, exit code 3"), facts!);
-        assert(facts!.includes("at boot"), facts!);
+        assertEquals(await page.evaluate(`document.querySelector(".stream-key").hidden`), false);
+        assert(
+          (await page.text(".stream-key")).includes("written to the error stream (stderr)"),
+          await page.text(".stream-key"),
+        );
+        const fact = (term: string) =>
+          page.evaluate<string>(`[...document.querySelectorAll(".facts div")]
+            .find((row) => row.querySelector("dt").textContent === ${JSON.stringify(term)})
+            ?.querySelector("dd").textContent`);
+        assertEquals(await fact("Result"), "✕failed");
+        assertEquals(await fact("Exit code"), "3");
+        assertEquals(await fact("Trigger"), "at boot");
+        assert(!JARGON.test(await visiblePageText(page)), await visiblePageText(page));
         await page.screenshot(`${artifacts}page-run-output.png`, { width: 1280, height: 800 });
+      });
+
+      await t.step("no badge runs into the next column, wide or narrow", async () => {
+        for (const [width, height, mobile] of [[1280, 800, false], [360, 760, true]] as const) {
+          await page.setViewport(width, height, mobile);
+          for (
+            const [hash, ready] of [
+              ["#/", "tr.job .badge"],
+              [`#/run/${job("Broken").lastRun!.id}`, ".facts .badge"],
+              ["#/job/web2/jbackup", ".runs-table .badge"],
+            ]
+          ) {
+            await page.goto("about:blank"); // Not the last view's badges.
+            await page.goto(`${url}${hash}`);
+            await page.waitFor(ready!);
+            await page.waitForFunction("document.fonts.status === 'loaded'");
+            assertEquals(await overflowingBadges(page), [], `${hash} at ${width} px`);
+          }
+        }
+        await page.setViewport(1280, 800);
+      });
+
+      await t.step("a job's page keeps the reader's place: open folds, focus", async () => {
+        await page.goto(`${url}#/job/web2/jbackup`);
+        await page.waitForFunction(
+          `document.querySelectorAll(".runs-table tbody tr").length === 24`,
+        );
+        await page.click(".command-box summary");
+        const focused = await page.evaluate<string>(`(() => {
+          const link = document.querySelectorAll(".runs-table tbody tr")[2].querySelector("a");
+          link.focus();
+          return link.getAttribute("href");
+        })()`);
+        // A new run arrives at the top of the history; the page refreshes around the reader.
+        await asWeb2("POST", "/reports", {
+          reports: backupRun("backup0", Date.now() - 60_000, false),
+        });
+        await page.waitForFunction(
+          `document.querySelectorAll(".runs-table tbody tr").length === 25`,
+        );
+        assertEquals(await page.evaluate(`document.querySelector(".command-box").open`), true);
+        assertEquals(await page.text(".command-text"), "restic backup /srv");
+        assertEquals(
+          await page.evaluate(`document.activeElement.getAttribute("href")`),
+          focused,
+          "the focus stays on the run it was on",
+        );
+        // And stays so over another refresh.
+        await page.waitForFunction(
+          `window.__sent.filter((r) => r.url.endsWith("/jobs")).length >= ${
+            await page.evaluate<number>(
+              `window.__sent.filter((r) => r.url.endsWith("/jobs")).length`,
+            ) + 2
+          }`,
+        );
+        assertEquals(await page.evaluate(`document.querySelector(".command-box").open`), true);
+        assertEquals(await page.evaluate(`document.activeElement.getAttribute("href")`), focused);
       });
 
       const greet = job("Greet");
       const greetPage = `${url}#/job/web1/${greet.tag}`;
 
-      await t.step("a manual job's form: labels, types, defaults, a host picker", async () => {
+      await t.step("a manual job's form: labels, types, defaults, a machine picker", async () => {
         await page.goto(greetPage);
         await page.waitFor("form.run-form");
         const fields = await page.evaluate(`[...document.querySelectorAll(".run-form input")]
@@ -567,6 +908,10 @@ Deno.test({
           ["web1", "web2"],
         );
         assertEquals(await page.value("#run-host"), "web1");
+        const words = await visiblePageText(page);
+        assert(!JARGON.test(words), `jargon on the job's page: ${words.match(JARGON)}`);
+        await page.click(".manual .admin-details summary");
+        assert((await page.text(".manual .admin-details")).includes("run key (HMAC-SHA256)"));
         await page.screenshot(`${artifacts}page-manual-form.png`, { width: 1280, height: 800 });
       });
 
@@ -582,6 +927,12 @@ Deno.test({
         assertEquals(
           await page.evaluate("document.querySelector('#arg-1').getAttribute('aria-invalid')"),
           "true",
+        );
+        await page.type("#arg-1", "99999999999999999999", { clear: true });
+        await page.click(".run-form button[type=submit]");
+        assertEquals(
+          await page.text("#arg-1-message"),
+          "Too big: type a whole number from -9,007,199,254,740,991 to 9,007,199,254,740,991",
         );
         assertEquals(await posted(), before);
       });
@@ -606,6 +957,11 @@ Deno.test({
             await page.text(".run-card .run-status"),
           );
           assertEquals(await visibleText(page, ".run-card pre.output"), `${HOSTILE}|42|true\n`);
+          // One time, and which one it is.
+          assert(
+            /^started at \d\d:\d\d:\d\d$/.test(await page.text(".run-card .when")),
+            await page.text(".run-card .when"),
+          );
           await page.screenshot(`${artifacts}page-manual-run.png`, { width: 1280, height: 800 });
           assertEquals(
             await page.evaluate(
@@ -661,14 +1017,29 @@ Deno.test({
         assertEquals(await page.text("svg.plot title"), "Run durations and outcomes, oldest first");
         assert((await page.text("svg.plot desc")).startsWith("1 run from"));
         await page.goto(`${url}#/job/web2/jbackup`);
-        await page.waitForFunction(`document.querySelectorAll("svg.plot .bar").length === 24`);
+        await page.waitForFunction(`document.querySelectorAll("svg.plot .bar").length === 25`);
         assertEquals(
           await page.evaluate(`document.querySelectorAll("svg.plot .bar.failed").length`),
           2,
         );
-        assert((await page.text("svg.plot desc")).includes("24 runs from"));
+        assert((await page.text("svg.plot desc")).includes("25 runs from"));
         assertEquals(await page.evaluate(`document.querySelectorAll("svg.plot .mark").length`), 2);
         await page.screenshot(`${artifacts}page-history.png`, { width: 1280, height: 800 });
+      });
+
+      await t.step("arguments keep their room: each value whole on its line", async () => {
+        const words = argumentWords({ Who: HOSTILE, Count: 42, Loud: true });
+        await page.goto("about:blank"); // Not the last view's table.
+        await page.goto(greetPage);
+        await page.waitFor(".runs-table tbody tr");
+        assertEquals(await splitWords(page, ".runs-table tbody tr", words), []);
+        await page.click(".runs-table tbody tr a");
+        await page.waitFor(".facts");
+        for (const [width, height, mobile] of [[1280, 800, false], [360, 760, true]] as const) {
+          await page.setViewport(width, height, mobile);
+          assertEquals(await splitWords(page, ".facts", words), [], `at ${width} px`);
+        }
+        await page.setViewport(1280, 800);
       });
 
       await t.step("a running job's output streams in, then the final output", async () => {
@@ -684,7 +1055,139 @@ Deno.test({
         assertEquals(await visibleText(page, ".run-card pre.output"), "step 1\nstep 2\nstep 3\n");
       });
 
-      await t.step("koid's refusal is shown with its reason", async () => {
+      await t.step(
+        "the final output, replacing the streamed one, keeps the reader's place",
+        async () => {
+          // followRun against a stand-in for the API: a running run's 300 lines, then (while
+          // the reader has scrolled up to line 50) its end and its final output.
+          const [place, end] = await page.evaluate<[number, number]>(`(async () => {
+          const { followRun, OutputView } = await import("/ui/output.js");
+          const lines = Array.from({ length: 300 }, (_, seq) => ({ seq, stream: "stdout", text: "line " + seq + "\\n" }));
+          const view = new OutputView("test");
+          document.body.append(view.element);
+          const run = { id: "r", finishedAt: null };
+          let calls = 0;
+          const api = {
+            async run(_id, after) {
+              calls++;
+              if (calls === 2) {
+                view.element.scrollTop = 50 * view.element.scrollHeight / 300;
+                return { run: { ...run, finishedAt: 1 }, output: [] };
+              }
+              return { run: calls === 1 ? run : { ...run, finishedAt: 1 }, output: lines };
+            },
+          };
+          const scrolled = () => view.element.scrollTop / (view.element.scrollHeight / 300);
+          await followRun(api, "r", view, { signal: new AbortController().signal });
+          const place = Math.round(scrolled());
+          // One at the end stays at the end.
+          calls = 0;
+          view.element.scrollTop = view.element.scrollHeight;
+          lines.push(...lines.map((line) => ({ ...line, seq: line.seq + 300 })));
+          api.run = async () => {
+            calls++;
+            if (calls === 2) view.element.scrollTop = view.element.scrollHeight;
+            const ended = calls === 1 ? run : { ...run, finishedAt: 1 };
+            return { run: ended, output: calls === 1 ? lines.slice(0, 300) : calls === 2 ? [] : lines };
+          };
+          await followRun(api, "r", view, { signal: new AbortController().signal });
+          const end = view.element.scrollHeight - view.element.scrollTop - view.element.clientHeight;
+          view.element.remove();
+          return [place, Math.round(end)];
+        })()`);
+          assertEquals(place, 50, "the reader stays at line 50");
+          assert(end <= 4, `the reader at the end stays at the end (${end} px above it)`);
+        },
+      );
+
+      const greetOnWeb2 = `${url}#/job/web2/${greet.tag}`;
+
+      await t.step("the form follows the job list: an argument removed goes from it", async () => {
+        await page.goto(greetOnWeb2);
+        await page.waitFor("form.run-form");
+        assertEquals(await page.value("#run-host"), "web2");
+        await page.type("#arg-0", "kept", { clear: true });
+        // web2's koitab loses the Loud argument; its koid sends the new list.
+        const list = web2Jobs(greet, Date.now() - QUIET_MS).map((entry) =>
+          entry.tag === greet.tag
+            ? {
+              ...entry,
+              args: entry.args.filter((arg: { name: string }) => arg.name !== "Loud"),
+              command: "printf '%s|%s\\n' {{Who}} {{Count, int, 3}}",
+            }
+            : entry
+        );
+        await putWeb2(list);
+        await page.waitForFunction(
+          `![...document.querySelectorAll(".run-form label")].some((l) => l.textContent.startsWith("Loud"))`,
+        );
+        assertEquals(
+          await page.evaluate(`[...document.querySelectorAll(".run-form label")]
+            .map((label) => label.firstChild.textContent)`),
+          ["Who", "Count", "Machine"],
+        );
+        assertEquals(await page.value("#arg-0"), "kept", "what was typed stays");
+        assertEquals(await page.evaluate("document.activeElement.id"), "arg-0", "and the focus");
+        assertEquals(
+          await page.text(".form-note"),
+          "The job's values changed on web2: the form now matches them.",
+        );
+        assertEquals(
+          await page.text(".command-text"),
+          "printf '%s|%s\\n' {{Who}} {{Count, int, 3}}",
+        );
+        // The other machine still has Loud: choosing it brings it back.
+        await page.evaluate(`(() => {
+          const picker = document.querySelector("#run-host");
+          picker.value = "web1";
+          picker.dispatchEvent(new Event("change"));
+        })()`);
+        await page.waitFor(".run-form input[type=checkbox]");
+        await page.evaluate(`(() => {
+          const picker = document.querySelector("#run-host");
+          picker.value = "web2";
+          picker.dispatchEvent(new Event("change"));
+        })()`);
+        await page.waitForFunction(`!document.querySelector(".run-form input[type=checkbox]")`);
+      });
+
+      await t.step("a machine that is not connected: said in words, with a Cancel", async () => {
+        await page.type("#arg-0", "waiting", { clear: true });
+        await page.click(".run-form button[type=submit]");
+        await waitForText(page, ".run-card .run-status", "not connected", 15_000);
+        const status = await page.text(".run-card .run-status");
+        assert(
+          /^web2 is not connected right now; the run will start when it reconnects, if within 5 minutes \(by \d\d:\d\d\)\.$/
+            .test(status),
+          status,
+        );
+        assert(
+          /^requested at \d\d:\d\d:\d\d$/.test(await page.text(".run-card .when")),
+          await page.text(".run-card .when"),
+        );
+        await page.screenshot(`${artifacts}page-manual-waiting.png`, { width: 1280, height: 800 });
+        await page.click(".run-card button");
+        await waitForText(page, ".run-card .run-status", "Cancelled");
+        assertEquals(
+          await page.text(".run-card .run-status"),
+          "Cancelled: it will not run on web2.",
+        );
+        const [manual] = (await api.call(
+          "GET",
+          `/manual?host=web2&tag=${greet.tag}`,
+        ) as { manual: { state: string; args: unknown }[] }).manual;
+        assertEquals([manual!.state, manual!.args], ["cancelled", { Who: "waiting", Count: 3 }]);
+        // The history keeps it, after a reload too.
+        await page.goto("about:blank");
+        await page.goto(greetOnWeb2);
+        await page.waitFor(".runs-table tr.unstarted");
+        assertEquals(
+          await visibleText(page, ".runs-table tr.unstarted td[data-label=Result]"),
+          "–cancelledCancelled before it started.",
+        );
+      });
+
+      await t.step("koid's refusal is shown with its reason, and kept in the history", async () => {
         await page.goto("about:blank"); // A fresh page: its clock is set back below.
         await page.goto(greetPage);
         await page.waitFor("form.run-form");
@@ -706,8 +1209,42 @@ Deno.test({
           true,
         );
         await page.goto("about:blank"); // A fresh page: its own clock again.
+        await page.goto(greetPage);
+        await page.waitFor(".runs-table tr.unstarted");
+        const row = await visibleText(page, ".runs-table tr.unstarted");
+        assert(
+          /^\w{3} \d+ \w{3}, \d\d:\d\d:\d\d requestedby handWho=late Count=3 Loud=false✕refusedweb1 refused to run it: the request was signed at .*, more than 5 minutes from now$/
+            .test(row!) ||
+            /^\d\d:\d\d:\d\d requestedby handWho=late Count=3 Loud=false✕refusedweb1 refused to run it: the request was signed at .*, more than 5 minutes from now$/
+              .test(row!),
+          row!,
+        );
         await page.goto(url);
         await page.waitFor(".jobs-table");
+      });
+
+      await t.step("a job list the server refused is said to be out of date, and why", async () => {
+        const put = (jobs: unknown) =>
+          fetch(`${server!.url}/api/d/${link.id}/hosts/web3/jobs`, {
+            method: "PUT",
+            headers: { authorization: `Bearer ${link.apiKey}` },
+            body: JSON.stringify({ jobs }),
+          });
+        const refused = await put([{ tag: "j1", schedule: "@daily", line: 1 }]);
+        assertEquals(refused.status, 400);
+        await refused.body?.cancel();
+        await page.goto(url);
+        await page.waitFor(".jobs-table");
+        await page.waitFor("p.notice[role=status]");
+        const notice = await page.text("p.notice[role=status]");
+        assert(
+          /^The job list of web3 is out of date: the server refused the list koid sent (just now|\d+ s ago) \(Invalid "jobs\[0\]\.command": must be a string \(got nothing\)\)\.$/
+            .test(notice),
+          notice,
+        );
+        const cleared = await put([]);
+        assertEquals(cleared.status, 204);
+        await page.waitForFunction(`document.querySelector("p.notice[role=status]") === null`);
       });
 
       await t.step("keyboard only: Tab to a job, Enter opens it", async () => {
@@ -733,10 +1270,12 @@ Deno.test({
           const [hash, ready, name] of [
             ["#/", ".jobs-table", "jobs"],
             [`#/job/web1/${greet.tag}`, "form.run-form", "manual-form"],
+            [`#/job/web2/${greet.tag}`, ".runs-table tr.unstarted", "manual-history"],
             [`#/job/web2/jbackup`, "svg.plot", "history"],
             [`#/run/${job("Broken").lastRun!.id}`, "pre.output .stderr", "run-output"],
           ]
         ) {
+          await page.goto("about:blank"); // Not the last view's parts.
           await page.goto(`${url}${hash}`);
           await page.waitFor(ready!);
           await page.waitForFunction("document.fonts.status === 'loaded'");
@@ -756,8 +1295,77 @@ Deno.test({
         await page.click("#session button");
         await page.waitFor("#password");
         assertEquals(await page.evaluate("sessionStorage.length"), 0);
+        assertEquals(await page.evaluate(`document.querySelector("#zone-note").hidden`), true);
         await page.goto(url);
         await page.waitFor("#password");
+      });
+
+      await t.step("stay signed in on this device: keys kept, not the password", async () => {
+        await page.type("#password", PASSWORD);
+        await page.setChecked("#remember", true);
+        await page.evaluate(`document.querySelector("#remember-days").value = "7"`);
+        const signedInAt = Date.now();
+        await page.press("Enter");
+        await page.waitFor(".jobs-table", { timeoutMs: 15_000 });
+        assertEquals(await page.evaluate("sessionStorage.length"), 0, "not in the tab's storage");
+        const stored = await storedOnDevice(page);
+        assert(stored !== null, "kept on the device");
+        assertEquals(stored.apiKey, link.apiKey);
+        assertEquals(stored.runKey, {
+          type: "secret",
+          extractable: false,
+          algorithm: "HMAC",
+          usages: ["sign"],
+          exported: "refused",
+        });
+        const week = 7 * 86_400_000;
+        assert(
+          stored.expiresAt >= signedInAt + week && stored.expiresAt <= Date.now() + week,
+          `kept until ${new Date(stored.expiresAt).toISOString()}`,
+        );
+        assert(!stored.json.includes(PASSWORD) && !stored.json.includes(link.runKey), stored.json);
+        // Another tab is signed in at once, and signs with the kept key.
+        const other = await browser.newPage();
+        try {
+          await other.goto(`${url}#/job/web1/${job("Greet").tag}`);
+          await other.waitFor("form.run-form");
+          await other.type("#arg-0", "from the device");
+          await other.click(".run-form button[type=submit]");
+          await waitForText(other, ".run-card .run-status", "Finished on web1", 20_000);
+          assertEquals(
+            await visibleText(other, ".run-card pre.output"),
+            "from the device|3|false\n",
+          );
+          // Signing out in one tab forgets it for all of them.
+          await page.click("#session button");
+          await page.waitFor("#password");
+          await other.waitFor("#password");
+          assertEquals(await storedOnDevice(page), null);
+          // A kept sign-in past its time asks for the password again, and is deleted.
+          await other.evaluate(`(async () => {
+            const runKey = await crypto.subtle.importKey("raw", new Uint8Array(32), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+            const db = await new Promise((resolve) => {
+              const open = indexedDB.open("koi-dashboard", 1);
+              open.onsuccess = () => resolve(open.result);
+            });
+            await new Promise((resolve) => {
+              const tx = db.transaction("keys", "readwrite");
+              tx.objectStore("keys").put({ apiKey: ${JSON.stringify(link.apiKey)}, runKey,
+                savedAt: Date.now() - 8 * 86_400_000, expiresAt: Date.now() - 1 }, ${
+            JSON.stringify(link.id)
+          });
+              tx.oncomplete = resolve;
+            });
+            db.close();
+          })()`);
+          await other.goto("about:blank");
+          await other.goto(url);
+          await waitForText(other, ".signin .notice", "Your sign-in on this device has run out");
+          assertEquals(await storedOnDevice(other), null);
+          assertEquals(other.errors(), []);
+        } finally {
+          await other.close();
+        }
       });
 
       await t.step("no third-party request, no error, no CSP violation", () => {

@@ -1,7 +1,12 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { runEntry } from "./_entry.ts";
 import { base64url, newDashboardId } from "../lib/keys.ts";
-import { type DashboardServer, type ServerOptions, startServer } from "../lib/dashboard/server.ts";
+import {
+  CONNECTED_WITHIN_MS,
+  type DashboardServer,
+  type ServerOptions,
+  startServer,
+} from "../lib/dashboard/server.ts";
 import { CONTENT_SECURITY_POLICY } from "../lib/dashboard/http.ts";
 import { KEY_KINDS } from "../lib/dashboard/store.ts";
 import { VERSION } from "../lib/version.ts";
@@ -221,7 +226,17 @@ Deno.test("every /api/d/{id} call answers 401 alike for a wrong key, an unknown 
       ["/api/d/not-an-id", { authorization: `Bearer ${d.apiKey}` }],
     ];
     for (const [path, headers] of cases) {
-      for (const suffix of ["", "/jobs", "/runs", "/runs/r1", "/manual/m1", "/hosts/web/manual"]) {
+      for (
+        const suffix of [
+          "",
+          "/jobs",
+          "/runs",
+          "/runs/r1",
+          "/manual?host=web&tag=j1",
+          "/manual/m1",
+          "/hosts/web/manual",
+        ]
+      ) {
         const got = await request("GET", path + suffix, { headers });
         assertEquals(
           [got.status, got.body],
@@ -235,6 +250,10 @@ Deno.test("every /api/d/{id} call answers 401 alike for a wrong key, an unknown 
       headers: { authorization: `Bearer ${randomKey()}` },
     });
     assertEquals(deleted.status, 401);
+    const cancel = await request("DELETE", `/api/d/${d.id}/manual/m1`, {
+      headers: { authorization: `Bearer ${randomKey()}` },
+    });
+    assertEquals(cancel.status, 401);
     assertEquals((await d.call("GET", "")).status, 200);
   });
 });
@@ -318,12 +337,16 @@ Deno.test("PUT jobs replaces a host's list; GET jobs lists every host's jobs wit
       ["db/j1@1", "web/j1@3", "web/j2@7", "web/j3@9"],
     );
     // Never run, and its first run (2026-03-01, from koid's job list) is long past: late.
+    // Its next run comes from the schedule and the clock, not from the stale list.
+    const next = Date.parse(jobs[0].nextRun);
+    assert(next % 300_000 === 0 && next > Date.now() - 5000 && next <= Date.now() + 300_000);
     assertEquals(jobs[0], {
       ...job("j1", 1, { timezone: "Europe/Paris" }),
       host: "db",
       lastRun: null,
       description: "every 5 minutes",
       due: "2026-03-01T12:05:00.000Z",
+      nextRun: jobs[0].nextRun,
       state: "late",
     });
     assertEquals(jobs[1].lastRun.id, "r2");
@@ -346,6 +369,7 @@ Deno.test("PUT jobs replaces a host's list; GET jobs lists every host's jobs wit
       lastRun: null,
       description: "every 5 minutes",
       due: "2026-03-01T12:05:00.000Z",
+      nextRun: jobs[0].nextRun,
       state: "late",
     });
     const hosts = (await d.call("GET", "")).body.hosts;
@@ -361,6 +385,45 @@ Deno.test("PUT jobs replaces a host's list; GET jobs lists every host's jobs wit
     assertEquals(badHost.status, 400);
     assert(badHost.body.error.startsWith('Invalid "host"'), badHost.body.error);
   });
+});
+
+Deno.test("a refused job list is recorded for its host until a list is taken: GET /api/d/{id} says why", async () => {
+  let time = Date.parse("2026-03-01T12:00:00Z");
+  await withServer(async ({ dashboard }) => {
+    const d = await dashboard();
+    assertEquals((await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j1", 1)] })).status, 204);
+    const hosts = async () => (await d.call("GET", "")).body.hosts;
+    assertEquals((await hosts())[0].jobListRefused, null);
+    time += 60_000;
+    const bad = await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j2", 1, { line: 0 })] });
+    const error =
+      'Invalid "jobs[0].line": must be a whole number from 1 to 9007199254740991 (got 0)';
+    assertEquals([bad.status, bad.body], [400, { error }]);
+    const tooLarge = await d.call("PUT", "/hosts/db/jobs", "x".repeat(14_000_000));
+    assertEquals(tooLarge.status, 413);
+    assertEquals(await hosts(), [
+      {
+        host: "db",
+        lastSeenAt: null,
+        jobCount: 0,
+        jobListRefused: { at: time, reason: "The body is larger than 13508608 bytes" },
+        connected: false,
+      },
+      {
+        host: "web",
+        lastSeenAt: time - 60_000,
+        jobCount: 1,
+        jobListRefused: { at: time, reason: error },
+        connected: false,
+      },
+    ]);
+    // The list it had is still the one shown.
+    assertEquals((await d.call("GET", "/jobs")).body.jobs.map((j: { tag: string }) => j.tag), [
+      "j1",
+    ]);
+    assertEquals((await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j2", 1)] })).status, 204);
+    assertEquals((await hosts())[1].jobListRefused, null);
+  }, { now: () => time });
 });
 
 Deno.test("reports: start, output and end are stored exactly; a retried batch duplicates nothing", async () => {
@@ -561,6 +624,7 @@ Deno.test("manual runs: queued, claimed by the host's poll, then started or refu
       tag: "j7",
       queuedAt: queued.queuedAt,
       state: "started",
+      args: {},
       runId: "r9",
     });
 
@@ -583,6 +647,103 @@ Deno.test("manual runs: queued, claimed by the host's poll, then started or refu
     });
     assertEquals(wrongHost.body, { accepted: 0 });
   });
+});
+
+Deno.test("manual runs: a job's are listed newest first, refused ones with koid's reason", async () => {
+  await withServer(async ({ dashboard }) => {
+    const d = await dashboard();
+    const ask = async (tag: string, args: Record<string, unknown>) => {
+      const text = JSON.stringify({
+        v: 1,
+        dashboard: d.id,
+        host: "web",
+        tag,
+        ts: Date.now(),
+        args,
+      });
+      return (await d.call("POST", "/manual", { payload: text, signature: SIGNATURE })).body
+        .manualId as string;
+    };
+    const refused = await ask("j1", { Loud: true });
+    const other = await ask("j2", {});
+    const waiting = await ask("j1", { Who: "o'brien" });
+    await d.call("GET", "/hosts/web/manual?wait=0");
+    const reason = 'the job has no argument "Loud"';
+    await d.call("POST", "/hosts/web/reports", {
+      reports: [{ type: "manual", manualId: refused, state: "refused", reason }],
+    });
+    await ask("j1", {});
+    const listed = await d.call("GET", "/manual?host=web&tag=j1&limit=2");
+    assertEquals(listed.status, 200);
+    assertEquals(
+      listed.body.manual.map((m: { id: string; state: string }) => [m.id === waiting, m.state]),
+      [[false, "queued"], [true, "claimed"]],
+    );
+    const all = (await d.call("GET", "/manual?host=web&tag=j1")).body.manual;
+    const last = all[all.length - 1];
+    assertEquals(last, {
+      id: refused,
+      host: "web",
+      tag: "j1",
+      queuedAt: last.queuedAt,
+      state: "refused",
+      args: { Loud: true },
+      reason,
+    });
+    const older = await d.call("GET", `/manual?host=web&tag=j1&before=${all[1].queuedAt}`);
+    assert(older.body.manual.every((m: { id: string }) => m.id !== other));
+    assertEquals(older.body.manual.at(-1).id, refused);
+    for (const query of ["", "?host=web", "?tag=j1", "?host=web&tag=j1&limit=0"]) {
+      assertEquals((await d.call("GET", `/manual${query}`)).status, 400, query);
+    }
+  });
+});
+
+Deno.test("manual runs: DELETE cancels a queued run, atomically; a claimed one is a 409", async () => {
+  await withServer(async ({ dashboard }) => {
+    const d = await dashboard();
+    const text = payload(d.id, "web", "j7");
+    const queued = (await d.call("POST", "/manual", { payload: text, signature: SIGNATURE })).body
+      .manualId;
+    const cancelled = await d.call("DELETE", `/manual/${queued}`);
+    assertEquals([cancelled.status, cancelled.body.manual.state], [200, "cancelled"]);
+    assertEquals((await d.call("DELETE", `/manual/${queued}`)).status, 200, "idempotent");
+    assertEquals((await d.call("GET", "/hosts/web/manual?wait=0")).body, { runs: [] });
+    assertEquals((await d.call("GET", `/manual/${queued}`)).body.manual.state, "cancelled");
+
+    const taken = (await d.call("POST", "/manual", { payload: text, signature: SIGNATURE })).body
+      .manualId;
+    assertEquals((await d.call("GET", "/hosts/web/manual?wait=0")).body.runs.length, 1);
+    const late = await d.call("DELETE", `/manual/${taken}`);
+    assertEquals([late.status, late.body], [409, {
+      error: "The manual run is claimed already: only a queued one can be cancelled",
+    }]);
+    assertEquals((await d.call("DELETE", "/manual/nope")).status, 404);
+    // A poll waiting when the run is cancelled gets nothing.
+    const third = (await d.call("POST", "/manual", { payload: text, signature: SIGNATURE })).body
+      .manualId;
+    await d.call("DELETE", `/manual/${third}`);
+    assertEquals((await d.call("GET", "/hosts/web/manual?wait=1")).body, { runs: [] });
+  });
+});
+
+Deno.test("GET /api/d/{id}: a host is connected while it polls, and not once it has been quiet", async () => {
+  let now = Date.parse("2026-03-01T12:00:00Z");
+  await withServer(async ({ dashboard }) => {
+    const d = await dashboard();
+    await d.call("GET", "/hosts/web/manual?wait=0");
+    await d.call("PUT", "/hosts/db/jobs", { jobs: [job("j1", 1)] });
+    const connected = async () =>
+      (await d.call("GET", "")).body.hosts.map((h: { host: string; connected: boolean }) => [
+        h.host,
+        h.connected,
+      ]);
+    now += CONNECTED_WITHIN_MS;
+    assertEquals(await connected(), [["db", true], ["web", true]]);
+    await d.call("GET", "/hosts/web/manual?wait=0");
+    now += 1;
+    assertEquals(await connected(), [["db", false], ["web", true]]);
+  }, { now: () => now });
 });
 
 Deno.test("manual runs: the payload must be JSON naming this dashboard and a host", async () => {
@@ -799,6 +960,7 @@ Deno.test("DELETE /api/d/{id} removes every key of the dashboard and nothing of 
     const kept = await dashboard();
     for (const d of [doomed, kept]) {
       await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j1", 1)] });
+      await d.call("PUT", "/hosts/db/jobs", { jobs: [{ tag: "j1" }] });
       await d.call("POST", "/hosts/web/reports", {
         reports: [
           start("r1", "j1", 1000),
@@ -899,6 +1061,8 @@ Deno.test("unknown routes are 404, wrong methods 405 with Allow", async () => {
       ["POST", `/api/d/${d.id}`, "GET, DELETE"],
       ["GET", `/api/d/${d.id}/settings`, "PATCH"],
       ["DELETE", `/api/d/${d.id}/hosts/web/manual`, "GET"],
+      ["PUT", `/api/d/${d.id}/manual`, "GET, POST"],
+      ["POST", `/api/d/${d.id}/manual/m1`, "GET, DELETE"],
       ["POST", "/", "GET"],
     ];
     for (const [method, path, allow] of cases) {

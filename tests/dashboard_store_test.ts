@@ -141,6 +141,35 @@ Deno.test("DashboardStore replaces a 10,000-job list in batches", async () => {
   });
 });
 
+Deno.test("DashboardStore keeps a job larger than a KV value in parts, and never shows parts of two writes", async () => {
+  await withStore(async (store, kv) => {
+    await created(store);
+    const big = { ...job("j1", 1), command: "\u0001".repeat(131_071) };
+    await store.replaceJobs(ID, "web", [big]);
+    assertEquals(
+      (await keys(kv, ["job", ID, "web"])).map((key) => key.slice(3)),
+      [...Array(14).keys()].map((part) => ["j1", part]),
+      "786,516 bytes of JSON in 14 parts of at most 60,000",
+    );
+    assertEquals(await store.listJobs(ID), [{ ...big, host: "web", lastRun: null }]);
+    // A reader between two batches of a replacement: a new first part beside old parts.
+    const [first] = await Array.fromAsync(kv.list({ prefix: ["job", ID, "web", "j1"] }));
+    await kv.set(first!.key, { ...(first!.value as object), stamp: "another write" });
+    assertEquals(await store.listJobs(ID), []);
+  });
+});
+
+Deno.test("DashboardStore reads a job stored whole by an older server, and replaces it", async () => {
+  await withStore(async (store, kv) => {
+    await created(store);
+    await kv.set(["job", ID, "web", "j1"], job("j1", 1));
+    assertEquals(await store.listJobs(ID), [{ ...job("j1", 1), host: "web", lastRun: null }]);
+    await store.replaceJobs(ID, "web", [job("j1", 2)]);
+    assertEquals(await keys(kv, ["job", ID, "web"]), [["job", ID, "web", "j1", 0]]);
+    assertEquals(await store.listJobs(ID), [{ ...job("j1", 2), host: "web", lastRun: null }]);
+  });
+});
+
 Deno.test("DashboardStore hands a queued run to exactly one of many concurrent claimers", async () => {
   await withStore(async (store) => {
     await created(store);
@@ -193,6 +222,7 @@ Deno.test("DashboardStore puts released runs back in order, and answers never go
       tag: "j1",
       queuedAt: T0,
       state: "started",
+      args: {},
       runId: "r1",
     });
   });
@@ -351,7 +381,91 @@ Deno.test("DashboardStore prunes runs and manual runs older than retentionDays",
     assertEquals(await keys(kv, ["jobRuns", ID, "web", "j1"]), []);
     assertEquals(await store.getManual(ID, oldManual), null);
     assertEquals((await store.getManual(ID, newManual))?.state, "queued");
+    assertEquals(
+      (await store.listManual(ID, { host: "web", tag: "j1", limit: 50 })).map((m) => m.id),
+      [newManual],
+    );
+    assertEquals(await keys(kv, ["manualByJob", ID]), [[
+      "manualByJob",
+      ID,
+      "web",
+      "j1",
+      T0,
+      newManual,
+    ]]);
     assertEquals((await store.claimManual(ID, "web")).map((c) => c.manualId), [newManual]);
+  });
+});
+
+Deno.test("DashboardStore lists a job's manual runs newest first, with the values asked for", async () => {
+  await withStore(async (store, _kv, clock) => {
+    await created(store);
+    const queue = async (tag: string, args: unknown) => {
+      clock.now += 1000;
+      return await store.queueManual(ID, {
+        host: "web",
+        tag,
+        payload: JSON.stringify({ v: 1, dashboard: ID, host: "web", tag, ts: clock.now, args }),
+        signature: "s",
+      });
+    };
+    const first = await queue("j1", { Who: "Zoë", N: 3, Loud: true });
+    await queue("j2", {});
+    const third = await queue("j1", { Bad: { nested: 1 } });
+    const listed = await store.listManual(ID, { host: "web", tag: "j1", limit: 50 });
+    assertEquals(listed, [
+      { id: third, host: "web", tag: "j1", queuedAt: T0 + 3000, state: "queued", args: {} },
+      {
+        id: first,
+        host: "web",
+        tag: "j1",
+        queuedAt: T0 + 1000,
+        state: "queued",
+        args: { Who: "Zoë", N: 3, Loud: true },
+      },
+    ]);
+    const paged = await store.listManual(ID, {
+      host: "web",
+      tag: "j1",
+      limit: 1,
+      before: T0 + 3000,
+    });
+    assertEquals(paged.map((m) => m.id), [first]);
+    assertEquals(await store.listManual(ID, { host: "db", tag: "j1", limit: 50 }), []);
+  });
+});
+
+Deno.test("DashboardStore cancels a queued manual run for good, and never a claimed one", async () => {
+  await withStore(async (store) => {
+    await created(store);
+    const request = { host: "web", tag: "j1", payload: "{}", signature: "s" };
+    const queued = await store.queueManual(ID, request);
+    const cancelled = await store.cancelManual(ID, queued);
+    assertEquals([cancelled.cancelled, cancelled.manual?.state], [true, "cancelled"]);
+    assertEquals((await store.cancelManual(ID, queued)).cancelled, true, "again: still cancelled");
+    assertEquals(await store.claimManual(ID, "web"), [], "no host gets a cancelled run");
+
+    const claimed = await store.queueManual(ID, request);
+    assertEquals((await store.claimManual(ID, "web")).map((c) => c.manualId), [claimed]);
+    const late = await store.cancelManual(ID, claimed);
+    assertEquals([late.cancelled, late.manual?.state], [false, "claimed"]);
+    assertEquals(await store.cancelManual(ID, "unknown"), { cancelled: false, manual: null });
+
+    // Racing claims and cancels: each run ends up claimed or cancelled, never both.
+    const racing = await Promise.all(
+      Array.from({ length: 10 }, () => store.queueManual(ID, request)),
+    );
+    const [claims, cancels] = await Promise.all([
+      store.claimManual(ID, "web"),
+      Promise.all(racing.map((manualId) => store.cancelManual(ID, manualId))),
+    ]);
+    const claimedIds = new Set(claims.map((c) => c.manualId));
+    racing.forEach((manualId, i) => {
+      assert(
+        claimedIds.has(manualId) !== cancels[i]!.cancelled,
+        `${manualId} claimed and cancelled`,
+      );
+    });
   });
 });
 

@@ -42,6 +42,7 @@ Deno.test("viewJob() marks a job late once its next run is overdue by the grace"
   assertEquals(viewJob(job, lastRun, due + LATE_GRACE_MS - 1), {
     description: "every day at 03:30",
     due: "2026-11-28T03:30:00.000Z",
+    nextRun: "2026-11-29T03:30:00.000Z",
     state: "ok",
   });
   assertEquals(viewJob(job, lastRun, due + LATE_GRACE_MS).state, "late");
@@ -56,6 +57,7 @@ Deno.test("viewJob() shows running, failed and never, and never marks @manual jo
   assertEquals(viewJob(manual, null, due + 10 * LATE_GRACE_MS), {
     description: "only when started by hand",
     due: null,
+    nextRun: null,
     state: "never",
   });
 });
@@ -64,4 +66,18 @@ Deno.test("viewJob() counts the next run in the job's own zone", () => {
   const paris = { ...job, timezone: "Europe/Paris" };
   // 03:30 in Paris on 28 November is 02:30 UTC.
   assertEquals(viewJob(paris, run({}), due).due, "2026-11-28T02:30:00.000Z");
+});
+
+Deno.test("viewJob() works out the next run from the schedule, not from the times koid last sent", () => {
+  // An every-minute job whose host sent its times an hour ago and went quiet.
+  const minutely = {
+    ...job,
+    schedule: "* * * * *",
+    next: ["2026-11-28T02:31:00.000Z", "2026-11-28T02:32:00.000Z"],
+  };
+  const now = Date.parse("2026-11-28T03:30:20Z");
+  assertEquals(viewJob(minutely, run({}), now).nextRun, "2026-11-28T03:31:00.000Z");
+  assertEquals(viewJob({ ...job, schedule: "@reboot", next: [] }, null, now).nextRun, null);
+  // 31 February never comes.
+  assertEquals(viewJob({ ...job, schedule: "0 0 31 2 *", next: [] }, null, now).nextRun, null);
 });

@@ -1027,3 +1027,211 @@ Deno.test("koitab -e on a terminal keeps the edits and installs nothing when tol
     assertEquals(await textOf(koi.koitab), null);
   });
 });
+
+// Names, templates and limits
+
+Deno.test("koitab run takes every argument name the koitab accepts, typed with any spacing, and leaves templates alone", async () => {
+  await withSandbox(async (koi) => {
+    const table =
+      `"Names" @manual printf '\\%s|' {{  spaced   name  }} {{Émilie_2-b}} {{😃 face}} ` +
+      `'{{.State.Health.Status}}' {{a=b}}\n`;
+    assertEquals(await koi.run(["-"], { stdin: table }), OK);
+    assertEquals(
+      await koi.run([
+        "run",
+        "Names",
+        "--arg",
+        "spaced name=a",
+        "--arg",
+        " Émilie_2-b =b",
+        "--arg=😃   face=c=d",
+      ]),
+      { code: 0, stdout: "a|b|c=d|{{.State.Health.Status}}|{{a=b}}|", stderr: "" },
+    );
+  });
+});
+
+Deno.test("koitab FILE refuses a command too long to run, naming the line, and installs nothing", async () => {
+  await withSandbox(async (koi) => {
+    const file = await koi.write(
+      "huge.tab",
+      `@daily true\n* * * * * echo ${"x".repeat(131_067)}\n`,
+    );
+    assertEquals(
+      await koi.run([file]),
+      {
+        code: 1,
+        stdout: "",
+        stderr:
+          "koitab line 2: command too long: 131072 bytes, at most 131071 (the most Linux passes to sh -c as one argument)\n" +
+          `koitab: ${file} has 1 error; nothing was installed\n`,
+      },
+    );
+    assertEquals(await textOf(koi.koitab), null);
+  });
+});
+
+/** A table from real crontabs: a line for /etc/crontab, and two % that cut a command short. */
+const SURPRISING = `MAILTO=""
+0 3 * * * root /usr/sbin/backup
+5 0 * * * date +%Y-%m-%d > /tmp/today
+0 1 * * * tar czf /tmp/b-$(date +%F).tgz /etc
+0 9 * * 1 mail -s standup team%Time for standup.
+`;
+
+/** The warnings koitab prints for {@linkcode SURPRISING}: one line each, with the fix. */
+const SURPRISING_WARNINGS =
+  `koitab line 2: warning: "root" is a user, not a command: this line is written for /etc/crontab, with a user column; a koitab's jobs run as ${OWNER}, so remove "root"
+koitab line 3: warning: cron ends the command at the first "%" of "date +%Y-%m-%d > /tmp/today" (a date format) and sends the rest as its input: write \\% for each literal %
+koitab line 4: warning: cron ends the command at the first "%" of "tar czf /tmp/b-$(date +%F).tgz /etc" (inside $(…)) and sends the rest as its input: write \\% for each literal %
+`;
+
+Deno.test("koitab --check, install and -e warn of lines that are valid but surprising, and still succeed", async () => {
+  await withSandbox(async (koi) => {
+    const file = await koi.write("system.tab", SURPRISING);
+    assertEquals(await koi.run(["--check", file]), {
+      code: 0,
+      stdout: `${file}: 4 jobs, no errors\n`,
+      stderr: SURPRISING_WARNINGS,
+    });
+    assertEquals(await koi.run([file]), { code: 0, stdout: "", stderr: SURPRISING_WARNINGS });
+    assertEquals(await textOf(koi.koitab), SURPRISING);
+    const touch = await editor(koi, "touch.sh", `touch "$1"`);
+    assertEquals(await koi.run(["-e"], { env: { VISUAL: touch } }), {
+      code: 0,
+      stdout: "",
+      stderr: `${SURPRISING_WARNINGS}koitab: installing new koitab\n`,
+    });
+    // Fixed as the warnings say, the table is quiet.
+    const fixed = SURPRISING.replace("root ", "").replaceAll("+%", "+\\%").replaceAll("-%", "-\\%");
+    assertEquals(await koi.run(["--check", "-"], { stdin: fixed }), {
+      code: 0,
+      stdout: "stdin: 4 jobs, no errors\n",
+      stderr: "",
+    });
+  });
+});
+
+// crontab's -n and -u
+
+Deno.test("koitab -n FILE checks a table without installing it, as Debian's crontab -n", async () => {
+  await withSandbox(async (koi) => {
+    await koi.write("a.tab", TABLE_A);
+    await koi.write("bad.tab", BAD_TABLE);
+    assertEquals(await koi.run(["-n", "a.tab"]), {
+      code: 0,
+      stdout: "a.tab: 4 jobs, no errors\n",
+      stderr: "",
+    });
+    assertEquals(await koi.run(["-n"], { stdin: TABLE_A }), {
+      code: 0,
+      stdout: "stdin: 4 jobs, no errors\n",
+      stderr: "",
+    });
+    assertEquals(await koi.run(["-n", "bad.tab"]), {
+      code: 1,
+      stdout: "",
+      stderr: `${BAD_TABLE_ERRORS}koitab: bad.tab has 4 errors; nothing was installed\n`,
+    });
+    assertEquals(
+      await koi.run(["-n", "a.tab", "b.tab"]),
+      usage("-n takes at most one FILE, or - for stdin"),
+    );
+    assertEquals(await koi.run(["-n", "-e"]), usage("-n takes at most one FILE, or - for stdin"));
+    assertEquals(await entries(koi.dir), ["user"], "nothing was installed");
+  });
+});
+
+Deno.test("koitab -u USER names the table's owner, before or after the operation, as crontab's getopt takes it", async () => {
+  await withSandbox(async (koi) => {
+    assertEquals(await koi.run(["-u", OWNER, "-"], { stdin: TABLE_B }), OK);
+    const listed = { code: 0, stdout: TABLE_B, stderr: "" };
+    assertEquals(await koi.run(["-u", OWNER, "-l"]), listed);
+    assertEquals(await koi.run(["-l", "-u", OWNER]), listed);
+    assertEquals(await koi.run([`-u${OWNER}`, "-l"]), listed);
+    assertEquals(
+      await koi.run(["-u", "bob", "-l"]),
+      failure(
+        `-u bob: the koitab in ${koi.dir} is ${OWNER}'s; Koi keeps one table per KOI_DIR, so set KOI_DIR to bob's`,
+      ),
+    );
+    assertEquals(await koi.run(["-u"]), usage("-u needs a USER"));
+    assertEquals(await koi.run(["-r", "-u", OWNER]), OK);
+    assertEquals(await textOf(koi.koitab), null);
+  });
+});
+
+Deno.test({
+  name:
+    "koitab run by root writes the table as KOI_DIR's owner's, so that the owner's koid can read it",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await withSandbox(async (koi) => {
+      const nobody = (await currentAccountOf("nobody"))!;
+      await Deno.writeTextFile(`${koi.dir}/user`, "nobody\n");
+      await Deno.chown(koi.dir, nobody.uid, nobody.gid);
+      await koi.write("a.tab", TABLE_B);
+      assertEquals(await koi.run(["-u", "nobody", "a.tab"]), OK);
+      assertEquals(await koi.run(["-u", "nobody", "a.tab"]), OK);
+      for (const path of [koi.koitab, koi.backup]) {
+        const info = await Deno.stat(path);
+        assertEquals([info.uid, info.gid, info.mode! & 0o777], [nobody.uid, nobody.gid, 0o600]);
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "koitab -u: only root may name another user than itself",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await withSandbox(async (koi) => {
+      const nobody = (await currentAccountOf("nobody"))!;
+      // A KOI_DIR and a Deno cache that nobody owns, in a sandbox it may enter.
+      await Deno.chmod(koi.tmp, 0o755);
+      await Deno.writeTextFile(`${koi.dir}/user`, "nobody\n");
+      const cache = `${koi.tmp}/deno`;
+      await Deno.mkdir(cache);
+      for (const path of [koi.dir, `${koi.dir}/user`, cache]) {
+        await Deno.chown(path, nobody.uid, nobody.gid);
+      }
+      const asNobody = async (args: string[]) => {
+        const output = await new Deno.Command("setpriv", {
+          args: [
+            `--reuid=${nobody.uid}`,
+            `--regid=${nobody.gid}`,
+            "--clear-groups",
+            Deno.execPath(),
+            "run",
+            ...entryFlags(await Deno.readTextFile(new URL("../deno.json", import.meta.url))).koitab,
+            new URL("../koitab.ts", import.meta.url).pathname,
+            ...args,
+          ],
+          clearEnv: true,
+          env: { KOI_DIR: koi.dir, DENO_DIR: cache, HOME: cache, NO_COLOR: "1" },
+          stdin: "null",
+        }).output();
+        const text = new TextDecoder();
+        return {
+          code: output.code,
+          stdout: text.decode(output.stdout),
+          stderr: text.decode(output.stderr),
+        };
+      };
+      assertEquals(
+        await asNobody(["-u", "root", "-l"]),
+        failure("must be privileged to use -u root (you are nobody)"),
+      );
+      assertEquals(await asNobody(["-u", "nobody", "-l"]), failure("no koitab for nobody"));
+    });
+  },
+});
+
+/** An account of the password file by name, or null. */
+async function currentAccountOf(name: string): Promise<{ uid: number; gid: number } | null> {
+  for (const line of (await Deno.readTextFile("/etc/passwd")).split("\n")) {
+    const fields = line.split(":");
+    if (fields[0] === name) return { uid: Number(fields[2]), gid: Number(fields[3]) };
+  }
+  return null;
+}

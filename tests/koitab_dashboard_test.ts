@@ -10,6 +10,8 @@ import { assert, assertEquals } from "./_assert.ts";
 import { type EntryResult, runEntry, runOnTerminal } from "./_entry.ts";
 import { FakeDashboard, type QueuedManual } from "./_fake_dashboard.ts";
 import { writeDashboardConfig } from "../lib/dashboard/config.ts";
+import { writeJobListRefusal } from "../lib/dashboard/link_state.ts";
+import { startServer } from "../lib/dashboard/server.ts";
 import { dashboardJobs } from "../lib/daemon/link.ts";
 import { base64url, deriveKeys, newDashboardId } from "../lib/keys.ts";
 import { type KoiPaths, koiPaths } from "../lib/koidir.ts";
@@ -180,6 +182,60 @@ Deno.test("koitab -d shows the link and whether the dashboard answers", async ()
     assertEquals(down.code, 1);
     assert(
       down.stdout.startsWith(`${head}status     unreachable: cannot reach ${fake.url}: `),
+      down.stdout,
+    );
+    fake.start();
+  });
+});
+
+Deno.test("koitab -d says a host's job list is out of date, and why: koid's record, then the server's", async () => {
+  await withSandbox(async ({ fake, koitab, link, paths }) => {
+    const { id } = await link();
+    fake.jobPuts.push({
+      host: "web1",
+      jobs: dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date()),
+    });
+    const head = `dashboard  ${id}\nserver     ${fake.url}\nurl        ${fake.url}/d/${id}\n`;
+    const hosts = "web1 (2 jobs, last seen 2023-11-14T22:13:20.000Z)";
+    const reason =
+      'the server answered 400: Invalid "jobs[0].command": must be 0 to 20000 characters';
+    const at = Date.parse("2026-03-01T12:00:00Z");
+    // A record for another dashboard is not this one's business.
+    await writeJobListRefusal(paths, {
+      dashboard: "another_dashboard_01",
+      host: "web1",
+      at,
+      reason,
+    });
+    assertEquals((await koitab([])).stdout, `${head}status     ok, hosts: ${hosts}\n`);
+    // What koid recorded holds whatever the server says (an older one says nothing).
+    await writeJobListRefusal(paths, { dashboard: id, host: "web1", at, reason });
+    const local =
+      `status     the host's job list is out of date (web1, this machine): the server refused it at 2026-03-01T12:00:00.000Z: ${reason}\n`;
+    assertEquals(await koitab([]), {
+      code: 1,
+      stdout: `${head}${local}hosts      ${hosts}\n`,
+      stderr: "",
+    });
+    // The server's own record covers the other hosts.
+    fake.refusedJobLists.set("db1", {
+      at: at + 1000,
+      reason: "The body is larger than 13508608 bytes",
+    });
+    fake.refusedJobLists.set("web1", { at, reason: "the same, from the server" });
+    assertEquals(await koitab([]), {
+      code: 1,
+      stdout: head + local +
+        "status     the host's job list is out of date (db1): the server refused it at 2026-03-01T12:00:01.000Z: The body is larger than 13508608 bytes\n" +
+        `hosts      ${hosts}, db1 (0 jobs, last seen 2023-11-14T22:13:20.000Z)\n`,
+      stderr: "",
+    });
+    // Unreachable, koid's record still says so.
+    await fake.stop();
+    const down = await koitab([]);
+    assertEquals(down.code, 1);
+    assert(
+      down.stdout.startsWith(`${head}${local}status     unreachable: cannot reach ${fake.url}: `),
       down.stdout,
     );
     fake.start();
@@ -494,4 +550,47 @@ Deno.test("koitab -d new asks for the password twice on a terminal, without echo
     assert(!differ!.output.includes(PASSWORD), differ!.output);
     assertEquals(await filesIn(dir), []);
   });
+});
+
+Deno.test("koitab -d run: a run cancelled on the dashboard before its host took it says so", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "koi_cancel_" });
+  const paths = koiPaths(`${tmp}/koi`);
+  const kv = await Deno.openKv(":memory:");
+  const server = await startServer({ kv, port: 0, pruneEveryMs: 0, log: () => {} });
+  try {
+    const key = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
+    const keys = { id: newDashboardId(), apiKey: key(), runKey: key() };
+    const api = (method: string, path: string, body?: unknown) =>
+      fetch(`${server.url}/api${path}`, {
+        method,
+        headers: { authorization: `Bearer ${keys.apiKey}` },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    await (await api("POST", "/dashboards", { id: keys.id, apiKey: keys.apiKey })).body?.cancel();
+    await writeDashboardConfig(paths, { ...keys, server: server.url });
+    const jobs = dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date());
+    await (await api("PUT", `/d/${keys.id}/hosts/web1/jobs`, { jobs })).body?.cancel();
+    const running = runEntry("koitab", ["-d", "run", "Say", "--arg", "Who=x", "--timeout", "60"], {
+      env: { KOI_DIR: paths.dir, KOI_PASSWORD: "" },
+    });
+    const tag = jobs[0]!.tag;
+    let manualId: string | undefined;
+    const deadline = Date.now() + 20_000;
+    while (manualId === undefined && Date.now() < deadline) {
+      const listed = await (await api("GET", `/d/${keys.id}/manual?host=web1&tag=${tag}`)).json();
+      manualId = listed.manual[0]?.id;
+      if (manualId === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert(manualId !== undefined, "koitab queued no run");
+    assertEquals((await api("DELETE", `/d/${keys.id}/manual/${manualId}`)).status, 200);
+    assertEquals(await running, {
+      code: 1,
+      stdout: "",
+      stderr: "koitab: the run was cancelled on the dashboard before web1 took it\n",
+    });
+  } finally {
+    await server.shutdown();
+    kv.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

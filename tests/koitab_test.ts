@@ -438,15 +438,18 @@ Deno.test("parseKoitab() reads argument types and defaults", () => {
   ]);
 });
 
-Deno.test("parseKoitab() counts a name used twice as one argument, a bare use taking the full spec", () => {
+Deno.test("parseKoitab() counts a name used twice as one argument when each use declares the same", () => {
   const job = onlyJob(
-    "@daily cp {{File}} {{File, string, a.txt}}.bak {{N, int, 1}} {{N, int, 1}}\n",
+    "@manual cp {{File}} {{File, string}}.bak {{ File }} {{N, int, 1}} {{N, int, 1}}\n",
   );
   assertEquals(job.args, [
-    { name: "File", type: "string", default: "a.txt" },
+    { name: "File", type: "string" },
     { name: "N", type: "int", default: 1 },
   ]);
-  assertEquals(job.command, "cp {{File}} {{File, string, a.txt}}.bak {{N, int, 1}} {{N, int, 1}}");
+  assertEquals(
+    job.command,
+    "cp {{File}} {{File, string}}.bak {{ File }} {{N, int, 1}} {{N, int, 1}}",
+  );
 });
 
 Deno.test("parseKoitab() reports an argument declared twice with different specs", () => {
@@ -458,11 +461,18 @@ Deno.test("parseKoitab() reports an argument declared twice with different specs
     errorOf("@manual x {{N, int}} {{N, string}}"),
     'argument "N" is declared twice, differently: {{N, int}} and {{N, string}}',
   );
+  // A bare use is a string without a default: it cannot borrow a spec written elsewhere.
+  assertEquals(
+    errorOf("@manual x {{a}} {{a, int}}"),
+    'argument "a" is declared twice, differently: {{a}} and {{a, int}}',
+  );
+  assertEquals(
+    errorOf("@daily x {{a, string, b}} {{a}}"),
+    'argument "a" is declared twice, differently: {{a, string, b}} and {{a}}',
+  );
 });
 
 Deno.test("parseKoitab() reports malformed placeholders", () => {
-  assertEquals(errorOf("@manual x {{ , int}}"), "empty argument name in {{ , int}}");
-  assertEquals(errorOf("@manual x {{}}"), "empty argument name in {{}}");
   assertEquals(
     errorOf("@manual x {{N, float}}"),
     'unknown argument type "float" in {{N, float}} (use string, int or bool)',
@@ -555,6 +565,148 @@ Deno.test("parseKoitab() accepts placeholders where sh reads a bare word", () =>
     const job = onlyJob(`@manual ${command}\n`);
     assertEquals(job.args, [{ name: "X", type: "string" }], command);
   }
+});
+
+// Text that is not a placeholder
+
+/** Lines from real crontabs whose `{{…}}` are Docker and Go templates, not Koi arguments. */
+const TEMPLATE_LINES = [
+  "*/5 * * * * docker inspect --format='{{.State.Health.Status}}' web | grep -v healthy",
+  "0 * * * * docker ps --format '{{.Names}}' | xargs -n1 docker restart",
+  "0 * * * * docker ps -a --format {{.Names}} > /tmp/names",
+  '0 3 * * * docker inspect -f "{{json .Config.Labels}}" db > /var/backups/labels.json',
+  "0 3 * * * docker inspect -f '{{range .Mounts}}{{.Source}} {{end}}' db | xargs tar czf /b.tgz",
+  "*/10 * * * * docker ps --format '{{if .Ports}}{{.Names}}{{else}}-{{end}}'",
+  "0 4 * * * docker image ls --format '{{.Repository}}:{{.Tag}}' | sort",
+  "0 4 * * * docker ps --filter 'label=a' --format '{{index .Labels \"com.docker.compose.service\"}}'",
+  "0 * * * * consul-template -template 'in.tpl:out' -once -exec 'echo {{ .Env.HOME }}'",
+  "0 * * * * kubectl get pods -o go-template='{{range .items}}{{.metadata.name}}{{\"\\n\"}}{{end}}'",
+  "0 * * * * echo {{json .}} {{.}} {{}} {{ , int}} {{a=b}} {{-x}} {{#s}}{{/s}} {{!c}} {{^x}}",
+];
+
+Deno.test("parseKoitab() reads a {{…}} whose inside is not a placeholder's as text, as cron does", () => {
+  for (const line of TEMPLATE_LINES) {
+    const job = onlyJob(`${line}\n`);
+    assertEquals(job.args, [], line);
+    assertEquals(job.command, line.replace(/^[^ ]+ [^ ]+ [^ ]+ [^ ]+ [^ ]+ /, ""), line);
+  }
+});
+
+Deno.test("parseKoitab() closes a Go template's {{range}} or {{if}} with its {{end}}, which is text too", () => {
+  // Inside a template block, {{end}} and {{else}} are the template's.
+  assertEquals(onlyJob("@daily t '{{if .A}}{{else}}{{end}}'\n").args, []);
+  // Outside one, a bare {{end}} is an argument named end, like any other name.
+  assertEquals(onlyJob("@manual report {{start}} {{end}}\n").args, [
+    { name: "start", type: "string" },
+    { name: "end", type: "string" },
+  ]);
+  assertEquals(
+    onlyJob("@manual t '{{range .}}{{if .A}}{{end}}{{end}}' {{end}}\n").args,
+    [{ name: "end", type: "string" }],
+  );
+});
+
+Deno.test("parseKoitab() takes placeholders beside template text, with the safety rules unchanged", () => {
+  const job = onlyJob("@manual docker ps --format '{{.Names}}' --filter name={{Name}}\n");
+  assertEquals(job.args, [{ name: "Name", type: "string" }]);
+  // Template text is read as the shell reads it: its quote opens a quoted string.
+  assertEquals(
+    errorOf("@manual echo {{'x}} {{X}}"),
+    "{{X}} is inside quotes: write it bare, Koi quotes the value itself",
+  );
+  // A placeholder inside the template's quotes is still inside quotes.
+  assertEquals(
+    errorOf("@manual docker ps --format '{{.Names}} {{X}}'"),
+    "{{X}} is inside quotes: write it bare, Koi quotes the value itself",
+  );
+});
+
+// Argument names
+
+Deno.test("parseKoitab() reads names of letters, digits, emoji, spaces, _ and -; runs of spaces count as one", () => {
+  assertEquals(
+    onlyJob(
+      "@manual x {{  spaced   name  }} {{Émilie_2-b}} {{7 days}} {{😃 face}} {{Emoji 👍🏽}} {{🇫🇷}} {{1️⃣}} {{日本}}\n",
+    ).args.map((arg) => arg.name),
+    ["spaced name", "Émilie_2-b", "7 days", "😃 face", "Emoji 👍🏽", "🇫🇷", "1️⃣", "日本"],
+  );
+  // The same name written with other spacing is the same argument.
+  assertEquals(onlyJob("@manual x {{a  b}} {{ a b }}\n").args, [{ name: "a b", type: "string" }]);
+});
+
+Deno.test("parseKoitab() refuses argument names over 200 characters and more than 100 arguments", () => {
+  assertEquals(onlyJob(`@manual x {{${"n".repeat(200)}}}\n`).args[0]!.name.length, 200);
+  assertEquals(
+    errorOf(`@manual x {{${"n".repeat(201)}}}`),
+    `argument name "${"n".repeat(40)}…" is too long: 201 characters, at most 200`,
+  );
+  const names = (count: number) => Array.from({ length: count }, (_, i) => `{{a${i}}}`).join(" ");
+  assertEquals(onlyJob(`@manual x ${names(100)}\n`).args.length, 100);
+  assertEquals(
+    errorOf(`@manual x ${names(101)}`),
+    "too many arguments: a job may have at most 100",
+  );
+});
+
+// Limits
+
+Deno.test("parseKoitab() refuses a command over 131,071 bytes as sh -c gets it, before cron's %", () => {
+  const head = "@daily echo ";
+  const fits = `${head}${"x".repeat(131_071 - 5)}`;
+  assertEquals(onlyJob(`${fits}\n`).command.length, 131_071);
+  assertEquals(
+    errorOf(`${fits}é`),
+    "command too long: 131073 bytes, at most 131071 (the most Linux passes to sh -c as one argument)",
+  );
+  // The job's input, after the %, goes through a pipe: no limit. Each \% is one byte for sh.
+  const withInput = onlyJob(`@daily cat %${"x".repeat(200_000)}\n`);
+  assertEquals([withInput.command, withInput.stdin!.length], ["cat ", 200_001]);
+  assertEquals(onlyJob(`@daily printf ${"\\%".repeat(131_064)}\n`).command.length, 131_071);
+});
+Deno.test("parseKoitab() refuses a variable over 131,071 bytes as NAME=value", () => {
+  assertEquals(parseKoitab(`A=${"v".repeat(131_069)}\n`).errors, []);
+  assertEquals(
+    errorOf(`AB=${"v".repeat(131_069)}`),
+    "variable too long: 131072 bytes, at most 131071 (the most Linux passes as one environment variable)",
+  );
+});
+
+Deno.test("parseKoitab() refuses job and section names over 200 characters", () => {
+  assertEquals(onlyJob(`"${"n".repeat(200)}" @daily x\n`).name!.length, 200);
+  assertEquals(
+    errorOf(`"${"n".repeat(201)}" @daily x`),
+    "job name too long: 201 characters, at most 200",
+  );
+  assertEquals(
+    errorOf(`[${"s".repeat(201)}]`),
+    "section name too long: 201 characters, at most 200",
+  );
+});
+
+Deno.test("parseKoitab() refuses the 10,001st job, as a crontab holds at most 10,000", () => {
+  const { jobs, errors } = parseKoitab("* * * * * x\n".repeat(10_001));
+  assertEquals(jobs.length, 10_000);
+  assertEquals(errors, [
+    { line: 10_001, message: "too many jobs: a koitab holds at most 10000, as a crontab does" },
+  ]);
+});
+
+Deno.test("parseKoitab() refuses jobs past 8 MiB as JSON, the most the dashboard takes from one machine", () => {
+  // Each job is {"name":"J0","section":null,"schedule":"@daily","command":"echo yyy…","args":[]}.
+  const line = (i: number) => `"J${i}" @daily echo ${"y".repeat(120_000)}`;
+  const jobJson = (i: number) => 75 + String(i).length + 120_000;
+  const table = Array.from({ length: 70 }, (_, i) => line(i)).join("\n");
+  let total = 0;
+  for (let i = 0; i < 69; i++) total += jobJson(i);
+  assertEquals(total <= 8 * 1024 * 1024, true);
+  const { jobs, errors } = parseKoitab(table);
+  assertEquals(jobs.length, 69);
+  assertEquals(errors, [{
+    line: 70,
+    message: `the koitab is too large: its jobs up to this line take ${
+      total + jobJson(69)
+    } bytes as JSON, more than the 8388608 (8 MiB) the dashboard takes from one machine`,
+  }]);
 });
 
 // Errors

@@ -29,6 +29,7 @@ const FAST: Partial<LinkTiming> = {
   backoffMinMs: 50,
   backoffMaxMs: 400,
   checkIntervalMs: 60_000,
+  refusedRetryMs: 1500,
 };
 
 function randomKey(): string {
@@ -361,6 +362,57 @@ Deno.test("the link drops only a report the server refuses as bad (400), found b
     assertEquals(dropped, [
       `dashboard: the server refused an output report of run ${poisoned} (the server answered 400: reports[3].text is bad); dropped it`,
     ]);
+  });
+});
+
+Deno.test("a job list the server refuses is not sent again blindly; koitab -d learns why from link-state.json", async () => {
+  await withLink(JOBS, async (setup) => {
+    const { fake, logs, paths, keys } = setup;
+    await fake.until(() => fake.jobPuts.length === 1, "the first job list");
+    const error = 'Invalid "jobs[0].command": must be at most 20000 characters';
+    fake.misbehave = (request, url) =>
+      request.method === "PUT" && url.pathname.endsWith("/jobs")
+        ? Response.json({ error }, { status: 400 })
+        : null;
+    const puts = () => fake.count("/hosts/web1/jobs", "PUT");
+    setup.jobs = parseKoitab(`"Long" @manual echo ${"x".repeat(30_000)}\n`).jobs;
+    setup.link.tableChanged();
+    await fake.until(() => puts() === 2, "the refused job list");
+    const stateFile = async (wanted: boolean) => {
+      const deadline = Date.now() + 20_000;
+      while (await exists(paths.linkState) !== wanted) {
+        if (Date.now() > deadline) {
+          throw new Error(`link-state.json never ${wanted ? "came" : "went"}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    await stateFile(true);
+    const reason = `the server answered 400: ${error}`;
+    assertEquals(logs.filter((line) => line.includes("job list")), [
+      `dashboard: the server refused the job list (${reason}); the dashboard's list of this host stays out of date until the koitab changes (tried again in 0 min)`,
+    ]);
+    const state = JSON.parse(await Deno.readTextFile(paths.linkState));
+    assertEquals(state, {
+      jobListRefused: { dashboard: keys.id, host: "web1", at: state.jobListRefused.at, reason },
+    });
+    assertEquals((await Deno.stat(paths.linkState)).mode! & 0o777, 0o600);
+    // Another table is sent at once (and refused again); the same one only after refusedRetryMs.
+    setup.jobs = parseKoitab(`"Long" @manual echo ${"y".repeat(30_000)}\n`).jobs;
+    setup.link.tableChanged();
+    await fake.until(() => puts() === 3, "the new table's list");
+    const third = Date.now();
+    await fake.until(() => puts() === 4, "the retry of the refused list");
+    const waited = Date.now() - third;
+    assert(waited >= 1400, `sent again after ${waited} ms, before refusedRetryMs (1500)`);
+    // Once the server takes a list, the record goes and the log says so.
+    fake.misbehave = null;
+    setup.jobs = parseKoitab('"Short" @manual echo ok\n').jobs;
+    setup.link.tableChanged();
+    await fake.until(() => fake.jobPuts.at(-1)?.jobs[0]?.name === "Short", "the accepted list");
+    await fake.until(() => logs.at(-1)?.includes("reaches") ?? false, "the log line");
+    assertEquals(logs.at(-1), "dashboard: the job list reaches the dashboard again");
+    await stateFile(false);
   });
 });
 

@@ -25,6 +25,7 @@ import {
   readDashboardConfig,
   writeDashboardConfig,
 } from "../dashboard/config.ts";
+import { readJobListRefusal } from "../dashboard/link_state.ts";
 import { deriveKeys, newDashboardId, signRun } from "../keys.ts";
 import type { KoiPaths } from "../koidir.ts";
 import { payloadText } from "../manual.ts";
@@ -139,6 +140,12 @@ async function status(paths: KoiPaths): Promise<number> {
   console.log(`dashboard  ${link.id}`);
   console.log(`server     ${link.server}`);
   console.log(`url        ${dashboardUrl(link.server, link.id)}`);
+  // koid's own record says so whatever the server is; the server's covers every host.
+  const refused = await readJobListRefusal(paths);
+  const local = refused?.dashboard === link.id ? refused : null;
+  const refusals = local === null
+    ? []
+    : [outOfDate(`${printable(local.host)}, this machine`, local)];
   try {
     const info = await client(link).info();
     const hosts = info.hosts.map((host) => {
@@ -149,12 +156,22 @@ async function status(paths: KoiPaths): Promise<number> {
         host.jobCount === 1 ? "" : "s"
       }, ${seen})`;
     });
-    console.log(
-      `status     ok, ${hosts.length === 0 ? "no hosts yet" : `hosts: ${hosts.join(", ")}`}`,
-    );
-    return 0;
+    for (const host of info.hosts) {
+      if (host.jobListRefused !== null && host.host !== local?.host) {
+        refusals.push(outOfDate(printable(host.host), host.jobListRefused));
+      }
+    }
+    const list = hosts.length === 0 ? "no hosts yet" : `hosts: ${hosts.join(", ")}`;
+    if (refusals.length === 0) {
+      console.log(`status     ok, ${list}`);
+      return 0;
+    }
+    for (const refusal of refusals) console.log(`status     ${refusal}`);
+    console.log(`hosts      ${list.replace(/^hosts: /, "")}`);
+    return 1;
   } catch (error) {
     if (!(error instanceof DashboardError)) throw error;
+    for (const refusal of refusals) console.log(`status     ${refusal}`);
     console.log(
       `status     ${
         error.status === 401
@@ -166,6 +183,13 @@ async function status(paths: KoiPaths): Promise<number> {
     );
     return 1;
   }
+}
+
+/** A status line for a job list the dashboard refused. */
+function outOfDate(host: string, refusal: { at: number; reason: string }): string {
+  return `the host's job list is out of date (${host}): the server refused it at ${
+    new Date(refusal.at).toISOString()
+  }: ${printable(refusal.reason)}`;
 }
 
 async function create(paths: KoiPaths, words: readonly string[]): Promise<number> {
@@ -467,6 +491,9 @@ async function awaitStart(
         );
       }
       if (manual.state === "started") return manual.runId!;
+      if (manual.state === "cancelled") {
+        throw new CliError(`the run was cancelled on the dashboard before ${host} took it`);
+      }
     } catch (error) {
       if (!(error instanceof DashboardError)) throw error;
       problem = ` (the dashboard last said: ${error.message})`;

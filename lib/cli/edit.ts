@@ -8,7 +8,7 @@
 import type { KoiPaths } from "../koidir.ts";
 import { CliError } from "./errors.ts";
 import { askLine } from "./prompt.ts";
-import { installTable, readTable, validateTable } from "./table.ts";
+import { installTable, printWarnings, readTable, validateTable } from "./table.ts";
 
 /** What `koitab -e` needs from its environment. */
 export interface EditOptions {
@@ -57,6 +57,7 @@ export async function editTable(paths: KoiPaths, options: EditOptions): Promise<
     const bytes = await Deno.readFile(file);
     try {
       const table = validateTable(bytes, "the edited koitab");
+      await printWarnings(table, options.owner);
       await installTable(paths, table);
       await cleanUp();
       console.error("koitab: installing new koitab");

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { fillArgs } from "../args.ts";
+import { argName, fillArgs } from "../args.ts";
 import { jobEnvironment, type JobUser } from "../daemon/environment.ts";
 import { type History, newRunId, runEnd, type RunStart } from "../daemon/history.ts";
 import {
@@ -60,6 +60,7 @@ export function namedJobs(jobs: readonly KoitabJob[]): string {
 
 /**
  * Parses `--arg name=value` options into argument values (strings, as typed).
+ * The name ends at the first `=` and is read as a placeholder's is ({@linkcode argName}).
  *
  * @param args The words after the job name.
  * @returns The values by argument name.
@@ -77,7 +78,7 @@ export function parseArgOptions(args: readonly string[]): Record<string, string>
     if (pair === undefined || equals < 1) {
       throw new CliError(`--arg needs name=value, got "${pair ?? ""}"`, 2);
     }
-    values[pair.slice(0, equals)] = pair.slice(equals + 1);
+    values[argName(pair.slice(0, equals))] = pair.slice(equals + 1);
   }
   return values;
 }

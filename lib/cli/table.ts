@@ -5,9 +5,12 @@
  * @module
  */
 
+import { CRON_PATH } from "../daemon/environment.ts";
 import { writeFileAtomic } from "../files.ts";
 import type { KoiPaths } from "../koidir.ts";
 import { formatKoitabError, type KoitabJob, parseKoitab } from "../koitab.ts";
+import { formatKoitabWarning, koitabWarnings } from "../koitab_warnings.ts";
+import { readPasswd } from "../users.ts";
 import { CliError } from "./errors.ts";
 
 /**
@@ -56,6 +59,44 @@ export function validateTable(
 }
 
 /**
+ * Prints on stderr a warning for each line that is valid but almost surely not
+ * what its author meant (`koitab line 3: warning: …`), with the fix. Warnings
+ * change nothing: the table installs all the same.
+ *
+ * @param table The validated table.
+ * @param owner Who its jobs run as, for the messages.
+ * @returns When printed.
+ */
+export async function printWarnings(table: ValidTable, owner: string): Promise<void> {
+  let users: Set<string>;
+  try {
+    users = new Set((await readPasswd()).map((account) => account.name));
+  } catch {
+    users = new Set(["root"]);
+  }
+  const warnings = koitabWarnings(table.jobs, {
+    isUser: (name) => users.has(name),
+    isCommand,
+    owner,
+    defaultPath: CRON_PATH,
+  });
+  for (const warning of warnings) console.error(formatKoitabWarning(warning));
+}
+
+/** Whether `name` is an executable file in a directory of `path`, as `sh` would find it. */
+function isCommand(name: string, path: string): boolean {
+  if (name.includes("/")) return true;
+  return path.split(":").some((dir) => {
+    try {
+      const info = Deno.statSync(`${dir || "."}/${name}`);
+      return info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
  * Installs a validated koitab: the old one, if any, is kept as `koitab.bak`, then
  * the new text replaces it atomically with mode 0600.
  *
@@ -67,8 +108,9 @@ export async function installTable(paths: KoiPaths, table: ValidTable): Promise<
   await ensureDir(paths.dir);
   const old = await readTable(paths);
   try {
-    if (old !== null) await writeFileAtomic(paths.backup, old, { mode: 0o600 });
-    await writeFileAtomic(paths.koitab, table.bytes, { mode: 0o600 });
+    const options = { mode: 0o600, ...await ownerOf(paths.dir) };
+    if (old !== null) await writeFileAtomic(paths.backup, old, options);
+    await writeFileAtomic(paths.koitab, table.bytes, options);
   } catch (error) {
     throw new CliError(`cannot install ${paths.koitab}: ${(error as Error).message}`);
   }
@@ -84,12 +126,26 @@ export async function removeTable(paths: KoiPaths): Promise<boolean> {
   const old = await readTable(paths);
   if (old === null) return false;
   try {
-    await writeFileAtomic(paths.backup, old, { mode: 0o600 });
+    await writeFileAtomic(paths.backup, old, { mode: 0o600, ...await ownerOf(paths.dir) });
     await Deno.remove(paths.koitab);
   } catch (error) {
     throw new CliError(`cannot remove ${paths.koitab}: ${(error as Error).message}`);
   }
   return true;
+}
+
+/**
+ * Who KOI_DIR's files must belong to when root writes them: the owner of KOI_DIR,
+ * whose koid reads and writes them (koitab -u alice, or sudo koitab). Nothing for
+ * anyone else, whose files are their own.
+ *
+ * @param dir KOI_DIR.
+ * @returns `{ owner }` for root, to spread into `writeFileAtomic()`'s options; `{}` for others.
+ */
+export async function ownerOf(dir: string): Promise<{ owner?: { uid: number; gid: number } }> {
+  if (Deno.uid() !== 0) return {};
+  const info = await Deno.stat(dir);
+  return info.uid === null || info.gid === null ? {} : { owner: { uid: info.uid, gid: info.gid } };
 }
 
 async function ensureDir(dir: string): Promise<void> {

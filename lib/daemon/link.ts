@@ -25,6 +25,7 @@ import {
   type Report,
 } from "../dashboard/client.ts";
 import { type DashboardConfig, readDashboardConfig } from "../dashboard/config.ts";
+import { clearJobListRefusal, writeJobListRefusal } from "../dashboard/link_state.ts";
 import type { KoiPaths } from "../koidir.ts";
 import type { KoitabJob } from "../koitab.ts";
 import { checkManualRun } from "../manual.ts";
@@ -50,6 +51,11 @@ export interface LinkTiming {
   readonly backoffMaxMs: number;
   /** How often the link files are checked without a file event (60 s). */
   readonly checkIntervalMs: number;
+  /**
+   * How long after the server refused a job list the same list is sent again,
+   * unless the koitab changes first (1 h): the server may have been upgraded.
+   */
+  readonly refusedRetryMs: number;
 }
 
 /** The timing koid uses. */
@@ -62,7 +68,11 @@ export const DEFAULT_LINK_TIMING: LinkTiming = {
   backoffMinMs: 1_000,
   backoffMaxMs: 60_000,
   checkIntervalMs: 60_000,
+  refusedRetryMs: 3_600_000,
 };
+
+/** The statuses with which a server refuses what it was sent, rather than failing: no use retrying. */
+const REFUSALS = [400, 413, 422];
 
 /** The most reports in one batch. */
 const BATCH_REPORTS = 5000;
@@ -235,10 +245,10 @@ export class DashboardLink {
     return this.#checking;
   }
 
-  /** Says the koitab changed: the job list is sent again. */
+  /** Says the koitab changed: the job list is sent again, even one the server refused. */
   tableChanged(): void {
     this.#tableKnown = true;
-    this.#session?.jobsChanged();
+    this.#session?.tableChanged();
   }
 
   /**
@@ -582,6 +592,10 @@ class Session {
   readonly #loops: Promise<void>[];
   #jobsDirty: boolean;
   #firstNext: number | null = null;
+  /** When the server last refused the job list; null once it takes one. */
+  #refusedAt: number | null = null;
+  /** Whether link-state.json may record a refusal (one from before this session, too). */
+  #refusalRecorded = true;
 
   constructor(config: DashboardConfig, context: SessionContext) {
     this.config = config;
@@ -621,10 +635,21 @@ class Session {
     this.#problems.set(`problem ${message}`, () => message);
   }
 
+  /**
+   * Sends the job list again (its next runs moved, or the server may have lost
+   * it), unless the server refused it: then only a new table, or the hourly retry,
+   * sends it.
+   */
   jobsChanged(): void {
-    if (!this.#context.tableKnown()) return;
+    if (!this.#context.tableKnown() || this.#refusedAt !== null) return;
     this.#jobsDirty = true;
     this.#jobsWake.notify();
+  }
+
+  /** The koitab changed: its job list is sent, whatever became of the last one. */
+  tableChanged(): void {
+    this.#refusedAt = null;
+    this.jobsChanged();
   }
 
   /** Sends the job list again once its first upcoming run has passed, so the times stay current. */
@@ -698,7 +723,7 @@ class Session {
         this.#recovered(this.#reports, "reports reach the dashboard again");
       } catch (error) {
         if (signal.aborted) return;
-        if (error instanceof DashboardError && [400, 413, 422].includes(error.status ?? 0)) {
+        if (error instanceof DashboardError && REFUSALS.includes(error.status ?? 0)) {
           // The server refuses something in the batch: find it by halving, then drop it alone.
           if (batch.reports.length > 1) {
             limit = Math.ceil(batch.reports.length / 2);
@@ -735,12 +760,18 @@ class Session {
   }
 
   async #sendJobs(): Promise<void> {
-    const { options } = this.#context;
+    const { options, timing } = this.#context;
     const signal = this.#abort.signal;
     let attempt = 0;
     while (!signal.aborted) {
       if (!this.#jobsDirty) {
-        await this.#jobsWake.wait(signal);
+        if (this.#refusedAt === null) {
+          await this.#jobsWake.wait(signal);
+          continue;
+        }
+        const retryAt = this.#refusedAt + timing.refusedRetryMs;
+        await this.#jobsWake.wait(signal, Math.max(0, retryAt - Date.now()));
+        if (Date.now() >= retryAt) this.#jobsDirty = true;
         continue;
       }
       this.#jobsDirty = false;
@@ -750,11 +781,39 @@ class Session {
         const firsts = jobs.flatMap((job) => job.next.slice(0, 1)).map(Date.parse);
         this.#firstNext = firsts.length > 0 ? Math.min(...firsts) : null;
         attempt = 0;
+        this.#refusedAt = null;
+        if (this.#refusalRecorded) {
+          this.#refusalRecorded = false;
+          await this.#linkState(() => clearJobListRefusal(options.paths));
+        }
         if (this.#jobs.state !== "ok") {
           this.#jobs.set("ok", () => "the job list reaches the dashboard again");
         }
       } catch (error) {
         if (signal.aborted) return;
+        if (error instanceof DashboardError && REFUSALS.includes(error.status ?? 0)) {
+          // Sending the same list again would be refused again: wait for a new table.
+          const reason = error.message;
+          this.#refusedAt = Date.now();
+          attempt = 0;
+          this.#jobs.set(
+            `refused ${reason}`,
+            () =>
+              `the server refused the job list (${reason}); the dashboard's list of this host stays out of date until the koitab changes (tried again in ${
+                Math.round(timing.refusedRetryMs / 60_000)
+              } min)`,
+          );
+          this.#refusalRecorded = true;
+          await this.#linkState(() =>
+            writeJobListRefusal(options.paths, {
+              dashboard: this.config.id,
+              host: options.host,
+              at: this.#refusedAt!,
+              reason,
+            })
+          );
+          continue;
+        }
         this.#jobsDirty = true;
         this.#jobs.set(
           failureKind(error),
@@ -762,6 +821,19 @@ class Session {
         );
         await sleep(this.#backoff(attempt++), signal);
       }
+    }
+  }
+
+  /** Writes or removes the link-state file for `koitab -d`; a failure is logged once, not fatal. */
+  async #linkState(change: () => Promise<void>): Promise<void> {
+    try {
+      await change();
+    } catch (error) {
+      this.problem(
+        `cannot record the job list's state in ${this.#context.options.paths.linkState}: ${
+          (error as Error).message
+        }`,
+      );
     }
   }
 

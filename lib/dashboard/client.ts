@@ -15,6 +15,12 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 /** The largest answer read by default; the server's largest legitimate answers are far smaller. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
+/**
+ * The largest answer to `GET /jobs`, which lists every host's jobs: one host's
+ * list alone may take 13 MB (see `MAX_JOB_LIST_BYTES`), more with each job's view.
+ */
+export const MAX_JOBS_RESPONSE_BYTES = 256 * 1024 * 1024;
+
 /** A dashboard id: 16 to 64 characters of base64url's alphabet. */
 export const DASHBOARD_ID = /^[A-Za-z0-9_-]{16,64}$/;
 
@@ -80,6 +86,8 @@ export interface DashboardHost {
   readonly host: string;
   readonly lastSeenAt: number | null;
   readonly jobCount: number;
+  /** When and why the server refused the host's last job list (null from older servers). */
+  readonly jobListRefused: { readonly at: number; readonly reason: string } | null;
 }
 
 /** `GET /api/d/{id}`: the fields Koi uses, checked. */
@@ -118,7 +126,7 @@ export interface OutputRecord {
 /** A manual run's state on the server. */
 export interface ManualState {
   readonly id: string;
-  readonly state: "queued" | "claimed" | "refused" | "started";
+  readonly state: "queued" | "claimed" | "refused" | "started" | "cancelled";
   readonly reason: string | null;
   readonly runId: string | null;
 }
@@ -191,6 +199,8 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Overrides the client's timeout for this call. */
   readonly timeoutMs?: number;
+  /** Overrides the client's largest answer for this call. */
+  readonly maxResponseBytes?: number;
 }
 
 /** Where the client talks to, and its limits. */
@@ -346,6 +356,7 @@ export class DashboardClient {
         host: hostName(host, "host", `hosts[${i}].host`),
         lastSeenAt: nullable(host, "lastSeenAt", number, `hosts[${i}].lastSeenAt`),
         jobCount: count(host, "jobCount", `hosts[${i}].jobCount`),
+        jobListRefused: optional(host, "jobListRefused", refusal, `hosts[${i}].jobListRefused`),
       };
     });
     return { id: string(body, "id"), createdAt: number(body, "createdAt"), hosts };
@@ -382,7 +393,11 @@ export class DashboardClient {
    * @returns The checked fields of each job.
    */
   async jobs(options: CallOptions = {}): Promise<HostJob[]> {
-    const body = this.#json(this.#expectOk(await this.#call("GET", "/jobs", undefined, options)));
+    const answer = await this.#call("GET", "/jobs", undefined, {
+      maxResponseBytes: MAX_JOBS_RESPONSE_BYTES,
+      ...options,
+    });
+    const body = this.#json(this.#expectOk(answer));
     return array(body, "jobs").map((item, i) => {
       const job = object(item, `jobs[${i}]`);
       const where = (field: string) => `jobs[${i}].${field}`;
@@ -496,8 +511,8 @@ export class DashboardClient {
     );
     const manual = object(this.#json(this.#expectOk(answer)).manual, "manual");
     const state = string(manual, "state", "manual.state");
-    if (!["queued", "claimed", "refused", "started"].includes(state)) {
-      throw invalid(`"manual.state" is not queued, claimed, refused or started`);
+    if (!["queued", "claimed", "refused", "started", "cancelled"].includes(state)) {
+      throw invalid(`"manual.state" is not queued, claimed, refused, started or cancelled`);
     }
     const runId = optional(manual, "runId", string, "manual.runId");
     if (state === "started" && runId === null) throw invalid(`"manual.runId" is missing`);
@@ -606,7 +621,7 @@ export class DashboardClient {
       return fail(error);
     }
     try {
-      const text = await readLimited(response, this.#maxBytes, signal);
+      const text = await readLimited(response, options.maxResponseBytes ?? this.#maxBytes, signal);
       return { status: response.status, text, location: response.headers.get("location") };
     } catch (error) {
       return fail(error);
@@ -775,6 +790,18 @@ function optional<T>(
   what: string,
 ): T | null {
   return body[key] === undefined || body[key] === null ? null : read(body, key, what);
+}
+
+function refusal(
+  body: Record<string, unknown>,
+  key: string,
+  what: string,
+): { at: number; reason: string } {
+  const value = object(body[key], what);
+  return {
+    at: number(value, "at", `${what}.at`),
+    reason: clean(string(value, "reason", `${what}.reason`)),
+  };
 }
 
 function jobArg(value: unknown, what: string): JobArg {

@@ -1,6 +1,7 @@
 /**
- * What the page shows of a job beyond what koid sent: its schedule in words and
- * its state (ok, failed, running, late, never). Pure: the time is passed in.
+ * What the page shows of a job beyond what koid sent: its schedule in words, its
+ * next run and its state (ok, failed, running, late, never). Pure: the time is
+ * passed in.
  *
  * @module
  */
@@ -21,6 +22,12 @@ export interface JobView {
   readonly description: string;
   /** The run the job owes: the first due time after its last run, ISO 8601, or null. */
   readonly due: string | null;
+  /**
+   * Its next run by its schedule from now, ISO 8601: worked out here, since the
+   * times koid sent run out when its host goes quiet. Null for `@manual` and
+   * `@reboot` jobs, and for schedules with no date to come (`0 0 31 2 *`).
+   */
+  readonly nextRun: string | null;
   readonly state: JobState;
 }
 
@@ -30,6 +37,15 @@ export interface JobView {
  */
 const schedules = new Map<string, CronSchedule>();
 const MAX_SCHEDULES = 10_000;
+
+/** The job's first time after `at` by its schedule, ms; null if none or unreadable. */
+function nextAfter(job: Job, at: number): number | null {
+  try {
+    return scheduleOf(job).next(new Date(at))?.getTime() ?? null;
+  } catch {
+    return null;
+  }
+}
 
 function scheduleOf(job: Job): CronSchedule {
   const key = `${job.timezone ?? ""}\n${job.schedule}`;
@@ -53,22 +69,19 @@ function scheduleOf(job: Job): CronSchedule {
  * @param job The job, as koid sent it.
  * @param lastRun Its newest run, or null.
  * @param now The current instant, ms since the epoch.
- * @returns Description, due time and state.
+ * @returns Description, due time, next run and state.
  */
 export function viewJob(job: Job, lastRun: Run | null, now: number): JobView {
   const description = describeSchedule(job.schedule);
   let due: number | null = null;
+  let nextRun: number | null = null;
   if (!job.schedule.startsWith("@manual") && job.schedule !== "@reboot") {
+    nextRun = nextAfter(job, now);
     if (lastRun === null) {
       const first = job.next[0] === undefined ? NaN : Date.parse(job.next[0]);
       due = Number.isNaN(first) ? null : first;
     } else {
-      try {
-        const after = new Date(lastRun.scheduledFor ?? lastRun.startedAt);
-        due = scheduleOf(job).next(after)?.getTime() ?? null;
-      } catch {
-        due = null;
-      }
+      due = nextAfter(job, lastRun.scheduledFor ?? lastRun.startedAt);
     }
   }
   const late = due !== null && due <= now - LATE_GRACE_MS;
@@ -77,5 +90,6 @@ export function viewJob(job: Job, lastRun: Run | null, now: number): JobView {
   else if (late) state = "late";
   else if (lastRun === null) state = "never";
   else state = lastRun.status === "succeeded" ? "ok" : "failed";
-  return { description, due: due === null ? null : new Date(due).toISOString(), state };
+  const iso = (at: number | null) => at === null ? null : new Date(at).toISOString();
+  return { description, due: iso(due), nextRun: iso(nextRun), state };
 }

@@ -40,6 +40,7 @@ ${BRAND}
 </div>
 </header>
 <div class="notice-bar" id="notice" role="status"></div>
+<p class="zone-note" id="zone-note" hidden></p>
 <main id="main" tabindex="-1">
 <p class="muted">Loading…</p>
 <noscript><p>The dashboard page needs JavaScript: its keys are derived and its requests signed in the browser.</p></noscript>
@@ -105,6 +106,7 @@ export const UI_FILES: Readonly<Record<string, string>> = {
   "plot.js": "text/javascript; charset=utf-8",
   "poll.js": "text/javascript; charset=utf-8",
   "run.js": "text/javascript; charset=utf-8",
+  "session.js": "text/javascript; charset=utf-8",
   "signing.js": "text/javascript; charset=utf-8",
   "style.css": "text/css; charset=utf-8",
   "favicon.svg": "image/svg+xml",

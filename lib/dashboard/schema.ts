@@ -11,6 +11,15 @@ import type { ArgSpec } from "../args.ts";
 import { fromBase64url } from "../keys.ts";
 import type { OutputChunk, OutputStream } from "../daemon/output.ts";
 import type { RunStatus, Trigger } from "../daemon/history.ts";
+import {
+  MAX_ARGS,
+  MAX_COMMAND_BYTES,
+  MAX_JOB_LIST_JSON_BYTES,
+  MAX_JOBS,
+  MAX_NAME_CHARS,
+} from "../limits.ts";
+
+export { MAX_JOBS };
 
 /** A dashboard id: 16 to 64 characters of `A-Za-z0-9_-`. */
 export const DASHBOARD_ID = /^[A-Za-z0-9_-]{16,64}$/;
@@ -19,8 +28,6 @@ export const HOST_NAME = /^[A-Za-z0-9._-]{1,253}$/;
 /** A job tag, run id or manual-run id: 1 to 64 characters of `A-Za-z0-9_-`. */
 export const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** The most jobs one host may list. */
-export const MAX_JOBS = 10_000;
 /** The most reports in one batch. */
 export const MAX_REPORTS = 10_000;
 /**
@@ -28,8 +35,19 @@ export const MAX_REPORTS = 10_000;
  * one Deno KV value (64 KiB) with room to spare. Far above any real request.
  */
 export const MAX_QUEUED_PAYLOAD_BYTES = 16 * 1024;
-/** The largest job or run start, as JSON characters, so each fits one KV value. */
+/** The largest run start, as JSON characters, so it fits one KV value. */
 const MAX_RECORD_CHARS = 20_000;
+/**
+ * The most bytes of a job in a job list beyond what the koitab's parser counts
+ * (its tag, zone, next runs and line, and the commas between jobs).
+ */
+export const MAX_JOB_OVERHEAD_BYTES = 512;
+/**
+ * The largest job list, in bytes of JSON: the most a koitab's jobs may take
+ * (`MAX_JOB_LIST_JSON_BYTES`) and the overhead of as many jobs as it may hold,
+ * so that every table `koitab` installs, the server takes.
+ */
+export const MAX_JOB_LIST_BYTES = MAX_JOB_LIST_JSON_BYTES + MAX_JOBS * MAX_JOB_OVERHEAD_BYTES;
 /** The latest instant accepted, in ms: the year 9999. */
 const MAX_TIME = 253_402_300_799_999;
 
@@ -127,8 +145,11 @@ export const SETTING_RANGES: Readonly<Record<keyof Settings, readonly [number, n
   outputLimit: [1024, 16 * 1024 * 1024],
 };
 
-/** Where a manual run stands. */
-export type ManualState = "queued" | "claimed" | ManualAnswer;
+/**
+ * Where a manual run stands: `queued` for its host, `claimed` by it, then koid's
+ * answer; or `cancelled` from the page while still queued.
+ */
+export type ManualState = "queued" | "claimed" | ManualAnswer | "cancelled";
 
 /** A manual run as the API shows it. */
 export interface ManualRun {
@@ -137,6 +158,8 @@ export interface ManualRun {
   tag: string;
   queuedAt: number;
   state: ManualState;
+  /** The values its payload asks for, as sent (koid checks them; the server cannot). */
+  args: ArgValues;
   reason?: string;
   runId?: string;
 }
@@ -236,8 +259,12 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2
 const STREAMS = ["stdout", "stderr", "koi"] as const;
 const ARG_TYPES = ["string", "int", "bool"] as const;
 
-function argValue(value: unknown, field: string): string | number | boolean {
-  if (typeof value === "string") return string(value, field, 10_000);
+/**
+ * An argument's value or default. A value fits any manual-run payload the server
+ * queues (`MAX_QUEUED_PAYLOAD_BYTES`); a default fits any command.
+ */
+function argValue(value: unknown, field: string, maxChars: number): string | number | boolean {
+  if (typeof value === "string") return string(value, field, maxChars);
   if (typeof value === "boolean") return value;
   if (typeof value === "number" && Number.isFinite(value)) return value;
   throw new FieldError(field, "must be a string, a finite number or a boolean", value);
@@ -246,22 +273,39 @@ function argValue(value: unknown, field: string): string | number | boolean {
 function parseArgSpec(value: unknown, field: string): ArgSpec {
   const raw = object(value, field);
   const spec: ArgSpec = {
-    name: string(raw.name, `${field}.name`, 200, 1),
+    name: string(raw.name, `${field}.name`, MAX_NAME_CHARS, 1),
     type: oneOf(raw.type, `${field}.type`, ARG_TYPES),
   };
-  if (raw.default !== undefined) spec.default = argValue(raw.default, `${field}.default`);
+  if (raw.default !== undefined) {
+    spec.default = argValue(raw.default, `${field}.default`, MAX_COMMAND_BYTES);
+  }
   return spec;
 }
 
+function command(value: unknown, field: string): string {
+  const text = string(value, field, MAX_COMMAND_BYTES);
+  const bytes = new TextEncoder().encode(text).length;
+  if (bytes > MAX_COMMAND_BYTES) {
+    throw new FieldError(
+      field,
+      `must be at most ${MAX_COMMAND_BYTES} bytes of UTF-8 (got ${bytes})`,
+    );
+  }
+  return text;
+}
+
+// The limits on a job are those of lib/limits.ts, which the koitab parser keeps:
+// whatever koitab installs, the server takes. A job is stored in parts, so it
+// needs no limit of its own beyond the job list's.
 function parseJob(value: unknown, field: string): Job {
   const raw = object(value, field);
-  const job: Job = {
+  return {
     tag: token(raw.tag, `${field}.tag`),
-    name: nullableString(raw.name, `${field}.name`, 200),
-    section: nullableString(raw.section, `${field}.section`, 200),
-    schedule: string(raw.schedule, `${field}.schedule`, 200, 1),
+    name: nullableString(raw.name, `${field}.name`, MAX_NAME_CHARS),
+    section: nullableString(raw.section, `${field}.section`, MAX_NAME_CHARS),
+    schedule: string(raw.schedule, `${field}.schedule`, MAX_JOB_LIST_JSON_BYTES, 1),
     timezone: nullableString(raw.timezone, `${field}.timezone`, 100),
-    args: array(raw.args ?? [], `${field}.args`, 100).map((arg, i) =>
+    args: array(raw.args ?? [], `${field}.args`, MAX_ARGS).map((arg, i) =>
       parseArgSpec(arg, `${field}.args[${i}]`)
     ),
     next: array(raw.next ?? [], `${field}.next`, 50).map((next, i) => {
@@ -270,11 +314,9 @@ function parseJob(value: unknown, field: string): Job {
       }
       return next;
     }),
-    command: string(raw.command, `${field}.command`, MAX_RECORD_CHARS),
-    line: integer(raw.line, `${field}.line`, 1, 10_000_000),
+    command: command(raw.command, `${field}.command`),
+    line: integer(raw.line, `${field}.line`, 1, Number.MAX_SAFE_INTEGER),
   };
-  fits(job, field);
-  return job;
 }
 
 /**
@@ -310,14 +352,22 @@ export function parseJobList(body: unknown): Job[] {
   return jobs;
 }
 
-function parseArgValues(value: unknown, field: string): ArgValues {
+/**
+ * Checks a run's argument values: at most 100, each a string, number or boolean.
+ *
+ * @param value The values; undefined or null for none.
+ * @param field The field's path, for the error.
+ * @returns The values.
+ * @throws {FieldError} If they are not such an object.
+ */
+export function parseArgValues(value: unknown, field: string): ArgValues {
   const raw = object(value ?? {}, field);
   const entries = Object.entries(raw);
   if (entries.length > 100) throw new FieldError(field, "must have at most 100 entries");
   // fromEntries, not assignment: an argument named "__proto__" stays an argument.
   return Object.fromEntries(entries.map(([name, arg]) => {
     string(name, `${field} name`, 200, 1);
-    return [name, argValue(arg, `${field}.${name}`)];
+    return [name, argValue(arg, `${field}.${name}`, MAX_QUEUED_PAYLOAD_BYTES)];
   }));
 }
 

@@ -14,6 +14,7 @@ import { ManualPoller } from "./poll.ts";
 import {
   DASHBOARD_ID,
   FieldError,
+  MAX_JOB_LIST_BYTES,
   parseHostName,
   parseJobList,
   parseManualRequest,
@@ -27,10 +28,16 @@ import { type Dashboard, DashboardStore } from "./store.ts";
 
 /** The largest body of most calls. */
 export const BODY_LIMIT = 1024 * 1024;
-/** The largest body of a batch of reports or a job list. */
+/** The largest body of a batch of reports. (A job list may take `MAX_JOB_LIST_BYTES`.) */
 export const LARGE_BODY_LIMIT = 8 * 1024 * 1024;
 /** The longest long-poll, in seconds. */
 export const MAX_WAIT_SECONDS = 25;
+/**
+ * A host is connected while it polls for manual runs: koid starts a long-poll
+ * at least every {@linkcode MAX_WAIT_SECONDS}, so a host unheard of for longer,
+ * with some slack for the network, is not connected.
+ */
+export const CONNECTED_WITHIN_MS = MAX_WAIT_SECONDS * 1000 + 10_000;
 
 /** How to run the server. */
 export interface ServerOptions {
@@ -221,7 +228,12 @@ function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => numbe
       methods: {
         async GET({ dashboard }) {
           const { id, createdAt, settings } = dashboard;
-          return jsonResponse(200, { id, createdAt, settings, hosts: await store.listHosts(id) });
+          const time = now();
+          const hosts = (await store.listHosts(id)).map((info) => ({
+            ...info,
+            connected: info.lastSeenAt !== null && time - info.lastSeenAt <= CONNECTED_WITHIN_MS,
+          }));
+          return jsonResponse(200, { id, createdAt, settings, hosts });
         },
         async DELETE({ dashboard }) {
           await store.deleteDashboard(dashboard.id);
@@ -247,7 +259,16 @@ function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => numbe
       methods: {
         async PUT(context) {
           const name = host(context);
-          const jobs = parseJobList(await readJsonBody(context.request, LARGE_BODY_LIMIT));
+          let jobs;
+          try {
+            jobs = parseJobList(await readJsonBody(context.request, MAX_JOB_LIST_BYTES));
+          } catch (error) {
+            // The page and koitab -d say that the list shown is out of date, and why.
+            if (error instanceof FieldError || error instanceof HttpError) {
+              await store.refuseJobs(context.dashboard.id, name, error.message);
+            }
+            throw error;
+          }
           await store.replaceJobs(context.dashboard.id, name, jobs);
           return noContent();
         },
@@ -322,6 +343,17 @@ function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => numbe
       path: "/api/d/:id/manual",
       auth: true,
       methods: {
+        async GET({ url, dashboard }) {
+          const query = url.searchParams;
+          const manual = await store.listManual(dashboard.id, {
+            host: parseHostName(query.get("host") ?? ""),
+            tag: parseToken(query.get("tag") ?? "", "tag"),
+            limit: parseQueryInteger(query.get("limit"), "limit", 1, 500) ?? 50,
+            before: parseQueryInteger(query.get("before"), "before", 0, Number.MAX_SAFE_INTEGER) ??
+              undefined,
+          });
+          return jsonResponse(200, { manual });
+        },
         async POST({ request, dashboard }) {
           const body = await readJsonBody(request, BODY_LIMIT);
           const manual = parseManualRequest(body, dashboard.id);
@@ -339,6 +371,18 @@ function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => numbe
           const manualId = parseToken(params.manualId!, "manualId");
           const manual = await store.getManual(dashboard.id, manualId);
           if (manual === null) throw new HttpError(404, `No manual run "${manualId}"`);
+          return jsonResponse(200, { manual });
+        },
+        async DELETE({ params, dashboard }) {
+          const manualId = parseToken(params.manualId!, "manualId");
+          const { cancelled, manual } = await store.cancelManual(dashboard.id, manualId);
+          if (manual === null) throw new HttpError(404, `No manual run "${manualId}"`);
+          if (!cancelled) {
+            throw new HttpError(
+              409,
+              `The manual run is ${manual.state} already: only a queued one can be cancelled`,
+            );
+          }
           return jsonResponse(200, { manual });
         },
       },

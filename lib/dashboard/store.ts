@@ -9,7 +9,8 @@
  * | ----------------------------------------------- | ---------------------------------------- |
  * | `["dash", id]`                                  | `{keyHash, createdAt, settings}`         |
  * | `["seen", id, host]`, `["jobCount", id, host]`  | last call (ms); jobs listed              |
- * | `["job", id, host, tag]`                        | Job                                      |
+ * | `["job", id, host, tag, part]`                  | a Job's JSON, in parts                   |
+ * | `["jobsRefused", id, host]`                     | `{at, reason}` of a refused job list     |
  * | `["run", id, runId]`                            | Run, and which output it stored          |
  * | `["runAt", id, startedAt, runId]`               | null: an index, as are the next three    |
  * | `["runByHost", id, host, startedAt, runId]`     | null                                     |
@@ -19,6 +20,7 @@
  * | `["hostRev", id, host]`                         | null, rewritten by each change of runs   |
  * | `["out", id, runId, gen, seq, part]`            | output bytes; gen 0 streamed, 1 final    |
  * | `["manual", id, manualId]`                      | manual run, with payload and signature   |
+ * | `["manualByJob", id, host, tag, queuedAt, mId]` | null: an index of a job's manual runs    |
  * | `["queue", id, host, queuedAt, manualId]`       | null: a manual run waiting for its host  |
  *
  * Concurrent writers, on this server instance or another sharing the store, are
@@ -28,8 +30,9 @@
  * `hostRev`, so a whole batch of reports commits with one check.
  *
  * Deno KV limits a value to 64 KiB and an atomic write to 1000 mutations and
- * 800 KiB: output is split into parts of at most 60,000 bytes, and long writes go
- * in several batches, ordered so a reader never sees half of one.
+ * 800 KiB: output and jobs (a job's command alone may be 128 KiB) are split into
+ * parts of at most 60,000 bytes, and long writes go in several batches, ordered
+ * so a reader never sees half of one.
  *
  * @module
  */
@@ -38,10 +41,12 @@ import { base64url } from "../keys.ts";
 import type { OutputStream } from "../daemon/output.ts";
 import { addSeq, capChunks, charBoundary, hasSeq, type SeqRanges, splitBytes } from "./chunks.ts";
 import {
+  type ArgValues,
   DEFAULT_SETTINGS,
   type Job,
   type ManualRequest,
   type ManualRun,
+  parseArgValues,
   type Report,
   type Run,
   type RunStartInfo,
@@ -54,6 +59,7 @@ export const KEY_KINDS = [
   "seen",
   "jobCount",
   "job",
+  "jobsRefused",
   "run",
   "runAt",
   "runByHost",
@@ -63,6 +69,7 @@ export const KEY_KINDS = [
   "hostRev",
   "out",
   "manual",
+  "manualByJob",
   "queue",
 ] as const;
 
@@ -99,6 +106,19 @@ export interface HostInfo {
   /** The last call from this host, ms; null if it only ever had jobs listed. */
   lastSeenAt: number | null;
   jobCount: number;
+  /**
+   * When and why the server refused the host's last job list, so the list it
+   * shows is out of date; null when it took the last one.
+   */
+  jobListRefused: JobListRefused | null;
+}
+
+/** A job list the server refused. */
+export interface JobListRefused {
+  /** When, ms since the epoch. */
+  at: number;
+  /** Why: the error the server answered with. */
+  reason: string;
 }
 
 /** A job with its host and its newest run. */
@@ -116,6 +136,24 @@ export interface ClaimedManual {
   manualId: string;
   payload: string;
   signature: string;
+}
+
+/** Which of a job's manual runs to list. */
+export interface ManualQuery {
+  host: string;
+  tag: string;
+  /** The most manual runs, 1 to 500. */
+  limit: number;
+  /** Only those queued before this instant, ms. */
+  before?: number | undefined;
+}
+
+/** What became of a request to cancel a manual run. */
+export interface CancelOutcome {
+  /** Whether it is cancelled now (also when it was before). */
+  cancelled: boolean;
+  /** The manual run as it is now; null if there is no such run. */
+  manual: ManualRun | null;
 }
 
 /** Which runs to list. */
@@ -162,7 +200,8 @@ interface AppliedUnit {
   /** Jobs with more runs than they keep still. */
   trims: Set<string>;
 }
-type StoredManual = ManualRun & { payload: string; signature: string };
+/** A manual run as stored: its arguments only in the signed payload. */
+type StoredManual = Omit<ManualRun, "args"> & { payload: string; signature: string };
 interface JobRuns {
   count: number;
   lastRunId: string;
@@ -239,13 +278,25 @@ function nextStats(last: JobRuns | null, start: RunStartInfo): JobRuns {
   };
 }
 
-/** A manual run as the API shows it: without its payload and signature. */
+/** A manual run as the API shows it: the values its payload asks for, not the payload. */
 function publicManual(stored: StoredManual): ManualRun {
   const { id, host, tag, queuedAt, state, reason, runId } = stored;
-  const manual: ManualRun = { id, host, tag, queuedAt, state };
+  const manual: ManualRun = { id, host, tag, queuedAt, state, args: payloadArgs(stored.payload) };
   if (reason !== undefined) manual.reason = reason;
   if (runId !== undefined) manual.runId = runId;
   return manual;
+}
+
+/**
+ * The argument values a payload asks for, when they are well-formed (else none:
+ * koid refuses such a request anyway).
+ */
+function payloadArgs(payload: string): ArgValues {
+  try {
+    return parseArgValues((JSON.parse(payload) as { args?: unknown }).args, "args");
+  } catch {
+    return {};
+  }
 }
 
 /** The dashboard server's store: one Deno KV, shared by any number of server instances. */
@@ -344,7 +395,7 @@ export class DashboardStore {
     const host = (name: string) => {
       let info = hosts.get(name);
       if (info === undefined) {
-        info = { host: name, lastSeenAt: null, jobCount: 0 };
+        info = { host: name, lastSeenAt: null, jobCount: 0, jobListRefused: null };
         hosts.set(name, info);
       }
       return info;
@@ -355,28 +406,53 @@ export class DashboardStore {
     for await (const entry of this.#kv.list<number>({ prefix: ["jobCount", id] })) {
       host(entry.key[2] as string).jobCount = entry.value;
     }
+    for await (const entry of this.#kv.list<JobListRefused>({ prefix: ["jobsRefused", id] })) {
+      host(entry.key[2] as string).jobListRefused = entry.value;
+    }
     return [...hosts.values()].sort((a, b) => a.host < b.host ? -1 : a.host > b.host ? 1 : 0);
   }
 
   /**
-   * Replaces a host's job list, in as many atomic batches as its size needs.
+   * Records that a host's job list was refused: the list kept is out of date.
+   *
+   * @param id The dashboard id.
+   * @param host The host.
+   * @param reason Why, as the server answered.
+   */
+  async refuseJobs(id: string, host: string, reason: string): Promise<void> {
+    const refused: JobListRefused = { at: this.#now(), reason: reason.slice(0, 1000) };
+    await this.#kv.set(["jobsRefused", id, host], refused);
+  }
+
+  /**
+   * Replaces a host's job list, in as many atomic batches as its size needs, and
+   * forgets a refusal of an earlier one.
    *
    * @param id The dashboard id.
    * @param host The host.
    * @param jobs The new list, each tag once.
    */
   async replaceJobs(id: string, host: string, jobs: readonly Job[]): Promise<void> {
-    const tags = new Set(jobs.map((job) => job.tag));
-    const writes: Write[] = jobs.map((job) => ({
-      key: ["job", id, host, job.tag],
-      value: job,
-      size: valueSize(job),
-    }));
+    // Each write of a list is stamped: a job whose parts a reader finds from two
+    // writes (the list was replaced in several batches meanwhile) is left out.
+    const stamp = base64url(crypto.getRandomValues(new Uint8Array(9)));
+    const parts = new Map<string, number>();
+    const writes: Write[] = jobs.flatMap((job) => {
+      const jobParts = jobWrites(["job", id, host, job.tag], job, stamp);
+      parts.set(job.tag, jobParts.length);
+      return jobParts;
+    });
     for await (const entry of this.#kv.list({ prefix: ["job", id, host] })) {
-      if (!tags.has(entry.key[3] as string)) writes.push({ key: entry.key });
+      const [, , , tag, part] = entry.key;
+      const kept = parts.get(tag as string);
+      // A key of four parts is a job as stored before jobs were split.
+      if (kept === undefined || typeof part !== "number" || part >= kept) {
+        writes.push({ key: entry.key });
+      }
     }
     writes.push({ key: ["jobCount", id, host], value: jobs.length, size: 16 });
     writes.push({ key: ["seen", id, host], value: this.#now(), size: 16 });
+    writes.push({ key: ["jobsRefused", id, host] });
     await this.#write(writes);
   }
 
@@ -392,13 +468,12 @@ export class DashboardStore {
       lastRunIds.set(`${entry.key[2] as string}/${entry.key[3] as string}`, entry.value.lastRunId);
     }
     const jobs: { host: string; job: Job; lastRunId: string | undefined }[] = [];
-    for await (const entry of this.#kv.list<Job>({ prefix: ["job", id] })) {
+    const reader = new JobReader();
+    for await (const entry of this.#kv.list<StoredJobPart | Job>({ prefix: ["job", id] })) {
       const host = entry.key[2] as string;
-      jobs.push({
-        host,
-        job: entry.value,
-        lastRunId: lastRunIds.get(`${host}/${entry.value.tag}`),
-      });
+      const job = reader.take(entry.key, entry.value);
+      if (job === null) continue;
+      jobs.push({ host, job, lastRunId: lastRunIds.get(`${host}/${job.tag}`) });
     }
     const runs = await this.#getRuns(id, jobs.flatMap((job) => job.lastRunId ?? []));
     jobs.sort((a, b) => a.host < b.host ? -1 : a.host > b.host ? 1 : a.job.line - b.job.line);
@@ -824,6 +899,7 @@ export class DashboardStore {
     const result = await this.#kv.atomic()
       .check({ key: ["manual", id, manualId], versionstamp: null })
       .set(["manual", id, manualId], manual)
+      .set(["manualByJob", id, request.host, request.tag, queuedAt, manualId], null)
       .set(["queue", id, request.host, queuedAt, manualId], null)
       .commit();
     if (!result.ok) throw new Error("Cannot queue a manual run: its random id exists");
@@ -840,6 +916,55 @@ export class DashboardStore {
   async getManual(id: string, manualId: string): Promise<ManualRun | null> {
     const entry = await this.#kv.get<StoredManual>(["manual", id, manualId]);
     return entry.value === null ? null : publicManual(entry.value);
+  }
+
+  /**
+   * A job's manual runs, newest first, in every state.
+   *
+   * @param id The dashboard id.
+   * @param query The job, and paging.
+   * @returns The manual runs.
+   */
+  async listManual(id: string, query: ManualQuery): Promise<ManualRun[]> {
+    const prefix: Deno.KvKey = ["manualByJob", id, query.host, query.tag];
+    const selector = query.before === undefined
+      ? { prefix }
+      : { prefix, end: [...prefix, query.before] };
+    const entries = await Array.fromAsync(
+      this.#kv.list<null>(selector, { reverse: true, limit: query.limit }),
+    );
+    const manuals = await this.#getValues<StoredManual>(
+      entries.map((entry) => ["manual", id, entry.key[5] as string]),
+    );
+    return manuals.flatMap((manual) => manual === null ? [] : [publicManual(manual)]);
+  }
+
+  /**
+   * Cancels a manual run still queued, in one atomic step with the claim's
+   * checks: once cancelled, no host can claim it; once claimed, it cannot be
+   * cancelled.
+   *
+   * @param id The dashboard id.
+   * @param manualId The manual run.
+   * @returns Whether it is cancelled (also when it was already), and the run as it
+   * is now: null if there is no such run.
+   */
+  cancelManual(id: string, manualId: string): Promise<CancelOutcome> {
+    return this.#transact<CancelOutcome>("cancel a manual run", async () => {
+      const manual = await this.#kv.get<StoredManual>(["manual", id, manualId]);
+      if (manual.value === null) return { value: { cancelled: false, manual: null } };
+      if (manual.value.state !== "queued") {
+        const cancelled = manual.value.state === "cancelled";
+        return { value: { cancelled, manual: publicManual(manual.value) } };
+      }
+      const next: StoredManual = { ...manual.value, state: "cancelled" };
+      const result = await this.#kv.atomic()
+        .check(manual)
+        .set(manual.key, next)
+        .delete(["queue", id, next.host, next.queuedAt, manualId])
+        .commit();
+      return result.ok ? { value: { cancelled: true, manual: publicManual(next) } } : null;
+    });
   }
 
   /**
@@ -953,8 +1078,10 @@ export class DashboardStore {
     const writes: Write[] = [];
     for await (const entry of this.#kv.list<StoredManual>({ prefix: ["manual", id] })) {
       if (entry.value.queuedAt >= cutoff) continue;
+      const { host, tag, queuedAt } = entry.value;
       writes.push({ key: entry.key });
-      writes.push({ key: ["queue", id, entry.value.host, entry.value.queuedAt, entry.value.id] });
+      writes.push({ key: ["queue", id, host, queuedAt, entry.value.id] });
+      writes.push({ key: ["manualByJob", id, host, tag, queuedAt, entry.value.id] });
     }
     await this.#write(writes);
   }
@@ -1092,6 +1219,58 @@ function chunkWrites(
     value: index === 0 ? { stream, parts: parts.length, bytes: part } : { bytes: part },
     size: part.length + 64,
   }));
+}
+
+/** A part of a stored job's JSON; the first also says how many parts there are. */
+interface StoredJobPart {
+  stamp: string;
+  bytes: Uint8Array;
+  parts?: number;
+}
+
+/** The writes that store a job's JSON as parts of at most {@linkcode PART_BYTES}. */
+function jobWrites(prefix: Deno.KvKey, job: Job, stamp: string): Write[] {
+  const parts = splitBytes(encoder.encode(JSON.stringify(job)), PART_BYTES).map((part) =>
+    part.slice()
+  );
+  return parts.map((bytes, index) => ({
+    key: [...prefix, index],
+    value: index === 0 ? { stamp, parts: parts.length, bytes } : { stamp, bytes },
+    size: bytes.length + 64,
+  }));
+}
+
+/** Puts jobs back together from their parts, read in key order. */
+class JobReader {
+  #key = "";
+  #pieces: Uint8Array[] = [];
+  #first: StoredJobPart | null = null;
+
+  /** Takes the next entry; returns a job when this entry completes one. */
+  take(key: Deno.KvKey, value: StoredJobPart | Job): Job | null {
+    if (key.length === 4) return value as Job; // A job stored whole, before parts.
+    const part = value as StoredJobPart;
+    const job = JSON.stringify(key.slice(0, 4));
+    if (key[4] === 0) {
+      this.#key = job;
+      this.#first = part;
+      this.#pieces = [part.bytes];
+    } else if (job === this.#key && part.stamp === this.#first?.stamp) {
+      this.#pieces.push(part.bytes);
+    } else {
+      this.#first = null;
+      return null;
+    }
+    if (this.#first === null || this.#pieces.length !== this.#first.parts) return null;
+    this.#first = null;
+    const bytes = new Uint8Array(this.#pieces.reduce((sum, piece) => sum + piece.length, 0));
+    let at = 0;
+    for (const piece of this.#pieces) {
+      bytes.set(piece, at);
+      at += piece.length;
+    }
+    return JSON.parse(new TextDecoder().decode(bytes)) as Job;
+  }
 }
 
 /** The index entries of a run, for listing by start, host, tag and job. */

@@ -2,8 +2,8 @@
 /**
  * The page's side of the dashboard HTTP API (README, "The dashboard HTTP API"):
  * each call carries the API key as `Authorization: Bearer`, and nothing else
- * about the session leaves the browser. The keys are kept for this tab only, in
- * `sessionStorage`.
+ * about the session leaves the browser (where the keys are kept is
+ * `session.js`'s business).
  *
  * @module
  */
@@ -11,11 +11,10 @@
 /** @typedef {import("../schema.ts").Run} Run */
 /** @typedef {import("../schema.ts").ManualRun} ManualRun */
 /** @typedef {import("../schema.ts").Settings} Settings */
-/** @typedef {import("../store.ts").HostInfo} HostInfo */
+/** @typedef {import("../store.ts").HostInfo & { connected: boolean }} HostInfo */
 /** @typedef {import("../store.ts").OutputRecord} OutputRecord */
 /** @typedef {import("../job_view.ts").JobView} JobView */
 /** @typedef {import("../store.ts").JobWithLastRun & JobView} JobRow A job as the jobs call lists it. */
-/** @typedef {{ apiKey: string, runKey: string }} Keys */
 
 /** A call the server refused or could not answer. */
 export class ApiError extends Error {
@@ -151,6 +150,31 @@ export class Api {
   }
 
   /**
+   * A job's manual runs, newest first, in every state.
+   *
+   * @param {{ host: string, tag: string, limit?: number, before?: number }} query Which.
+   * @param {AbortSignal} [signal] Cancels the call.
+   * @returns {Promise<ManualRun[]>}
+   */
+  async manualRuns(query, signal) {
+    const params = new URLSearchParams({ host: query.host, tag: query.tag });
+    if (query.limit !== undefined) params.set("limit", String(query.limit));
+    if (query.before !== undefined) params.set("before", String(query.before));
+    return (await this.call("GET", `/manual?${params}`, signal ? { signal } : {})).manual;
+  }
+
+  /**
+   * Cancels a manual run its host has not taken yet.
+   *
+   * @param {string} manualId The manual run.
+   * @returns {Promise<ManualRun>} The run, cancelled.
+   * @throws {ApiError} 409 once its host has taken it.
+   */
+  async cancelManual(manualId) {
+    return (await this.call("DELETE", `/manual/${encodeURIComponent(manualId)}`)).manual;
+  }
+
+  /**
    * Where a manual run stands.
    *
    * @param {string} manualId The manual-run id.
@@ -160,53 +184,5 @@ export class Api {
   async manual(manualId, signal) {
     const path = `/manual/${encodeURIComponent(manualId)}`;
     return (await this.call("GET", path, signal ? { signal } : {})).manual;
-  }
-}
-
-/** @param {string} id */
-const storageKey = (id) => `koi.dashboard.${id}`;
-
-/**
- * The keys this tab signed in with, if any.
- *
- * @param {string} id The dashboard id.
- * @returns {Keys | null} The keys, or null.
- */
-export function loadKeys(id) {
-  try {
-    const saved = JSON.parse(sessionStorage.getItem(storageKey(id)) ?? "null");
-    if (typeof saved?.apiKey === "string" && typeof saved?.runKey === "string") {
-      return { apiKey: saved.apiKey, runKey: saved.runKey };
-    }
-  } catch {
-    // Storage unavailable or garbled: not signed in.
-  }
-  return null;
-}
-
-/**
- * Keeps the keys for this tab, until it closes or the user signs out.
- *
- * @param {string} id The dashboard id.
- * @param {Keys} keys The keys.
- */
-export function saveKeys(id, keys) {
-  try {
-    sessionStorage.setItem(storageKey(id), JSON.stringify(keys));
-  } catch {
-    // Storage unavailable: the session lasts as long as the page.
-  }
-}
-
-/**
- * Forgets the keys.
- *
- * @param {string} id The dashboard id.
- */
-export function forgetKeys(id) {
-  try {
-    sessionStorage.removeItem(storageKey(id));
-  } catch {
-    // Nothing was kept.
   }
 }

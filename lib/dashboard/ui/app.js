@@ -1,20 +1,30 @@
 // @ts-check
 /**
  * The dashboard page's entry: signing in (the keys derived here, from the
- * password typed here, with the same code `koitab` uses), signing out, and the
- * views behind `#/…` addresses: the jobs, a job's page, a run's page.
+ * password typed here, with the same code `koitab` uses; kept for the tab, or on
+ * the device when asked), signing out, and the views behind `#/…` addresses: the
+ * jobs, a job's page, a run's page.
  *
  * @module
  */
 
-import { Api, ApiError, forgetKeys, loadKeys, saveKeys } from "./api.js";
+import { Api, ApiError } from "./api.js";
 import { h } from "./dom.js";
+import { viewerZone, zoneOffset } from "./format.js";
 import { showJob } from "./job.js";
 import { showJobs } from "./jobs.js";
 import { showRun } from "./run.js";
-import { deriveKeys } from "./signing.js";
+import {
+  forgetKeys,
+  keepForTab,
+  keepOnDevice,
+  loadSession,
+  REMEMBER_DAYS,
+  watchForgotten,
+} from "./session.js";
+import { deriveKeys, PBKDF2_ITERATIONS } from "./signing.js";
 
-/** @typedef {import("./api.js").Keys} Keys */
+/** @typedef {import("./session.js").Session} Session */
 
 /**
  * What a view gets: the API, the run key, a signal that aborts when the view is
@@ -22,7 +32,7 @@ import { deriveKeys } from "./signing.js";
  *
  * @typedef {object} ViewContext
  * @property {Api} api The dashboard's API, with the API key.
- * @property {string} runKey The run key, for signing manual runs.
+ * @property {string | CryptoKey} runKey The run key, for signing manual runs.
  * @property {AbortSignal} signal Aborts when the view is left.
  * @property {HTMLElement} main Where the view draws.
  * @property {(title: string) => void} setTitle Sets the document's title.
@@ -45,11 +55,12 @@ function byId(id) {
 const main = byId("main");
 const session = byId("session");
 const notice = byId("notice");
+const zoneNote = byId("zone-note");
 const dashboardId = DASHBOARD_PATH.exec(location.pathname)?.[1] ?? null;
 
 /** @type {AbortController | null} */
 let view = null;
-/** @type {{ api: Api, keys: Keys } | null} */
+/** @type {{ api: Api, session: Session } | null} */
 let signedIn = null;
 /** Whether the user has moved from one view to another (then the focus follows). */
 let navigated = false;
@@ -72,18 +83,22 @@ function leaveView() {
 
 /** @param {string} [message] Why, shown on the sign-in form. */
 function signOut(message) {
-  if (dashboardId !== null) forgetKeys(dashboardId);
   signedIn = null;
   leaveView();
   problem(null);
   session.replaceChildren();
+  zoneNote.hidden = true;
   showSignIn(message);
+  // The form first: forgetting waits on IndexedDB.
+  if (dashboardId !== null) forgetKeys(dashboardId).catch(() => {});
 }
 
 /** @param {unknown} error */
 function failed(error) {
   if (error instanceof ApiError && error.status === 401) {
-    signOut("The server no longer accepts this session's key: sign in again.");
+    signOut(
+      "The dashboard no longer accepts this sign-in (was the password changed?): sign in again.",
+    );
     return;
   }
   if (error instanceof DOMException && error.name === "AbortError") return;
@@ -107,13 +122,24 @@ function showSignIn(message) {
     required: true,
     "aria-describedby": "password-help",
   });
+  const remember = h("input", {
+    id: "remember",
+    type: "checkbox",
+    name: "remember",
+    "aria-describedby": "remember-help",
+  });
+  const days = h(
+    "select",
+    { id: "remember-days", name: "days", "aria-label": "How long to stay signed in" },
+    ...REMEMBER_DAYS.map((n) =>
+      h("option", { value: n, selected: n === 30 }, n === 1 ? "1 day" : `${n} days`)
+    ),
+  );
   const button = h("button", { type: "submit", class: "primary" }, "Sign in");
   const progress = h(
     "div",
     { class: "progress", hidden: true },
-    h("progress", {
-      "aria-label": "Deriving keys",
-    }),
+    h("progress", { "aria-label": "Checking the password" }),
   );
   const status = h("p", { class: "signin-status", role: "status" });
   const error = h("p", { class: "signin-error", role: "alert" });
@@ -133,7 +159,21 @@ function showSignIn(message) {
     h(
       "p",
       { id: "password-help", class: "help" },
-      "The password stays in this browser: the page derives this dashboard's keys from it and sends the server only the API key. Closing the tab forgets them.",
+      "Your password stays in this browser: it is never sent to the server.",
+    ),
+    h(
+      "div",
+      { class: "remember" },
+      remember,
+      h("label", { for: "remember" }, "Stay signed in on this device for"),
+      days,
+    ),
+    h(
+      "p",
+      { id: "remember-help", class: "help" },
+      "Unticked, each tab asks for the password and forgets it when closed. Ticked, anyone who " +
+        "can use this browser can see the jobs and start them until then, or until you sign " +
+        "out: tick it only on a device that is yours alone.",
     ),
     h("div", { class: "form-actions" }, button),
     progress,
@@ -154,17 +194,19 @@ function showSignIn(message) {
     password.readOnly = true;
     progress.hidden = false;
     form.setAttribute("aria-busy", "true");
-    status.textContent = "Deriving the keys from the password (about a second)…";
+    status.textContent = "Checking the password (this takes a second)…";
     try {
       const keys = await deriveKeys(password.value, id);
       status.textContent = "Checking with the server…";
       const api = new Api(id, keys.apiKey);
       await api.info();
-      saveKeys(id, keys);
       password.value = "";
+      const kept = remember.checked
+        ? await keepOnDevice(id, keys, Number(days.value), Date.now())
+        : keepForTab(id, keys);
       status.textContent = "";
       navigated = true; // The form is gone: the focus goes to the jobs' heading.
-      enter(api, keys);
+      enter(api, kept);
     } catch (failure) {
       status.textContent = "";
       error.textContent = failure instanceof ApiError && failure.status === 401
@@ -189,33 +231,80 @@ function showSignIn(message) {
       { class: "card signin", "aria-labelledby": "signin-heading" },
       h("h1", { id: "signin-heading", tabindex: -1 }, "Sign in"),
       message ? h("p", { class: "notice" }, message) : null,
-      h(
-        "p",
-        { class: "muted" },
-        "Dashboard ",
-        h("code", { class: "dashboard-id" }, id),
-      ),
       form,
+      adminDetails(id),
     ),
   );
   password.focus();
 }
 
 /**
+ * The exact terms, for whoever runs the dashboard: folded away.
+ *
+ * @param {string} id The dashboard id.
+ * @returns {HTMLElement}
+ */
+function adminDetails(id) {
+  return h(
+    "details",
+    { class: "admin-details" },
+    h("summary", {}, "Details for admins"),
+    h("p", {}, "Dashboard ID: ", h("code", { class: "dashboard-id" }, id)),
+    h(
+      "p",
+      {},
+      `From the password, this page derives two keys with the same code koitab uses ` +
+        `(PBKDF2-HMAC-SHA256, ${PBKDF2_ITERATIONS.toLocaleString("en-US")} iterations, salted ` +
+        "with the dashboard ID, then HKDF): the API key, sent to the server with every call, " +
+        "and the run key, which signs manual runs (HMAC-SHA256) and is never sent. The password " +
+        "itself is never stored or sent.",
+    ),
+    h(
+      "p",
+      {},
+      'By default the keys are kept in this tab\'s sessionStorage. "Stay signed in" keeps them ' +
+        "in this browser's IndexedDB instead, until the chosen day: the run key as a " +
+        "non-extractable Web Crypto key (scripts on this page can sign with it but cannot read " +
+        "it out) and the API key as it is (it is sent in a header, so it has to be readable). " +
+        "That protects neither from someone who can copy this browser profile's files or run " +
+        "script on this page: with them, they can read the history and start @manual jobs, " +
+        "nothing else, until the time is up or someone signs out here.",
+    ),
+  );
+}
+
+/**
  * Starts the signed-in page.
  *
  * @param {Api} api The API.
- * @param {Keys} keys The keys.
+ * @param {Session} kept The keys, and until when they are kept.
  */
-function enter(api, keys) {
-  signedIn = { api, keys };
+function enter(api, kept) {
+  signedIn = { api, session: kept };
   const signOutButton = h("button", { type: "button", class: "secondary small" }, "Sign out");
-  signOutButton.addEventListener("click", () => signOut("Signed out. The keys are forgotten."));
+  signOutButton.addEventListener(
+    "click",
+    () => signOut("Signed out: this browser no longer holds anything that lets it in."),
+  );
   session.replaceChildren(
     h("nav", { "aria-label": "Main" }, h("a", { href: "#/" }, "Jobs")),
     signOutButton,
   );
+  const zone = viewerZone();
+  const offset = zoneOffset(zone, Date.now());
+  zoneNote.textContent = `Times are in your time zone, ${zone}${
+    offset === zone ? "" : ` (${offset})`
+  }.`;
+  zoneNote.hidden = false;
   route();
+}
+
+/** Signs out when a device sign-in runs out while the page is open. */
+function checkExpiry() {
+  const expiresAt = signedIn?.session.expiresAt ?? null;
+  if (expiresAt !== null && Date.now() >= expiresAt) {
+    signOut("Your sign-in on this device has run out: sign in again.");
+  }
 }
 
 /** Shows the view the address names. */
@@ -231,7 +320,7 @@ function route() {
   /** @type {ViewContext} */
   const context = {
     api: signedIn.api,
-    runKey: signedIn.keys.runKey,
+    runKey: signedIn.session.keys.runKey,
     signal: controller.signal,
     main,
     setTitle,
@@ -274,7 +363,16 @@ if (dashboardId === null) {
     h("p", {}, "A dashboard's address looks like /d/ID: koitab -d prints it."),
   );
 } else {
-  const keys = loadKeys(dashboardId);
-  if (keys === null) showSignIn();
-  else enter(new Api(dashboardId, keys.apiKey), keys);
+  const id = dashboardId;
+  watchForgotten(id, () => {
+    if (signedIn !== null && signedIn.session.expiresAt !== null) {
+      signOut("Signed out in another tab.");
+    }
+  });
+  setInterval(checkExpiry, 60_000);
+  const found = await loadSession(id, Date.now());
+  if (found === null) showSignIn();
+  else if (found === "expired") {
+    showSignIn("Your sign-in on this device has run out: sign in again.");
+  } else enter(new Api(id, found.keys.apiKey), found);
 }

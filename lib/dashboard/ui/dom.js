@@ -75,10 +75,26 @@ export function s(tag, props = {}, ...children) {
 }
 
 /**
+ * Attributes the reader changes, kept as the reader left them: a `<details>`
+ * opened or closed stays so.
+ */
+const READER_STATE = /** @type {Readonly<Record<string, readonly string[]>>} */ ({
+  DETAILS: ["open"],
+});
+
+/** @param {Node} node @returns {string | null} */
+function keyOf(node) {
+  return node instanceof Element ? node.getAttribute("data-key") : null;
+}
+
+/**
  * Makes `from` look like `to`, changing only what differs: equal subtrees stay
  * as they are (with the focus in them); an element of another tag or another
- * `data-key` is replaced. Listeners are not compared: morph only parts of the
- * page whose elements have none (links are fine).
+ * `data-key` is replaced. Children with a `data-key` are matched by key, not by
+ * place, so a row added at the top leaves the rows below (and the focus in one)
+ * in place. What the reader changed stays: a `<details>` keeps its open state.
+ * Listeners are not compared: morph only parts of the page whose elements have
+ * none (links are fine).
  *
  * @param {Node} from The live node.
  * @param {Node} to What it should become (consumed).
@@ -86,31 +102,55 @@ export function s(tag, props = {}, ...children) {
 export function morph(from, to) {
   if (from.isEqualNode(to)) return;
   if (
-    from.nodeType !== to.nodeType || from.nodeName !== to.nodeName ||
-    (from instanceof Element && to instanceof Element &&
-      from.getAttribute("data-key") !== to.getAttribute("data-key"))
+    from.nodeType !== to.nodeType || from.nodeName !== to.nodeName || keyOf(from) !== keyOf(to)
   ) {
     from.parentNode?.replaceChild(to, from);
     return;
   }
   if (!(from instanceof Element) || !(to instanceof Element)) {
-    from.nodeValue = to.nodeValue;
+    if (from.nodeValue !== to.nodeValue) from.nodeValue = to.nodeValue;
     return;
   }
+  const kept = READER_STATE[from.nodeName] ?? [];
   for (const { name } of [...from.attributes]) {
-    if (!to.hasAttribute(name)) from.removeAttribute(name);
+    if (!to.hasAttribute(name) && !kept.includes(name)) from.removeAttribute(name);
   }
   for (const { name, value } of [...to.attributes]) {
-    if (from.getAttribute(name) !== value) from.setAttribute(name, value);
+    if (from.getAttribute(name) !== value && !kept.includes(name)) from.setAttribute(name, value);
   }
-  const wanted = [...to.childNodes];
-  const present = [...from.childNodes];
+  morphChildren(from, [...to.childNodes]);
+}
+
+/**
+ * Brings `parent`'s children in line with `wanted`: keyed ones matched by key,
+ * the others by place.
+ *
+ * @param {Element} parent The live parent.
+ * @param {Node[]} wanted Its new children (consumed).
+ */
+function morphChildren(parent, wanted) {
+  const keys = new Set(wanted.map(keyOf).filter((key) => key !== null));
+  /** @type {Map<string, Node>} */
+  const byKey = new Map();
+  for (const child of [...parent.childNodes]) {
+    const key = keyOf(child);
+    if (key === null) continue;
+    // Rows that are gone go first, so that none of the rows staying has to move.
+    if (keys.has(key) && !byKey.has(key)) byKey.set(key, child);
+    else child.remove();
+  }
   wanted.forEach((child, i) => {
-    const live = present[i];
-    if (live === undefined) from.appendChild(child);
-    else morph(live, child);
+    const at = parent.childNodes[i] ?? null;
+    const key = keyOf(child);
+    const live = key === null ? (at !== null && keyOf(at) === null ? at : null) : byKey.get(key);
+    if (live === undefined || live === null) {
+      parent.insertBefore(child, at);
+      return;
+    }
+    if (live !== at) parent.insertBefore(live, at);
+    morph(live, child);
   });
-  for (const extra of present.slice(wanted.length)) extra.remove();
+  while (parent.childNodes.length > wanted.length) parent.lastChild?.remove();
 }
 
 /**

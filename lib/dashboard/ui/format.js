@@ -123,7 +123,11 @@ export function runOutcome(run) {
         text: run.signal ? `killed by ${run.signal}` : "killed",
       };
     case "interrupted":
-      return { state: "failed", word: "interrupted", text: "interrupted (koid stopped)" };
+      return {
+        state: "failed",
+        word: "interrupted",
+        text: "interrupted (Koi stopped on its machine)",
+      };
     case "not-started":
       return { state: "failed", word: "not started", text: "did not start" };
   }
@@ -178,15 +182,59 @@ export function argumentWords(args) {
 }
 
 /**
- * Checks the text of a whole-number field as koid will: optional sign, digits,
- * and a safe integer.
+ * Reads the text of a whole-number field as koid will: an optional sign and
+ * digits, within the safe-integer range (±9,007,199,254,740,991); else the
+ * problem, in words for the field.
  *
  * @param {string} text The field's text.
- * @returns {number | null} The number, or null when it is not a whole number.
+ * @returns {{ value: number } | { problem: string }} The number, or what is wrong.
  */
-export function parseWholeNumber(text) {
+export function readWholeNumber(text) {
   const trimmed = text.trim();
-  if (!/^[+-]?[0-9]+$/.test(trimmed)) return null;
+  if (!/^[+-]?[0-9]+$/.test(trimmed)) return { problem: "Type a whole number, such as 42" };
   const value = Number(trimmed);
-  return Number.isSafeInteger(value) ? value : null;
+  if (Number.isSafeInteger(value)) return { value };
+  const limit = Number.MAX_SAFE_INTEGER.toLocaleString("en-US");
+  return {
+    problem: `Too ${value < 0 ? "small" : "big"}: type a whole number from -${limit} to ${limit}`,
+  };
+}
+
+/**
+ * The viewer's time zone, as the browser knows it.
+ *
+ * @returns {string} An IANA zone name, such as `Europe/Berlin`.
+ */
+export function viewerZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/**
+ * A zone's offset from UTC at an instant, in words: `UTC`, `UTC+1`, `UTC-3:30`.
+ *
+ * @param {string} zone The IANA zone.
+ * @param {number} at The instant.
+ * @returns {string} The offset.
+ */
+export function zoneOffset(zone, at) {
+  const name = new Intl.DateTimeFormat("en-US", { timeZone: zone, timeZoneName: "shortOffset" })
+    .formatToParts(at).find((part) => part.type === "timeZoneName")?.value ?? "GMT";
+  return name === "GMT" || name === "GMT+0" ? "UTC" : name.replace(/^GMT/, "UTC");
+}
+
+/**
+ * Whether two zones show the same clock time at an instant (then the page need
+ * not name a job's zone beside the viewer's).
+ *
+ * @param {string} a A zone.
+ * @param {string} b Another.
+ * @param {number} at The instant.
+ * @returns {boolean}
+ */
+export function zonesAgree(a, b, at) {
+  try {
+    return a === b || zoneOffset(a, at) === zoneOffset(b, at);
+  } catch {
+    return false; // A zone this browser does not know: name it.
+  }
 }

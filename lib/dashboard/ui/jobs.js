@@ -1,30 +1,32 @@
 // @ts-check
 /**
- * The jobs view: every job of every host in one table, grouped by section and
- * host (each group a row group with its own header), with its schedule in
- * words, its next run, its last run's outcome and duration. It is rebuilt every
- * few seconds and morphed into place, so the focus stays put.
+ * The jobs view: every job of every host in one table, grouped by section, then
+ * by machine within it (each section a row group under its own heading, each
+ * machine a sub-heading), with its schedule in words, its next run, its last
+ * run's outcome and duration. It is rebuilt every few seconds and morphed into
+ * place, so the focus stays put. Also the small pieces the other views share:
+ * state badges, job labels and links, argument lists.
  *
  * @module
  */
 
 import { h, morph, srOnly } from "./dom.js";
 import {
+  argumentWords,
   formatDuration,
   formatRelative,
   formatTime,
   runDuration,
   runOutcome,
   STATE_WORDS,
+  viewerZone,
+  zonesAgree,
 } from "./format.js";
 import { every } from "./poll.js";
 
 /** @typedef {import("./api.js").JobRow} JobRow */
 /** @typedef {import("./api.js").HostInfo} HostInfo */
 /** @typedef {import("../job_view.ts").JobState} JobState */
-
-/** A host unheard of for this long is shown as possibly down. */
-const QUIET_MS = 3 * 60_000;
 
 /** The glyph beside each state's word, so that colour is never the only sign. */
 const STATE_GLYPHS = /** @type {const} */ ({
@@ -49,6 +51,37 @@ export function badge(state, text = STATE_WORDS[state]) {
     h("span", { class: "glyph", "aria-hidden": "true" }, STATE_GLYPHS[state]),
     text,
   );
+}
+
+/**
+ * A run's argument values, each `name=value` kept whole on its line (a long one
+ * wraps only when it cannot fit a line of its own).
+ *
+ * @param {Readonly<Record<string, string | number | boolean>>} args The values.
+ * @returns {HTMLElement}
+ */
+export function argumentList(args) {
+  const words = argumentWords(args);
+  if (words.length === 0) return h("span", { class: "muted" }, "none");
+  return h(
+    "span",
+    { class: "args" },
+    ...words.flatMap((word, i) => [i === 0 ? null : " ", h("code", { class: "arg" }, word)]),
+  );
+}
+
+/**
+ * The job's zone, when its schedule's times read differently in the viewer's:
+ * the words "every day at 02:30" are in the job's zone.
+ *
+ * @param {Pick<JobRow, "schedule" | "timezone" | "nextRun">} job The job.
+ * @param {number} now The current instant.
+ * @returns {string | null} The zone to name, or null.
+ */
+export function jobZone(job, now) {
+  if (job.timezone === null || job.schedule.startsWith("@")) return null;
+  const at = job.nextRun === null ? now : Date.parse(job.nextRun);
+  return zonesAgree(job.timezone, viewerZone(), at) ? null : job.timezone;
 }
 
 /**
@@ -81,9 +114,13 @@ export function jobHref(job) {
  */
 function nextRun(job, now) {
   if (job.schedule === "@manual") return [h("span", { class: "muted" }, "when started")];
-  if (job.schedule === "@reboot") return [h("span", { class: "muted" }, "when koid starts")];
-  const next = job.next.map((iso) => Date.parse(iso)).find((at) => at > now - 1000);
-  if (next === undefined) return [h("span", { class: "muted" }, "no more runs")];
+  if (job.schedule === "@reboot") {
+    return [h("span", { class: "muted" }, "at the next start-up")];
+  }
+  if (job.nextRun === null) {
+    return [h("span", { class: "muted" }, "never: the schedule names no date to come")];
+  }
+  const next = Date.parse(job.nextRun);
   return [
     h("time", { datetime: new Date(next).toISOString() }, formatTime(next, now)),
     h("span", { class: "relative" }, formatRelative(next, now)),
@@ -127,7 +164,7 @@ function lastRun(job, now) {
  * lines), its content in one wrapper.
  *
  * @param {string} label The column's name.
- * @param {...(Node | string)} content The content.
+ * @param {...import("./dom.js").Child} content The content.
  * @returns {HTMLTableCellElement}
  */
 export function cell(label, ...content) {
@@ -151,6 +188,7 @@ const COLUMNS = ["Job", "Schedule", "Next run", "Last run", "Duration"];
 function jobRow(job, now) {
   const label = jobLabel(job);
   const run = job.lastRun;
+  const zone = jobZone(job, now);
   return h(
     "tr",
     { "data-key": `${job.host}/${job.tag}`, class: `job ${job.state}` },
@@ -172,7 +210,14 @@ function jobRow(job, now) {
     ),
     cell(
       "Schedule",
-      h("span", { class: "description" }, job.description || job.schedule),
+      h(
+        "span",
+        { class: "description" },
+        job.schedule === "@reboot"
+          ? "at start-up (when Koi starts on the machine)"
+          : job.description || job.schedule,
+      ),
+      zone === null ? null : h("span", { class: "zone" }, `${zone} time`),
       h("code", { class: "schedule" }, job.schedule),
     ),
     cell("Next run", ...nextRun(job, now)),
@@ -187,7 +232,7 @@ function jobRow(job, now) {
 }
 
 /**
- * A line of counts: "5 jobs on 2 hosts: 3 ok, 1 failed, 1 never run".
+ * A line of counts: "5 jobs on 2 machines: 3 ok, 1 failed, 1 never run".
  *
  * @param {readonly JobRow[]} jobs The jobs.
  * @param {number} hostCount How many hosts.
@@ -202,11 +247,48 @@ function summary(jobs, hostCount) {
   return h(
     "p",
     { class: "summary" },
-    `${jobs.length} job${jobs.length === 1 ? "" : "s"} on ${hostCount} host${
+    `${jobs.length} job${jobs.length === 1 ? "" : "s"} on ${hostCount} machine${
       hostCount === 1 ? "" : "s"
     }`,
     ...counts.map(([state, count]) =>
       h("span", { class: `count ${state}` }, badge(state, `${count} ${STATE_WORDS[state]}`))
+    ),
+  );
+}
+
+/**
+ * A machine's sub-heading within a section: its name, and whether it is
+ * connected (koid polls the dashboard while it runs) or since when it is not.
+ *
+ * @param {string} host The host.
+ * @param {HostInfo | undefined} info What the dashboard knows of it.
+ * @param {number} now The current instant.
+ * @returns {HTMLTableRowElement}
+ */
+function hostRow(host, info, now) {
+  const lastSeen = info?.lastSeenAt ?? null;
+  const connected = info?.connected ?? false;
+  return h(
+    "tr",
+    { class: "host-row", "data-key": `host\n${host}` },
+    h(
+      "th",
+      { colspan: COLUMNS.length },
+      h("span", { class: "kind" }, "Machine"),
+      srOnly(" "),
+      h("span", { class: "host" }, host),
+      h(
+        "span",
+        { class: connected ? "seen" : "seen quiet" },
+        srOnly(", "),
+        connected
+          ? "connected"
+          : lastSeen === null
+          ? "never connected"
+          : `not connected, last seen ${formatTime(lastSeen, now)} (${
+            formatRelative(lastSeen, now)
+          })`,
+      ),
     ),
   );
 }
@@ -242,41 +324,31 @@ export function jobsContent(jobs, hosts, now) {
     sections.set(section, byHost);
     byHost.set(job.host, [...(byHost.get(job.host) ?? []), job]);
   }
-  const seen = new Map(hosts.map((host) => [host.host, host.lastSeenAt]));
+  const known = new Map(hosts.map((host) => [host.host, host]));
   const sectionKeys = [...sections.keys()].sort((a, b) =>
     a === "" ? -1 : b === "" ? 1 : a.localeCompare(b)
   );
-  const groups = sectionKeys.flatMap((section) => {
+  const groups = sectionKeys.map((section) => {
     const byHost = /** @type {Map<string, JobRow[]>} */ (sections.get(section));
-    return [...byHost.keys()].sort().map((host) => {
-      const lastSeen = seen.get(host) ?? null;
-      const quiet = lastSeen === null || now - lastSeen > QUIET_MS;
-      return h(
-        "tbody",
-        { "data-key": `${section}\n${host}` },
+    return h(
+      "tbody",
+      { "data-key": `section\n${section}` },
+      h(
+        "tr",
+        { class: "section-row" },
         h(
-          "tr",
-          { class: "group" },
-          h(
-            "th",
-            { colspan: COLUMNS.length, scope: "rowgroup" },
-            h("span", { class: "section-name" }, section === "" ? "No section" : section),
-            h("span", { class: "host" }, srOnly(", on "), host),
-            h(
-              "span",
-              { class: quiet ? "seen quiet" : "seen" },
-              srOnly(", "),
-              lastSeen === null
-                ? "not heard from yet"
-                : now - lastSeen < 5000
-                ? "seen just now"
-                : `seen ${formatRelative(lastSeen, now)}`,
-            ),
-          ),
+          "th",
+          { colspan: COLUMNS.length, scope: "rowgroup" },
+          h("span", { class: "kind" }, "Section"),
+          srOnly(" "),
+          h("span", { class: "section-name" }, section === "" ? "No section" : section),
         ),
+      ),
+      ...[...byHost.keys()].sort().flatMap((host) => [
+        hostRow(host, known.get(host), now),
         ...(/** @type {JobRow[]} */ (byHost.get(host))).map((job) => jobRow(job, now)),
-      );
-    });
+      ]),
+    );
   });
   return h(
     "div",
@@ -288,7 +360,7 @@ export function jobsContent(jobs, hosts, now) {
       h(
         "table",
         { class: "jobs-table" },
-        h("caption", { class: "sr-only" }, "Jobs by section and host"),
+        h("caption", { class: "sr-only" }, "Jobs by section, then machine"),
         h("colgroup", {}, ...COLUMNS.map((_, i) => h("col", { class: `column-${i}` }))),
         h(
           "thead",
@@ -305,6 +377,28 @@ export function jobsContent(jobs, hosts, now) {
       ),
     ),
   );
+}
+
+/**
+ * A notice for each host whose last job list the server refused: what the page
+ * shows of that host's jobs is out of date, and this says why.
+ *
+ * @param {readonly HostInfo[]} hosts The hosts.
+ * @param {number} now The current instant.
+ * @returns {HTMLElement[]}
+ */
+export function refusedJobLists(hosts, now) {
+  return hosts.flatMap(({ host, jobListRefused: refused }) => {
+    if (refused === null) return [];
+    const when = formatRelative(refused.at, now);
+    return [h(
+      "p",
+      { class: "notice", role: "status", "data-key": `refused ${host}` },
+      `The job list of ${host} is out of date: the server refused the list koid sent ${
+        when === "now" ? "just now" : when
+      } (${refused.reason}).`,
+    )];
+  });
 }
 
 /** How often the jobs view refreshes. */
@@ -331,7 +425,10 @@ export async function showJobs(context) {
       const [info, jobs] = await Promise.all([api.info(signal), api.jobs(signal)]);
       context.problem(null);
       const now = Date.now();
-      morph(content, h("div", {}, jobsContent(jobs, info.hosts, now)));
+      morph(
+        content,
+        h("div", {}, ...refusedJobLists(info.hosts, now), jobsContent(jobs, info.hosts, now)),
+      );
       updated.textContent = `Updated ${formatTime(now, now, { seconds: true })}`;
     },
     REFRESH_MS,

@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * A run's output on the page: stdout as it is, stderr on a tinted background
- * and announced as such to screen readers, Koi's own notes set apart, terminal
+ * and announced as such to screen readers (with a key that explains the mark,
+ * shown only when there is stderr), Koi's own notes set apart, terminal
  * colours as CSS classes; and following a running job's output live, as
  * `koitab -d run` does (chunks after the last one seen, every second; the whole
  * final output once the run has ended, since it replaces what was streamed).
@@ -25,6 +26,14 @@ export const FOLLOW_MS = 1000;
 export class OutputView {
   /** @type {HTMLPreElement} */
   element;
+  /** What the stderr mark means: for the caller to place, hidden until there is stderr. */
+  legend = h(
+    "p",
+    { class: "stream-key", hidden: true },
+    h("span", { class: "stderr-sample", "aria-hidden": "true" }, "stderr"),
+    " Tinted lines were written to the error stream (stderr). Programs write errors there, " +
+      "and often warnings or progress too: the result above says whether the run failed.",
+  );
   #reader = new AnsiReader();
   /** @type {HTMLElement | null} The stderr block text goes on in, if the last chunk was stderr. */
   #stderrBlock = null;
@@ -44,6 +53,7 @@ export class OutputView {
     this.#reader = new AnsiReader();
     this.#stderrBlock = null;
     this.#empty = true;
+    this.legend.hidden = true;
     this.element.className = "output empty";
     this.element.replaceChildren("No output yet.");
   }
@@ -58,6 +68,22 @@ export class OutputView {
     const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
     for (const chunk of chunks) this.#add(chunk);
     if (atBottom) pre.scrollTop = pre.scrollHeight;
+  }
+
+  /**
+   * Shows the whole output afresh (a run's final output replaces what was
+   * streamed), keeping the reader's place: at the end if they were there, else
+   * where they were.
+   *
+   * @param {readonly Pick<OutputRecord, "stream" | "text">[]} chunks The chunks, in order.
+   */
+  replaceAll(chunks) {
+    const pre = this.element;
+    const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    const top = pre.scrollTop;
+    this.reset();
+    for (const chunk of chunks) this.#add(chunk);
+    pre.scrollTop = atBottom ? pre.scrollHeight : top;
   }
 
   /** Marks a finished run that wrote nothing. */
@@ -77,6 +103,7 @@ export class OutputView {
     /** @type {HTMLElement} */
     let target = this.element;
     if (chunk.stream === "stderr") {
+      this.legend.hidden = false;
       if (this.#stderrBlock === null) {
         this.#stderrBlock = h("span", { class: "stderr" }, srOnly("[stderr] "));
         this.element.append(this.#stderrBlock);
@@ -136,8 +163,7 @@ export async function followRun(api, runId, view, options) {
     }
     const chunks = [...answer.output].sort((a, b) => a.seq - b.seq);
     if (after === null) {
-      view.reset();
-      view.append(chunks);
+      view.replaceAll(chunks);
     } else {
       const last = after;
       view.append(chunks.filter((chunk) => chunk.seq > last));

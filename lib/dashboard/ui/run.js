@@ -9,7 +9,6 @@
 import { ApiError } from "./api.js";
 import { h, morph } from "./dom.js";
 import {
-  argumentWords,
   exitWords,
   formatDuration,
   formatTime,
@@ -17,7 +16,7 @@ import {
   runOutcome,
   triggerWords,
 } from "./format.js";
-import { badge, jobHref } from "./jobs.js";
+import { argumentList, badge, jobHref } from "./jobs.js";
 import { followRun, OutputView } from "./output.js";
 
 /** @typedef {import("../schema.ts").Run} Run */
@@ -32,12 +31,11 @@ import { followRun, OutputView } from "./output.js";
  */
 function facts(run, now) {
   const outcome = runOutcome(run);
-  const words = argumentWords(run.args);
   /** @type {[string, Node | string][]} */
   const rows = [
-    ["Result", badge(outcome.state, outcome.text)],
+    ["Result", badge(outcome.state, outcome.word)],
     ["Exit code", exitWords(run)],
-    ["Host", run.host],
+    ["Machine", run.host],
     ["Trigger", triggerWords(run.trigger)],
     [
       "Started",
@@ -51,7 +49,7 @@ function facts(run, now) {
       run.finishedAt === null ? "Running for" : "Duration",
       formatDuration(runDuration(run, now)),
     ],
-    ["Arguments", words.length ? h("code", { class: "args" }, words.join(" ")) : "none"],
+    ["Arguments", argumentList(run.args)],
   ];
   if (run.scheduledFor !== null && run.trigger === "schedule") {
     rows.splice(4, 0, ["Scheduled for", formatTime(run.scheduledFor, now, { seconds: true })]);
@@ -60,7 +58,14 @@ function facts(run, now) {
   return h(
     "dl",
     { class: "facts" },
-    ...rows.map(([term, value]) => h("div", {}, h("dt", {}, term), h("dd", {}, value))),
+    ...rows.map(([term, value]) =>
+      h(
+        "div",
+        { class: term === "Arguments" || term === "Error" ? "wide" : null },
+        h("dt", {}, term),
+        h("dd", {}, value),
+      )
+    ),
   );
 }
 
@@ -84,12 +89,8 @@ export async function showRun(context, runId) {
   const outputCard = h(
     "section",
     { class: "card", "aria-labelledby": "output-heading" },
-    h(
-      "div",
-      { class: "output-head" },
-      h("h2", { id: "output-heading" }, "Output"),
-      h("span", { class: "stderr-key", "aria-hidden": "true" }, "stderr"),
-    ),
+    h("h2", { id: "output-heading" }, "Output"),
+    output.legend,
     output.element,
   );
   context.main.replaceChildren(crumbs, heading, factsBox, status, outputCard);

@@ -23,14 +23,14 @@ export declare function deriveKeys(
 /**
  * Signs a manual run's payload: HMAC-SHA256 over its exact UTF-8 bytes.
  *
- * @param runKey The run key.
+ * @param runKey The run key, or its {@linkcode hmacKey}.
  * @param payload The payload, exactly as it will be sent.
  * @returns The signature, unpadded base64url.
  */
-export declare function signRun(runKey: string, payload: string): Promise<string>;
+export declare function signRun(runKey: string | CryptoKey, payload: string): Promise<string>;
 
 /**
- * The HMAC key for a run key.
+ * The HMAC key for a run key: non-extractable, for signing only.
  *
  * @param runKey The run key.
  * @returns A key for HMAC-SHA256 signing.

@@ -59,18 +59,20 @@ export async function deriveKeys(password, dashboardId) {
 /**
  * Signs a manual run's payload: HMAC-SHA256 over its exact UTF-8 bytes.
  *
- * @param {string} runKey The run key, from {@linkcode deriveKeys}.
+ * @param {string | CryptoKey} runKey The run key, from {@linkcode deriveKeys}, or
+ *   its {@linkcode hmacKey}.
  * @param {string} payload The payload, a JSON string, exactly as it will be sent.
  * @returns {Promise<string>} The signature, unpadded base64url.
  * @throws {TypeError} If the run key is not 32 bytes of base64url.
  */
 export async function signRun(runKey, payload) {
-  const mac = await crypto.subtle.sign("HMAC", await hmacKey(runKey), encoder.encode(payload));
+  const key = typeof runKey === "string" ? await hmacKey(runKey) : runKey;
+  const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(payload));
   return base64url(new Uint8Array(mac));
 }
 
 /**
- * The HMAC key for a run key.
+ * The HMAC key for a run key: non-extractable, for signing only.
  *
  * @param {string} runKey The run key.
  * @returns {Promise<CryptoKey>} A key for HMAC-SHA256 signing.
