@@ -9,11 +9,12 @@
  * ```
  *
  * Options: `--json` prints the figures as one JSON object (progress goes to stderr);
- * `--quick` shrinks the counts and durations for a smoke run.
+ * `--quick` shrinks the counts and durations for a smoke run; `--instances N`, below.
  *
  * The server is the real `dashboard.ts`, started in its own process with the flags
  * of `deno task dashboard` on a fresh store file, as it is deployed; this script
  * plays the koids and the browsers.
+
  *
  * 1. Long-poll latency: 1,000 koids, each its own host (100 hosts under each of 10
  *    dashboards), each keeping one `GET …/hosts/{host}/manual?wait=25` open and
@@ -26,27 +27,51 @@
  *    them, with `retentionRuns` low enough that every end also trims old runs. The
  *    1,000 koids of part 1 stay connected. Goal: at least 2,000 reports per second.
  *
+ * `--instances N` (2 to 9) measures several stateless instances sharing one store
+ * instead: N `dashboard.ts` processes on the KV Connect fixture
+ * (`tests/_kv_connect.ts`, in its own process, where a self-hosted denokv would
+ * be), 10,000 koids spread over them (their first polls staggered over 5-25 s, as
+ * koids started at different times), manual runs queued through a random instance,
+ * 20 a second, most for a koid waiting on another instance (reached through that
+ * instance's once-a-second look at the store), the ingest clients spread over the
+ * instances, and each process's RSS and CPU. It needs a few more than 10,000 file
+ * descriptors (`ulimit -n`).
+ *
  * @module
  */
 
 import { base64url, newDashboardId } from "../lib/keys.ts";
-import { entryFlags } from "../tools/task_flags.ts";
+import {
+  type ServerProcess,
+  startDashboardProcess,
+  startKvConnectProcess,
+} from "../tests/_dashboard_process.ts";
+import { runReports } from "../tests/_reports.ts";
 
-const root = new URL("../", import.meta.url);
-const json = Deno.args.includes("--json");
-const quick = Deno.args.includes("--quick");
-for (const arg of Deno.args) {
-  if (arg !== "--json" && arg !== "--quick") {
-    console.error(`dashboard_load: unknown option "${arg}" (expected --json, --quick)`);
+let json = false;
+let quick = false;
+/** How many server instances share one store; 1 is the embedded store. */
+let instanceCount = 1;
+for (let i = 0; i < Deno.args.length; i++) {
+  const arg = Deno.args[i]!;
+  if (arg === "--json") json = true;
+  else if (arg === "--quick") quick = true;
+  else if (arg === "--instances" && /^[2-9]$/.test(Deno.args[i + 1] ?? "")) {
+    instanceCount = Number(Deno.args[++i]);
+  } else {
+    console.error(
+      `dashboard_load: unknown option "${arg}" (expected --json, --quick, --instances 2-9)`,
+    );
     Deno.exit(2);
   }
 }
+const multi = instanceCount > 1;
 
 const config = {
   dashboards: 10,
-  hostsPerDashboard: 100,
+  hostsPerDashboard: multi ? (quick ? 100 : 1000) : 100,
   manualRuns: quick ? 100 : 500,
-  manualGapMs: 20,
+  manualGapMs: multi ? 50 : 20,
   ingestClients: 8,
   runsPerBatch: 20,
   ingestSeconds: quick ? 5 : 20,
@@ -80,36 +105,23 @@ async function usage(pid: number): Promise<{ rss: number; cpuSeconds: number }> 
   return { rss, cpuSeconds: ticks / 100 };
 }
 
-/** Starts `dashboard.ts` as `deno task dashboard` would, and reads the URL it prints. */
-async function startDashboard(db: string): Promise<{ url: string; child: Deno.ChildProcess }> {
-  const flags = entryFlags(await Deno.readTextFile(new URL("deno.json", root)));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...flags.dashboard,
-      new URL("dashboard.ts", root).pathname,
-      "--port",
-      "0",
-      "--db",
-      db,
-    ],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/listening on (\S+)\n/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the dashboard server exited: ${text}`);
-    text += value;
-  }
-  // Keep draining stderr, so the server never blocks on a full pipe.
-  (async () => {
-    while (!(await reader.read()).done) { /* drained */ }
-  })();
-  return { url: /listening on (\S+)\n/.exec(text)![1]!, child };
+/** The machine's 1-minute load average, from `/proc/loadavg`: other work skews the figures. */
+async function loadAverage(): Promise<number> {
+  const { stdout } = await new Deno.Command("/bin/cat", {
+    args: ["/proc/loadavg"],
+    stdout: "piped",
+  })
+    .output();
+  return Number(new TextDecoder().decode(stdout).split(" ")[0]);
+}
+
+/** The CPU cores a process kept busy between two usage readings. */
+function cpuShare(
+  before: { cpuSeconds: number },
+  after: { cpuSeconds: number },
+  seconds: number,
+): number {
+  return Math.round((after.cpuSeconds - before.cpuSeconds) / seconds * 100) / 100;
 }
 
 interface Dashboard {
@@ -133,18 +145,29 @@ async function createDashboard(url: string): Promise<Dashboard> {
 class Koid {
   readonly received = new Map<string, number>();
   readonly #stop = new AbortController();
-  #onRun: ((manualId: string) => void) | null = null;
+  readonly #waiting = new Map<string, (arrived: number) => void>();
   polls = 0;
   readonly done: Promise<void>;
 
-  constructor(url: string, readonly dashboard: Dashboard, readonly host: string) {
-    this.done = this.#loop(`${url}/api/d/${dashboard.id}/hosts/${host}/manual?wait=25`);
+  /**
+   * @param url The base URL of the server instance it polls.
+   * @param dashboard Its dashboard.
+   * @param host Its host name.
+   * @param firstWait How long its first poll waits, seconds; then 25.
+   */
+  constructor(
+    readonly url: string,
+    readonly dashboard: Dashboard,
+    readonly host: string,
+    firstWait = 25,
+  ) {
+    this.done = this.#loop(`${url}/api/d/${dashboard.id}/hosts/${host}/manual`, firstWait);
   }
 
-  async #loop(pollUrl: string): Promise<void> {
-    while (!this.#stop.signal.aborted) {
+  async #loop(pollUrl: string, firstWait: number): Promise<void> {
+    for (let wait = firstWait; !this.#stop.signal.aborted; wait = 25) {
       try {
-        const response = await fetch(pollUrl, {
+        const response = await fetch(`${pollUrl}?wait=${wait}`, {
           headers: this.dashboard.headers,
           signal: this.#stop.signal,
         });
@@ -153,7 +176,7 @@ class Koid {
         const now = performance.now();
         for (const run of body.runs ?? []) {
           this.received.set(run.manualId, now);
-          this.#onRun?.(run.manualId);
+          this.#waiting.get(run.manualId)?.(now);
         }
       } catch (error) {
         if (this.#stop.signal.aborted) return;
@@ -167,11 +190,7 @@ class Koid {
   arrival(manualId: string): Promise<number> {
     const known = this.received.get(manualId);
     if (known !== undefined) return Promise.resolve(known);
-    return new Promise((resolve) => {
-      this.#onRun = (id) => {
-        if (id === manualId) resolve(this.received.get(id)!);
-      };
-    });
+    return new Promise((resolve) => this.#waiting.set(manualId, resolve));
   }
 
   stop(): void {
@@ -179,8 +198,9 @@ class Koid {
   }
 }
 
+/** Waits until every koid's poll has reached the server (each host seen since `since`). */
 async function waitForPollers(url: string, dashboards: Dashboard[], since: number): Promise<void> {
-  const deadline = performance.now() + 60_000;
+  const deadline = performance.now() + 180_000;
   while (performance.now() < deadline) {
     let seen = 0;
     for (const dashboard of dashboards) {
@@ -191,7 +211,41 @@ async function waitForPollers(url: string, dashboards: Dashboard[], since: numbe
     if (seen === dashboards.length * config.hostsPerDashboard) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error("the long-polls did not all reach the server within a minute");
+  throw new Error("the long-polls did not all reach the server within three minutes");
+}
+
+/** Queues a manual run for a koid through `url`; resolves once the koid has it. */
+async function manualRun(url: string, koid: Koid) {
+  const payload = JSON.stringify({
+    v: 1,
+    dashboard: koid.dashboard.id,
+    host: koid.host,
+    tag: "j0000000000000000",
+    ts: Date.now(),
+    args: {},
+  });
+  const sent = performance.now();
+  const response = await fetch(`${url}/api/d/${koid.dashboard.id}/manual`, {
+    method: "POST",
+    headers: koid.dashboard.headers,
+    body: JSON.stringify({ payload, signature: base64url(new Uint8Array(32)) }),
+  });
+  const { manualId } = await response.json() as { manualId: string };
+  const answered = performance.now();
+  const arrived = await koid.arrival(manualId);
+  return { fromResponse: Math.max(0, arrived - answered), fromRequest: arrived - sent };
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+
+/** p50, p99 and max of some latencies, ms. */
+function spread(latencies: number[]) {
+  const sorted = latencies.toSorted((a, b) => a - b);
+  return {
+    p50Ms: round(percentile(sorted, 50)),
+    p99Ms: round(percentile(sorted, 99)),
+    maxMs: round(sorted.at(-1)!),
+  };
 }
 
 async function longPollLatency(url: string, koids: Koid[]) {
@@ -199,43 +253,53 @@ async function longPollLatency(url: string, koids: Koid[]) {
   const fromRequest: number[] = [];
   for (let i = 0; i < config.manualRuns; i++) {
     const koid = koids[Math.floor(Math.random() * koids.length)]!;
-    const payload = JSON.stringify({
-      v: 1,
-      dashboard: koid.dashboard.id,
-      host: koid.host,
-      tag: "j0000000000000000",
-      ts: Date.now(),
-      args: {},
-    });
-    const sent = performance.now();
-    const response = await fetch(`${url}/api/d/${koid.dashboard.id}/manual`, {
-      method: "POST",
-      headers: koid.dashboard.headers,
-      body: JSON.stringify({ payload, signature: base64url(new Uint8Array(32)) }),
-    });
-    const { manualId } = await response.json() as { manualId: string };
-    const answered = performance.now();
-    const arrived = await koid.arrival(manualId);
-    fromResponse.push(Math.max(0, arrived - answered));
-    fromRequest.push(arrived - sent);
+    const latency = await manualRun(url, koid);
+    fromResponse.push(latency.fromResponse);
+    fromRequest.push(latency.fromRequest);
     await new Promise((resolve) => setTimeout(resolve, config.manualGapMs));
   }
-  fromResponse.sort((a, b) => a - b);
-  fromRequest.sort((a, b) => a - b);
-  const round = (ms: number) => Math.round(ms * 10) / 10;
+  const sent = spread(fromRequest);
   return {
     runs: config.manualRuns,
-    p50Ms: round(percentile(fromResponse, 50)),
-    p99Ms: round(percentile(fromResponse, 99)),
-    maxMs: round(fromResponse.at(-1)!),
-    fromPostSentP50Ms: round(percentile(fromRequest, 50)),
-    fromPostSentP99Ms: round(percentile(fromRequest, 99)),
+    ...spread(fromResponse),
+    fromPostSentP50Ms: sent.p50Ms,
+    fromPostSentP99Ms: sent.p99Ms,
   };
 }
 
-async function reportIngest(url: string) {
-  const dashboard = await createDashboard(url);
-  await (await fetch(`${url}/api/d/${dashboard.id}/settings`, {
+/**
+ * Manual runs queued through a random instance for a random koid, one every
+ * `manualGapMs` without waiting for the last to arrive (a run crossing instances
+ * takes up to a second): latency from the queueing answer to the koid.
+ */
+async function multiInstanceLatency(urls: string[], koids: Koid[]) {
+  const runs: Promise<{ across: boolean; ms: number }>[] = [];
+  for (let i = 0; i < config.manualRuns; i++) {
+    const koid = koids[Math.floor(Math.random() * koids.length)]!;
+    const url = urls[Math.floor(Math.random() * urls.length)]!;
+    runs.push(
+      manualRun(url, koid).then(({ fromResponse }) => ({
+        across: url !== koid.url,
+        ms: fromResponse,
+      })),
+    );
+    await new Promise((resolve) => setTimeout(resolve, config.manualGapMs));
+  }
+  const done = await Promise.all(runs);
+  const across = done.filter((run) => run.across).map((run) => run.ms);
+  const same = done.filter((run) => !run.across).map((run) => run.ms);
+  return {
+    runs: done.length,
+    ...spread(done.map((run) => run.ms)),
+    acrossInstances: { runs: across.length, ...spread(across) },
+    sameInstance: { runs: same.length, ...spread(same) },
+  };
+}
+
+/** Ingest clients, each its own host, sending batches through the URLs in turn. */
+async function reportIngest(urls: string[]) {
+  const dashboard = await createDashboard(urls[0]!);
+  await (await fetch(`${urls[0]}/api/d/${dashboard.id}/settings`, {
     method: "PATCH",
     headers: dashboard.headers,
     body: JSON.stringify({ retentionRuns: config.retentionRuns }),
@@ -243,45 +307,18 @@ async function reportIngest(url: string) {
   const text = "a line of output from the job, as koid streams it\n".repeat(4);
   let reports = 0;
   let batches = 0;
+  /** The runs each client sent; its jobs take turns, five of them. */
+  const sent: number[] = [];
   const deadline = performance.now() + config.ingestSeconds * 1000;
   const began = performance.now();
   await Promise.all(Array.from({ length: config.ingestClients }, async (_, client) => {
     const host = `ingest-${client}`;
+    const url = urls[client % urls.length]!;
     let run = 0;
     while (performance.now() < deadline) {
       const batch = [];
       for (let i = 0; i < config.runsPerBatch; i++, run++) {
-        const id = `${client}-${run}`;
-        const startedAt = Date.now();
-        batch.push(
-          {
-            type: "start",
-            run: {
-              id,
-              tag: `j${run % 5}`,
-              name: null,
-              section: null,
-              trigger: "schedule",
-              args: {},
-              scheduledFor: startedAt,
-              startedAt,
-            },
-          },
-          { type: "output", runId: id, seq: 0, stream: "stdout", text },
-          {
-            type: "end",
-            runId: id,
-            end: {
-              finishedAt: startedAt + 5,
-              exitCode: 0,
-              signal: null,
-              status: "succeeded",
-              error: null,
-              outputBytes: text.length,
-              chunks: [{ stream: "stdout", text }],
-            },
-          },
-        );
+        batch.push(...runReports(`${client}-${run}`, `j${run % 5}`, Date.now(), text));
       }
       const response = await fetch(`${url}/api/d/${dashboard.id}/hosts/${host}/reports`, {
         method: "POST",
@@ -294,17 +331,18 @@ async function reportIngest(url: string) {
       }
       reports += batch.length;
       batches++;
+      sent[client] = run;
     }
   }));
   const seconds = (performance.now() - began) / 1000;
-  // The server kept up with retention too: each job holds exactly retentionRuns runs.
-  const kept = await fetch(`${url}/api/d/${dashboard.id}/runs?host=ingest-0&tag=j0&limit=500`, {
-    headers: dashboard.headers,
-  });
+  // The server kept up with retention too: a job holds its last retentionRuns runs.
+  const want = Math.min(config.retentionRuns, Math.ceil((sent[0] ?? 0) / 5));
+  const kept = await fetch(
+    `${urls.at(-1)}/api/d/${dashboard.id}/runs?host=ingest-0&tag=j0&limit=500`,
+    { headers: dashboard.headers },
+  );
   const { runs } = await kept.json() as { runs: unknown[] };
-  if (runs.length !== config.retentionRuns) {
-    throw new Error(`a job kept ${runs.length} runs, not ${config.retentionRuns}`);
-  }
+  if (runs.length !== want) throw new Error(`a job kept ${runs.length} runs, not ${want}`);
   return {
     clients: config.ingestClients,
     reportsPerBatch: config.runsPerBatch * 3,
@@ -315,72 +353,180 @@ async function reportIngest(url: string) {
   };
 }
 
-const dir = await Deno.makeTempDir({ prefix: "koi_dashboard_load_" });
-const { url, child } = await startDashboard(`${dir}/store.db`);
-const koids: Koid[] = [];
-try {
-  progress(
-    `server ${url} (pid ${child.pid}); ${config.dashboards * config.hostsPerDashboard} koids`,
-  );
-  const idle = await usage(child.pid);
+/**
+ * Starts koids spread over the instances, and waits until all are polling. With
+ * several instances the first polls wait from 5 to 25 s, so that later polls come
+ * spread out, as from koids started at different times, not all at once every 25 s.
+ */
+async function startKoids(urls: string[]): Promise<Koid[]> {
   const dashboards = await Promise.all(
-    Array.from({ length: config.dashboards }, () => createDashboard(url)),
+    Array.from({ length: config.dashboards }, () => createDashboard(urls[0]!)),
   );
   const since = Date.now();
+  const koids: Koid[] = [];
   for (const dashboard of dashboards) {
     for (let h = 0; h < config.hostsPerDashboard; h++) {
-      koids.push(new Koid(url, dashboard, `host-${String(h).padStart(3, "0")}`));
+      const url = urls[koids.length % urls.length]!;
+      const firstWait = multi ? 5 + Math.round(Math.random() * 200) / 10 : 25;
+      koids.push(new Koid(url, dashboard, `host-${String(h).padStart(4, "0")}`, firstWait));
     }
   }
-  await waitForPollers(url, dashboards, since);
+  await waitForPollers(urls[0]!, dashboards, since);
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const polled = await usage(child.pid);
-  progress(`all koids waiting; queueing ${config.manualRuns} manual runs`);
-  const latency = await longPollLatency(url, koids);
-  progress(`manual latency p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms`);
-  progress(`ingesting reports for ${config.ingestSeconds} s`);
-  const beforeIngest = await usage(child.pid);
-  const ingest = await reportIngest(url);
-  const afterIngest = await usage(child.pid);
-  progress(`${ingest.reportsPerSecond} reports/s`);
-  const figures = {
-    koids: koids.length,
-    longPoll: latency,
-    ingest,
-    server: {
-      rssIdleMiB: Math.round(idle.rss / 2 ** 20),
-      rssWithPollsMiB: Math.round(polled.rss / 2 ** 20),
-      rssAfterIngestMiB: Math.round(afterIngest.rss / 2 ** 20),
-      ingestCpuShare: Math.round(
-        (afterIngest.cpuSeconds - beforeIngest.cpuSeconds) / ingest.seconds * 100,
-      ) / 100,
-    },
-  };
-  if (json) {
-    console.log(JSON.stringify(figures));
-  } else {
-    console.log(
-      `dashboard server under load (${Deno.build.os}, ${navigator.hardwareConcurrency} cores)`,
-    );
-    console.log(`  ${figures.koids} koids long-polling; manual run queued → koid has it:`);
-    console.log(
-      `    from POST answered: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.runs} runs; goal p50 < 100 ms)`,
-    );
-    console.log(
-      `    from POST sent:     p50 ${latency.fromPostSentP50Ms} ms, p99 ${latency.fromPostSentP99Ms} ms`,
-    );
-    console.log(
-      `  report ingest: ${ingest.reportsPerSecond} reports/s (${ingest.clients} clients, batches of ${ingest.reportsPerBatch}, ${ingest.seconds} s; goal ≥ 2,000/s)`,
-    );
-    const server = figures.server;
-    console.log(
-      `  server: RSS ${server.rssIdleMiB} MiB idle, ${server.rssWithPollsMiB} MiB with the polls open, ${server.rssAfterIngestMiB} MiB after ingest; ${server.ingestCpuShare} CPU cores busy during ingest`,
-    );
-  }
-} finally {
+  return koids;
+}
+
+async function stopKoids(koids: Koid[]): Promise<void> {
   for (const koid of koids) koid.stop();
   await Promise.all(koids.map((koid) => koid.done));
-  child.kill("SIGTERM");
-  await child.status;
-  await Deno.remove(dir, { recursive: true });
 }
+
+const MiB = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+async function singleInstance(): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "koi_dashboard_load_" });
+  const server = await startDashboardProcess(`${dir}/store.db`);
+  const url = server.url;
+  let koids: Koid[] = [];
+  try {
+    progress(
+      `server ${url} (pid ${server.pid}); ${config.dashboards * config.hostsPerDashboard} koids`,
+    );
+    const idle = await usage(server.pid);
+    koids = await startKoids([url]);
+    const polled = await usage(server.pid);
+    progress(`all koids waiting; queueing ${config.manualRuns} manual runs`);
+    const latency = await longPollLatency(url, koids);
+    progress(`manual latency p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms`);
+    progress(`ingesting reports for ${config.ingestSeconds} s`);
+    const beforeIngest = await usage(server.pid);
+    const ingest = await reportIngest([url]);
+    const afterIngest = await usage(server.pid);
+    progress(`${ingest.reportsPerSecond} reports/s`);
+    const figures = {
+      koids: koids.length,
+      longPoll: latency,
+      ingest,
+      server: {
+        rssIdleMiB: MiB(idle.rss),
+        rssWithPollsMiB: MiB(polled.rss),
+        rssAfterIngestMiB: MiB(afterIngest.rss),
+        ingestCpuShare: cpuShare(beforeIngest, afterIngest, ingest.seconds),
+      },
+    };
+    if (json) {
+      console.log(JSON.stringify(figures));
+    } else {
+      console.log(
+        `dashboard server under load (${Deno.build.os}, ${navigator.hardwareConcurrency} cores)`,
+      );
+      console.log(`  ${figures.koids} koids long-polling; manual run queued → koid has it:`);
+      console.log(
+        `    from POST answered: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.runs} runs; goal p50 < 100 ms)`,
+      );
+      console.log(
+        `    from POST sent:     p50 ${latency.fromPostSentP50Ms} ms, p99 ${latency.fromPostSentP99Ms} ms`,
+      );
+      console.log(
+        `  report ingest: ${ingest.reportsPerSecond} reports/s (${ingest.clients} clients, batches of ${ingest.reportsPerBatch}, ${ingest.seconds} s; goal ≥ 2,000/s)`,
+      );
+      const stats = figures.server;
+      console.log(
+        `  server: RSS ${stats.rssIdleMiB} MiB idle, ${stats.rssWithPollsMiB} MiB with the polls open, ${stats.rssAfterIngestMiB} MiB after ingest; ${stats.ingestCpuShare} CPU cores busy during ingest`,
+      );
+    }
+  } finally {
+    await stopKoids(koids);
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function multiInstance(): Promise<void> {
+  const token = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  const store = await startKvConnectProcess(token);
+  const instances: ServerProcess[] = [];
+  let koids: Koid[] = [];
+  try {
+    instances.push(
+      ...await Promise.all(
+        Array.from(
+          { length: instanceCount },
+          () => startDashboardProcess(store.url, { DENO_KV_ACCESS_TOKEN: token }),
+        ),
+      ),
+    );
+    const urls = instances.map((instance) => instance.url);
+    const count = config.dashboards * config.hostsPerDashboard;
+    progress(`store ${store.url}; ${instanceCount} instances ${urls.join(" ")}; ${count} koids`);
+    const usages = () => Promise.all([store, ...instances].map((server) => usage(server.pid)));
+    const loadBefore = await loadAverage();
+    const idle = await usages();
+    koids = await startKoids(urls);
+    const polled = await usages();
+    progress(`all koids waiting; queueing ${config.manualRuns} manual runs`);
+    const latency = await multiInstanceLatency(urls, koids);
+    progress(`manual latency p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms`);
+    progress(`ingesting reports for ${config.ingestSeconds} s`);
+    const before = await usages();
+    const benchBefore = await usage(Deno.pid);
+    const ingest = await reportIngest(urls);
+    const after = await usages();
+    const benchAfter = await usage(Deno.pid);
+    progress(`${ingest.reportsPerSecond} reports/s`);
+    const rss = (readings: { rss: number }[]) => readings.slice(1).map((r) => MiB(r.rss));
+    const figures = {
+      instances: instanceCount,
+      koids: koids.length,
+      loadAverageBefore: loadBefore,
+      longPoll: latency,
+      ingest,
+      instanceRssMiB: { idle: rss(idle), withPolls: rss(polled), afterIngest: rss(after) },
+      instanceIngestCpuShare: after.slice(1).map((a, i) =>
+        cpuShare(before[i + 1]!, a, ingest.seconds)
+      ),
+      store: {
+        rssMiB: MiB(after[0]!.rss),
+        ingestCpuShare: cpuShare(before[0]!, after[0]!, ingest.seconds),
+      },
+      /** This process: the koids and the ingest clients. */
+      benchIngestCpuShare: cpuShare(benchBefore, benchAfter, ingest.seconds),
+    };
+    if (json) {
+      console.log(JSON.stringify(figures));
+    } else {
+      const list = (values: number[]) => values.join(" / ");
+      console.log(
+        `${instanceCount} dashboard instances on one KV Connect store (${Deno.build.os}, ${navigator.hardwareConcurrency} cores, load average ${loadBefore} before)`,
+      );
+      console.log(`  ${figures.koids} koids long-polling, spread over the instances`);
+      const { acrossInstances: across, sameInstance: same } = latency;
+      console.log(
+        `  manual run queued through a random instance → koid has it: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.runs} runs)`,
+      );
+      console.log(
+        `    koid on another instance: p50 ${across.p50Ms} ms, p99 ${across.p99Ms} ms (${across.runs}); on the same: p50 ${same.p50Ms} ms, p99 ${same.p99Ms} ms (${same.runs})`,
+      );
+      console.log(
+        `  report ingest: ${ingest.reportsPerSecond} reports/s (${ingest.clients} clients over the instances, batches of ${ingest.reportsPerBatch}, ${ingest.seconds} s)`,
+      );
+      const { idle: i, withPolls: p, afterIngest: a } = figures.instanceRssMiB;
+      console.log(
+        `  instances' RSS, MiB: ${list(i)} idle, ${list(p)} with the polls open, ${
+          list(a)
+        } after ingest; CPU cores busy during ingest ${list(figures.instanceIngestCpuShare)}`,
+      );
+      console.log(
+        `  store (the KV Connect fixture): RSS ${figures.store.rssMiB} MiB, ${figures.store.ingestCpuShare} CPU cores busy during ingest; this script, playing the koids and clients, ${figures.benchIngestCpuShare}`,
+      );
+    }
+  } finally {
+    await stopKoids(koids);
+    await Promise.all(instances.map((instance) => instance.stop()));
+    const { code, stderr } = await store.stop();
+    if (code !== 0) progress(`the KV Connect fixture refused requests:\n${stderr}`);
+  }
+}
+
+if (multi) await multiInstance();
+else await singleInstance();

@@ -1,7 +1,15 @@
 /**
  * Cron expressions: parsing the five time fields into a schedule, and finding the
- * next run of that schedule in any IANA time zone, exactly as classic cron (cronie)
- * would fire it. Pure logic: no I/O, no clock of its own.
+ * next run of that schedule in any IANA time zone as classic cron (cronie) would
+ * fire it, through daylight-saving and other clock changes too; and cron's rule for
+ * a clock that moved other than by one minute, which the daemon shares. Pure
+ * logic: no I/O, no clock of its own.
+ *
+ * One deliberate difference: where several skipped minutes of one job match at a
+ * forward change (`0,30 2 * * *` when 02:00-02:59 is skipped, or `0 0-23 * * *`,
+ * whose skipped 02:00 lands on the 03:00 the clocks move to), cron (Debian's and
+ * cronie) starts the job once per matching minute, one copy after another in the
+ * seconds after the change; Koi starts it once, at the change.
  *
  * @module
  */
@@ -66,6 +74,54 @@ export const CRON_NICKNAMES: Readonly<Record<string, string>> = Object.freeze({
   "@midnight": "0 0 * * *",
   "@hourly": "0 * * * *",
 });
+
+/**
+ * How cron's main loop treats its wall clock reading a minute other than the one
+ * after the last minute it handled (cronie `cron.c`, `timeDiff` and `wakeupKind`):
+ *
+ * - `"next"`: the minute after. Its jobs run.
+ * - `"late"`: 2 to 5 minutes after (cron woke late). Every job runs for each minute
+ *   missed, then for the current one.
+ * - `"forward"`: 6 to 180 minutes after (the clock was set forward, daylight saving
+ *   began). Wildcard jobs run for the current minute only; fixed-time jobs run for
+ *   each minute missed as well.
+ * - `"back"`: the same minute or up to 180 minutes before (the clock was set back,
+ *   daylight saving ended). Only wildcard jobs run, for the current minute; fixed-time
+ *   jobs wait until the clock passes the last minute handled.
+ * - `"jump"`: more than 180 minutes after or before ("clock jumped"). Cron starts
+ *   over from the current minute: its jobs run, missed minutes are not caught up, and
+ *   minutes it sees again run again.
+ *
+ * A zone's change of offset by D minutes is a step of 1 + D: a forward change of
+ * exactly 3 hours is a jump (181), a backward change of exactly 3 hours is not (-179).
+ */
+export type ClockStep = "next" | "late" | "forward" | "back" | "jump";
+
+/** The widest step, in minutes either way, that cron still catches up or holds back. */
+export const CLOCK_JUMP_MINUTES = 180;
+
+/**
+ * Classifies a step of cron's wall clock as cron's main loop does.
+ *
+ * @param minutes The minute the clock reads now, less the last minute handled.
+ * @returns How cron treats the step; see {@linkcode ClockStep}.
+ *
+ * @example Daylight saving time begins, and Samoa skips a day
+ * ```ts
+ * import { classifyClockStep } from "./cron.ts";
+ *
+ * // 01:59 EST, then 03:00 EDT: 61 minutes on.
+ * if (classifyClockStep(61) !== "forward") throw new Error();
+ * // 23:59 on 29 December 2011, then 00:00 on 31 December.
+ * if (classifyClockStep(1 + 24 * 60) !== "jump") throw new Error();
+ * ```
+ */
+export function classifyClockStep(minutes: number): ClockStep {
+  if (minutes === 1) return "next";
+  if (minutes > CLOCK_JUMP_MINUTES || minutes < -CLOCK_JUMP_MINUTES) return "jump";
+  if (minutes > 5) return "forward";
+  return minutes > 0 ? "late" : "back";
+}
 
 const MINUTE_MS = 60_000;
 const DAY_MINUTES = 1440;
@@ -268,7 +324,10 @@ export class CronSchedule {
   #segmentEnd = Number.NaN;
   #segmentOffset = 0;
   #segmentChange: ZoneTransition | undefined;
-  #segmentRepeatedUntil = 0;
+  /** Whether this job catches up, at the change, wall minutes the change skipped. */
+  #segmentCatchUp = false;
+  /** Until when wall times the change repeated do not fire this job again. */
+  #segmentHeldUntil = 0;
   /** The month last searched in: its year and number, first day (days since the epoch), length and matching days. */
   #monthYear = 0;
   #monthNumber = 0;
@@ -309,10 +368,14 @@ export class CronSchedule {
    * The first time this schedule fires strictly after `after`, on a whole minute,
    * or `null` when it can never fire.
    *
-   * Daylight-saving changes follow cronie's rule for jobs in the daemon's zone,
-   * applied in every zone: a fixed-time job whose wall time is skipped runs once at
-   * the first instant after the jump; a fixed-time job in a repeated hour runs at
-   * the first occurrence only; wildcard jobs follow the wall clock.
+   * Changes of the zone's offset follow cronie's rule for its own clock (see
+   * {@linkcode ClockStep}), applied in every zone: after a forward change of 5
+   * minutes to under 3 hours, a fixed-time job whose wall time was skipped runs at
+   * the instant of the change; after a smaller one, any job does; after a backward
+   * change of up to 3 hours, a fixed-time job does not run again at a repeated wall
+   * time. Beyond 3 hours either way, every job follows the wall clock: skipped times
+   * never run, repeated ones run again. Where cron would start a job once for each
+   * skipped minute that matches, Koi starts it once.
    *
    * @param after The instant to search from; any seconds are ignored.
    * @returns The next run, or `null` if the expression can never fire.
@@ -353,15 +416,15 @@ export class CronSchedule {
       const offset = this.#segmentOffset;
       const end = this.#segmentEnd;
 
-      if (!this.wildcard) {
-        if (change && change.after > change.before && t === change.at) {
-          // Clocks jumped forward at t: run once now if any skipped wall minute matched.
-          const skipped = this.#search(Math.ceil((change.at + change.before) / MINUTE_MS));
-          if (skipped < (change.at + change.after) / MINUTE_MS) return t;
-        }
-        // Clocks went back: wall times already seen do not fire fixed-time jobs again.
-        const repeatedUntil = this.#segmentRepeatedUntil;
-        if (t < repeatedUntil) t = Math.ceil(repeatedUntil / MINUTE_MS) * MINUTE_MS;
+      if (this.#segmentCatchUp && change !== undefined && t === change.at) {
+        // Clocks moved forward at t: run once now if any skipped wall minute matched.
+        const skipped = this.#search(Math.ceil((change.at + change.before) / MINUTE_MS));
+        if (skipped < (change.at + change.after) / MINUTE_MS) return t;
+      }
+      // Clocks went back: wall times already seen do not fire this job again.
+      const heldUntil = this.#segmentHeldUntil;
+      if (t < heldUntil) {
+        t = Math.ceil(heldUntil / MINUTE_MS) * MINUTE_MS;
         if (t >= end) {
           t = end;
           continue;
@@ -395,9 +458,14 @@ export class CronSchedule {
     this.#segmentStart = change ? change.at : year.start;
     this.#segmentEnd = k + 1 < changes.length ? changes[k + 1]!.at : year.end;
     this.#segmentOffset = change ? change.after : year.startOffset;
-    this.#segmentRepeatedUntil = change
-      ? change.at + Math.max(0, change.before - change.after)
-      : year.repeatedUntil;
+    // At the year's start, a change in the last day of the year before can still hold
+    // wall times back.
+    const previous = change ?? year.backwardChangeBefore;
+    const step = previous === null ? "next" : zoneChangeStep(previous);
+    this.#segmentCatchUp = step === "late" || (step === "forward" && !this.wildcard);
+    this.#segmentHeldUntil = previous !== null && step === "back" && !this.wildcard
+      ? previous.at + previous.before - previous.after
+      : this.#segmentStart;
   }
 
   /** {@linkcode CronSchedule.#nextWall}, remembering the last answer within one `next()`. */
@@ -502,6 +570,11 @@ export class CronSchedule {
     this.#monthLength = length;
     this.#monthDays = this.#days[startWeekday * 4 + length - 28]!;
   }
+}
+
+/** How cron treats the step its wall clock takes when a zone's offset changes. */
+function zoneChangeStep(change: ZoneTransition): ClockStep {
+  return classifyClockStep(1 + (change.after - change.before) / MINUTE_MS);
 }
 
 /** Days 1, 8, 15, 22 and 29: one weekday's days in a month whose 1st is that weekday. */

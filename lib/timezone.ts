@@ -28,10 +28,10 @@ export interface ZoneYear {
   /** The year's offset changes, in order. */
   readonly transitions: readonly ZoneTransition[];
   /**
-   * When a backward change late in the year before repeats wall times into this
-   * year, the instant those repeated wall times end; otherwise `start`.
+   * A change in the day before `start` that set the clocks back, so that the wall
+   * times it repeats may reach into this year; otherwise null.
    */
-  readonly repeatedUntil: number;
+  readonly backwardChangeBefore: ZoneTransition | null;
 }
 
 /** A time zone's name and its offsets. Obtain one with {@linkcode zoneInfo}. */
@@ -174,13 +174,11 @@ class IntlZone implements ZoneInfo {
       previous = at;
     }
     // A backward change just before the year can repeat wall times into it.
-    let repeatedUntil = start;
     const dayBefore = this.#intlOffset(start - DAY_MS);
-    if (dayBefore > startOffset) {
-      const change = this.#pinChange(start - DAY_MS, start - MINUTE_MS, dayBefore, startOffset);
-      repeatedUntil = Math.max(start, change.at + change.before - change.after);
-    }
-    return { year, start, end, startOffset, transitions, repeatedUntil };
+    const backwardChangeBefore = dayBefore > startOffset
+      ? this.#pinChange(start - DAY_MS, start - MINUTE_MS, dayBefore, startOffset)
+      : null;
+    return { year, start, end, startOffset, transitions, backwardChangeBefore };
   }
 
   /** Bisects (low, high], whole minutes apart, to the first minute with offset `after`. */

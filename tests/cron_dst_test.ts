@@ -1,20 +1,31 @@
 /**
- * Daylight-saving tests for lib/cron.ts: exact run instants around the 2025 changes in
- * America/New_York, Europe/London, Europe/Berlin and Australia/Lord_Howe (a 30-minute
- * shift). Koi's rule, the same in every zone: wildcard jobs (minute or hour starting
- * with `*`) follow the wall clock; a fixed-time job whose wall time is skipped runs once
- * at the jump, and runs only at the first pass of a repeated wall time. Every instant
- * was worked out by hand from the zone's offsets and is written out literally.
+ * Clock-change tests for lib/cron.ts: exact run instants around the 2025 daylight-saving
+ * changes in America/New_York, Europe/London, Europe/Berlin and Australia/Lord_Howe (a
+ * 30-minute shift), and around bigger and smaller changes: Samoa skipping a day, Ust-Nera
+ * and Casey moving 3 hours, Kwajalein repeating a day, Vostok going back 7 hours,
+ * Istanbul moving 4 minutes. Koi's rule, cronie's, the same in every zone: a fixed-time
+ * job whose wall time a change of under 3 hours forward skips runs once at the change,
+ * and one that a change of up to 3 hours back repeats runs at the first pass only;
+ * wildcard jobs (minute or hour starting with `*`) follow the wall clock, except that a
+ * change of under 5 minutes catches them up too; beyond 3 hours every job follows the
+ * wall clock. Every instant was worked out by hand from the zone's offsets and is
+ * written out literally.
  *
  * @module
  */
 
-import { parseCron } from "../lib/cron.ts";
+import { classifyClockStep, CLOCK_JUMP_MINUTES, parseCron } from "../lib/cron.ts";
 import { assertEquals } from "./_assert.ts";
 
 const NEW_YORK = "America/New_York";
 const LONDON = "Europe/London";
 const LORD_HOWE = "Australia/Lord_Howe";
+const APIA = "Pacific/Apia";
+const UST_NERA = "Asia/Ust-Nera";
+const CASEY = "Antarctica/Casey";
+const KWAJALEIN = "Pacific/Kwajalein";
+const VOSTOK = "Antarctica/Vostok";
+const ISTANBUL = "Europe/Istanbul";
 
 /** The first `count` runs strictly after `from`, as ISO strings without milliseconds. */
 function runs(expression: string, timezone: string, from: string, count: number): string[] {
@@ -444,5 +455,159 @@ Deno.test("next() runs an hour-restricted wildcard job in both passes at Lord Ho
     "2025-04-05T14:30:00Z",
     "2025-04-05T15:00:00Z",
     "2025-04-06T14:30:00Z",
+  ]);
+});
+
+// ---------------------------------------------------------------------------
+// Big clock changes. cronie compares the wall minute it wakes in with the last minute
+// it handled: more than 180 minutes apart either way is a "clock jumped", after which
+// it runs only the current minute's jobs and catches nothing up or holds nothing back.
+
+Deno.test("classifyClockStep() draws cron's lines at 1, 5, 180 and -180 minutes", () => {
+  const steps = [-1441, -181, -180, -179, -60, -1, 0, 1, 2, 5, 6, 61, 180, 181, 1441];
+  assertEquals(steps.map((minutes) => `${minutes} ${classifyClockStep(minutes)}`), [
+    "-1441 jump",
+    "-181 jump",
+    "-180 back",
+    "-179 back",
+    "-60 back",
+    "-1 back",
+    "0 back",
+    "1 next",
+    "2 late",
+    "5 late",
+    "6 forward",
+    "61 forward",
+    "180 forward",
+    "181 jump",
+    "1441 jump",
+  ]);
+  assertEquals(CLOCK_JUMP_MINUTES, 180);
+});
+
+// Pacific/Apia, 2011-12-30T10:00Z: 23:59 on 29 December (-10) is followed by 00:00 on
+// 31 December (+14). 30 December never happened.
+
+Deno.test("next() does not run a fixed-time job for the day Samoa skipped (Apia, 24 hours forward)", () => {
+  // Noon on 28 and 29 December at -10, then noon on 31 December at +14.
+  assertEquals(runs("0 12 * * *", APIA, "2011-12-28T00:00:00Z", 4), [
+    "2011-12-28T22:00:00Z",
+    "2011-12-29T22:00:00Z",
+    "2011-12-30T22:00:00Z",
+    "2011-12-31T22:00:00Z",
+  ]);
+  assertEquals(nextAfter("0 12 * * *", APIA, "2011-12-29T22:00:00Z"), "2011-12-30T22:00:00Z");
+  assertEquals(runs("30 23 * * *", APIA, "2011-12-29T12:00:00Z", 2), [
+    "2011-12-30T09:30:00Z", // 23:30 on 29 December, -10
+    "2011-12-31T09:30:00Z", // 23:30 on 31 December, +14
+  ]);
+  // Midnight on 31 December is the minute the clocks jump to: it runs, once.
+  assertEquals(runs("0 0,12 * * *", APIA, "2011-12-29T12:00:00Z", 3), [
+    "2011-12-29T22:00:00Z",
+    "2011-12-30T10:00:00Z",
+    "2011-12-30T22:00:00Z",
+  ]);
+});
+
+Deno.test("next() follows Samoa's wall clock across the skipped day for wildcard jobs (Apia)", () => {
+  assertEquals(runs("0 */6 * * *", APIA, "2011-12-29T22:00:00Z", 3), [
+    "2011-12-30T04:00:00Z", // 18:00 on 29 December, -10
+    "2011-12-30T10:00:00Z", // 00:00 on 31 December, +14
+    "2011-12-30T16:00:00Z", // 06:00 on 31 December
+  ]);
+  assertEquals(runs("30 * * * *", APIA, "2011-12-30T09:00:00Z", 2), [
+    "2011-12-30T09:30:00Z",
+    "2011-12-30T10:30:00Z",
+  ]);
+  assertEquals(runsBetween("* 12 * * *", APIA, "2011-12-30T00:00:00Z", "2011-12-31T00:00:00Z"), [
+    ...everyMinute("2011-12-30T22:00:00Z", "2011-12-30T22:59:00Z"),
+  ]);
+});
+
+// Asia/Ust-Nera, 1981-03-31T15:00Z: 00:00 on 1 April (+9) became 03:00 (+12). Three hours
+// forward is a step of 181 minutes from 23:59: a clock jump, not a catch-up.
+
+Deno.test("next() does not catch up a job skipped by Ust-Nera's 3-hour jump (1981)", () => {
+  assertEquals(runs("30 1 * * *", UST_NERA, "1981-03-30T00:00:00Z", 2), [
+    "1981-03-30T16:30:00Z", // 01:30 on 31 March, +9
+    "1981-04-01T13:30:00Z", // 01:30 on 2 April, +12; none on 1 April
+  ]);
+  assertEquals(nextAfter("0 0 * * *", UST_NERA, "1981-03-31T00:00:00Z"), "1981-04-01T12:00:00Z");
+  assertEquals(nextAfter("0 3 * * *", UST_NERA, "1981-03-31T00:00:00Z"), "1981-03-31T15:00:00Z");
+  assertEquals(runs("30 * * * *", UST_NERA, "1981-03-31T14:00:00Z", 2), [
+    "1981-03-31T14:30:00Z", // 23:30 on 31 March, +9
+    "1981-03-31T15:30:00Z", // 03:30 on 1 April, +12
+  ]);
+});
+
+// Antarctica/Casey moved between +8 and +11, three hours each way: on 2009-10-17T18:00Z
+// from 02:00 to 05:00 (a jump, 181 minutes), on 2010-03-04T15:00Z from 02:00 back to
+// 23:00 (-179 minutes: held back, as daylight saving ending is).
+
+Deno.test("next() treats Casey's 3 hours forward as a jump and 3 hours back as a repeat to hold back", () => {
+  assertEquals(runs("30 3 * * *", CASEY, "2009-10-17T00:00:00Z", 2), [
+    "2009-10-18T16:30:00Z",
+    "2009-10-19T16:30:00Z",
+  ]);
+  assertEquals(runs("30 23 * * *", CASEY, "2010-03-04T00:00:00Z", 2), [
+    "2010-03-04T12:30:00Z", // 23:30 on 4 March, +11
+    "2010-03-05T15:30:00Z", // not 23:30 again at +8 (15:30Z on 4 March)
+  ]);
+  assertEquals(runs("30 * * * *", CASEY, "2010-03-04T14:00:00Z", 2), [
+    "2010-03-04T14:30:00Z", // 01:30 on 5 March, +11
+    "2010-03-04T15:30:00Z", // 23:30 on 4 March, +8
+  ]);
+});
+
+// Pacific/Kwajalein, 1969-09-30T13:00Z: 23:59 on 30 September (+11) was followed by 01:00
+// on 30 September (-12), a step of 1379 minutes back. Cron starts over: the day's times
+// come round again and run again, fixed-time jobs too.
+
+Deno.test("next() runs a fixed-time job again on the day Kwajalein repeated (23 hours back)", () => {
+  assertEquals(runs("0 12 * * *", KWAJALEIN, "1969-09-29T00:00:00Z", 4), [
+    "1969-09-29T01:00:00Z", // noon on 29 September, +11
+    "1969-09-30T01:00:00Z", // noon on 30 September, +11
+    "1969-10-01T00:00:00Z", // noon on 30 September again, -12
+    "1969-10-02T00:00:00Z",
+  ]);
+  assertEquals(runs("0 */6 * * *", KWAJALEIN, "1969-09-30T00:00:00Z", 6), [
+    "1969-09-30T01:00:00Z", // 12:00, +11
+    "1969-09-30T07:00:00Z", // 18:00, +11
+    "1969-09-30T18:00:00Z", // 06:00, -12
+    "1969-10-01T00:00:00Z", // 12:00
+    "1969-10-01T06:00:00Z", // 18:00
+    "1969-10-01T12:00:00Z", // 00:00 on 1 October
+  ]);
+});
+
+// Antarctica/Vostok, 1994-01-31T17:00Z: 00:00 on 1 February (+7) became 17:00 on 31
+// January (+0), seven hours back.
+
+Deno.test("next() runs a fixed-time job again after Vostok's 7 hours back (1994)", () => {
+  assertEquals(runs("0 20 * * *", VOSTOK, "1994-01-30T00:00:00Z", 4), [
+    "1994-01-30T13:00:00Z",
+    "1994-01-31T13:00:00Z", // 20:00 on 31 January, +7
+    "1994-01-31T20:00:00Z", // 20:00 on 31 January again, +0
+    "1994-02-01T20:00:00Z",
+  ]);
+});
+
+// Europe/Istanbul, 1910-09-30T22:04Z: 23:59 on 30 September (+1:56:56, read as +1:56) was
+// followed by 00:04 on 1 October (+2:00): a step of 5 minutes, which cron handles as
+// waking late, catching up every job, wildcard ones too.
+
+Deno.test("next() catches up wildcard jobs too after a change of a few minutes (Istanbul 1910)", () => {
+  assertEquals(runs("2 * * * *", ISTANBUL, "1910-09-30T21:00:00Z", 3), [
+    "1910-09-30T21:06:00Z", // 23:02, +1:56
+    "1910-09-30T22:04:00Z", // 00:02 was skipped: caught up at 00:04
+    "1910-09-30T23:02:00Z", // 01:02, +2:00
+  ]);
+  assertEquals(nextAfter("0 0 * * *", ISTANBUL, "1910-09-30T12:00:00Z"), "1910-09-30T22:04:00Z");
+  assertEquals(runsBetween("* * * * *", ISTANBUL, "1910-09-30T22:01:00Z", "1910-09-30T22:07:00Z"), [
+    "1910-09-30T22:02:00Z",
+    "1910-09-30T22:03:00Z",
+    "1910-09-30T22:04:00Z", // once, for 00:00 to 00:04
+    "1910-09-30T22:05:00Z",
+    "1910-09-30T22:06:00Z",
   ]);
 });

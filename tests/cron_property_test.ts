@@ -2,9 +2,9 @@
  * Property tests for lib/cron.ts: thousands of random valid expressions, compared with a
  * plain brute-force reference written here from Koi's rules, independent of the code
  * under test. In fixed-offset zones the reference scans wall days and minutes with
- * `Date`'s UTC getters; in zones with daylight saving it walks every real minute of a
- * year, reads the wall clock through `Intl.DateTimeFormat`, and applies Koi's rule for
- * wildcard and fixed-time jobs.
+ * `Date`'s UTC getters; in zones whose offset changes it walks every real minute of a
+ * year, reads the wall clock through `Intl.DateTimeFormat`, and applies cronie's main
+ * loop to it (catch-up, hold-back and clock jumps, for wildcard and fixed-time jobs).
  *
  * The seed is fixed, so every run checks the same cases; set `KOI_CRON_SEED=random`
  * (or a number) to explore others. The seed is printed in every failure. Rerun one
@@ -497,10 +497,18 @@ function wallClock(timezone: string, start: number, end: number): WallClock {
 }
 
 /**
- * Every run in [from, clock end), by Koi's rules: wildcard jobs run whenever the wall
- * clock matches; a fixed-time job runs when the wall clock moves on by one minute to a
- * matching time, once when it jumps forward past (or onto) any matching time, and not
- * while it reads a time it has already shown.
+ * Every run in [from, clock end), by cronie's main loop, walked one real minute at a
+ * time. `handled` is cron's virtualTime, the last wall minute whose jobs all ran; `step`
+ * is how far the wall clock now is from it:
+ *
+ * - 1: the jobs matching now run.
+ * - 2 to 5: every job matching any minute since `handled` runs.
+ * - 6 to 180: wildcard jobs matching now run; fixed-time jobs matching any minute since
+ *   `handled` run.
+ * - -180 to 0: wildcard jobs matching now run; `handled` stays where it is.
+ * - beyond 180 either way: the jobs matching now run, and cron starts over from now.
+ *
+ * Where cron would start a job once per matching minute, Koi starts it once.
  */
 function referenceRuns(reference: Reference, clock: WallClock, from: number): number[] {
   const dayMatches = clock.days.map((d) =>
@@ -515,23 +523,29 @@ function referenceRuns(reference: Reference, clock: WallClock, from: number): nu
     const day = Math.floor(wall / DAY_MINUTES);
     return timeMatches[wall - day * DAY_MINUTES] === 1 && dayMatches[day - clock.firstDay]!;
   };
+  const matchesSince = (handled: number, wall: number): boolean => {
+    for (let minute = handled + 1; minute <= wall; minute++) if (matches(minute)) return true;
+    return false;
+  };
   const runs: number[] = [];
   const wallMinutes = clock.wallMinutes;
-  let highest = wallMinutes[0]! - 1;
+  let handled = wallMinutes[0]! - 1;
   for (let i = 0; i < wallMinutes.length; i++) {
     const wall = wallMinutes[i]!;
+    const step = wall - handled;
     let fires: boolean;
-    if (reference.wildcard) {
+    if (step > 180 || step < -180 || step === 1) {
       fires = matches(wall);
-    } else if (wall <= highest) {
-      fires = false;
+      handled = wall;
+    } else if (step > 5) {
+      fires = reference.wildcard ? matches(wall) : matchesSince(handled, wall);
+      handled = wall;
+    } else if (step > 1) {
+      fires = matchesSince(handled, wall);
+      handled = wall;
     } else {
-      fires = false;
-      for (let skipped = highest + 1; skipped <= wall && !fires; skipped++) {
-        fires = matches(skipped);
-      }
+      fires = reference.wildcard && matches(wall);
     }
-    if (wall > highest) highest = wall;
     const t = clock.start + i * MINUTE_MS;
     if (fires && t >= from) runs.push(t);
   }
@@ -690,6 +704,15 @@ Deno.test("next() agrees with a minute-by-minute scan for a year in zones with u
     // A day skipped: 30 December 2011 in Samoa, 31 December 1994 in Kiribati.
     ["Pacific/Apia", [2011]],
     ["Pacific/Kiritimati", [1994]],
+    // A day repeated: 30 September 1969 on Kwajalein (+11 to -12).
+    ["Pacific/Kwajalein", [1969]],
+    // Three hours forward (+9 to +12) on 1 April 1981.
+    ["Asia/Ust-Nera", [1981]],
+    // Three hours forward and back each year (+8 and +11), and seven back (+7 to 0) in 1994.
+    ["Antarctica/Casey", [2009, 2010]],
+    ["Antarctica/Vostok", [1994]],
+    // Four minutes forward (+1:56:56 to +2:00) on 1 October 1910.
+    ["Europe/Istanbul", [1910]],
     // Two-hour changes, and daylight time suspended for Ramadan.
     ["Antarctica/Troll", [2025]],
     ["Africa/Casablanca", [2025]],

@@ -432,21 +432,95 @@ Deno.test("Daemon without a koitab has no jobs and says so, then picks one up wh
   });
 });
 
-Deno.test("Daemon counts every job's next run from now when the clock goes back 2 hours", async () => {
-  await withDaemon("11:58:30", "* * * * * every\n0 * * * * hourly\n", async (h) => {
+Deno.test("Daemon holds fixed-time jobs back when the clock goes back 2 hours, and lets wildcard jobs follow", async () => {
+  const table = "* * * * * every\n0 * * * * hourly\n30 10 * * * ten-thirty\n";
+  await withDaemon("09:58:30", table, async (h) => {
     assertEquals(await h.start(), []);
-    assertEquals(await h.step(), ["schedule every 11:59"]);
-    assertEquals(await h.step(), ["schedule every 12:00", "schedule hourly 12:00"]);
+    const before: string[] = [];
+    for (let minute = 0; minute < 122; minute++) before.push(...await h.step());
     assertEquals(h.clock.sleepingUntil, at("12:01"));
-    // The clock is set back to 10:00:30 while koid sleeps.
-    assertEquals(await h.wakeAt(at("10:00:30")), []);
-    assertEquals(h.log.at(-1), "the clock went back; counting every job's next run from now");
+    assert(before.includes("schedule ten-thirty 10:30"));
+    // The clock is set back to 10:00:30 while koid sleeps: the wildcard jobs of 10:00 run.
+    assertEquals(await h.wakeAt(at("10:00:30")), ["schedule every 10:00", "schedule hourly 10:00"]);
+    assertEquals(
+      h.log.at(-1),
+      "the clock went back from 2025-06-01 12:00 UTC to 2025-06-01 10:00 UTC: fixed-time jobs wait until it passes 2025-06-01 12:00 UTC again, wildcard jobs follow it, as cron does",
+    );
     assertEquals(h.clock.sleepingUntil, at("10:01"));
     assertEquals(await h.step(), ["schedule every 10:01"]);
-    assertEquals(await h.step(), ["schedule every 10:02"]);
-    for (let minute = 3; minute < 60; minute++) await h.step();
-    assertEquals(await h.step(), ["schedule every 11:00", "schedule hourly 11:00"]);
+    const after: string[] = [];
+    for (let minute = 2; minute <= 60; minute++) after.push(...await h.step());
+    assertEquals(after.filter((run) => !run.startsWith("schedule every")), [
+      "schedule hourly 11:00",
+    ]);
+    assertEquals(after.length, 60, "every minute from 10:02 to 11:00, and hourly at 11:00");
     assertEquals(h.log.length, 2, "logged once");
+  });
+});
+
+Deno.test("Daemon starts over when the clock goes back 4 hours: fixed-time jobs run again", async () => {
+  const table = "0 * * * * hourly\n30 10 * * * ten-thirty\n";
+  await withDaemon("10:28:30", table, async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(await h.step(), []);
+    assertEquals(await h.step(), ["schedule ten-thirty 10:30"]);
+    // Asleep until 10:31; the clock is set back to 06:29:30 meanwhile.
+    assertEquals(h.clock.sleepingUntil, at("10:31"));
+    assertEquals(await h.wakeAt(at("06:29:30")), []);
+    assertEquals(
+      h.log.at(-1),
+      "the clock went back from 2025-06-01 10:30 UTC to 2025-06-01 06:29 UTC, more than 3 hours: counting every job's next run from now, as cron does",
+    );
+    const again: string[] = [];
+    while (h.clock.sleepingUntil! <= at("10:30")) again.push(...await h.step());
+    assertEquals(again, [
+      "schedule hourly 07:00",
+      "schedule hourly 08:00",
+      "schedule hourly 09:00",
+      "schedule hourly 10:00",
+      "schedule ten-thirty 10:30",
+    ]);
+  });
+});
+
+Deno.test("Daemon runs only the current minute's jobs when the clock jumps 4 hours forward", async () => {
+  const table = "* * * * * every\n0 * * * * hourly\n30 12 * * * lunch\n0 14 * * * two\n";
+  await withDaemon("10:00:30", table, async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(await h.step(), ["schedule every 10:01"]);
+    // Asleep until 10:02; the clock is set forward to 14:00:30 meanwhile.
+    assertEquals(await h.wakeAt(at("14:00:30")), [
+      "schedule every 14:00",
+      "schedule hourly 14:00",
+      "schedule two 14:00",
+    ]);
+    assertEquals(
+      h.log.at(-1),
+      "the clock jumped from 2025-06-01 10:01 UTC to 2025-06-01 14:00 UTC, more than 3 hours: missed runs are not replayed, as in cron",
+    );
+    assertEquals(h.clock.sleepingUntil, at("14:01"));
+    assertEquals(await h.step(), ["schedule every 14:01"]);
+  });
+});
+
+Deno.test("Daemon starts the fixed-time runs missed when the clock moves 2 hours forward", async () => {
+  const table = "* * * * * every\n0 * * * * hourly\n30 11 * * * half-eleven\n0 9-17 * * * office\n";
+  await withDaemon("10:00:30", table, async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(await h.step(), ["schedule every 10:01"]);
+    // Asleep until 10:02; woken at 12:01:10 (the clock set forward, or a suspended machine).
+    assertEquals(await h.wakeAt(at("12:01:10")), [
+      "schedule office 11:00",
+      "schedule half-eleven 11:30",
+      "schedule office 12:00",
+      "schedule every 12:01",
+    ]);
+    assertEquals(h.batches.length, 2, "in one startAll");
+    assertEquals(
+      h.log.at(-1),
+      "the clock moved on from 2025-06-01 10:01 UTC to 2025-06-01 12:01 UTC at once (set forward, or the machine slept): starting the fixed-time runs missed in between, not the wildcard ones, as cron does",
+    );
+    assertEquals(await h.step(), ["schedule every 12:02"]);
   });
 });
 

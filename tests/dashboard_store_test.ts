@@ -3,6 +3,7 @@ import { capChunks } from "../lib/dashboard/chunks.ts";
 import { DEFAULT_SETTINGS, type Job, type Report, type Settings } from "../lib/dashboard/schema.ts";
 import { DashboardStore, KEY_KINDS } from "../lib/dashboard/store.ts";
 import type { OutputChunk } from "../lib/daemon/output.ts";
+import { endReport, outputReport, startReport } from "./_reports.ts";
 
 const DAY = 86_400_000;
 const T0 = Date.parse("2026-03-01T12:00:00.000Z");
@@ -22,42 +23,9 @@ async function withStore(
   }
 }
 
-function start(id: string, tag: string, startedAt: number): Report {
-  return {
-    type: "start",
-    run: {
-      id,
-      tag,
-      name: null,
-      section: null,
-      trigger: "schedule",
-      args: {},
-      scheduledFor: null,
-      startedAt,
-      manualId: null,
-    },
-  };
-}
-
-function output(runId: string, seq: number, text: string): Report {
-  return { type: "output", runId, seq, stream: "stdout", text };
-}
-
-function end(runId: string, chunks: OutputChunk[] = []): Report {
-  return {
-    type: "end",
-    runId,
-    end: {
-      finishedAt: T0,
-      exitCode: 0,
-      signal: null,
-      status: "succeeded",
-      error: null,
-      outputBytes: 0,
-      chunks,
-    },
-  };
-}
+const start = startReport;
+const output = outputReport;
+const end = (runId: string, chunks: OutputChunk[] = []) => endReport(runId, T0, chunks);
 
 function job(tag: string, line: number): Job {
   return {

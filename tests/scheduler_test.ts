@@ -1,14 +1,15 @@
 /**
  * Tests for lib/daemon/scheduler.ts, driven by explicit instants: which runs come
- * due when over whole days, in koitab order, cron's small catch-up, daylight-saving
- * days in two zones, replacing the table mid-day, and a 10,000-job table checked
- * minute by minute against a brute-force matcher. Every instant is written out in
- * UTC.
+ * due when over whole days, in koitab order, cron's rules for waking late and for the
+ * clock moving forward or back (by up to 3 hours, and by more), daylight-saving days
+ * in two zones and the day Samoa skipped, replacing the table mid-day, and a
+ * 10,000-job table checked minute by minute against a brute-force matcher. Every
+ * instant is written out in UTC.
  *
  * @module
  */
 
-import { CATCH_UP_MS, type DueRun, Scheduler } from "../lib/daemon/scheduler.ts";
+import { type DueRun, Scheduler } from "../lib/daemon/scheduler.ts";
 import { type KoitabJob, parseKoitab } from "../lib/koitab.ts";
 import { assert, assertEquals } from "./_assert.ts";
 
@@ -223,10 +224,22 @@ Deno.test("Scheduler keeps identical lines apart and in order", () => {
 });
 
 // ---------------------------------------------------------------------------
-// Catch-up
+// Waking late and clock changes: cron's main loop (cronie cron.c), keyed on how far
+// the minute of a wake is from the last minute handled.
+
+/**
+ * Wakes the scheduler at each whole minute after the one it last woke in, up to and
+ * including `last`, as the daemon does; returns what it started at each.
+ */
+function everyMinuteUntil(scheduler: Scheduler, first: number, last: number): string[] {
+  const fired: string[] = [];
+  for (let minute = first; minute <= last; minute += MINUTE) {
+    fired.push(...scheduler.takeDue(minute).map(show));
+  }
+  return fired;
+}
 
 Deno.test("Scheduler woken 3 minutes late runs each missed minute once, in time order", () => {
-  assertEquals(CATCH_UP_MS, 5 * MINUTE);
   const scheduler = new Scheduler(
     jobsOf("*/2 * * * * even\n* * * * * every\n"),
     "UTC",
@@ -242,88 +255,212 @@ Deno.test("Scheduler woken 3 minutes late runs each missed minute once, in time 
     "2025-06-01T10:04Z even",
     "2025-06-01T10:04Z every",
   ]);
+  assertEquals(scheduler.clockChange, null, "a late wake is not a clock change");
   assertEquals(scheduler.nextDue(), at("2025-06-01T10:05Z"));
   assertEquals(scheduler.takeDue(at("2025-06-01T10:04:59Z")), [], "nothing twice");
   assertEquals(scheduler.takeDue(at("2025-06-01T10:05Z")).map(show), ["2025-06-01T10:05Z every"]);
 });
 
-Deno.test("Scheduler runs a run exactly 5 minutes late, not one 5 minutes and 1 ms late", () => {
+Deno.test("Scheduler catches up every job 5 minutes on, and only fixed-time jobs 6 minutes on", () => {
+  const table = "* * * * * every\n3 10 * * * fixed\n";
   const from = at("2025-06-01T10:00Z");
-  const onTime = new Scheduler(jobsOf("* * * * * every\n"), "UTC", from);
-  assertEquals(onTime.takeDue(at("2025-06-01T10:06Z")).map(show), [
+  const five = new Scheduler(jobsOf(table), "UTC", from);
+  assertEquals(five.takeDue(at("2025-06-01T10:05:30Z")).map(show), [
     "2025-06-01T10:01Z every",
     "2025-06-01T10:02Z every",
     "2025-06-01T10:03Z every",
+    "2025-06-01T10:03Z fixed",
     "2025-06-01T10:04Z every",
     "2025-06-01T10:05Z every",
+  ]);
+  const six = new Scheduler(jobsOf(table), "UTC", from);
+  assertEquals(six.takeDue(at("2025-06-01T10:06:30Z")).map(show), [
+    "2025-06-01T10:03Z fixed",
     "2025-06-01T10:06Z every",
   ]);
-  const justInTime = new Scheduler(jobsOf("0 * * * * hourly\n"), "UTC", from);
-  assertEquals(justInTime.takeDue(at("2025-06-01T11:05Z")).map(show), [
-    "2025-06-01T11:00Z hourly",
-  ]);
-  const tooLate = new Scheduler(jobsOf("0 * * * * hourly\n"), "UTC", from);
-  assertEquals(tooLate.takeDue(at("2025-06-01T11:05Z") + 1), []);
-  assertEquals(tooLate.nextDue(), at("2025-06-01T12:00Z"));
+  assertEquals(six.clockChange, {
+    step: "forward",
+    from: at("2025-06-01T10:00Z"),
+    to: at("2025-06-01T10:06Z"),
+  });
+  assertEquals(six.nextDue(), at("2025-06-01T10:07Z"));
 });
 
-Deno.test("Scheduler woken 10 minutes late drops runs older than 5 minutes and runs the rest", () => {
+Deno.test("Scheduler after 2 hours gone at once runs each missed fixed-time run, and wildcard jobs for now", () => {
   const scheduler = new Scheduler(
-    jobsOf("* * * * * every\n0 12 * * * noon\n"),
-    "UTC",
-    at("2025-06-01T10:00Z"),
-  );
-  // Due from 10:01, woken at 10:11: 10:01-10:05 are more than 5 minutes late and
-  // dropped; 10:06 (exactly 5 minutes late) to 10:11 still run, once each.
-  assertEquals(scheduler.takeDue(at("2025-06-01T10:11Z")).map(show), [
-    "2025-06-01T10:06Z every",
-    "2025-06-01T10:07Z every",
-    "2025-06-01T10:08Z every",
-    "2025-06-01T10:09Z every",
-    "2025-06-01T10:10Z every",
-    "2025-06-01T10:11Z every",
-  ]);
-  assertEquals(scheduler.nextDue(), at("2025-06-01T10:12Z"));
-  assertEquals(scheduler.takeDue(at("2025-06-01T10:12Z")).map(show), ["2025-06-01T10:12Z every"]);
-  // The job that was not late is untouched.
-  assertEquals(drive(scheduler, at("2025-06-01T12:01Z")).filter((run) => run.endsWith("noon")), [
-    "2025-06-01T12:00Z noon",
-  ]);
-});
-
-Deno.test("Scheduler woken 2 hours late drops the missed runs without replaying them", () => {
-  const scheduler = new Scheduler(
-    jobsOf("*/30 * * * * halves\n0 9-17 * * * office\n"),
+    jobsOf("*/30 * * * * halves\n0 9-17 * * * office\n0,30 11 * * * twice\n15 12 * * * later\n"),
     "UTC",
     at("2025-06-01T10:02Z"),
   );
-  // The machine slept from 10:02 to 12:07:30: the latest missed run (12:00) is
-  // 7.5 minutes late.
-  assertEquals(scheduler.takeDue(at("2025-06-01T12:07:30Z")), []);
-  assertEquals(scheduler.nextDue(), at("2025-06-01T12:30Z"));
+  // The clock was set forward (or the machine slept) from 10:02 to 12:07:30.
+  assertEquals(scheduler.takeDue(at("2025-06-01T12:07:30Z")).map(show), [
+    "2025-06-01T11:00Z office",
+    "2025-06-01T11:00Z twice",
+    "2025-06-01T11:30Z twice",
+    "2025-06-01T12:00Z office",
+  ]);
+  assertEquals(scheduler.clockChange, {
+    step: "forward",
+    from: at("2025-06-01T10:02Z"),
+    to: at("2025-06-01T12:07Z"),
+  });
+  assertEquals(scheduler.nextDue(), at("2025-06-01T12:15Z"));
   assertEquals(drive(scheduler, at("2025-06-01T13:01Z")), [
+    "2025-06-01T12:15Z later",
     "2025-06-01T12:30Z halves",
     "2025-06-01T13:00Z halves",
     "2025-06-01T13:00Z office",
   ]);
 });
 
-// A job whose earlier missed run is stale still runs its run due within
-// CATCH_UP_MS: a laptop resumed at 11:00:20 after sleeping since 09:59 runs its
-// 11:00 hourly job (cron runs the current minute's jobs after a jump).
-Deno.test("Scheduler woken after a long sleep still runs a run due less than 5 minutes ago", () => {
+Deno.test("Scheduler woken an hour on runs a wildcard job due in the current minute", () => {
   const scheduler = new Scheduler(jobsOf("0 * * * * hourly\n"), "UTC", at("2025-06-01T09:59Z"));
   assertEquals(scheduler.nextDue(), at("2025-06-01T10:00Z"));
-  // 10:00 is 60 minutes 20 seconds late (dropped); 11:00 is 20 seconds late.
+  // 10:00 is missed (a wildcard job is not caught up); 11:00 is the current minute.
   assertEquals(scheduler.takeDue(at("2025-06-01T11:00:20Z")).map(show), [
     "2025-06-01T11:00Z hourly",
   ]);
   assertEquals(scheduler.nextDue(), at("2025-06-01T12:00Z"));
 });
 
+Deno.test("Scheduler catches up 180 minutes on, and treats 181 minutes on as a jump", () => {
+  const table = "30 10 * * * ten-thirty\n1 12 * * * twelve-oh-one\n* * * * * every\n";
+  const from = at("2025-06-01T09:00Z");
+  const catchUp = new Scheduler(jobsOf(table), "UTC", from);
+  assertEquals(catchUp.takeDue(at("2025-06-01T12:00:10Z")).map(show), [
+    "2025-06-01T10:30Z ten-thirty",
+    "2025-06-01T12:00Z every",
+  ]);
+  assertEquals(catchUp.clockChange?.step, "forward");
+  const jump = new Scheduler(jobsOf(table), "UTC", from);
+  assertEquals(jump.takeDue(at("2025-06-01T12:01:10Z")).map(show), [
+    "2025-06-01T12:01Z twelve-oh-one",
+    "2025-06-01T12:01Z every",
+  ]);
+  assertEquals(jump.clockChange, {
+    step: "jump",
+    from: at("2025-06-01T09:00Z"),
+    to: at("2025-06-01T12:01Z"),
+  });
+  assertEquals(jump.nextDue(), at("2025-06-01T12:02Z"));
+});
+
+Deno.test("Scheduler after the clock jumps 4 hours forward runs only the current minute's jobs", () => {
+  const scheduler = new Scheduler(
+    jobsOf("0 11 * * * eleven\n0 14 * * * two\n*/15 * * * * quarters\n0 18 * * * six\n"),
+    "UTC",
+    at("2025-06-01T10:00Z"),
+  );
+  assertEquals(scheduler.takeDue(at("2025-06-01T14:00:30Z")).map(show), [
+    "2025-06-01T14:00Z two",
+    "2025-06-01T14:00Z quarters",
+  ]);
+  assertEquals(scheduler.clockChange?.step, "jump");
+  assertEquals(everyMinuteUntil(scheduler, at("2025-06-01T14:01Z"), at("2025-06-01T18:00Z")), [
+    "2025-06-01T14:15Z quarters",
+    "2025-06-01T14:30Z quarters",
+    ...["14:45", "15:00", "15:15", "15:30", "15:45", "16:00", "16:15", "16:30", "16:45"]
+      .map((time) => `2025-06-01T${time}Z quarters`),
+    ...["17:00", "17:15", "17:30", "17:45"].map((time) => `2025-06-01T${time}Z quarters`),
+    "2025-06-01T18:00Z quarters",
+    "2025-06-01T18:00Z six",
+  ]);
+  assertEquals(scheduler.clockChange, null);
+});
+
+const BACK_TABLE =
+  "*/30 * * * * halves\n0 * * * * hourly\n30 10 * * * ten-thirty\n5 12 * * * noon-five\n";
+
+Deno.test("Scheduler after the clock goes back 2 hours holds fixed-time jobs back and lets wildcard jobs follow", () => {
+  const scheduler = new Scheduler(jobsOf(BACK_TABLE), "UTC", at("2025-06-01T09:58:30Z"));
+  assertEquals(everyMinuteUntil(scheduler, at("2025-06-01T09:59Z"), at("2025-06-01T12:00Z")), [
+    "2025-06-01T10:00Z halves",
+    "2025-06-01T10:00Z hourly",
+    "2025-06-01T10:30Z halves",
+    "2025-06-01T10:30Z ten-thirty",
+    "2025-06-01T11:00Z halves",
+    "2025-06-01T11:00Z hourly",
+    "2025-06-01T11:30Z halves",
+    "2025-06-01T12:00Z halves",
+    "2025-06-01T12:00Z hourly",
+  ]);
+  // Set back from 12:00:30 to 10:00:30: the current minute's wildcard jobs run at once.
+  assertEquals(scheduler.takeDue(at("2025-06-01T10:00:30Z")).map(show), [
+    "2025-06-01T10:00Z halves",
+    "2025-06-01T10:00Z hourly",
+  ]);
+  assertEquals(scheduler.clockChange, {
+    step: "back",
+    from: at("2025-06-01T12:00Z"),
+    to: at("2025-06-01T10:00Z"),
+  });
+  // 10:30 does not run ten-thirty again; 12:00 runs wildcard jobs again; 12:05 is new.
+  assertEquals(everyMinuteUntil(scheduler, at("2025-06-01T10:01Z"), at("2025-06-01T12:10Z")), [
+    "2025-06-01T10:30Z halves",
+    "2025-06-01T11:00Z halves",
+    "2025-06-01T11:00Z hourly",
+    "2025-06-01T11:30Z halves",
+    "2025-06-01T12:00Z halves",
+    "2025-06-01T12:00Z hourly",
+    "2025-06-01T12:05Z noon-five",
+  ]);
+  assertEquals(scheduler.clockChange, null, "reported once, when the clock went back");
+});
+
+Deno.test("Scheduler after the clock goes back 4 hours starts over, so fixed-time jobs run again", () => {
+  const scheduler = new Scheduler(jobsOf(BACK_TABLE), "UTC", at("2025-06-01T09:58:30Z"));
+  everyMinuteUntil(scheduler, at("2025-06-01T09:59Z"), at("2025-06-01T14:00Z"));
+  assertEquals(scheduler.takeDue(at("2025-06-01T10:00:30Z")).map(show), [
+    "2025-06-01T10:00Z halves",
+    "2025-06-01T10:00Z hourly",
+  ]);
+  assertEquals(scheduler.clockChange, {
+    step: "jump",
+    from: at("2025-06-01T14:00Z"),
+    to: at("2025-06-01T10:00Z"),
+  });
+  const again = everyMinuteUntil(scheduler, at("2025-06-01T10:01Z"), at("2025-06-01T12:10Z"));
+  assertEquals(again.filter((run) => !run.endsWith("halves") && !run.endsWith("hourly")), [
+    "2025-06-01T10:30Z ten-thirty",
+    "2025-06-01T12:05Z noon-five",
+  ]);
+});
+
+Deno.test("Scheduler holds back after 180 minutes back, and starts over after 181", () => {
+  for (
+    const [back, step, repeated] of [
+      ["2025-06-01T10:00:30Z", "back", []],
+      ["2025-06-01T09:59:30Z", "jump", ["2025-06-01T10:30Z ten-thirty"]],
+    ] as const
+  ) {
+    const scheduler = new Scheduler(jobsOf(BACK_TABLE), "UTC", at("2025-06-01T10:28:30Z"));
+    everyMinuteUntil(scheduler, at("2025-06-01T10:29Z"), at("2025-06-01T13:00Z"));
+    scheduler.takeDue(at(back));
+    assertEquals(scheduler.clockChange?.step, step, back);
+    const fixed = everyMinuteUntil(scheduler, at(back) + MINUTE, at("2025-06-01T11:00Z"))
+      .filter((run) => run.endsWith("ten-thirty"));
+    assertEquals(fixed, [...repeated], back);
+  }
+});
+
+Deno.test("Scheduler ignores the clock going back less than a minute, but not more", () => {
+  const scheduler = new Scheduler(jobsOf("* * * * * every\n"), "UTC", at("2025-06-01T11:58:30Z"));
+  assertEquals(scheduler.takeDue(at("2025-06-01T11:59Z")).map(show), ["2025-06-01T11:59Z every"]);
+  assertEquals(scheduler.takeDue(at("2025-06-01T12:00Z")).map(show), ["2025-06-01T12:00Z every"]);
+  assertEquals(scheduler.takeDue(at("2025-06-01T11:59:01Z")), [], "59 seconds back");
+  assertEquals(scheduler.clockChange, null);
+  assertEquals(scheduler.takeDue(at("2025-06-01T12:00:02Z")), [], "12:00 already ran");
+  assertEquals(scheduler.takeDue(at("2025-06-01T12:01Z")).map(show), ["2025-06-01T12:01Z every"]);
+  // 61 seconds back: the wall clock reads 12:00 again, and wildcard jobs follow it.
+  assertEquals(scheduler.takeDue(at("2025-06-01T11:59:59Z")).map(show), [
+    "2025-06-01T11:59Z every",
+  ]);
+  assertEquals(scheduler.clockChange?.step, "back");
+});
+
 // ---------------------------------------------------------------------------
-// Daylight saving time (README, "Daylight saving time"). The local zone is Tokyo,
-// so every job below runs in its CRON_TZ, not in the local zone.
+// Daylight saving time (README, "Daylight saving time and other clock changes"). The
+// local zone is Tokyo, so every job below runs in its CRON_TZ, not in the local zone.
 
 const NEW_YORK_TABLE = `CRON_TZ=America/New_York
 30 2 * * * fixed-2-30
@@ -451,10 +588,33 @@ Deno.test("Scheduler applies the DST rule in the local zone too (no CRON_TZ)", (
   assertEquals(fires["wild"], hourly("2025-03-09T05:15Z", 23));
 });
 
+Deno.test("Scheduler follows Samoa across the day it skipped (Pacific/Apia, 2011-12-30)", () => {
+  // 23:59 on 29 December (-10) was followed by 00:00 on 31 December (+14) at 10:00Z:
+  // a clock jump, so nothing of 30 December runs, fixed-time or wildcard.
+  const fires = firesByJob(
+    "0 12 * * * noon\n0 0 * * * midnight\n0 */6 * * * six-hourly\n",
+    "Pacific/Apia",
+    at("2011-12-29T10:00Z") - 1,
+    at("2011-12-31T10:00Z"),
+  );
+  assertEquals(fires["noon"], ["2011-12-29T22:00Z", "2011-12-30T22:00Z"]);
+  assertEquals(fires["midnight"], ["2011-12-29T10:00Z", "2011-12-30T10:00Z"]);
+  assertEquals(fires["six-hourly"], [
+    "2011-12-29T10:00Z", // 00:00 on 29 December, -10
+    "2011-12-29T16:00Z",
+    "2011-12-29T22:00Z",
+    "2011-12-30T04:00Z", // 18:00 on 29 December
+    "2011-12-30T10:00Z", // 00:00 on 31 December, +14
+    "2011-12-30T16:00Z",
+    "2011-12-30T22:00Z",
+    "2011-12-31T04:00Z",
+  ]);
+});
+
 // ---------------------------------------------------------------------------
 // Replacing the table
 
-Deno.test("Scheduler.load() mid-day replaces the table from the given instant", () => {
+Deno.test("Scheduler.load() mid-day counts the new table from the last minute handled", () => {
   const scheduler = new Scheduler(
     jobsOf("0 * * * * kept\n30 * * * * removed\n@reboot boot\n"),
     "UTC",
@@ -464,10 +624,8 @@ Deno.test("Scheduler.load() mid-day replaces the table from the given instant", 
     "2025-06-01T09:30Z removed",
     "2025-06-01T10:00Z kept",
   ]);
-  scheduler.load(
-    jobsOf("*/20 * * * * added\n0 * * * * kept\n15 10 * * * added-at-10-15\n"),
-    at("2025-06-01T10:10Z"),
-  );
+  assertEquals(scheduler.takeDue(at("2025-06-01T10:10Z")), []);
+  scheduler.load(jobsOf("*/20 * * * * added\n0 * * * * kept\n15 10 * * * added-at-10-15\n"));
   assertEquals(scheduler.size, 3);
   assertEquals(drive(scheduler, at("2025-06-01T11:31Z")), [
     "2025-06-01T10:15Z added-at-10-15",
@@ -479,19 +637,28 @@ Deno.test("Scheduler.load() mid-day replaces the table from the given instant", 
   ]);
 });
 
-Deno.test("Scheduler.load() from a millisecond before a minute makes that minute's jobs due", () => {
-  // As the daemon reloads: from thisMinute - 1 ms, so the minute's jobs come from the new table.
+Deno.test("Scheduler.load() before a wake lets the new table decide that wake's runs", () => {
+  // As the daemon reloads: at a new minute, before taking what is due.
   const scheduler = new Scheduler(jobsOf("0 * * * * old\n"), "UTC", at("2025-06-01T10:30Z"));
-  scheduler.load(jobsOf("0 * * * * new\n* * * * * every\n"), at("2025-06-01T11:00Z") - 1);
+  assertEquals(scheduler.takeDue(at("2025-06-01T10:59Z")), []);
+  scheduler.load(jobsOf("0 * * * * new\n* * * * * every\n"));
   assertEquals(scheduler.takeDue(at("2025-06-01T11:00Z")).map(show), [
     "2025-06-01T11:00Z new",
     "2025-06-01T11:00Z every",
+  ]);
+  // Woken 3 minutes late after a reload: the new table's missed minutes are caught up.
+  scheduler.load(jobsOf("* * * * * every\n2 11 * * * two-past\n"));
+  assertEquals(scheduler.takeDue(at("2025-06-01T11:03:05Z")).map(show), [
+    "2025-06-01T11:01Z every",
+    "2025-06-01T11:02Z every",
+    "2025-06-01T11:02Z two-past",
+    "2025-06-01T11:03Z every",
   ]);
 });
 
 Deno.test("Scheduler.load() with an empty table leaves nothing due", () => {
   const scheduler = new Scheduler(jobsOf("* * * * * every\n"), "UTC", at("2025-06-01T10:00Z"));
-  scheduler.load([], at("2025-06-01T10:00:30Z"));
+  scheduler.load([]);
   assertEquals(scheduler.size, 0);
   assertEquals(scheduler.nextDue(), null);
   assertEquals(scheduler.takeDue(at("2025-06-01T10:05Z")), []);

@@ -11,7 +11,7 @@ import { formatKoitabError, type KoitabJob, parseKoitab } from "../koitab.ts";
 import type { KoiPaths } from "../koidir.ts";
 import type { Clock } from "./clock.ts";
 import type { Runner } from "./runner.ts";
-import { Scheduler } from "./scheduler.ts";
+import { type ClockChange, Scheduler } from "./scheduler.ts";
 
 const MINUTE_MS = 60_000;
 
@@ -85,7 +85,6 @@ export class Daemon {
     }
     // Jobs for the minute koid starts in are not run, as in cron.
     this.#scheduler = new Scheduler(this.#jobs, this.#options.localZone, started);
-    let last = started;
     let minute = Math.floor(started / MINUTE_MS);
     while (!this.#stop.signal.aborted) {
       const now = clock.now();
@@ -100,18 +99,15 @@ export class Daemon {
         if (this.#stop.signal.aborted) break;
       }
       const time = clock.now();
-      if (time < last - MINUTE_MS) {
-        this.#options.log("the clock went back; counting every job's next run from now");
-        this.#scheduler.load(this.#jobs, time);
-      }
-      last = time;
       const thisMinute = Math.floor(time / MINUTE_MS);
       if (thisMinute !== minute) {
         minute = thisMinute;
         // cron's check of the table, once a minute, before the minute's jobs are chosen.
-        if (this.#load(false)) this.#scheduler.load(this.#jobs, thisMinute * MINUTE_MS - 1);
+        if (this.#load(false)) this.#scheduler.load(this.#jobs);
       }
       const due = this.#scheduler.takeDue(time);
+      const change = this.#scheduler.clockChange;
+      if (change !== null) this.#options.log(describeClockChange(change));
       if (due.length > 0) {
         runner.startAll(due.map(({ job, scheduledFor }) => ({
           job,
@@ -212,6 +208,31 @@ export class Daemon {
     this.#options.onTable?.(jobs);
     return true;
   }
+}
+
+/**
+ * The log line for a wake at which the clock had moved more than cron catches up
+ * minute by minute, saying what koid does about it.
+ */
+function describeClockChange({ step, from, to }: ClockChange): string {
+  const span = `from ${utcMinute(from)} to ${utcMinute(to)}`;
+  switch (step) {
+    case "forward":
+      return `the clock moved on ${span} at once (set forward, or the machine slept): starting the fixed-time runs missed in between, not the wildcard ones, as cron does`;
+    case "back":
+      return `the clock went back ${span}: fixed-time jobs wait until it passes ${
+        utcMinute(from)
+      } again, wildcard jobs follow it, as cron does`;
+    default:
+      return to > from
+        ? `the clock jumped ${span}, more than 3 hours: missed runs are not replayed, as in cron`
+        : `the clock went back ${span}, more than 3 hours: counting every job's next run from now, as cron does`;
+  }
+}
+
+/** `2025-06-01 12:00 UTC`. */
+function utcMinute(time: number): string {
+  return `${new Date(time).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
 function sameVersion(a: TableVersion | null, b: TableVersion | null): boolean {
