@@ -6,13 +6,16 @@
  */
 
 import { CliError } from "./lib/cli/errors.ts";
+import { readBootId } from "./lib/daemon/boot.ts";
 import { systemClock } from "./lib/daemon/clock.ts";
 import { Daemon } from "./lib/daemon/daemon.ts";
 import { History } from "./lib/daemon/history.ts";
 import { DashboardLink, linkHost } from "./lib/daemon/link.ts";
+import { type MailCommand, parseMailCommand, SENDMAIL_PATH } from "./lib/daemon/mail.ts";
 import { DEFAULT_OUTPUT_LIMIT } from "./lib/daemon/output.ts";
 import { chooseRunUser } from "./lib/daemon/run_user.ts";
 import { Runner } from "./lib/daemon/runner.ts";
+import { isExecutable } from "./lib/daemon/spawn.ts";
 import { DEFAULT_KOI_DIR, koiPaths, prepareKoiDir } from "./lib/koidir.ts";
 import { localTimeZone } from "./lib/timezone.ts";
 import { readPasswd } from "./lib/users.ts";
@@ -21,11 +24,12 @@ import { VERSION } from "./lib/version.ts";
 const HELP = `koid ${VERSION}: run the jobs of the koitab, as cron does
 
 Usage:
-  koid [--grace SECONDS] [--output-limit BYTES]
+  koid [--grace SECONDS] [--output-limit BYTES] [--mail-command CMD|off]
   koid --help | --version
 
 koid reads $KOI_DIR/koitab (KOI_DIR defaults to ${DEFAULT_KOI_DIR}), runs each job at its
 times in its zone, and records every run in $KOI_DIR/history.db (see "koitab history").
+@reboot jobs run at koid's first start in each boot of the machine ($KOI_DIR/last-boot).
 Edits to the koitab apply from the next minute; SIGHUP asks for a reload too.
 Jobs run as the user named in $KOI_DIR/user (koid must then run as root or as that user).
 
@@ -34,20 +38,32 @@ it the job list and every run, and takes the manual runs it queues, each checked
 local koitab and run key first. Linking, relinking and unlinking apply without a restart.
 The machine's name on the dashboard is $KOI_HOST, else its host name.
 
+A run that writes output has it mailed, as cron does: to MAILTO (a comma-separated list) as the
+koitab sets it above the job, else to the jobs' user; MAILTO="" mails nothing.
+
 Options:
   --grace SECONDS        on SIGTERM or SIGINT, how long running jobs may take to finish
                          before their process groups are stopped (default 30)
   --output-limit BYTES   output kept per run: head and tail, the middle elided
-                         (default ${DEFAULT_OUTPUT_LIMIT})
+                         (default ${DEFAULT_OUTPUT_LIMIT}); mail always gets all of it
+  --mail-command CMD     the mailer, run as the jobs' user with the header and output on its
+                         stdin (split at blanks, no shell; default
+                         "${SENDMAIL_PATH} -FCronDaemon -i -odi -oem -oi -t -f FROM");
+                         off: mail nothing
 `;
 
 interface Options {
   graceMs: number;
   outputLimit: number;
+  mailCommand: MailCommand;
 }
 
 function parseOptions(args: readonly string[]): Options {
-  const options: Options = { graceMs: 30_000, outputLimit: DEFAULT_OUTPUT_LIMIT };
+  const options: Options = {
+    graceMs: 30_000,
+    outputLimit: DEFAULT_OUTPUT_LIMIT,
+    mailCommand: { kind: "sendmail", path: SENDMAIL_PATH },
+  };
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!;
     const value = args[i + 1];
@@ -56,6 +72,12 @@ function parseOptions(args: readonly string[]): Options {
       options.graceMs = number * 1000;
     } else if (flag === "--output-limit" && number >= 1024) {
       options.outputLimit = number;
+    } else if (flag === "--mail-command") {
+      try {
+        options.mailCommand = parseMailCommand(value ?? "");
+      } catch (error) {
+        throw new CliError((error as Error).message, 2);
+      }
     } else if (flag === "--grace") {
       throw new CliError(`--grace needs a whole number of seconds, got "${value ?? ""}"`, 2);
     } else if (flag === "--output-limit") {
@@ -133,6 +155,7 @@ export async function main(args: string[]): Promise<number> {
 
     // The link is made last; runs start only once the daemon runs, after it exists.
     let link: DashboardLink | null = null;
+    const host = hostname();
     const runner = new Runner({
       history,
       user: choice.user,
@@ -142,6 +165,7 @@ export async function main(args: string[]): Promise<number> {
       log,
       now: () => Date.now(),
       outputLimit: options.outputLimit,
+      mail: { command: options.mailCommand, hostname: host },
       onEvent: (event) => link?.onEvent(event),
     });
     const localZone = localTimeZone();
@@ -152,11 +176,12 @@ export async function main(args: string[]): Promise<number> {
       localZone,
       log,
       onTable: () => link?.tableChanged(),
+      bootId: readBootId,
     });
     const dashboardLink = new DashboardLink({
       paths,
       database: history.database,
-      host: linkHost(Deno.env.get("KOI_HOST"), hostname()),
+      host: linkHost(Deno.env.get("KOI_HOST"), host),
       localZone,
       outputLimit: options.outputLimit,
       log,
@@ -182,6 +207,13 @@ export async function main(args: string[]): Promise<number> {
       daemon.requestReload();
     });
     log(`koid ${VERSION} started (pid ${Deno.pid}), jobs run as ${choice.user.name}`);
+    const mailer = options.mailCommand;
+    if (mailer.kind === "sendmail" && !isExecutable(mailer.path)) {
+      log(
+        `warning: no ${mailer.path}: output of runs cannot be mailed (each such run is logged); ` +
+          `name a mailer with --mail-command CMD, or say --mail-command off`,
+      );
+    }
     await dashboardLink.start();
     dashboardLink.reportInterrupted(interrupted, interruptedAt);
     await daemon.run();
@@ -234,7 +266,7 @@ function findTool(name: string): string | null {
 function hostname(): string {
   if (Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state !== "granted") {
     log(
-      `warning: no --allow-sys=hostname: the dashboard knows this machine as "localhost" unless KOI_HOST is set`,
+      `warning: no --allow-sys=hostname: mail subjects say "localhost", and so does the dashboard unless KOI_HOST is set`,
     );
     return "localhost";
   }

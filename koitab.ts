@@ -10,16 +10,20 @@ import { editTable } from "./lib/cli/edit.ts";
 import { formatHistory, readHistory } from "./lib/cli/history.ts";
 import { CliError } from "./lib/cli/errors.ts";
 import { upcomingRuns } from "./lib/cli/next.ts";
-import { findJob, parseArgOptions, runJobNow } from "./lib/cli/run.ts";
+import { namesJob } from "./lib/cli/job_name.ts";
+import { findJob, namedJobs, parseArgOptions, runJobNow, takeMailCommand } from "./lib/cli/run.ts";
 import { askLine } from "./lib/cli/prompt.ts";
 import {
   installTable,
+  ownerOf,
   printWarnings,
   readTable,
   removeTable,
   validateTable,
 } from "./lib/cli/table.ts";
+import { History } from "./lib/daemon/history.ts";
 import { DEFAULT_KOI_DIR, type KoiPaths, koiPaths, prepareKoiDir } from "./lib/koidir.ts";
+import { parseKoitab } from "./lib/koitab.ts";
 import { localTimeZone } from "./lib/timezone.ts";
 import { readPasswd } from "./lib/users.ts";
 import { VERSION } from "./lib/version.ts";
@@ -34,10 +38,12 @@ Usage:
   koitab -                  install the table from stdin, after checking it
   koitab --check FILE|-     check a table without installing it (also -T, and -n as Debian's)
   koitab --next [N]         each job's next N run times (default 3), in its own zone
-  koitab run NAME|LINE [--arg name=value]...
-                            run a job now, in the foreground, with its arguments
+  koitab run NAME|LINE [--arg name=value]... [--mail-command CMD|off]
+                            run a job now, in the foreground, with its arguments; its
+                            output is mailed as koid mails it (through /usr/sbin/sendmail
+                            unless --mail-command says otherwise) and the run is recorded
   koitab history [NAME] [--json]
-                            the runs koid recorded, newest first
+                            the runs koid and koitab run recorded, newest first
   koitab -d                 this machine's dashboard: its id, server, URL and whether it answers
   koitab -d new [--server URL] [--generate]
                             create a dashboard (server default http://localhost:8080) and link
@@ -265,7 +271,8 @@ async function next(paths: KoiPaths, rest: readonly string[]): Promise<number> {
 }
 
 async function run(paths: KoiPaths, rest: readonly string[]): Promise<number> {
-  const [name, ...options] = rest;
+  const { words, mailCommand } = takeMailCommand(rest);
+  const [name, ...options] = words;
   if (name === undefined || name.startsWith("--")) {
     throw new CliError("run needs the NAME of a job", 2);
   }
@@ -274,7 +281,42 @@ async function run(paths: KoiPaths, rest: readonly string[]): Promise<number> {
   if (text === null) throw new CliError(`no koitab for ${await owner(paths)}`);
   const { jobs } = validateTable(text, paths.koitab, "fix it with koitab -e");
   const job = findJob(jobs, name);
-  return await runJobNow(job, values, await currentUser(), Deno.env.toObject());
+  const log = (line: string) => console.error(`koitab: ${line}`);
+  const history = await openHistory(paths, log);
+  try {
+    return await runJobNow(job, values, await currentUser(), Deno.env.toObject(), {
+      mail: { command: mailCommand, hostname: hostname() },
+      history,
+      log,
+    });
+  } finally {
+    history?.close();
+  }
+}
+
+/**
+ * The history, for `koitab run` to record its run in; null, and a line saying so,
+ * when it cannot be written. A history koitab creates as root is given to the
+ * owner of KOI_DIR, so that koid, running as that user, can still write it.
+ */
+async function openHistory(paths: KoiPaths, log: (line: string) => void): Promise<History | null> {
+  const existed = await Deno.stat(paths.history).then(() => true, () => false);
+  try {
+    const history = new History(paths.history);
+    const { owner } = existed ? {} : await ownerOf(paths.dir);
+    if (owner) await Deno.chown(paths.history, owner.uid, owner.gid);
+    return history;
+  } catch (error) {
+    log(`cannot record this run in ${paths.history}: ${(error as Error).message}`);
+    return null;
+  }
+}
+
+/** This machine's name for mail subjects, as koid gives it. */
+function hostname(): string {
+  return Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state === "granted"
+    ? Deno.hostname()
+    : "localhost";
 }
 
 async function history(paths: KoiPaths, rest: readonly string[]): Promise<number> {
@@ -286,7 +328,16 @@ async function history(paths: KoiPaths, rest: readonly string[]): Promise<number
       2,
     );
   }
-  const runs = readHistory(paths, names[0] ?? null);
+  const name = names[0] ?? null;
+  const runs = readHistory(paths, name);
+  if (name !== null && runs.length === 0) {
+    // A name with no runs must at least be a job's, or it is a typo.
+    const table = await readTable(paths);
+    const jobs = table === null ? [] : parseKoitab(new TextDecoder().decode(table)).jobs;
+    if (!jobs.some((job) => namesJob(job, name))) {
+      throw new CliError(`no job "${name}" in the koitab or its history (${namedJobs(jobs)})`);
+    }
+  }
   const text = json ? JSON.stringify(runs, null, 2) + "\n" : formatHistory(runs, localTimeZone());
   await Deno.stdout.write(new TextEncoder().encode(text));
   return 0;

@@ -1,6 +1,7 @@
 /**
  * koid under load: start latency with 10,000 jobs, 1,000 jobs due in one minute,
- * the real daemon idle with 10,000 jobs, and its memory while a job writes 1 GB.
+ * the real daemon idle with 10,000 jobs, and its memory while a job writes 1 GB,
+ * with mail off and with all of it mailed.
  *
  * A script, not a `deno bench` file. Run from the repository root:
  *
@@ -26,6 +27,8 @@
  *    `/proc/<pid>/stat` (utime + stime), read with `/bin/cat` since Deno opens
  *    `/proc/<pid>/` only to `--allow-all`. The 1 GB job is
  *    `@reboot sleep 2; head -c 1000000000 /dev/zero`: the sleep gives the baseline.
+ * 5. As 4, with the output mailed through `--mail-command` to a script that skips
+ *    the header and counts the rest, which must be every byte the job wrote.
  *
  * @module
  */
@@ -278,6 +281,7 @@ class InProcessKoid {
       log,
       now: this.clock.now,
       outputLimit: DEFAULT_OUTPUT_LIMIT,
+      mail: { command: { kind: "off" }, hostname: "bench" },
       onEvent,
     });
     this.daemon = new Daemon({
@@ -286,6 +290,7 @@ class InProcessKoid {
       runner: this.runner,
       localZone: "UTC",
       log,
+      bootId: () => Promise.resolve("bench"),
     });
   }
 
@@ -670,6 +675,10 @@ async function idle(flags: readonly string[]): Promise<IdleResult> {
 // 4. RSS while a job writes 1 GB
 
 interface BigOutputResult {
+  /** Whether the output was mailed (to a mailer that counts it), or mail was off. */
+  readonly mailed: boolean;
+  /** The output bytes the mailer received after the header; null when mail was off. */
+  readonly mailedBodyBytes: number | null;
   readonly bytesWritten: number;
   readonly outputLimit: number;
   readonly baselineRssMiB: number;
@@ -682,15 +691,35 @@ interface BigOutputResult {
   readonly throughputMiBps: number;
 }
 
-async function bigOutput(flags: readonly string[]): Promise<BigOutputResult> {
+async function bigOutput(flags: readonly string[], mail: boolean): Promise<BigOutputResult> {
   const { bytes, sleepSeconds } = config.bigOutput;
-  progress(`4. koid while a job writes ${bytes} bytes (output limit ${DEFAULT_OUTPUT_LIMIT})`);
+  progress(
+    `${
+      mail ? 5 : 4
+    }. koid while a job writes ${bytes} bytes (output limit ${DEFAULT_OUTPUT_LIMIT}), ${
+      mail ? "all of it mailed" : "mail off"
+    }`,
+  );
   const dir = await tempDir();
   const paths = koiPaths(dir);
   // The sleep leaves koid idle with the run started, for the baseline.
   const command = `sleep ${sleepSeconds}; head -c ${bytes} /dev/zero`;
-  await Deno.writeTextFile(paths.koitab, `@reboot ${command}\n`, { mode: 0o600 });
-  const koid = new KoidProcess(flags, dir, ["--grace", "5"]);
+  await Deno.writeTextFile(paths.koitab, `HOME=${dir}\n@reboot ${command}\n`, { mode: 0o600 });
+  // The mailer skips the header (up to its blank line; sh reads a pipe byte by byte, so the
+  // rest stays unread), then counts the rest.
+  const mailer = `${dir}/count-mail`;
+  const counted = `${dir}/mailed-bytes`;
+  await Deno.writeTextFile(
+    mailer,
+    `#!/bin/sh\nwhile IFS= read -r line; do [ -z "$line" ] && break; done\nwc -c > ${counted}\n`,
+    { mode: 0o755 },
+  );
+  const koid = new KoidProcess(flags, dir, [
+    "--grace",
+    "5",
+    "--mail-command",
+    mail ? mailer : "off",
+  ]);
   let finished = false;
   const ended = koid.waitFor(/ ended \(run /, 600_000);
   ended.then(() => finished = true, () => finished = true);
@@ -717,7 +746,14 @@ async function bigOutput(flags: readonly string[]): Promise<BigOutputResult> {
   }
   if (!run) throw new Error("koid recorded no run of the @reboot job");
   const runSeconds = (run.durationMs ?? 0) / 1000 - sleepSeconds;
+  // koid has stopped: it waited for the mailer, which has all of it.
+  const mailedBodyBytes = mail ? Number((await Deno.readTextFile(counted)).trim()) : null;
+  if (mail && mailedBodyBytes !== bytes) {
+    throw new Error(`the mailer got ${mailedBodyBytes} bytes of output, not ${bytes}`);
+  }
   return {
+    mailed: mail,
+    mailedBodyBytes,
     bytesWritten: bytes,
     outputLimit: DEFAULT_OUTPUT_LIMIT,
     baselineRssMiB: round(Math.max(...quiet.map((s) => s.rss)) / MIB),
@@ -744,10 +780,11 @@ interface Report {
   readonly sameMinute: SameMinuteResult;
   readonly idle: IdleResult;
   readonly bigOutput: BigOutputResult;
+  readonly bigOutputMailed: BigOutputResult;
 }
 
 function format(report: Report): string {
-  const { startLatency: l, sameMinute: s, idle: i, bigOutput: b } = report;
+  const { startLatency: l, sameMinute: s, idle: i, bigOutput: b, bigOutputMailed: m } = report;
   const n = (value: number) => value.toLocaleString("en-US");
   const list = (values: readonly number[]) => values.map((v) => `${v}`).join(", ");
   const overhead = Math.round((s.ratio - 1) * 100);
@@ -791,6 +828,14 @@ function format(report: Report): string {
     `   run ${b.status}: outputBytes ${n(b.outputBytes)}, stored ${n(b.storedBytes)} bytes (${
       round(b.storedBytes / MIB, 2)
     } MiB); ${b.runSeconds} s of writing, ~${n(b.throughputMiBps)} MiB/s`,
+    "",
+    `5. the same with all of it mailed, streamed to a mailer that counts it`,
+    `   RSS baseline ${m.baselineRssMiB} MiB, peak ${m.peakRssMiB} MiB (+${
+      round(m.peakRssMiB - m.baselineRssMiB)
+    } MiB; ${m.samples} samples, every 100 ms)`,
+    `   the mailer got ${n(m.mailedBodyBytes ?? 0)} bytes after the header; stored ${
+      n(m.storedBytes)
+    } bytes; ${m.runSeconds} s of writing, ~${n(m.throughputMiBps)} MiB/s`,
   ].join("\n");
 }
 
@@ -852,7 +897,8 @@ async function main(): Promise<void> {
   const startLatencyResult = await runPhase<LatencyResult>("latency");
   const sameMinuteResult = await sameMinute();
   const idleResult = await idle(flags);
-  const bigOutputResult = await bigOutput(flags);
+  const bigOutputResult = await bigOutput(flags, false);
+  const bigOutputMailedResult = await bigOutput(flags, true);
   const report: Report = {
     deno: Deno.version.deno,
     os: `${Deno.build.os} ${Deno.build.arch}`,
@@ -863,6 +909,7 @@ async function main(): Promise<void> {
     sameMinute: sameMinuteResult,
     idle: idleResult,
     bigOutput: bigOutputResult,
+    bigOutputMailed: bigOutputMailedResult,
   };
   console.log(json ? JSON.stringify(report, null, 2) : format(report));
 }

@@ -45,7 +45,7 @@ const ORDINALS = ["", "first", "second", "third", "fourth", "fifth"];
 export function describeSchedule(schedule: string): string {
   const text = schedule.trim();
   if (text === "@manual") return "only when started by hand";
-  if (text === "@reboot") return "when koid starts";
+  if (text === "@reboot") return "once per boot, at koid's first start";
   if (text === "@hourly") return "every hour";
   const fields = (CRON_NICKNAMES[text] ?? text).split(/[ \t]+/);
   if (fields.length !== 5) return text;

@@ -19,6 +19,8 @@ export interface KoiPaths {
   readonly user: string;
   /** The run history database. */
   readonly history: string;
+  /** The id of the boot `@reboot` jobs last ran in. */
+  readonly lastBoot: string;
   /** The dashboard link: `{id, server}` (JSON). */
   readonly dashboard: string;
   /** The dashboard's API key, sent to the server. */
@@ -43,6 +45,7 @@ export function koiPaths(dir: string): KoiPaths {
     backup: `${base}/koitab.bak`,
     user: `${base}/user`,
     history: `${base}/history.db`,
+    lastBoot: `${base}/last-boot`,
     dashboard: `${base}/dashboard.json`,
     apiKey: `${base}/apikey`,
     runKey: `${base}/runkey`,

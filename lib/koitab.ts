@@ -14,7 +14,7 @@
  *   `CRON_TZ` sets the time zone of the jobs below it (empty: the local zone).
  * - `[Section]` groups the jobs below it.
  * - A job: an optional name in double quotes (`\"` and `\\` allowed inside), five
- *   time fields or an `@` word (cron's, plus `@reboot`: once when koid starts, and
+ *   time fields or an `@` word (cron's, `@reboot` once per boot, and
  *   `@manual`: never scheduled, only run by hand), then the command, to the end
  *   of the line. Cron's `%` rule splits the command from its standard input, and
  *   `{{name, type, default}}` placeholders declare arguments (see `./args.ts`).

@@ -105,11 +105,14 @@ class Harness {
   readonly batches: RunRequest[][] = [];
   /** Each table handed to `onTable`, as its commands. */
   readonly tables: string[][] = [];
+  /** The boot id the daemon is told; null as where the system gives none; an Error to fail. */
+  bootId: string | null | Error;
   #seen = 0;
   #done: Promise<void> | null = null;
   #finished = false;
 
-  private constructor(dir: string, start: number) {
+  private constructor(dir: string, start: number, bootId: string | null | Error) {
+    this.bootId = bootId;
     this.clock = new FakeClock(start);
     this.paths = koiPaths(dir);
     let nextId = 0;
@@ -125,13 +128,26 @@ class Harness {
       localZone: "UTC",
       log: (line) => this.log.push(line),
       onTable: (jobs: readonly KoitabJob[]) => this.tables.push(jobs.map((job) => job.command)),
+      bootId: () =>
+        this.bootId instanceof Error ? Promise.reject(this.bootId) : Promise.resolve(this.bootId),
     });
   }
 
-  /** A harness whose koitab holds `koitab` (none when null); the daemon is not started. */
-  static async create(start: string, koitab: string | null): Promise<Harness> {
-    const dir = await Deno.makeTempDir({ prefix: "koid_test_" });
-    const harness = new Harness(dir, at(start));
+  /**
+   * A harness whose koitab holds `koitab` (none when null); the daemon is not started.
+   * With `dir`, over that KOI_DIR (as a koid restarted over the same state).
+   */
+  static async create(
+    start: string,
+    koitab: string | null,
+    options: { dir?: string; bootId?: string | null | Error } = {},
+  ): Promise<Harness> {
+    const dir = options.dir ?? await Deno.makeTempDir({ prefix: "koid_test_" });
+    const harness = new Harness(
+      dir,
+      at(start),
+      options.bootId === undefined ? "boot-1" : options.bootId,
+    );
     if (koitab !== null) await harness.write(koitab);
     return harness;
   }
@@ -173,7 +189,8 @@ class Harness {
 
   /** Waits until the daemon sleeps again or `run()` has returned. */
   async #settle(): Promise<void> {
-    for (let i = 0; i < 50; i++) {
+    // The start reads and writes $KOI_DIR/last-boot: real file I/O takes a few turns.
+    for (let i = 0; i < 500; i++) {
       await tick();
       if (this.clock.sleepingUntil !== null || this.#finished) return;
     }
@@ -185,11 +202,11 @@ class Harness {
     return this.#finished;
   }
 
-  /** Stops the daemon, waits for `run()` and removes the directory. */
-  async close(): Promise<void> {
+  /** Stops the daemon, waits for `run()` and removes the directory (unless kept). */
+  async close(options: { keepDir?: boolean } = {}): Promise<void> {
     this.daemon.stop();
     if (this.#done !== null) await this.#done;
-    await Deno.remove(this.paths.dir, { recursive: true });
+    if (!options.keepDir) await Deno.remove(this.paths.dir, { recursive: true });
   }
 }
 
@@ -577,3 +594,154 @@ Deno.test("Daemon keeps the last good table when a reloaded one has a command to
     ]);
   });
 });
+
+// @reboot: once per boot of the machine, per KOI_DIR.
+
+/** Starts a daemon over `dir` in boot `bootId`, returns what it started and logged, and stops it. */
+async function startOnce(
+  dir: string,
+  bootId: string | null | Error,
+  koitab: string | null = null,
+): Promise<{ started: string[]; log: string[] }> {
+  const h = await Harness.create("10:00:30", koitab, { dir, bootId });
+  try {
+    return { started: await h.start(), log: h.log };
+  } finally {
+    await h.close({ keepDir: true });
+  }
+}
+
+/** A temporary KOI_DIR holding `koitab`, removed after `fn`. */
+async function withKoiDir(koitab: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "koid_boot_test_" });
+  try {
+    await writeFileAtomic(`${dir}/koitab`, koitab);
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("@reboot jobs run at koid's first start in a boot, not at a restart in the same boot, and again in a new boot", async () => {
+  const table = "@reboot boot\n* * * * * every\n";
+  await withKoiDir(table, async (dir) => {
+    const paths = koiPaths(dir);
+    const loaded = `loaded ${paths.koitab}: 2 job(s)`;
+    // A fresh KOI_DIR: its first start runs them, and writes the boot down.
+    assertEquals(await startOnce(dir, "boot-A"), { started: ["reboot boot -"], log: [loaded] });
+    assertEquals(await Deno.readTextFile(paths.lastBoot), "boot-A\n");
+    assertEquals((await Deno.stat(paths.lastBoot)).mode! & 0o777, 0o600);
+    // systemctl restart koid, an upgrade: the same boot.
+    assertEquals(await startOnce(dir, "boot-A"), {
+      started: [],
+      log: [
+        loaded,
+        "@reboot jobs already ran in this boot (boot-A): they run again after a restart",
+      ],
+    });
+    assertEquals(await startOnce(dir, "boot-A"), {
+      started: [],
+      log: [
+        loaded,
+        "@reboot jobs already ran in this boot (boot-A): they run again after a restart",
+      ],
+    });
+    // The machine restarted.
+    assertEquals(await startOnce(dir, "boot-B"), { started: ["reboot boot -"], log: [loaded] });
+    assertEquals(await Deno.readTextFile(paths.lastBoot), "boot-B\n");
+    assertEquals(await startOnce(dir, "boot-B"), {
+      started: [],
+      log: [
+        loaded,
+        "@reboot jobs already ran in this boot (boot-B): they run again after a restart",
+      ],
+    });
+  });
+});
+
+Deno.test("@reboot: each KOI_DIR keeps its own boot; a table without @reboot jobs logs nothing about them", async () => {
+  await withKoiDir("@reboot first\n", async (one) => {
+    await withKoiDir("@reboot second\n* * * * * every\n", async (two) => {
+      assertEquals((await startOnce(one, "boot-A")).started, ["reboot first -"]);
+      assertEquals((await startOnce(two, "boot-A")).started, ["reboot second -"]);
+      assertEquals((await startOnce(one, "boot-A")).started, []);
+      assertEquals((await startOnce(two, "boot-A")).started, []);
+    });
+  });
+  await withKoiDir("* * * * * every\n", async (dir) => {
+    const loaded = `loaded ${koiPaths(dir).koitab}: 1 job(s)`;
+    assertEquals(await startOnce(dir, "boot-A"), { started: [], log: [loaded] });
+    assertEquals(await startOnce(dir, "boot-A"), { started: [], log: [loaded] });
+    assertEquals(await startOnce(dir, null), { started: [], log: [loaded] });
+  });
+});
+
+Deno.test("@reboot: a boot in which the table had no @reboot line still counts; one added later waits for the next boot", async () => {
+  await withKoiDir("* * * * * every\n", async (dir) => {
+    assertEquals((await startOnce(dir, "boot-A")).started, []);
+    await writeFileAtomic(`${dir}/koitab`, "@reboot added\n");
+    assertEquals((await startOnce(dir, "boot-A")).started, [], "added during this boot");
+    assertEquals((await startOnce(dir, "boot-B")).started, ["reboot added -"]);
+  });
+  // No koitab at all counts too, as cron's lock file is made with no crontab.
+  const dir = await Deno.makeTempDir({ prefix: "koid_boot_test_" });
+  try {
+    assertEquals(await startOnce(dir, "boot-A"), {
+      started: [],
+      log: [`no koitab at ${koiPaths(dir).koitab}: no jobs until one is installed (koitab -e)`],
+    });
+    assertEquals(await Deno.readTextFile(koiPaths(dir).lastBoot), "boot-A\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("@reboot: a table with errors at start does not use up the boot; the start after its fix runs them", async () => {
+  await withKoiDir("@reboot boot\n61 * * * * bad\n", async (dir) => {
+    const paths = koiPaths(dir);
+    assertEquals((await startOnce(dir, "boot-A")).started, []);
+    await assertMissing(paths.lastBoot);
+    await writeFileAtomic(paths.koitab, "@reboot boot\n");
+    assertEquals((await startOnce(dir, "boot-A")).started, ["reboot boot -"]);
+    assertEquals((await startOnce(dir, "boot-A")).started, []);
+  });
+});
+
+Deno.test("@reboot: where the system gives no boot id, they run at every start, and the log says why", async () => {
+  await withKoiDir("@reboot boot\n", async (dir) => {
+    const expected = {
+      started: ["reboot boot -"],
+      log: [
+        `loaded ${koiPaths(dir).koitab}: 1 job(s)`,
+        "cannot tell which boot this is: @reboot jobs run at every start of koid",
+      ],
+    };
+    assertEquals(await startOnce(dir, null), expected);
+    assertEquals(await startOnce(dir, null), expected);
+    await assertMissing(koiPaths(dir).lastBoot);
+  });
+});
+
+Deno.test("@reboot: a boot id reader that fails counts as no boot id", async () => {
+  await withKoiDir("@reboot boot\n", async (dir) => {
+    assertEquals(await startOnce(dir, new Error("sysctl: unknown oid")), {
+      started: ["reboot boot -"],
+      log: [
+        `loaded ${koiPaths(dir).koitab}: 1 job(s)`,
+        "cannot tell which boot this is: @reboot jobs run at every start of koid",
+      ],
+    });
+    await assertMissing(koiPaths(dir).lastBoot);
+  });
+});
+
+/** Fails unless nothing exists at `path`. */
+async function assertMissing(path: string): Promise<void> {
+  try {
+    await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  throw new Error(`${path} exists`);
+}

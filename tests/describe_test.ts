@@ -28,7 +28,7 @@ Deno.test("describeSchedule() puts common schedules in plain words", () => {
     ["0 0 * * fri#2", "at 00:00 on the second Friday of the month"],
     ["59 23 31 12 *", "at 23:59 on the 31st of the month in December"],
     ["0 0 1 jan-mar *", "at 00:00 on the 1st of the month in January to March"],
-    ["@reboot", "when koid starts"],
+    ["@reboot", "once per boot, at koid's first start"],
     ["@manual", "only when started by hand"],
   ];
   for (const [schedule, words] of cases) assertEquals(describeSchedule(schedule), words, schedule);

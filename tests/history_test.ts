@@ -287,6 +287,27 @@ Deno.test("History.markInterrupted() marks only running runs, and returns their 
   });
 });
 
+Deno.test("History.markInterrupted() leaves koitab run's runs alone: their own process records their end", async () => {
+  await withDb((path) => {
+    const history = new History(path);
+    try {
+      history.recordStarts([
+        start("koid's", "jA", T0, { trigger: "manual" }),
+        start("cli", "jA", T0 + 1, { trigger: "cli" }),
+      ]);
+      assertEquals(history.markInterrupted(T0 + 5), ["koid's"]);
+      assertEquals(history.get("cli")!.status, "running");
+      history.recordEnd("cli", "jA", end(T0 + 10));
+      assertEquals(
+        [history.get("cli")!.status, history.get("cli")!.trigger],
+        ["succeeded", "cli"],
+      );
+    } finally {
+      history.close();
+    }
+  });
+});
+
 Deno.test("History reopened on the same file keeps every run", async () => {
   await withDb((path) => {
     const first = new History(path);

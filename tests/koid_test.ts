@@ -3,11 +3,17 @@ import { runEntry } from "./_entry.ts";
 import { parseKoitab } from "../lib/koitab.ts";
 import type { RunRecord } from "../lib/daemon/history.ts";
 import { VERSION } from "../lib/version.ts";
+import { readBootId } from "../lib/daemon/boot.ts";
+import { jobEnvironment } from "../lib/daemon/environment.ts";
+import { isExecutable } from "../lib/daemon/spawn.ts";
+import { parsePasswd } from "../lib/users.ts";
+import { expectedHeader, received, withFakeMailer } from "./_fake_mailer.ts";
 import { entryFlags } from "../tools/task_flags.ts";
 
 const root = new URL("../", import.meta.url);
 const flags = entryFlags(await Deno.readTextFile(new URL("deno.json", root)));
 const isRoot = Deno.uid() === 0;
+const me = parsePasswd(await Deno.readTextFile("/etc/passwd")).find((a) => a.uid === Deno.uid())!;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** A running koid, its stderr read line by line. */
@@ -17,9 +23,22 @@ class Koid {
   readonly #reading: Promise<void>;
   #checks: (() => void)[] = [];
 
-  constructor(koiDir: string, args: string[] = []) {
+  /**
+   * @param koiDir The KOI_DIR.
+   * @param args koid's arguments.
+   * @param mail "off" adds `--mail-command off` unless `args` name a mailer: tests never
+   * mail unless they say how, so the machine's own sendmail never gets their output.
+   */
+  constructor(koiDir: string, args: string[] = [], mail: "off" | "default" = "off") {
+    const off = mail === "off" && !args.includes("--mail-command");
     this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...flags.koid, new URL("koid.ts", root).pathname, ...args],
+      args: [
+        "run",
+        ...flags.koid,
+        new URL("koid.ts", root).pathname,
+        ...(off ? ["--mail-command", "off"] : []),
+        ...args,
+      ],
       cwd: root.pathname,
       env: { KOI_DIR: koiDir, NO_COLOR: "1" },
       stdin: "null",
@@ -133,8 +152,9 @@ async function withKoid(
   dir: string,
   args: string[],
   fn: (koid: Koid) => Promise<void>,
+  mail: "off" | "default" = "off",
 ): Promise<void> {
-  const koid = new Koid(dir, args);
+  const koid = new Koid(dir, args, mail);
   try {
     await fn(koid);
   } finally {
@@ -209,6 +229,40 @@ Deno.test("koid runs an @reboot job once at start, stops on SIGTERM with exit 0,
         outputBytes: 6,
       });
     });
+  });
+});
+
+Deno.test("a restarted koid does not run @reboot jobs again in the same boot of the machine", async () => {
+  const koitab = `HOME=$DIR
+"boot" @reboot echo up
+`;
+  await withKoiDir(koitab, async (dir) => {
+    const bootId = await readBootId();
+    if (bootId === null) {
+      console.log(`skipped: no boot id on ${Deno.build.os}`);
+      return;
+    }
+    await withKoid(dir, [], async (koid) => {
+      await koid.waitFor(/^koid: "boot" ended \(run /);
+      assertEquals((await koid.exit("SIGTERM")).code, 0);
+    });
+    assertEquals(await Deno.readTextFile(`${dir}/last-boot`), `${bootId}\n`);
+    // systemctl restart koid.
+    await withKoid(dir, [], async (koid) => {
+      await koid.waitFor(/^koid: koid .* started \(pid/);
+      assertEquals((await koid.exit("SIGTERM")).code, 0);
+      assert(
+        koid.lines.includes(
+          `koid: @reboot jobs already ran in this boot (${bootId}): they run again after a restart`,
+        ),
+        koid.lines.join("\n"),
+      );
+      assert(!koid.lines.some((line) => line.includes(" started (run ")), koid.lines.join("\n"));
+    });
+    assertEquals((await historyJson(dir)).map((run) => [run.trigger, run.output]), [[
+      "reboot",
+      "up\n",
+    ]]);
   });
 });
 
@@ -359,6 +413,51 @@ Deno.test("koid --output-limit caps each run's stored output", async () => {
   });
 });
 
+Deno.test("koid --mail-command CMD mails each run's output through CMD, as given", async () => {
+  const koitab = `HOME=$DIR
+"hello" @reboot echo hi
+"quiet" @reboot true
+`;
+  await withKoiDir(koitab, async (dir) => {
+    await withFakeMailer(async (mailer) => {
+      await withKoid(dir, ["--mail-command", `${mailer.path}  -t`], async (koid) => {
+        await koid.waitForCount(/ ended \(run /, 2);
+        assertEquals((await koid.exit("SIGTERM")).code, 0);
+        assertEquals(koid.lines.filter((line) => line.includes("mail")), []);
+      });
+      const [mail, ...more] = await received(mailer.dir);
+      assertEquals(more, [], "no output, no mail");
+      assertEquals(mail!.argv, [mailer.path, "-t"]);
+      const job = parseKoitab(koitab.replaceAll("$DIR", dir)).jobs[0]!;
+      const header = expectedHeader({
+        from: me.name,
+        to: me.name,
+        user: me.name,
+        host: Deno.hostname().split(".")[0]!,
+        command: job.command,
+        env: jobEnvironment(job.env, me, Deno.env.toObject()),
+      });
+      assertEquals(new TextDecoder().decode(mail!.stdin), header + "hi\n");
+    });
+  });
+});
+
+Deno.test("koid without --mail-command warns at start when there is no /usr/sbin/sendmail", async () => {
+  await withKoiDir(`HOME=$DIR\n"quiet" @reboot true\n`, async (dir) => {
+    await withKoid(dir, [], async (koid) => {
+      await koid.waitFor(/^koid: "quiet" ended /);
+      assertEquals((await koid.exit("SIGTERM")).code, 0);
+      const warning =
+        "koid: warning: no /usr/sbin/sendmail: output of runs cannot be mailed (each such run is logged); name a mailer with --mail-command CMD, or say --mail-command off";
+      assertEquals(
+        koid.lines.includes(warning),
+        !isExecutable("/usr/sbin/sendmail"),
+        koid.lines.join("\n"),
+      );
+    }, "default");
+  });
+});
+
 Deno.test("koid refuses bad options and an unknown user in $KOI_DIR/user", async () => {
   await withKoiDir(null, async (dir) => {
     const env = { KOI_DIR: dir };
@@ -368,6 +467,15 @@ Deno.test("koid refuses bad options and an unknown user in $KOI_DIR/user", async
       stderr: 'koid: --grace needs a whole number of seconds, got "soon"\n',
     });
     assertEquals((await runEntry("koid", ["--output-limit", "10"], { env })).code, 2);
+    for (const args of [["--mail-command"], ["--mail-command", " "]]) {
+      assertEquals(await runEntry("koid", args, { env }), {
+        code: 2,
+        stdout: "",
+        stderr: `koid: --mail-command needs a command, or "off", got ${
+          JSON.stringify(args[1] ?? "")
+        }\n`,
+      });
+    }
     assertEquals(
       (await runEntry("koid", ["--bogus"], { env })).stderr,
       'koid: unknown option "--bogus"\n',
@@ -459,8 +567,18 @@ Deno.test("koitab history NAME filters by name, Section/Name or tag, and prints 
     assertEquals((await historyJson(dir, "Web/alpha")).map(byLabel), ["Web/alpha"]);
     const unnamed = all.find((run) => run.name === null)!;
     assertEquals((await historyJson(dir, unnamed.tag)).map((run) => run.id), [unnamed.id]);
-    assertEquals(await historyJson(dir, "nope"), []);
-    assertEquals(await history(dir, "nope"), "no runs recorded\n");
+    // A name that is no job's, in the koitab or its history, is a mistake: exit 1.
+    for (const json of [[], ["--json"]]) {
+      assertEquals(
+        await runEntry("koitab", ["history", "nope", ...json], { env: { KOI_DIR: dir } }),
+        {
+          code: 1,
+          stdout: "",
+          stderr:
+            'koitab: no job "nope" in the koitab or its history (named jobs: "Web/alpha", "beta", "Other/alpha")\n',
+        },
+      );
+    }
 
     // The table: a header, one line per run newest first, columns padded to their widths.
     const table = await history(dir, "alpha");

@@ -100,11 +100,16 @@ async function withSandbox(fn: (sandbox: Sandbox) => Promise<void>): Promise<voi
       koitab: `${dir}/koitab`,
       backup: `${dir}/koitab.bak`,
       run: (args, options = {}) =>
-        runEntry("koitab", args, {
-          env: { KOI_DIR: dir, TMPDIR: tmp, ...options.env },
-          cwd: tmp,
-          ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
-        }),
+        // `koitab run` mails as koid does; tests never reach the machine's own sendmail.
+        runEntry(
+          "koitab",
+          args[0] === "run" ? ["run", "--mail-command", "off", ...args.slice(1)] : args,
+          {
+            env: { KOI_DIR: dir, TMPDIR: tmp, ...options.env },
+            cwd: tmp,
+            ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+          },
+        ),
       write: async (name, text, mode = 0o644) => {
         const path = `${tmp}/${name}`;
         await Deno.writeTextFile(path, text, { mode });
@@ -444,7 +449,7 @@ Deno.test("koitab --next N lists each job's next N runs in its zone, and explain
     const pattern = new RegExp(
       `^"Every 7" \\*/7 \\* \\* \\* \\* \\(UTC\\)\\n  ${time}  ${time}` +
         `"Manual" @manual: runs only from the dashboard or with "koitab run"\\n` +
-        `"Boot" @reboot: runs once each time koid starts\\n` +
+        `"Boot" @reboot: runs at koid's first start in each boot\\n` +
         `\\[Nightly\\] line 6 \\(w\\) 0 0 \\* \\* \\* \\(UTC\\)\\n  ${time}  ${time}` +
         `\\[Nightly\\] "Never" 0 0 30 2 \\* \\(UTC\\)\\n  never: no date matches this schedule\\n$`,
     );

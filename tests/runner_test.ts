@@ -3,6 +3,7 @@ import { parseKoitab } from "../lib/koitab.ts";
 import { parsePasswd } from "../lib/users.ts";
 import { CRON_PATH, CRON_SHELL } from "../lib/daemon/environment.ts";
 import { History, type RunRecord } from "../lib/daemon/history.ts";
+import type { MailSettings } from "../lib/daemon/mail.ts";
 import type { OutputChunk } from "../lib/daemon/output.ts";
 import { chooseRunUser, type RunUser } from "../lib/daemon/run_user.ts";
 import { type RunEvent, Runner, type RunRequest } from "../lib/daemon/runner.ts";
@@ -32,6 +33,8 @@ interface SetupOptions {
   daemonEnv?: Record<string, string>;
   outputLimit?: number;
   events?: boolean;
+  /** How output is mailed; by default not at all. */
+  mail?: MailSettings;
 }
 
 /** A runner over a History in a temporary directory, torn down (every run stopped) after `fn`. */
@@ -53,6 +56,7 @@ async function withRunner(
     log: (line) => logs.push(line),
     now: () => Date.now(),
     outputLimit: options.outputLimit ?? 1024 * 1024,
+    mail: options.mail ?? { command: { kind: "off" }, hostname: "test" },
     ...(options.events === false ? {} : {
       onEvent: (event: RunEvent) => {
         events.push(event);

@@ -1,5 +1,5 @@
 /**
- * `koitab history [NAME] [--json]`: the runs koid recorded, newest first.
+ * `koitab history [NAME] [--json]`: the runs koid and `koitab run` recorded, newest first.
  *
  * @module
  */

@@ -44,7 +44,7 @@ export function upcomingRuns(
       continue;
     }
     if (job.schedule === "@reboot") {
-      out += `${jobLabel(job)} @reboot: runs once each time koid starts\n`;
+      out += `${jobLabel(job)} @reboot: runs at koid's first start in each boot\n`;
       continue;
     }
     out += `${jobLabel(job)} ${job.schedule} (${zone})\n`;

@@ -1,12 +1,24 @@
 /**
- * `koitab run NAME [--arg name=value]…`: run one job now, in the foreground, with
- * the same environment and argument checks koid applies.
+ * `koitab run NAME [--arg name=value]… [--mail-command CMD|off]`: run one job now,
+ * in the foreground, with the same environment, argument checks and mail as koid,
+ * recorded in the history.
  *
  * @module
  */
 
 import { argName, fillArgs } from "../args.ts";
 import { jobEnvironment, type JobUser } from "../daemon/environment.ts";
+import { type History, newRunId, runEnd, type RunStart } from "../daemon/history.ts";
+import {
+  type MailCommand,
+  mailLog,
+  type MailSettings,
+  parseMailCommand,
+  planMail,
+  SENDMAIL_PATH,
+} from "../daemon/mail.ts";
+import { OutputMail } from "../daemon/mailer.ts";
+import { DEFAULT_OUTPUT_LIMIT, OutputCapture } from "../daemon/output.ts";
 import { JobStartError, spawnJob } from "../daemon/spawn.ts";
 import type { KoitabJob } from "../koitab.ts";
 import { CliError } from "./errors.ts";
@@ -29,11 +41,7 @@ export function findJob(jobs: readonly KoitabJob[], wanted: string): KoitabJob {
   }
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) {
-    const named = jobs.filter((job) => job.name !== null).map((job) =>
-      jobs.some((other) => other !== job && other.name === job.name)
-        ? `${job.section}/${job.name}`
-        : job.name!
-    );
+    const named = typedNames(jobs);
     const close = similarNames(named, wanted);
     if (close.length > 0) {
       throw new CliError(
@@ -42,17 +50,35 @@ export function findJob(jobs: readonly KoitabJob[], wanted: string): KoitabJob {
         }?`,
       );
     }
-    const hint = named.length
-      ? `named jobs: ${named.map((name) => `"${name}"`).join(", ")}`
-      : "the koitab names no jobs";
     const unnamed = jobs.find((job) => job.name === null);
     const byLine = unnamed === undefined
       ? ""
       : `; an unnamed job goes by its line number, as in "koitab run ${unnamed.line}", or its tag`;
-    throw new CliError(`no job "${wanted}" in the koitab (${hint}${byLine})`);
+    throw new CliError(`no job "${wanted}" in the koitab (${namedJobs(jobs)}${byLine})`);
   }
   const choices = matches.map((job) => `"${job.section}/${job.name}"`).join(" or ");
   throw new CliError(`"${wanted}" names ${matches.length} jobs: say ${choices}`);
+}
+
+/**
+ * The names a person may type for the koitab's jobs, for a message about a name
+ * that matched none.
+ *
+ * @param jobs The koitab's jobs.
+ * @returns `named jobs: "A", "S/B"`, or `the koitab names no jobs`.
+ */
+export function namedJobs(jobs: readonly KoitabJob[]): string {
+  const named = typedNames(jobs).map((name) => `"${name}"`);
+  return named.length ? `named jobs: ${named.join(", ")}` : "the koitab names no jobs";
+}
+
+/** Each named job as a person would type it: its name, or `Section/Name` where names repeat. */
+function typedNames(jobs: readonly KoitabJob[]): string[] {
+  return jobs.filter((job) => job.name !== null).map((job) =>
+    jobs.some((other) => other !== job && other.name === job.name)
+      ? `${job.section}/${job.name}`
+      : job.name!
+  );
 }
 
 /**
@@ -81,12 +107,58 @@ export function parseArgOptions(args: readonly string[]): Record<string, string>
 }
 
 /**
- * Runs a job now with the terminal as its stdout and stderr.
+ * Takes `--mail-command CMD` (or `--mail-command=CMD`) out of the words after
+ * `run`, wherever it stands.
+ *
+ * @param words The words after `run`.
+ * @returns The other words, in order, and the mail command (sendmail when not given).
+ * @throws {CliError} When the option has no value, or an empty one.
+ */
+export function takeMailCommand(
+  words: readonly string[],
+): { words: string[]; mailCommand: MailCommand } {
+  const rest: string[] = [];
+  let mailCommand: MailCommand = { kind: "sendmail", path: SENDMAIL_PATH };
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    let value: string | undefined;
+    if (word === "--mail-command") value = words[++i] ?? "";
+    else if (word.startsWith("--mail-command=")) value = word.slice("--mail-command=".length);
+    else {
+      rest.push(word);
+      continue;
+    }
+    try {
+      mailCommand = parseMailCommand(value);
+    } catch (error) {
+      throw new CliError((error as Error).message, 2);
+    }
+  }
+  return { words: rest, mailCommand };
+}
+
+/** What `koitab run` needs besides the job: mail, the history, and where to say things. */
+export interface RunNowOptions {
+  /** How output is mailed, as koid mails it. */
+  readonly mail: MailSettings;
+  /** Where the run is recorded (trigger `cli`), or null when it cannot be. */
+  readonly history: History | null;
+  /** One line for the user about the run (a mail that failed, a record that could not be written). */
+  readonly log: (line: string) => void;
+}
+
+/**
+ * Runs a job now, in the foreground: its stdout and stderr go to koitab's as they
+ * arrive (through pipes, as under koid, not the terminal itself), its output is
+ * mailed as koid mails it, and the run is recorded in the history with the
+ * trigger `cli`. Ctrl-C reaches the job, as it would in a shell, and koitab
+ * records how it ended; SIGTERM and SIGHUP sent to koitab are passed on to it.
  *
  * @param job The job to run.
  * @param values Its argument values, checked by `fillArgs()`.
  * @param user Who it runs as (the caller).
- * @param daemonEnv The caller's environment; only locale variables pass to the job.
+ * @param daemonEnv The caller's environment; only locale variables and MAILFROM pass to the job.
+ * @param options Mail, the history, and the log.
  * @returns The job's exit status (128 + signal number when killed).
  * @throws {CliError} When an argument is wrong or the job cannot start.
  */
@@ -95,6 +167,7 @@ export async function runJobNow(
   values: Record<string, string>,
   user: JobUser,
   daemonEnv: Record<string, string>,
+  options: RunNowOptions,
 ): Promise<number> {
   let command: string;
   try {
@@ -103,17 +176,123 @@ export async function runJobNow(
     throw new CliError(`${jobLabel(job)}: ${(error as Error).message}`, 2);
   }
   const env = jobEnvironment(job.env, user, daemonEnv);
+  const startedAt = Date.now();
+  const start: RunStart = {
+    id: newRunId(startedAt),
+    tag: job.tag,
+    name: job.name,
+    section: job.section,
+    trigger: "cli",
+    args: typedValues(job, values),
+    scheduledFor: null,
+    startedAt,
+  };
+  const record = (what: string, write: (history: History) => void) => {
+    if (options.history === null) return;
+    try {
+      write(options.history);
+    } catch (error) {
+      options.log(`cannot record the ${what} of this run: ${(error as Error).message}`);
+    }
+  };
+  const plan = planMail({ user: user.name, command: job.command, env }, options.mail);
+  let child: Deno.ChildProcess;
   try {
-    const child = spawnJob({ command, stdin: job.stdin, env }, {
-      output: "inherit",
-      ownGroup: false,
-    });
-    const status = await child.status;
-    return status.signal === null ? status.code : 128 + signalNumber(status.signal);
+    child = spawnJob({ command, stdin: job.stdin, env }, { output: "piped", ownGroup: false });
   } catch (error) {
-    if (error instanceof JobStartError) throw new CliError(error.message);
-    throw error;
+    if (!(error instanceof JobStartError)) throw error;
+    record("start", (history) => {
+      history.recordStarts([start]);
+      history.recordEnd(start.id, start.tag, {
+        finishedAt: Date.now(),
+        exitCode: null,
+        signal: null,
+        status: "not-started",
+        error: error.message,
+        chunks: [],
+        outputBytes: 0,
+      });
+    });
+    // Mailed why, as koid mails it.
+    const mail = new OutputMail(plan, { env });
+    await mail.write(new TextEncoder().encode(`${error.message}\n`));
+    for (const line of mailLog(plan, await mail.finish())) options.log(line);
+    throw new CliError(error.message);
   }
+  record("start", (history) => history.recordStarts([start]));
+  const forward = (signal: Deno.Signal) => () => {
+    try {
+      child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  // The terminal sends SIGINT and SIGQUIT to the job too: koitab only waits to record the end.
+  const listeners: [Deno.Signal, () => void][] = [
+    ["SIGINT", () => {}],
+    ["SIGQUIT", () => {}],
+    ["SIGTERM", forward("SIGTERM")],
+    ["SIGHUP", forward("SIGHUP")],
+  ];
+  for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
+  const capture = new OutputCapture(DEFAULT_OUTPUT_LIMIT);
+  const mail = new OutputMail(plan, { env });
+  const pump = async (
+    stream: ReadableStream<Uint8Array>,
+    name: "stdout" | "stderr",
+    to: { write(bytes: Uint8Array): Promise<number> },
+  ) => {
+    let terminal = true;
+    for await (const bytes of stream) {
+      capture.add(name, bytes);
+      if (terminal) terminal = await writeAll(to, bytes);
+      await mail.write(bytes);
+    }
+  };
+  let status: Deno.CommandStatus;
+  try {
+    [status] = await Promise.all([
+      child.status,
+      pump(child.stdout, "stdout", Deno.stdout),
+      pump(child.stderr, "stderr", Deno.stderr),
+    ]);
+  } finally {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  }
+  const mailed = mail.finish();
+  record(
+    "end",
+    (history) => history.recordEnd(start.id, start.tag, runEnd(status, capture, Date.now())),
+  );
+  for (const line of mailLog(plan, await mailed)) options.log(line);
+  return status.signal === null ? status.code : 128 + signalNumber(status.signal);
+}
+
+/** Writes all of `bytes`; false once the writer fails (a closed terminal or pipe). */
+async function writeAll(
+  to: { write(bytes: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<boolean> {
+  try {
+    let written = 0;
+    while (written < bytes.length) written += await to.write(bytes.subarray(written));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The values as the history keeps them: typed as the job's arguments declare (already checked). */
+function typedValues(
+  job: Pick<KoitabJob, "args">,
+  values: Readonly<Record<string, string>>,
+): Record<string, string | number | boolean> {
+  const typed: Record<string, string | number | boolean> = {};
+  for (const [name, text] of Object.entries(values)) {
+    const type = job.args.find((arg) => arg.name === name)?.type;
+    typed[name] = type === "int" ? Number(text) : type === "bool" ? text === "true" : text;
+  }
+  return typed;
 }
 
 const SIGNALS: Partial<Record<Deno.Signal, number>> = {

@@ -136,11 +136,14 @@ export async function removeTable(paths: KoiPaths): Promise<boolean> {
 }
 
 /**
- * Who the table's files must belong to when root writes them: the owner of
- * KOI_DIR, whose koid reads them (koitab -u alice, or sudo koitab). Nothing for
+ * Who KOI_DIR's files must belong to when root writes them: the owner of KOI_DIR,
+ * whose koid reads and writes them (koitab -u alice, or sudo koitab). Nothing for
  * anyone else, whose files are their own.
+ *
+ * @param dir KOI_DIR.
+ * @returns `{ owner }` for root, to spread into `writeFileAtomic()`'s options; `{}` for others.
  */
-async function ownerOf(dir: string): Promise<{ owner?: { uid: number; gid: number } }> {
+export async function ownerOf(dir: string): Promise<{ owner?: { uid: number; gid: number } }> {
   if (Deno.uid() !== 0) return {};
   const info = await Deno.stat(dir);
   return info.uid === null || info.gid === null ? {} : { owner: { uid: info.uid, gid: info.gid } };

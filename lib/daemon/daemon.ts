@@ -1,11 +1,12 @@
 /**
  * koid's main loop: keep the koitab loaded (file watch, SIGHUP and a check each
  * minute, applied from the next minute), sleep until the next due job, and start
- * what is due. Runs `@reboot` jobs once at start.
+ * what is due. Runs `@reboot` jobs at the first start of koid in each boot.
  *
  * @module
  */
 
+import { writeFileAtomic } from "../files.ts";
 import { formatKoitabError, type KoitabJob, parseKoitab } from "../koitab.ts";
 import type { KoiPaths } from "../koidir.ts";
 import type { Clock } from "./clock.ts";
@@ -25,6 +26,8 @@ export interface DaemonOptions {
   readonly log: (line: string) => void;
   /** Called with the jobs each time a table is loaded (for the dashboard link). */
   readonly onTable?: (jobs: readonly KoitabJob[]) => void;
+  /** This boot's id (`readBootId()`), or null when the system gives none. */
+  readonly bootId: () => Promise<string | null>;
 }
 
 interface TableVersion {
@@ -65,16 +68,17 @@ export class Daemon {
   }
 
   /**
-   * Loads the table, runs `@reboot` jobs, then schedules until `stop()`.
+   * Loads the table, runs `@reboot` jobs if this is the first start in this boot,
+   * then schedules until `stop()`.
    *
    * @returns When stopped.
    */
   async run(): Promise<void> {
     const { clock, runner } = this.#options;
     const started = clock.now();
-    this.#load(true);
+    const loaded = this.#load(true);
     const reboot = this.#jobs.filter((job) => job.schedule === "@reboot");
-    if (reboot.length > 0) {
+    if (await this.#newBoot(loaded, reboot.length) && reboot.length > 0) {
       runner.startAll(
         reboot.map((job) => ({ job, trigger: "reboot", values: {}, scheduledFor: null })),
       );
@@ -113,6 +117,49 @@ export class Daemon {
         })));
       }
     }
+  }
+
+  /**
+   * Whether `@reboot` jobs are due: true unless they already ran in this boot for
+   * this KOI_DIR. The boot is written down once a table is in force (none counts,
+   * as in cron), so a table with errors at start leaves them for the start that
+   * follows its fix.
+   */
+  async #newBoot(loaded: boolean, jobs: number): Promise<boolean> {
+    const { paths, log } = this.#options;
+    const boot = await this.#options.bootId().catch(() => null);
+    if (boot === null) {
+      if (jobs > 0) {
+        log("cannot tell which boot this is: @reboot jobs run at every start of koid");
+      }
+      return true;
+    }
+    let last: string | null = null;
+    try {
+      last = (await Deno.readTextFile(paths.lastBoot)).trim();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        log(`cannot read ${paths.lastBoot}: ${(error as Error).message}`);
+      }
+    }
+    if (last === boot) {
+      if (jobs > 0) {
+        log(`@reboot jobs already ran in this boot (${boot}): they run again after a restart`);
+      }
+      return false;
+    }
+    if (loaded) {
+      try {
+        await writeFileAtomic(paths.lastBoot, `${boot}\n`);
+      } catch (error) {
+        log(
+          `cannot write ${paths.lastBoot} (${
+            (error as Error).message
+          }): @reboot jobs will run again at the next start of koid`,
+        );
+      }
+    }
+    return true;
   }
 
   /** Reads the table if it changed or a reload was asked for; true when a new table applies. */

@@ -1,6 +1,6 @@
 /**
- * The environment a job starts with, built as cron builds it: the daemon's locale,
- * then the koitab's variables above the job, then cron's defaults, then the user's
+ * The environment a job starts with, built as cron builds it: the daemon's locale
+ * and MAILFROM, then the koitab's variables above the job, then cron's defaults, then the user's
  * name, which the koitab cannot override. Nothing else leaks from the daemon.
  *
  * @module
@@ -12,7 +12,7 @@ export const CRON_PATH = "/usr/bin:/bin:/usr/sbin:/sbin";
 /** The shell a job runs under when the koitab sets no SHELL. */
 export const CRON_SHELL = "/bin/sh";
 
-/** The only variables cron copies from its own environment into a job's. */
+/** The locale variables cron copies from its own environment into a job's. */
 export const LOCALE_VARIABLES: readonly string[] = [
   "LANG",
   "LANGUAGE",
@@ -42,7 +42,8 @@ export interface JobUser {
  *
  * @param koitabEnv The koitab's variables defined above the job, in force for it.
  * @param user The user the job runs as.
- * @param daemonEnv The daemon's own environment; only the locale variables are taken.
+ * @param daemonEnv The daemon's own environment; only the locale variables and
+ * MAILFROM (a default sender for every job, as in cronie) are taken.
  * @returns The complete environment for the job's process.
  *
  * @example A koitab that sets PATH and tries to set USER
@@ -75,6 +76,7 @@ export function jobEnvironment(
     const value = daemonEnv[name];
     if (value !== undefined) env[name] = value;
   }
+  if (daemonEnv.MAILFROM !== undefined) env.MAILFROM = daemonEnv.MAILFROM;
   Object.assign(env, koitabEnv);
   env.SHELL ??= CRON_SHELL;
   env.HOME ??= user.home;

@@ -14,8 +14,11 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { preparePrivateDatabase } from "../files.ts";
 import type { OutputChunk } from "./output.ts";
 
-/** What started a run. */
-export type Trigger = "schedule" | "reboot" | "manual";
+/**
+ * What started a run: its schedule, koid's start in a new boot (`@reboot`), a
+ * manual run from the dashboard, or `koitab run` on the command line.
+ */
+export type Trigger = "schedule" | "reboot" | "manual" | "cli";
 
 /** How a run ended, or that it has not. */
 export type RunStatus =
@@ -78,6 +81,30 @@ export interface RunEnd {
   readonly error: string | null;
   readonly chunks: readonly OutputChunk[];
   readonly outputBytes: number;
+}
+
+/**
+ * How a run ended, from its process's exit status and the output kept of it.
+ *
+ * @param status The process's status.
+ * @param output The output as kept: its chunks and every byte counted.
+ * @param finishedAt When it ended.
+ * @returns The end to record: succeeded, failed (exit code) or killed (signal).
+ */
+export function runEnd(
+  status: Deno.CommandStatus,
+  output: { chunks(): OutputChunk[]; readonly totalBytes: number },
+  finishedAt: number,
+): RunEnd {
+  return {
+    finishedAt,
+    exitCode: status.signal === null ? status.code : null,
+    signal: status.signal,
+    status: status.success ? "succeeded" : status.signal === null ? "failed" : "killed",
+    error: null,
+    chunks: output.chunks(),
+    outputBytes: output.totalBytes,
+  };
 }
 
 /** The default number of runs kept per job. */
@@ -219,18 +246,20 @@ export class History {
   }
 
   /**
-   * Marks runs left `running` by a koid that died as interrupted.
+   * Marks runs left `running` by a koid that died as interrupted. Runs of
+   * `koitab run` are not koid's: they may still be going in their own process.
    *
    * @param now The instant of the check.
    * @returns The ids of the runs marked.
    */
   markInterrupted(now: number): string[] {
-    const rows = this.#db.prepare("SELECT id FROM runs WHERE status = 'running'").all() as {
-      id: string;
-    }[];
+    const rows = this.#db.prepare(
+      "SELECT id FROM runs WHERE status = 'running' AND trigger != 'cli'",
+    ).all() as { id: string }[];
     this.#db.prepare(
       `UPDATE runs SET status = 'interrupted', finished_at = NULL,
-       error = 'koid stopped before the run ended (marked at ' || ? || ')' WHERE status = 'running'`,
+       error = 'koid stopped before the run ended (marked at ' || ? || ')'
+       WHERE status = 'running' AND trigger != 'cli'`,
     ).run(new Date(now).toISOString());
     return rows.map((row) => row.id);
   }

@@ -1,8 +1,8 @@
 /**
  * Running jobs: each in its own process group, output captured chunk by chunk
- * (capped), every run recorded in the history when it starts and when it ends,
- * one log line for each. Jobs run concurrently; a job still running when its next
- * time comes simply starts again, as in cron.
+ * (capped) and mailed as cron mails it, every run recorded in the history when it
+ * starts and when it ends, one log line for each. Jobs run concurrently; a job
+ * still running when its next time comes simply starts again, as in cron.
  *
  * @module
  */
@@ -11,10 +11,19 @@ import { fillArgs } from "../args.ts";
 import type { KoitabJob } from "../koitab.ts";
 import { jobLabel } from "../cli/job_name.ts";
 import { jobEnvironment } from "./environment.ts";
-import { type History, newRunId, type RunEnd, type RunStart, type Trigger } from "./history.ts";
+import {
+  type History,
+  newRunId,
+  type RunEnd,
+  runEnd,
+  type RunStart,
+  type Trigger,
+} from "./history.ts";
+import { mailLog, type MailSettings, planMail } from "./mail.ts";
+import { OutputMail } from "./mailer.ts";
 import { OutputCapture, type OutputChunk } from "./output.ts";
 import type { RunUser } from "./run_user.ts";
-import { spawnJob } from "./spawn.ts";
+import { JobStartError, spawnJob, type UserSwitch } from "./spawn.ts";
 
 /** A run to start. */
 export interface RunRequest {
@@ -48,8 +57,26 @@ export interface RunnerOptions {
   readonly now: () => number;
   /** The most output bytes kept per run. */
   readonly outputLimit: number;
+  /** How output is mailed (`--mail-command`), and this machine's name for the Subject. */
+  readonly mail: MailSettings;
   /** Called for every start, output chunk and end. */
   readonly onEvent?: (event: RunEvent) => void;
+}
+
+/** A run that did not start, and what mailing its reason needs (null: no mail). */
+interface NotStarted {
+  readonly start: RunStart;
+  readonly reason: string;
+  readonly mail: Omit<Launched, "child"> | null;
+}
+
+/** A run just spawned: what its output needs. */
+interface Launched {
+  readonly start: RunStart;
+  readonly child: Deno.ChildProcess;
+  readonly job: KoitabJob;
+  readonly env: Record<string, string>;
+  readonly switchUser: UserSwitch | undefined;
 }
 
 interface Active {
@@ -63,6 +90,8 @@ interface Active {
 export class Runner {
   readonly #options: RunnerOptions;
   readonly #active = new Map<string, Active>();
+  /** Mails of runs that did not start, still going to their mailer. */
+  readonly #mailing = new Map<string, Pick<Active, "done" | "release">>();
   readonly #labels = new Map<string, string>();
 
   /** @param options The daemon's history, user, environment and log. */
@@ -84,8 +113,8 @@ export class Runner {
    */
   startAll(requests: readonly RunRequest[]): string[] {
     const starts: RunStart[] = [];
-    const failures: [RunStart, string][] = [];
-    const launched: [RunStart, Deno.ChildProcess][] = [];
+    const failures: NotStarted[] = [];
+    const launched: Launched[] = [];
     for (const request of requests) {
       const now = this.#options.now();
       const start: RunStart = {
@@ -100,33 +129,32 @@ export class Runner {
       };
       starts.push(start);
       this.#labels.set(start.id, jobLabel(request.job));
+      const env = jobEnvironment(request.job.env, this.#options.user, this.#options.daemonEnv);
+      const user = this.#options.user;
+      const switchUser = user.switchUser
+        ? { uid: user.uid, gid: user.gid, groups: user.groups, setpriv: this.#options.setpriv }
+        : undefined;
       try {
         const command = fillArgs(request.job, request.values);
-        const env = jobEnvironment(request.job.env, this.#options.user, this.#options.daemonEnv);
-        const user = this.#options.user;
         const child = spawnJob({
           command,
           stdin: request.job.stdin,
           env,
-          ...(user.switchUser
-            ? {
-              switchUser: {
-                uid: user.uid,
-                gid: user.gid,
-                groups: user.groups,
-                setpriv: this.#options.setpriv,
-              },
-            }
-            : {}),
+          ...(switchUser ? { switchUser } : {}),
         }, { output: "piped", ownGroup: true, setsid: this.#options.setsid ?? null });
-        launched.push([start, child]);
+        launched.push({ start, child, job: request.job, env, switchUser });
       } catch (error) {
-        failures.push([start, (error as Error).message]);
+        // A job that cannot start is mailed why, as cron mails its shell's exec error; an
+        // argument value the job does not take is the manual run's mistake, not the job's.
+        const mail = error instanceof JobStartError
+          ? { start, job: request.job, env, switchUser }
+          : null;
+        failures.push({ start, reason: (error as Error).message, mail });
       }
     }
     this.#options.history.recordStarts(starts);
-    for (const [start, child] of launched) this.#track(start, child);
-    for (const [start, reason] of failures) {
+    for (const run of launched) this.#track(run);
+    for (const { start, reason, mail } of failures) {
       const end: RunEnd = {
         finishedAt: this.#options.now(),
         exitCode: null,
@@ -139,17 +167,41 @@ export class Runner {
       this.#options.onEvent?.({ type: "start", run: start });
       this.#options.history.recordEnd(start.id, start.tag, end);
       this.#options.log(`${this.#label(start.id)} did not start (run ${start.id}): ${reason}`);
+      if (mail !== null) this.#mailReason(mail, reason);
       this.#labels.delete(start.id);
       this.#options.onEvent?.({ type: "end", id: start.id, end });
     }
     return starts.map((start) => start.id);
   }
 
+  /** Mails why a job did not start, as its output would have been. */
+  #mailReason({ start, job, env, switchUser }: Omit<Launched, "child">, reason: string): void {
+    const label = this.#label(start.id);
+    const release = new AbortController();
+    const plan = planMail(
+      { user: this.#options.user.name, command: job.command, env },
+      this.#options.mail,
+    );
+    const mail = new OutputMail(plan, {
+      env,
+      ...(switchUser ? { switchUser } : {}),
+      signal: release.signal,
+    });
+    const done = (async () => {
+      await mail.write(new TextEncoder().encode(`${reason}\n`));
+      for (const line of mailLog(plan, await mail.finish())) {
+        this.#options.log(`${label} (run ${start.id}): ${line}`);
+      }
+      this.#mailing.delete(start.id);
+    })();
+    this.#mailing.set(start.id, { done, release });
+  }
+
   #label(id: string): string {
     return this.#labels.get(id) ?? `run ${id}`;
   }
 
-  #track(start: RunStart, child: Deno.ChildProcess): void {
+  #track({ start, child, job, env, switchUser }: Launched): void {
     const options = this.#options;
     options.log(
       `${this.#label(start.id)} started (run ${start.id}, ${start.trigger}, pid ${child.pid})`,
@@ -158,6 +210,13 @@ export class Runner {
     const capture = new OutputCapture(options.outputLimit);
     // Aborted by stop() when killed processes that left the group still hold the pipes.
     const release = new AbortController();
+    // The Subject shows the command as written: argument values never reach a header.
+    const plan = planMail({ user: options.user.name, command: job.command, env }, options.mail);
+    const mail = new OutputMail(plan, {
+      env,
+      ...(switchUser ? { switchUser } : {}),
+      signal: release.signal,
+    });
     const emit = (name: "stdout" | "stderr", text: string) => {
       if (text) options.onEvent?.({ type: "output", id: start.id, chunk: { stream: name, text } });
     };
@@ -172,6 +231,7 @@ export class Runner {
           if (done) break;
           capture.add(name, value);
           if (options.onEvent) emit(name, decoder.decode(value, { stream: true }));
+          await mail.write(value);
         }
       } catch {
         // Cancelled by stop(): what was read is kept.
@@ -187,15 +247,8 @@ export class Runner {
         pump(child.stderr, "stderr"),
       ]);
       const finishedAt = options.now();
-      const end: RunEnd = {
-        finishedAt,
-        exitCode: status.signal === null ? status.code : null,
-        signal: status.signal,
-        status: status.success ? "succeeded" : status.signal === null ? "failed" : "killed",
-        error: null,
-        chunks: capture.chunks(),
-        outputBytes: capture.totalBytes,
-      };
+      const mailed = mail.finish();
+      const end = runEnd(status, capture, finishedAt);
       try {
         options.history.recordEnd(start.id, start.tag, end);
       } catch (error) {
@@ -205,6 +258,9 @@ export class Runner {
       const seconds = ((finishedAt - start.startedAt) / 1000).toFixed(1);
       options.log(`${this.#label(start.id)} ended (run ${start.id}): ${outcome} after ${seconds}s`);
       options.onEvent?.({ type: "end", id: start.id, end });
+      for (const line of mailLog(plan, await mailed)) {
+        options.log(`${this.#label(start.id)} (run ${start.id}): ${line}`);
+      }
       this.#active.delete(start.id);
       this.#labels.delete(start.id);
     })();
@@ -221,16 +277,19 @@ export class Runner {
    * @returns When every run has ended and been recorded.
    */
   async stop(graceMs: number): Promise<void> {
-    if (this.#active.size === 0) return;
-    this.#options.log(`waiting up to ${graceMs / 1000}s for ${this.#active.size} running job(s)`);
-    const all = () => Promise.all([...this.#active.values()].map((run) => run.done));
+    if (this.#active.size === 0 && this.#mailing.size === 0) return;
+    if (this.#active.size > 0) {
+      this.#options.log(`waiting up to ${graceMs / 1000}s for ${this.#active.size} running job(s)`);
+    }
+    const all = () =>
+      Promise.all([...this.#active.values(), ...this.#mailing.values()].map((run) => run.done));
     if (await settlesWithin(all(), graceMs)) return;
     this.#signalAll("SIGTERM");
     if (await settlesWithin(all(), 5000)) return;
     this.#signalAll("SIGKILL");
     if (await settlesWithin(all(), 1000)) return;
     // What still holds a job's output open has left its group, out of any signal's reach.
-    for (const run of this.#active.values()) run.release.abort();
+    for (const run of [...this.#active.values(), ...this.#mailing.values()]) run.release.abort();
     await all();
   }
 

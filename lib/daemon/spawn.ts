@@ -71,17 +71,8 @@ export function spawnJob(launch: JobLaunch, options: SpawnOptions): Deno.ChildPr
   const shell = launch.env.SHELL || "/bin/sh";
   const home = launch.env.HOME || "/";
   const change = launch.switchUser;
-  let argv = [shell, "-c", launch.command];
-  if (change?.setpriv) {
-    argv = [
-      change.setpriv,
-      `--reuid=${change.uid}`,
-      `--regid=${change.gid}`,
-      "--init-groups",
-      "--",
-      ...argv,
-    ];
-  }
+  const asUser = asJobUser([shell, "-c", launch.command], change);
+  let argv = asUser.argv;
   const setsid = options.ownGroup ? options.setsid ?? null : null;
   if (setsid !== null) argv = [setsid, ...argv];
   if (argv[0] !== shell && !isExecutable(shell)) {
@@ -99,10 +90,8 @@ export function spawnJob(launch: JobLaunch, options: SpawnOptions): Deno.ChildPr
     stderr: options.output,
     detached: options.ownGroup && setsid === null,
   };
-  if (change && !change.setpriv) {
-    commandOptions.uid = change.uid;
-    commandOptions.gid = change.gid;
-  }
+  if (asUser.uid !== undefined) commandOptions.uid = asUser.uid;
+  if (asUser.gid !== undefined) commandOptions.gid = asUser.gid;
   if (change?.setpriv) {
     // setpriv is started as root, in HOME: check first that the user could enter
     // it, since cron does not run a job whose HOME its user cannot enter.
@@ -137,7 +126,56 @@ export function spawnJob(launch: JobLaunch, options: SpawnOptions): Deno.ChildPr
   return child;
 }
 
-function isExecutable(path: string): boolean {
+/** A command line and the ids to start it with, so that it runs as the job's user. */
+export interface UserCommand {
+  readonly argv: string[];
+  /** Set on the process directly where there is no setpriv. */
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
+/**
+ * How to run a command line as the job's user, as cron runs the job and its
+ * mailer: through `setpriv`, which also sets the user's supplementary groups, or,
+ * where there is none, with only the uid and gid set. Without a switch, as is.
+ *
+ * @param argv The program and its arguments.
+ * @param change The user to become, or undefined to stay who koid is.
+ * @returns The command line to start, and the ids to start it with.
+ *
+ * @example
+ * ```ts
+ * import { asJobUser } from "./spawn.ts";
+ *
+ * const command = asJobUser(["/bin/sh", "-c", "id"], {
+ *   uid: 1000, gid: 1000, groups: [1000], setpriv: "/usr/bin/setpriv",
+ * });
+ * const expected = "/usr/bin/setpriv --reuid=1000 --regid=1000 --init-groups -- /bin/sh -c id";
+ * if (command.argv.join(" ") !== expected || command.uid !== undefined) throw new Error();
+ * ```
+ */
+export function asJobUser(argv: readonly string[], change: UserSwitch | undefined): UserCommand {
+  if (change === undefined) return { argv: [...argv] };
+  if (change.setpriv === null) return { argv: [...argv], uid: change.uid, gid: change.gid };
+  return {
+    argv: [
+      change.setpriv,
+      `--reuid=${change.uid}`,
+      `--regid=${change.gid}`,
+      "--init-groups",
+      "--",
+      ...argv,
+    ],
+  };
+}
+
+/**
+ * Whether a path is a file some execute bit is set on.
+ *
+ * @param path The file.
+ * @returns True when it exists, is a file and is executable by someone.
+ */
+export function isExecutable(path: string): boolean {
   try {
     const info = Deno.statSync(path);
     return info.isFile && (info.mode ?? 0o111) & 0o111 ? true : false;
