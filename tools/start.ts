@@ -22,6 +22,8 @@ const DEMO_DIR = ".koi-demo";
 /** The demo koitab: a job every minute, one that fails, and a manual job with arguments. */
 export const DEMO_KOITAB =
   `# Koi's demo table. Edit it with: KOI_DIR=${DEMO_DIR}/koi deno task koitab -e
+# koid mails a job's output as cron does; the demo turns that off rather than mail every minute.
+MAILTO=""
 [Demo]
 "Every minute" * * * * * echo "Hello from koid at $(date +\\%H:\\%M)"
 "Fails" */2 * * * * echo "about to fail" >&2; exit 3
