@@ -6,7 +6,7 @@
  */
 
 import { CliError } from "./lib/cli/errors.ts";
-import { startServer } from "./lib/dashboard/server.ts";
+import { startServer } from "./lib/server/server.ts";
 import { preparePrivateDatabase, removeDatabase } from "./lib/files.ts";
 import { VERSION } from "./lib/version.ts";
 

@@ -10,7 +10,7 @@ import { editTable } from "./lib/cli/edit.ts";
 import { formatHistory, readHistory } from "./lib/cli/history.ts";
 import { CliError } from "./lib/cli/errors.ts";
 import { upcomingRuns } from "./lib/cli/next.ts";
-import { namesJob } from "./lib/cli/job_name.ts";
+import { namesJob } from "./lib/job_name.ts";
 import { findJob, namedJobs, parseArgOptions, runJobNow, takeMailCommand } from "./lib/cli/run.ts";
 import { askLine } from "./lib/cli/prompt.ts";
 import {
@@ -21,7 +21,7 @@ import {
   removeTable,
   validateTable,
 } from "./lib/cli/table.ts";
-import { History } from "./lib/daemon/history.ts";
+import { History } from "./lib/runs/history.ts";
 import { DEFAULT_KOI_DIR, type KoiPaths, koiPaths, prepareKoiDir } from "./lib/koidir.ts";
 import { parseKoitab } from "./lib/koitab.ts";
 import { localTimeZone } from "./lib/timezone.ts";

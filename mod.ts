@@ -59,7 +59,7 @@ export {
   signRun,
   timingSafeEqual,
   verifyRun,
-} from "./lib/keys.ts";
+} from "./lib/protocol/keys.ts";
 export {
   MAX_ARGS,
   MAX_COMMAND_BYTES,

@@ -40,7 +40,7 @@
  * @module
  */
 
-import { base64url, newDashboardId } from "../lib/keys.ts";
+import { base64url, newDashboardId } from "../lib/protocol/keys.ts";
 import {
   type ServerProcess,
   startDashboardProcess,

@@ -35,9 +35,9 @@
 
 import type { Clock } from "../lib/daemon/clock.ts";
 import { Daemon } from "../lib/daemon/daemon.ts";
-import { History, type RunRecord } from "../lib/daemon/history.ts";
-import { DEFAULT_OUTPUT_LIMIT } from "../lib/daemon/output.ts";
-import { chooseRunUser, type RunUser } from "../lib/daemon/run_user.ts";
+import { History, type RunRecord } from "../lib/runs/history.ts";
+import { DEFAULT_OUTPUT_LIMIT } from "../lib/runs/output.ts";
+import { chooseRunUser, type RunUser } from "../lib/runs/run_user.ts";
 import { type RunEvent, Runner } from "../lib/daemon/runner.ts";
 import { koiPaths } from "../lib/koidir.ts";
 import { parsePasswd } from "../lib/users.ts";

@@ -8,8 +8,8 @@
  * @module
  */
 
-import type { Job, Report } from "../lib/dashboard/client.ts";
-import { verifyRun } from "../lib/keys.ts";
+import type { Job, Report } from "../lib/link/client.ts";
+import { verifyRun } from "../lib/protocol/keys.ts";
 
 /** A request as the fake received it. */
 export interface Received {

@@ -33,7 +33,7 @@
  */
 
 import { type FieldTag, WireError, WireReader, WireWriter } from "./_protobuf.ts";
-import { timingSafeEqual } from "../lib/keys.ts";
+import { timingSafeEqual } from "../lib/protocol/keys.ts";
 
 /** denokv's limits (`proto/limits.rs`). */
 const LIMITS = {

@@ -1,12 +1,12 @@
 /**
  * Builders of the reports koid sends the dashboard (see `Report` in
- * `lib/dashboard/schema.ts`), for the store, server and load tests.
+ * `lib/protocol/schema.ts`), for the store, server and load tests.
  *
  * @module
  */
 
-import type { OutputChunk } from "../lib/daemon/output.ts";
-import type { Report } from "../lib/dashboard/schema.ts";
+import type { OutputChunk } from "../lib/runs/output.ts";
+import type { Report } from "../lib/protocol/schema.ts";
 
 /**
  * A scheduled run's start.

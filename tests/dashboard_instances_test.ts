@@ -10,9 +10,9 @@ import { assert, assertEquals } from "./_assert.ts";
 import { type ServerProcess, startDashboardProcess } from "./_dashboard_process.ts";
 import { type KvConnectServer, startKvConnect } from "./_kv_connect.ts";
 import { runReports } from "./_reports.ts";
-import { base64url, hashApiKey, newDashboardId } from "../lib/keys.ts";
-import { DEFAULT_SETTINGS, type Report, type Run } from "../lib/dashboard/schema.ts";
-import { DashboardStore } from "../lib/dashboard/store.ts";
+import { base64url, hashApiKey, newDashboardId } from "../lib/protocol/keys.ts";
+import { DEFAULT_SETTINGS, type Report, type Run } from "../lib/protocol/schema.ts";
+import { DashboardStore } from "../lib/server/store.ts";
 
 const DAY = 86_400_000;
 

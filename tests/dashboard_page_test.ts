@@ -16,7 +16,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { Browser, chromiumInstalled, chromiumPath, isLoopbackUrl, type Page } from "./_browser.ts";
 import { runEntry } from "./_entry.ts";
-import { AnsiReader } from "../lib/dashboard/ui/ansi.js";
+import { AnsiReader } from "../lib/ui/ansi.js";
 import {
   argumentWords,
   formatDuration,
@@ -25,11 +25,11 @@ import {
   readWholeNumber,
   zoneOffset,
   zonesAgree,
-} from "../lib/dashboard/ui/format.js";
-import { readDashboardConfig } from "../lib/dashboard/config.ts";
-import { type DashboardServer, startServer } from "../lib/dashboard/server.ts";
-import { CONTENT_SECURITY_POLICY } from "../lib/dashboard/http.ts";
-import { UI_FILES } from "../lib/dashboard/page.ts";
+} from "../lib/ui/format.js";
+import { readDashboardConfig } from "../lib/link/config.ts";
+import { type DashboardServer, startServer } from "../lib/server/server.ts";
+import { CONTENT_SECURITY_POLICY } from "../lib/server/http.ts";
+import { PROTOCOL_FILES, UI_FILES } from "../lib/server/page.ts";
 import { parseCron } from "../lib/cron.ts";
 import { koiPaths } from "../lib/koidir.ts";
 import { entryFlags } from "../tools/task_flags.ts";
@@ -119,15 +119,28 @@ Deno.test("format: time zones as offsets, and whether two zones show the same cl
 
 Deno.test("the server serves every file of the page, and nothing else of ui/", async () => {
   const names: string[] = [];
-  for await (const entry of Deno.readDir(new URL("../lib/dashboard/ui/", import.meta.url))) {
-    if (!["deno.json", "signing.d.ts"].includes(entry.name)) names.push(entry.name);
+  for await (const entry of Deno.readDir(new URL("../lib/ui/", import.meta.url))) {
+    if (entry.name !== "deno.json") names.push(entry.name);
   }
   assertEquals(Object.keys(UI_FILES).sort(), names.sort());
 });
 
-Deno.test("the page's scripts use no Deno API, no HTML parsing and no inline handlers", async () => {
+Deno.test("the server serves the page every protocol/ module it imports, and no other", async () => {
+  const imported = new Set<string>();
   for (const name of Object.keys(UI_FILES).filter((file) => file.endsWith(".js"))) {
-    const text = await Deno.readTextFile(new URL(`../lib/dashboard/ui/${name}`, import.meta.url));
+    const text = await Deno.readTextFile(new URL(`../lib/ui/${name}`, import.meta.url));
+    for (const match of text.matchAll(/from "\.\.\/protocol\/([^"]+)"/g)) imported.add(match[1]!);
+  }
+  assertEquals(Object.keys(PROTOCOL_FILES).sort(), [...imported].sort());
+});
+
+Deno.test("the page's scripts use no Deno API, no HTML parsing and no inline handlers", async () => {
+  const scripts = [
+    ...Object.keys(UI_FILES).filter((file) => file.endsWith(".js")).map((file) => `ui/${file}`),
+    ...Object.keys(PROTOCOL_FILES).map((file) => `protocol/${file}`),
+  ];
+  for (const name of scripts) {
+    const text = await Deno.readTextFile(new URL(`../lib/${name}`, import.meta.url));
     assert(text.startsWith("// @ts-check\n"), `${name} starts with // @ts-check`);
     const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
     for (const banned of [/\bDeno\./, /innerHTML|outerHTML|insertAdjacentHTML/, /\.write\(/]) {

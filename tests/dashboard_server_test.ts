@@ -1,14 +1,14 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { runEntry, spawnEntry } from "./_entry.ts";
-import { base64url, newDashboardId } from "../lib/keys.ts";
+import { base64url, newDashboardId } from "../lib/protocol/keys.ts";
 import {
   CONNECTED_WITHIN_MS,
   type DashboardServer,
   type ServerOptions,
   startServer,
-} from "../lib/dashboard/server.ts";
-import { CONTENT_SECURITY_POLICY } from "../lib/dashboard/http.ts";
-import { KEY_KINDS } from "../lib/dashboard/store.ts";
+} from "../lib/server/server.ts";
+import { CONTENT_SECURITY_POLICY } from "../lib/server/http.ts";
+import { KEY_KINDS } from "../lib/server/store.ts";
 import { VERSION } from "../lib/version.ts";
 
 /** An answer, its body parsed when it is JSON. */

@@ -1,8 +1,8 @@
 import { assert, assertEquals } from "./_assert.ts";
-import { capChunks } from "../lib/dashboard/chunks.ts";
-import { DEFAULT_SETTINGS, type Job, type Report, type Settings } from "../lib/dashboard/schema.ts";
-import { DashboardStore, KEY_KINDS } from "../lib/dashboard/store.ts";
-import type { OutputChunk } from "../lib/daemon/output.ts";
+import { capChunks } from "../lib/server/chunks.ts";
+import { DEFAULT_SETTINGS, type Job, type Report, type Settings } from "../lib/protocol/schema.ts";
+import { DashboardStore, KEY_KINDS } from "../lib/server/store.ts";
+import type { OutputChunk } from "../lib/runs/output.ts";
 import { endReport, outputReport, startReport } from "./_reports.ts";
 
 const DAY = 86_400_000;

@@ -54,7 +54,12 @@ Deno.test("the dashboard executable embeds the page's files", () => {
     c.at(-1) === "dashboard.ts"
   );
   const at = command!.indexOf("--include");
-  assertEquals(command!.slice(at, at + 2), ["--include", "lib/dashboard/ui"]);
+  assertEquals(command!.slice(at, at + 4), [
+    "--include",
+    "lib/ui",
+    "--include",
+    "lib/protocol",
+  ]);
 });
 
 Deno.test("no entry task grants every permission", () => {

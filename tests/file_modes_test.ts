@@ -9,7 +9,7 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { runEntry, spawnEntry } from "./_entry.ts";
-import { History } from "../lib/daemon/history.ts";
+import { History } from "../lib/runs/history.ts";
 import { readLines } from "../tools/lines.ts";
 
 /** Runs `fn` in a fresh directory under the umask most systems have, 022. */

@@ -7,7 +7,7 @@ import {
   type RunEnd,
   type RunRecord,
   type RunStart,
-} from "../lib/daemon/history.ts";
+} from "../lib/runs/history.ts";
 
 const T0 = Date.parse("2026-03-01T12:00:00.000Z");
 

@@ -10,7 +10,7 @@ import {
   signRun,
   timingSafeEqual,
   verifyRun,
-} from "../lib/keys.ts";
+} from "../lib/protocol/keys.ts";
 
 const PASSWORD = "correct horse battery staple";
 const ID = "Zm9vYmFyYmF6cXV4MTIzNA";

@@ -1,11 +1,11 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { runEntry } from "./_entry.ts";
 import { parseKoitab } from "../lib/koitab.ts";
-import type { RunRecord } from "../lib/daemon/history.ts";
+import type { RunRecord } from "../lib/runs/history.ts";
 import { VERSION } from "../lib/version.ts";
 import { readBootId } from "../lib/daemon/boot.ts";
-import { jobEnvironment } from "../lib/daemon/environment.ts";
-import { isExecutable } from "../lib/daemon/spawn.ts";
+import { jobEnvironment } from "../lib/runs/environment.ts";
+import { isExecutable } from "../lib/runs/spawn.ts";
 import { parsePasswd } from "../lib/users.ts";
 import { expectedHeader, received, withFakeMailer } from "./_fake_mailer.ts";
 import { entryFlags } from "../tools/task_flags.ts";

@@ -9,11 +9,11 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { type EntryResult, runEntry, runOnTerminal } from "./_entry.ts";
 import { FakeDashboard, type QueuedManual } from "./_fake_dashboard.ts";
-import { writeDashboardConfig } from "../lib/dashboard/config.ts";
-import { writeJobListRefusal } from "../lib/dashboard/link_state.ts";
-import { startServer } from "../lib/dashboard/server.ts";
+import { writeDashboardConfig } from "../lib/link/config.ts";
+import { writeJobListRefusal } from "../lib/link/link_state.ts";
+import { startServer } from "../lib/server/server.ts";
 import { dashboardJobs } from "../lib/daemon/link.ts";
-import { base64url, deriveKeys, newDashboardId } from "../lib/keys.ts";
+import { base64url, deriveKeys, newDashboardId } from "../lib/protocol/keys.ts";
 import { type KoiPaths, koiPaths } from "../lib/koidir.ts";
 import { parseKoitab } from "../lib/koitab.ts";
 import { entryFlags } from "../tools/task_flags.ts";

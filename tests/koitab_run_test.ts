@@ -9,8 +9,8 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { type EntryResult, runEntry } from "./_entry.ts";
 import { expectedHeader, received, withFakeMailer } from "./_fake_mailer.ts";
-import { jobEnvironment } from "../lib/daemon/environment.ts";
-import type { RunRecord } from "../lib/daemon/history.ts";
+import { jobEnvironment } from "../lib/runs/environment.ts";
+import type { RunRecord } from "../lib/runs/history.ts";
 import { parseKoitab } from "../lib/koitab.ts";
 import { parsePasswd } from "../lib/users.ts";
 import { entryFlags } from "../tools/task_flags.ts";

@@ -1,16 +1,16 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { FakeDashboard, misbehaviours, serveResets } from "./_fake_dashboard.ts";
-import type { EndReport, OutputReport, Report, StartReport } from "../lib/dashboard/client.ts";
-import { writeDashboardConfig } from "../lib/dashboard/config.ts";
-import { History } from "../lib/daemon/history.ts";
+import type { EndReport, OutputReport, Report, StartReport } from "../lib/link/client.ts";
+import { writeDashboardConfig } from "../lib/link/config.ts";
+import { History } from "../lib/runs/history.ts";
 import { dashboardJobs, DashboardLink, linkHost, type LinkTiming } from "../lib/daemon/link.ts";
-import { chooseRunUser, type RunUser } from "../lib/daemon/run_user.ts";
+import { chooseRunUser, type RunUser } from "../lib/runs/run_user.ts";
 import { type RunEvent, Runner } from "../lib/daemon/runner.ts";
 import { ReportSpool } from "../lib/daemon/spool.ts";
-import { base64url, newDashboardId, signRun } from "../lib/keys.ts";
+import { base64url, newDashboardId, signRun } from "../lib/protocol/keys.ts";
 import { type KoiPaths, koiPaths } from "../lib/koidir.ts";
 import { type KoitabJob, parseKoitab } from "../lib/koitab.ts";
-import { type ManualPayload, payloadText } from "../lib/manual.ts";
+import { type ManualPayload, payloadText } from "../lib/protocol/manual.ts";
 import { parsePasswd } from "../lib/users.ts";
 import { entryFlags } from "../tools/task_flags.ts";
 

@@ -9,11 +9,11 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { parseKoitab } from "../lib/koitab.ts";
 import { parsePasswd } from "../lib/users.ts";
-import { History, type RunRecord } from "../lib/daemon/history.ts";
-import type { MailCommand } from "../lib/daemon/mail.ts";
-import { chooseRunUser, type RunUser } from "../lib/daemon/run_user.ts";
+import { History, type RunRecord } from "../lib/runs/history.ts";
+import type { MailCommand } from "../lib/runs/mail.ts";
+import { chooseRunUser, type RunUser } from "../lib/runs/run_user.ts";
 import { Runner, type RunRequest } from "../lib/daemon/runner.ts";
-import { jobEnvironment } from "../lib/daemon/environment.ts";
+import { jobEnvironment } from "../lib/runs/environment.ts";
 import { expectedHeader, received, withFakeMailer } from "./_fake_mailer.ts";
 
 const accounts = parsePasswd(await Deno.readTextFile("/etc/passwd"));

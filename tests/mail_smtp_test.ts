@@ -9,7 +9,7 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { expectedHeader } from "./_fake_mailer.ts";
-import { jobEnvironment } from "../lib/daemon/environment.ts";
+import { jobEnvironment } from "../lib/runs/environment.ts";
 import { parseKoitab } from "../lib/koitab.ts";
 import { parsePasswd } from "../lib/users.ts";
 import { entryFlags } from "../tools/task_flags.ts";

@@ -1,5 +1,5 @@
 /**
- * Tests for lib/daemon/mail.ts: who a run's output is mailed to and from, the
+ * Tests for lib/runs/mail.ts: who a run's output is mailed to and from, the
  * mailer's command line, the exact header bytes, and every log line, as cronie's
  * `do_command.c` decides them.
  *
@@ -18,7 +18,7 @@ import {
   SENDMAIL_PATH,
   shortHostName,
   withoutCarriageReturns,
-} from "../lib/daemon/mail.ts";
+} from "../lib/runs/mail.ts";
 
 const SENDMAIL: MailSettings = {
   command: { kind: "sendmail", path: SENDMAIL_PATH },

@@ -1,5 +1,5 @@
 import { assertEquals } from "./_assert.ts";
-import { deriveKeys, signRun } from "../lib/keys.ts";
+import { deriveKeys, signRun } from "../lib/protocol/keys.ts";
 import { parseKoitab } from "../lib/koitab.ts";
 import {
   checkManualRun,
@@ -8,7 +8,7 @@ import {
   type ManualPayload,
   type ManualVerdict,
   payloadText,
-} from "../lib/manual.ts";
+} from "../lib/protocol/manual.ts";
 
 const DASHBOARD = "Zm9vYmFyYmF6cXV4MTIzNA";
 const { runKey } = await deriveKeys("correct horse battery staple", DASHBOARD);

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "./_assert.ts";
-import { DEFAULT_OUTPUT_LIMIT, OutputCapture, type OutputChunk } from "../lib/daemon/output.ts";
+import { DEFAULT_OUTPUT_LIMIT, OutputCapture, type OutputChunk } from "../lib/runs/output.ts";
 
 const encoder = new TextEncoder();
 const bytes = (text: string) => encoder.encode(text);

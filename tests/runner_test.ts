@@ -1,11 +1,11 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { parseKoitab } from "../lib/koitab.ts";
 import { parsePasswd } from "../lib/users.ts";
-import { CRON_PATH, CRON_SHELL } from "../lib/daemon/environment.ts";
-import { History, type RunRecord } from "../lib/daemon/history.ts";
-import type { MailSettings } from "../lib/daemon/mail.ts";
-import type { OutputChunk } from "../lib/daemon/output.ts";
-import { chooseRunUser, type RunUser } from "../lib/daemon/run_user.ts";
+import { CRON_PATH, CRON_SHELL } from "../lib/runs/environment.ts";
+import { History, type RunRecord } from "../lib/runs/history.ts";
+import type { MailSettings } from "../lib/runs/mail.ts";
+import type { OutputChunk } from "../lib/runs/output.ts";
+import { chooseRunUser, type RunUser } from "../lib/runs/run_user.ts";
 import { type RunEvent, Runner, type RunRequest } from "../lib/daemon/runner.ts";
 
 const accounts = parsePasswd(await Deno.readTextFile("/etc/passwd"));

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "./_assert.ts";
-import type { Report } from "../lib/dashboard/client.ts";
-import { History } from "../lib/daemon/history.ts";
+import type { Report } from "../lib/link/client.ts";
+import { History } from "../lib/runs/history.ts";
 import { COALESCE_BYTES, ReportSpool, SeenSignatures, utf8Length } from "../lib/daemon/spool.ts";
 
 const D = "dashboard_id_0000000001";

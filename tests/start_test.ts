@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { runEntry } from "./_entry.ts";
-import { deriveKeys } from "../lib/keys.ts";
+import { deriveKeys } from "../lib/protocol/keys.ts";
 import { readLines } from "../tools/lines.ts";
 import { DEMO_KOITAB, LISTENING, watchLines } from "../tools/start.ts";
 

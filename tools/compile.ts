@@ -19,12 +19,12 @@ export const TARGETS = [
 
 /**
  * Files an executable reads at run time besides its modules, embedded with
- * `--include`: the dashboard serves its web page's files from `lib/dashboard/ui`.
+ * `--include`: the dashboard serves its web page's files from `lib/ui` and `lib/protocol`.
  */
 export const INCLUDES: Readonly<Record<Entry, readonly string[]>> = {
   koitab: [],
   koid: [],
-  dashboard: ["lib/dashboard/ui"],
+  dashboard: ["lib/ui", "lib/protocol"],
 };
 
 /**

@@ -18,19 +18,19 @@ import {
   normalizeServer,
   type OutputRecord,
   parseDashboardUrl,
-} from "../dashboard/client.ts";
+} from "../link/client.ts";
 import {
   type DashboardConfig,
   deleteDashboardConfig,
   readDashboardConfig,
   writeDashboardConfig,
-} from "../dashboard/config.ts";
-import { readJobListRefusal } from "../dashboard/link_state.ts";
-import { deriveKeys, newDashboardId, signRun } from "../keys.ts";
+} from "../link/config.ts";
+import { readJobListRefusal } from "../link/link_state.ts";
+import { deriveKeys, newDashboardId, signRun } from "../protocol/keys.ts";
 import type { KoiPaths } from "../koidir.ts";
-import { payloadText } from "../manual.ts";
+import { payloadText } from "../protocol/manual.ts";
 import { CliError } from "./errors.ts";
-import { namesJob, similarNames } from "./job_name.ts";
+import { namesJob, similarNames } from "../job_name.ts";
 import { generatePassword, obtainPassword } from "./password.ts";
 import { askLine } from "./prompt.ts";
 import { parseArgOptions, signalNumber } from "./run.ts";

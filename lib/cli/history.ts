@@ -4,11 +4,11 @@
  * @module
  */
 
-import { History, type RunRecord } from "../daemon/history.ts";
+import { History, type RunRecord } from "../runs/history.ts";
 import type { KoiPaths } from "../koidir.ts";
 import { formatWallTime } from "../timezone.ts";
 import { CliError } from "./errors.ts";
-import { namesJob } from "./job_name.ts";
+import { namesJob } from "../job_name.ts";
 
 /**
  * Reads the recorded runs, newest first.

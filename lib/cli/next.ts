@@ -7,7 +7,7 @@
 
 import { parseCron } from "../cron.ts";
 import type { KoitabJob } from "../koitab.ts";
-import { jobLabel } from "./job_name.ts";
+import { jobLabel } from "../job_name.ts";
 import { formatWallTime } from "../timezone.ts";
 
 /**

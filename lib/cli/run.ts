@@ -7,8 +7,8 @@
  */
 
 import { argName, fillArgs } from "../args.ts";
-import { jobEnvironment, type JobUser } from "../daemon/environment.ts";
-import { type History, newRunId, runEnd, type RunStart } from "../daemon/history.ts";
+import { jobEnvironment, type JobUser } from "../runs/environment.ts";
+import { type History, newRunId, runEnd, type RunStart } from "../runs/history.ts";
 import {
   type MailCommand,
   mailLog,
@@ -16,13 +16,13 @@ import {
   parseMailCommand,
   planMail,
   SENDMAIL_PATH,
-} from "../daemon/mail.ts";
-import { OutputMail } from "../daemon/mailer.ts";
-import { DEFAULT_OUTPUT_LIMIT, OutputCapture } from "../daemon/output.ts";
-import { JobStartError, spawnJob } from "../daemon/spawn.ts";
+} from "../runs/mail.ts";
+import { OutputMail } from "../runs/mailer.ts";
+import { DEFAULT_OUTPUT_LIMIT, OutputCapture } from "../runs/output.ts";
+import { JobStartError, spawnJob } from "../runs/spawn.ts";
 import type { KoitabJob } from "../koitab.ts";
 import { CliError } from "./errors.ts";
-import { jobLabel, namesJob, similarNames } from "./job_name.ts";
+import { jobLabel, namesJob, similarNames } from "../job_name.ts";
 
 /**
  * Finds the job a user means: by name, by `Section/Name`, by tag, or, for a

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { CRON_PATH } from "../daemon/environment.ts";
+import { CRON_PATH } from "../runs/environment.ts";
 import { writeFileAtomic } from "../files.ts";
 import type { KoiPaths } from "../koidir.ts";
 import { formatKoitabError, type KoitabJob, parseKoitab } from "../koitab.ts";

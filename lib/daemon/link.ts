@@ -23,13 +23,13 @@ import {
   type Job,
   type ManualRequest,
   type Report,
-} from "../dashboard/client.ts";
-import { type DashboardConfig, readDashboardConfig } from "../dashboard/config.ts";
-import { clearJobListRefusal, writeJobListRefusal } from "../dashboard/link_state.ts";
+} from "../link/client.ts";
+import { type DashboardConfig, readDashboardConfig } from "../link/config.ts";
+import { clearJobListRefusal, writeJobListRefusal } from "../link/link_state.ts";
 import type { KoiPaths } from "../koidir.ts";
 import type { KoitabJob } from "../koitab.ts";
-import { checkManualRun } from "../manual.ts";
-import { newRunId, type RunEnd } from "./history.ts";
+import { checkManualRun } from "../protocol/manual.ts";
+import { newRunId, type RunEnd } from "../runs/history.ts";
 import type { RunEvent, RunRequest } from "./runner.ts";
 import { BATCH_BYTES, ReportSpool, SeenSignatures, utf8Length } from "./spool.ts";
 

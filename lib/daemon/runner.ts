@@ -9,8 +9,8 @@
 
 import { fillArgs } from "../args.ts";
 import type { KoitabJob } from "../koitab.ts";
-import { jobLabel } from "../cli/job_name.ts";
-import { jobEnvironment } from "./environment.ts";
+import { jobLabel } from "../job_name.ts";
+import { jobEnvironment } from "../runs/environment.ts";
 import {
   type History,
   newRunId,
@@ -18,12 +18,12 @@ import {
   runEnd,
   type RunStart,
   type Trigger,
-} from "./history.ts";
-import { mailLog, type MailSettings, planMail } from "./mail.ts";
-import { OutputMail } from "./mailer.ts";
-import { OutputCapture, type OutputChunk } from "./output.ts";
-import type { RunUser } from "./run_user.ts";
-import { JobStartError, spawnJob, type UserSwitch } from "./spawn.ts";
+} from "../runs/history.ts";
+import { mailLog, type MailSettings, planMail } from "../runs/mail.ts";
+import { OutputMail } from "../runs/mailer.ts";
+import { OutputCapture, type OutputChunk } from "../runs/output.ts";
+import type { RunUser } from "../runs/run_user.ts";
+import { JobStartError, spawnJob, type UserSwitch } from "../runs/spawn.ts";
 
 /** A run to start. */
 export interface RunRequest {

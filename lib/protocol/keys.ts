@@ -2,16 +2,16 @@
  * The dashboard's keys. From the dashboard password, derived locally and never
  * sent anywhere: an API key (sent to the server; it grants access) and a run key
  * (never sent; it signs manual runs). The derivation and signing live in
- * `dashboard/ui/signing.js`, which the dashboard page loads too, so a browser runs
+ * `signing.js`, which the dashboard page loads too, so a browser runs
  * exactly the same code; this module adds what only Koi's own side needs.
  *
  * @module
  */
 
-import * as signing from "./dashboard/ui/signing.js";
-import { base64url, fromBase64url, hmacKey } from "./dashboard/ui/signing.js";
+import * as signing from "./signing.js";
+import { base64url, fromBase64url, hmacKey } from "./signing.js";
 
-export { base64url, fromBase64url, PBKDF2_ITERATIONS } from "./dashboard/ui/signing.js";
+export { base64url, fromBase64url, PBKDF2_ITERATIONS } from "./signing.js";
 
 /** The two keys derived from a dashboard password. */
 export interface DashboardKeys {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { hmacKey } from "./signing.js";
+import { hmacKey } from "../protocol/signing.js";
 
 /**
  * The keys a signed-in page holds: the API key as text (it goes in a header),

@@ -8,13 +8,13 @@
  * @module
  */
 
-/** @typedef {import("../schema.ts").Run} Run */
-/** @typedef {import("../schema.ts").ManualRun} ManualRun */
-/** @typedef {import("../schema.ts").Settings} Settings */
-/** @typedef {import("../store.ts").HostInfo & { connected: boolean }} HostInfo */
-/** @typedef {import("../store.ts").OutputRecord} OutputRecord */
-/** @typedef {import("../job_view.ts").JobView} JobView */
-/** @typedef {import("../store.ts").JobWithLastRun & JobView} JobRow A job as the jobs call lists it. */
+/** @typedef {import("../protocol/schema.ts").Run} Run */
+/** @typedef {import("../protocol/schema.ts").ManualRun} ManualRun */
+/** @typedef {import("../protocol/schema.ts").Settings} Settings */
+/** @typedef {import("../server/store.ts").HostInfo & { connected: boolean }} HostInfo */
+/** @typedef {import("../server/store.ts").OutputRecord} OutputRecord */
+/** @typedef {import("../server/job_view.ts").JobView} JobView */
+/** @typedef {import("../server/store.ts").JobWithLastRun & JobView} JobRow A job as the jobs call lists it. */
 
 /** A call the server refused or could not answer. */
 export class ApiError extends Error {

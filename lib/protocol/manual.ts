@@ -10,11 +10,11 @@
  * @module
  */
 
-import { ArgumentError, fillArgs } from "./args.ts";
+import { ArgumentError, fillArgs } from "../args.ts";
 import { verifyRun } from "./keys.ts";
 
-export { payloadText } from "./dashboard/ui/signing.js";
-import type { KoitabJob } from "./koitab.ts";
+export { payloadText } from "./signing.js";
+import type { KoitabJob } from "../koitab.ts";
 
 /** The format version of manual-run payloads. */
 export const PAYLOAD_VERSION = 1;

@@ -26,8 +26,8 @@ import { every } from "./poll.js";
 
 /** @typedef {import("./api.js").Api} Api */
 /** @typedef {import("./api.js").JobRow} JobRow */
-/** @typedef {import("../schema.ts").Run} Run */
-/** @typedef {import("../schema.ts").ManualRun} ManualRun */
+/** @typedef {import("../protocol/schema.ts").Run} Run */
+/** @typedef {import("../protocol/schema.ts").ManualRun} ManualRun */
 /** @typedef {import("./app.js").ViewContext} ViewContext */
 
 /** How often the page asks for new runs. */

@@ -37,8 +37,8 @@
  * @module
  */
 
-import { base64url } from "../keys.ts";
-import type { OutputStream } from "../daemon/output.ts";
+import { base64url } from "../protocol/keys.ts";
+import type { OutputStream } from "../runs/output.ts";
 import { addSeq, capChunks, charBoundary, hasSeq, type SeqRanges, splitBytes } from "./chunks.ts";
 import {
   type ArgValues,
@@ -51,7 +51,7 @@ import {
   type Run,
   type RunStartInfo,
   type Settings,
-} from "./schema.ts";
+} from "../protocol/schema.ts";
 
 /** Every kind of key; a dashboard's data is every key `[kind, id, ...]`. */
 export const KEY_KINDS = [

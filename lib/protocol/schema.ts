@@ -8,9 +8,9 @@
  */
 
 import type { ArgSpec } from "../args.ts";
-import { fromBase64url } from "../keys.ts";
-import type { OutputChunk, OutputStream } from "../daemon/output.ts";
-import type { RunStatus, Trigger } from "../daemon/history.ts";
+import { fromBase64url } from "./keys.ts";
+import type { OutputChunk, OutputStream } from "../runs/output.ts";
+import type { RunStatus, Trigger } from "../runs/history.ts";
 import {
   MAX_ARGS,
   MAX_COMMAND_BYTES,

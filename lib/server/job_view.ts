@@ -8,7 +8,7 @@
 
 import { type CronSchedule, parseCron } from "../cron.ts";
 import { describeSchedule } from "../describe.ts";
-import type { Job, Run } from "./schema.ts";
+import type { Job, Run } from "../protocol/schema.ts";
 
 /** How long after its due time a scheduled run may take to be reported before it is late. */
 export const LATE_GRACE_MS = 2 * 60_000;

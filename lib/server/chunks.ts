@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { OutputChunk } from "../daemon/output.ts";
+import type { OutputChunk } from "../runs/output.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -5,8 +5,10 @@
  * the API, and holds no inline script or style, so the strict
  * Content-Security-Policy of {@linkcode htmlResponse} applies unweakened.
  *
- * The `ui/` files are read with `Deno.readFile` next to this module, so a
- * compiled executable needs them included (`deno compile --include lib/dashboard/ui`).
+ * The page's files are `lib/ui/` and the browser-side half of the contract in
+ * `lib/protocol/` (key derivation and signing), read with `Deno.readFile` from
+ * there, so a compiled executable needs them included
+ * (`deno compile --include lib/ui --include lib/protocol`).
  *
  * @module
  */
@@ -92,7 +94,10 @@ export function homePage(): Response {
   return htmlResponse(HOME_PAGE);
 }
 
-/** The files under `ui/` that the server serves, and their types. Nothing else is served. */
+/**
+ * The files the server serves under `/ui/` (from `lib/ui/`), and their types.
+ * Nothing else of `lib/ui/` is served.
+ */
 export const UI_FILES: Readonly<Record<string, string>> = {
   "ansi.js": "text/javascript; charset=utf-8",
   "api.js": "text/javascript; charset=utf-8",
@@ -107,10 +112,23 @@ export const UI_FILES: Readonly<Record<string, string>> = {
   "poll.js": "text/javascript; charset=utf-8",
   "run.js": "text/javascript; charset=utf-8",
   "session.js": "text/javascript; charset=utf-8",
-  "signing.js": "text/javascript; charset=utf-8",
   "style.css": "text/css; charset=utf-8",
   "favicon.svg": "image/svg+xml",
 };
+
+/**
+ * The files the server serves under `/protocol/` (from `lib/protocol/`): the
+ * modules the page shares with Koi's own commands. Nothing else of it is served.
+ */
+export const PROTOCOL_FILES: Readonly<Record<string, string>> = {
+  "signing.js": "text/javascript; charset=utf-8",
+};
+
+/** The folders the page is served from, each with its files. */
+const FOLDERS = { ui: UI_FILES, protocol: PROTOCOL_FILES } as const;
+
+/** A folder the page's files are served from. */
+export type PageFolder = keyof typeof FOLDERS;
 
 interface LoadedFile {
   readonly bytes: Uint8Array<ArrayBuffer>;
@@ -119,8 +137,8 @@ interface LoadedFile {
 
 const loaded = new Map<string, Promise<LoadedFile>>();
 
-async function load(name: string): Promise<LoadedFile> {
-  const bytes = await Deno.readFile(new URL(`./ui/${name}`, import.meta.url));
+async function load(path: string): Promise<LoadedFile> {
+  const bytes = await Deno.readFile(new URL(`../${path}`, import.meta.url));
   const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   const etag = `"${
     Array.from(hash.subarray(0, 12), (b) => b.toString(16).padStart(2, "0")).join("")
@@ -129,15 +147,22 @@ async function load(name: string): Promise<LoadedFile> {
 }
 
 /**
- * A file of the page, read once and kept: 404 for any name not in
- * {@linkcode UI_FILES}, 304 when the browser's copy is current.
+ * A file of the page, read once and kept: 404 for any name not in the folder's
+ * list ({@linkcode UI_FILES}, {@linkcode PROTOCOL_FILES}), 304 when the
+ * browser's copy is current.
  *
+ * @param folder The folder, from the request path.
  * @param name The file's name, from the request path.
  * @param request The request, for `If-None-Match`.
  * @returns The response.
  */
-export async function uiFileResponse(name: string, request: Request): Promise<Response> {
-  const type = Object.hasOwn(UI_FILES, name) ? UI_FILES[name] : undefined;
+export async function pageFileResponse(
+  folder: PageFolder,
+  name: string,
+  request: Request,
+): Promise<Response> {
+  const files: Readonly<Record<string, string>> = FOLDERS[folder];
+  const type = Object.hasOwn(files, name) ? files[name] : undefined;
   if (type === undefined) {
     return new Response(JSON.stringify({ error: "Not found" }), {
       status: 404,
@@ -147,11 +172,12 @@ export async function uiFileResponse(name: string, request: Request): Promise<Re
       },
     });
   }
-  let file = loaded.get(name);
+  const path = `${folder}/${name}`;
+  let file = loaded.get(path);
   if (file === undefined) {
-    file = load(name);
-    loaded.set(name, file);
-    file.catch(() => loaded.delete(name));
+    file = load(path);
+    loaded.set(path, file);
+    file.catch(() => loaded.delete(path));
   }
   const { bytes, etag } = await file;
   const headers = {

@@ -16,13 +16,13 @@ import { formatDuration, formatTime, readWholeNumber, runDuration, runOutcome } 
 import { argumentList } from "./jobs.js";
 import { followRun, OutputView } from "./output.js";
 import { sleep } from "./poll.js";
-import { payloadText, signRun } from "./signing.js";
+import { payloadText, signRun } from "../protocol/signing.js";
 
 /** @typedef {import("./api.js").Api} Api */
 /** @typedef {import("./api.js").JobRow} JobRow */
-/** @typedef {import("../../args.ts").ArgSpec} ArgSpec */
-/** @typedef {import("../schema.ts").ManualRun} ManualRun */
-/** @typedef {import("../schema.ts").Run} Run */
+/** @typedef {import("../args.ts").ArgSpec} ArgSpec */
+/** @typedef {import("../protocol/schema.ts").ManualRun} ManualRun */
+/** @typedef {import("../protocol/schema.ts").Run} Run */
 
 /** How often a queued run is asked about. */
 const MANUAL_POLL_MS = 500;

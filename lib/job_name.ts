@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { KoitabJob } from "../koitab.ts";
+import type { KoitabJob } from "./koitab.ts";
 
 /**
  * How a job is named to the user: `[Bots] "Crawler"`, or by its line and the start

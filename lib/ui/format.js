@@ -7,8 +7,8 @@
  * @module
  */
 
-/** @typedef {import("../schema.ts").Run} Run */
-/** @typedef {import("../job_view.ts").JobState} JobState */
+/** @typedef {import("../protocol/schema.ts").Run} Run */
+/** @typedef {import("../server/job_view.ts").JobState} JobState */
 
 /**
  * A duration in words a person reads at a glance: `35 ms`, `4.2 s`, `12 s`,

@@ -26,7 +26,7 @@ import { every } from "./poll.js";
 
 /** @typedef {import("./api.js").JobRow} JobRow */
 /** @typedef {import("./api.js").HostInfo} HostInfo */
-/** @typedef {import("../job_view.ts").JobState} JobState */
+/** @typedef {import("../server/job_view.ts").JobState} JobState */
 
 /** The glyph beside each state's word, so that colour is never the only sign. */
 const STATE_GLYPHS = /** @type {const} */ ({

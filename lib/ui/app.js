@@ -22,7 +22,7 @@ import {
   REMEMBER_DAYS,
   watchForgotten,
 } from "./session.js";
-import { deriveKeys, PBKDF2_ITERATIONS } from "./signing.js";
+import { deriveKeys, PBKDF2_ITERATIONS } from "../protocol/signing.js";
 
 /** @typedef {import("./session.js").Session} Session */
 

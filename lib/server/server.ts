@@ -6,10 +6,10 @@
  * @module
  */
 
-import { fromBase64url, hashApiKey, timingSafeEqual } from "../keys.ts";
+import { fromBase64url, hashApiKey, timingSafeEqual } from "../protocol/keys.ts";
 import { errorResponse, HttpError, jsonResponse, noContent, readJsonBody } from "./http.ts";
 import { viewJob } from "./job_view.ts";
-import { dashboardPage, homePage, uiFileResponse } from "./page.ts";
+import { dashboardPage, homePage, pageFileResponse } from "./page.ts";
 import { ManualPoller } from "./poll.ts";
 import {
   DASHBOARD_ID,
@@ -23,7 +23,7 @@ import {
   parseReports,
   parseSettingsPatch,
   parseToken,
-} from "./schema.ts";
+} from "../protocol/schema.ts";
 import { type Dashboard, DashboardStore } from "./store.ts";
 
 /** The largest body of most calls. */
@@ -207,7 +207,14 @@ function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => numbe
     {
       path: "/ui/:file",
       auth: false,
-      methods: { GET: ({ request, params }) => uiFileResponse(params.file!, request) },
+      methods: { GET: ({ request, params }) => pageFileResponse("ui", params.file!, request) },
+    },
+    {
+      path: "/protocol/:file",
+      auth: false,
+      methods: {
+        GET: ({ request, params }) => pageFileResponse("protocol", params.file!, request),
+      },
     },
     {
       path: "/api/dashboards",
