@@ -13,6 +13,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { preparePrivateDatabase } from "../files.ts";
 import type { OutputChunk } from "./output.ts";
+import { CorruptDatabaseError } from "./store_fault.ts";
 
 /**
  * What started a run: its schedule, koid's start in a new boot (`@reboot`), a
@@ -157,8 +158,39 @@ export function newRunId(now: number): string {
     Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** What records runs: the history itself, or koid's keeper of it. */
+export interface RunRecorder {
+  /**
+   * Records runs that have started.
+   *
+   * @param starts The runs.
+   */
+  recordStarts(starts: readonly RunStart[]): void;
+  /**
+   * Records how a run ended.
+   *
+   * @param id The run.
+   * @param tag The run's job, for retention.
+   * @param end How it ended.
+   */
+  recordEnd(id: string, tag: string, end: RunEnd): void;
+}
+
+/** Options for opening a {@linkcode History}. */
+export interface HistoryOptions {
+  /** How many runs to keep per job ({@linkcode DEFAULT_RETENTION}). */
+  readonly retention?: number;
+  /** Open for reading only, as `koitab history` does. */
+  readonly readOnly?: boolean;
+  /**
+   * Check the file with `PRAGMA quick_check` first: SQLite opens a damaged file
+   * without complaint and fails only when it reaches the damage.
+   */
+  readonly check?: boolean;
+}
+
 /** The history database of one `KOI_DIR`. */
-export class History {
+export class History implements RunRecorder {
   readonly #db: DatabaseSync;
   readonly #retention: number;
   readonly #insert: StatementSync;
@@ -169,17 +201,25 @@ export class History {
    * Opens (creating if needed) the database.
    *
    * @param path The database file; a writer makes it and its `-wal` and `-shm` mode 0600.
-   * @param options How many runs to keep per job; read-only for readers.
+   * @param options How many runs to keep per job; read-only for readers; whether to check it.
+   * @throws {Error} SQLite's or the system's error; {@linkcode CorruptDatabaseError} when the
+   * check finds damage. Nothing stays open.
    */
-  constructor(path: string, options: { retention?: number; readOnly?: boolean } = {}) {
+  constructor(path: string, options: HistoryOptions = {}) {
     this.#retention = options.retention ?? DEFAULT_RETENTION;
     // Before SQLite makes the file and its -wal and -shm, which take the file's mode.
     if (!options.readOnly && path !== ":memory:") preparePrivateDatabase(path);
     this.#db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
-    this.#db.exec("PRAGMA busy_timeout = 5000");
-    if (!options.readOnly) {
-      this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
-      this.#db.exec(SCHEMA);
+    try {
+      this.#db.exec("PRAGMA busy_timeout = 5000");
+      if (options.check) checkDatabase(this.#db);
+      if (!options.readOnly) {
+        this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+        this.#db.exec(SCHEMA);
+      }
+    } catch (error) {
+      this.#db.close();
+      throw error;
     }
     this.#insert = this.#db.prepare(
       `INSERT OR IGNORE INTO runs (id, tag, name, section, trigger, args, scheduled_for, started_at, status)
@@ -230,9 +270,10 @@ export class History {
    * @param id The run.
    * @param tag The run's job, for retention.
    * @param end How it ended.
+   * @returns False when the history has no such run (its start was never recorded here).
    */
-  recordEnd(id: string, tag: string, end: RunEnd): void {
-    this.#finish.run(
+  recordEnd(id: string, tag: string, end: RunEnd): boolean {
+    const result = this.#finish.run(
       end.finishedAt,
       end.exitCode,
       end.signal,
@@ -243,6 +284,7 @@ export class History {
       id,
     );
     this.#trim.run(tag, tag, this.#retention);
+    return Number(result.changes) > 0;
   }
 
   /**
@@ -311,6 +353,18 @@ export class History {
   /** Closes the database. */
   close(): void {
     this.#db.close();
+  }
+}
+
+/**
+ * Runs SQLite's quick check, which reads every page: a damaged file fails it, or
+ * makes SQLite throw SQLITE_CORRUPT or SQLITE_NOTADB.
+ */
+function checkDatabase(db: DatabaseSync): void {
+  const rows = db.prepare("PRAGMA quick_check").all() as { quick_check?: unknown }[];
+  const found = rows.map((row) => String(row.quick_check));
+  if (found.length !== 1 || found[0] !== "ok") {
+    throw new CorruptDatabaseError(`quick_check found damage: ${found.slice(0, 3).join("; ")}`);
   }
 }
 
