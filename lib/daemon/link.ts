@@ -31,7 +31,16 @@ import type { KoitabJob } from "../koitab.ts";
 import { checkManualRun } from "../protocol/manual.ts";
 import { newRunId, type RunEnd } from "../runs/history.ts";
 import type { RunEvent, RunRequest } from "./runner.ts";
-import { BATCH_BYTES, ReportSpool, SeenSignatures, utf8Length } from "./spool.ts";
+import type { DatabaseSource } from "./history_store.ts";
+import { ReportQueue } from "./report_queue.ts";
+import {
+  BATCH_BYTES,
+  ReportSpool,
+  SEEN_KEEP_MS,
+  SeenSignatures,
+  SeenStoreError,
+  utf8Length,
+} from "./spool.ts";
 
 /** How long the link waits, and how long it lets calls take. */
 export interface LinkTiming {
@@ -86,15 +95,15 @@ const SPOOL_OUTPUT_CAP = 64 * 1024 * 1024;
 /** The most output text an end report carries: head and tail, so a report stays far below 8 MiB. */
 const END_OUTPUT_CHARS = 1024 * 1024;
 
-/** How long koid keeps the signature of an accepted manual run. */
-const SEEN_KEEP_MS = 10 * 60_000;
-
 /** What the link needs from koid. */
 export interface LinkOptions {
   /** The `KOI_DIR` paths, for the link files. */
   readonly paths: KoiPaths;
-  /** koid's database (`History.database`), which holds the spool. */
-  readonly database: DatabaseSync;
+  /**
+   * koid's database, which holds the spool and the signatures: its source (the
+   * `HistoryStore`), or the database itself.
+   */
+  readonly database: DatabaseSync | DatabaseSource;
   /** This machine's name toward the dashboard (see {@linkcode linkHost}). */
   readonly host: string;
   /** The zone of jobs without `CRON_TZ`. */
@@ -185,7 +194,7 @@ export class DashboardLink {
   readonly #options: LinkOptions;
   readonly #timing: LinkTiming;
   readonly #now: () => number;
-  readonly #spool: ReportSpool;
+  readonly #spool: ReportQueue;
   readonly #seen: SeenSignatures;
   readonly #runs = new Map<string, ReportedRun>();
   /** Manual runs being started: run id → manual id, for the start report. */
@@ -205,7 +214,11 @@ export class DashboardLink {
     this.#options = options;
     this.#timing = { ...DEFAULT_LINK_TIMING, ...options.timing };
     this.#now = options.now ?? (() => Date.now());
-    this.#spool = new ReportSpool(options.database);
+    // While the spool cannot be written, reports wait in memory and still go out live.
+    this.#spool = new ReportQueue(new ReportSpool(options.database), {
+      log: options.log,
+      now: this.#now,
+    });
     this.#seen = new SeenSignatures(options.database);
   }
 
@@ -422,14 +435,6 @@ export class DashboardLink {
   async #handleManual(session: Session, request: ManualRequest): Promise<void> {
     const options = this.#options;
     const now = this.#now();
-    const verdict = await checkManualRun(request, {
-      runKey: session.config.runKey,
-      dashboardId: session.config.id,
-      host: options.host,
-      jobs: options.jobs(),
-      now,
-      seen: (signature) => this.#seen.has(signature),
-    });
     const refuse = (reason: string) => {
       options.log(`manual run refused: ${oneLine(reason)}`);
       session.append({
@@ -439,12 +444,29 @@ export class DashboardLink {
         reason: reason.length > 1000 ? `${reason.slice(0, 999)}…` : reason,
       });
     };
+    let verdict;
+    try {
+      verdict = await checkManualRun(request, {
+        runKey: session.config.runKey,
+        dashboardId: session.config.id,
+        host: options.host,
+        jobs: options.jobs(),
+        now,
+        seen: (signature) => this.#seen.has(signature, now),
+      });
+      if (verdict.ok && this.#acceptingManual && this.#session === session) {
+        // Recorded before the run starts: a crash between the two never lets it run twice.
+        this.#seen.add(request.signature as string, now);
+      }
+    } catch (error) {
+      // No replay can be ruled out: refused, as any doubtful request is.
+      if (error instanceof SeenStoreError) return refuse(error.message);
+      throw error;
+    }
     if (!verdict.ok) return refuse(verdict.reason);
     if (!this.#acceptingManual || this.#session !== session) {
       return refuse("koid is stopping or its dashboard link changed");
     }
-    // Recorded before the run starts: a crash between the two never lets it run twice.
-    this.#seen.add(request.signature as string, now);
     const runId = newRunId(now);
     this.#manualIds.set(runId, request.manualId);
     try {
@@ -570,7 +592,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 interface SessionContext {
   readonly options: LinkOptions;
   readonly timing: LinkTiming;
-  readonly spool: ReportSpool;
+  readonly spool: ReportQueue;
   readonly handleManual: (session: Session, request: ManualRequest) => Promise<void>;
   readonly acceptingManual: () => boolean;
   readonly tableKnown: () => boolean;

@@ -12,10 +12,10 @@ import type { KoitabJob } from "../koitab.ts";
 import { jobLabel } from "../job_name.ts";
 import { jobEnvironment } from "../runs/environment.ts";
 import {
-  type History,
   newRunId,
   type RunEnd,
   runEnd,
+  type RunRecorder,
   type RunStart,
   type Trigger,
 } from "../runs/history.ts";
@@ -45,8 +45,13 @@ export type RunEvent =
 
 /** What the runner needs from the daemon. */
 export interface RunnerOptions {
-  readonly history: History;
-  readonly user: RunUser;
+  /** Where runs are recorded: koid's `HistoryStore`, which never throws, or a `History`. */
+  readonly history: RunRecorder;
+  /**
+   * The jobs' user; or, where it can change while koid runs, a function giving it
+   * at each start, or why no run can start now.
+   */
+  readonly user: RunUser | (() => RunUser | string);
   /** koid's own environment; only locale variables pass to jobs. */
   readonly daemonEnv: Readonly<Record<string, string>>;
   /** util-linux `setpriv`, to switch users with their groups; null where there is none. */
@@ -75,6 +80,7 @@ interface Launched {
   readonly start: RunStart;
   readonly child: Deno.ChildProcess;
   readonly job: KoitabJob;
+  readonly user: RunUser;
   readonly env: Record<string, string>;
   readonly switchUser: UserSwitch | undefined;
 }
@@ -115,6 +121,8 @@ export class Runner {
     const starts: RunStart[] = [];
     const failures: NotStarted[] = [];
     const launched: Launched[] = [];
+    const option = this.#options.user;
+    const user = typeof option === "function" ? option() : option;
     for (const request of requests) {
       const now = this.#options.now();
       const start: RunStart = {
@@ -129,8 +137,11 @@ export class Runner {
       };
       starts.push(start);
       this.#labels.set(start.id, jobLabel(request.job));
-      const env = jobEnvironment(request.job.env, this.#options.user, this.#options.daemonEnv);
-      const user = this.#options.user;
+      if (typeof user === "string") {
+        failures.push({ start, reason: user, mail: null });
+        continue;
+      }
+      const env = jobEnvironment(request.job.env, user, this.#options.daemonEnv);
       const switchUser = user.switchUser
         ? { uid: user.uid, gid: user.gid, groups: user.groups, setpriv: this.#options.setpriv }
         : undefined;
@@ -142,17 +153,17 @@ export class Runner {
           env,
           ...(switchUser ? { switchUser } : {}),
         }, { output: "piped", ownGroup: true, setsid: this.#options.setsid ?? null });
-        launched.push({ start, child, job: request.job, env, switchUser });
+        launched.push({ start, child, job: request.job, user, env, switchUser });
       } catch (error) {
         // A job that cannot start is mailed why, as cron mails its shell's exec error; an
         // argument value the job does not take is the manual run's mistake, not the job's.
         const mail = error instanceof JobStartError
-          ? { start, job: request.job, env, switchUser }
+          ? { start, job: request.job, user, env, switchUser }
           : null;
         failures.push({ start, reason: (error as Error).message, mail });
       }
     }
-    this.#options.history.recordStarts(starts);
+    this.#record(() => this.#options.history.recordStarts(starts), "the start of runs");
     for (const run of launched) this.#track(run);
     for (const { start, reason, mail } of failures) {
       const end: RunEnd = {
@@ -165,7 +176,10 @@ export class Runner {
         outputBytes: 0,
       };
       this.#options.onEvent?.({ type: "start", run: start });
-      this.#options.history.recordEnd(start.id, start.tag, end);
+      this.#record(
+        () => this.#options.history.recordEnd(start.id, start.tag, end),
+        `the end of run ${start.id}`,
+      );
       this.#options.log(`${this.#label(start.id)} did not start (run ${start.id}): ${reason}`);
       if (mail !== null) this.#mailReason(mail, reason);
       this.#labels.delete(start.id);
@@ -174,14 +188,23 @@ export class Runner {
     return starts.map((start) => start.id);
   }
 
+  /** Records in the history; a recorder that throws (a plain `History`) costs a log line, never a run. */
+  #record(write: () => void, what: string): void {
+    try {
+      write();
+    } catch (error) {
+      this.#options.log(`cannot record ${what}: ${(error as Error).message}`);
+    }
+  }
+
   /** Mails why a job did not start, as its output would have been. */
-  #mailReason({ start, job, env, switchUser }: Omit<Launched, "child">, reason: string): void {
+  #mailReason(
+    { start, job, user, env, switchUser }: Omit<Launched, "child">,
+    reason: string,
+  ): void {
     const label = this.#label(start.id);
     const release = new AbortController();
-    const plan = planMail(
-      { user: this.#options.user.name, command: job.command, env },
-      this.#options.mail,
-    );
+    const plan = planMail({ user: user.name, command: job.command, env }, this.#options.mail);
     const mail = new OutputMail(plan, {
       env,
       ...(switchUser ? { switchUser } : {}),
@@ -201,7 +224,7 @@ export class Runner {
     return this.#labels.get(id) ?? `run ${id}`;
   }
 
-  #track({ start, child, job, env, switchUser }: Launched): void {
+  #track({ start, child, job, user, env, switchUser }: Launched): void {
     const options = this.#options;
     options.log(
       `${this.#label(start.id)} started (run ${start.id}, ${start.trigger}, pid ${child.pid})`,
@@ -211,7 +234,7 @@ export class Runner {
     // Aborted by stop() when killed processes that left the group still hold the pipes.
     const release = new AbortController();
     // The Subject shows the command as written: argument values never reach a header.
-    const plan = planMail({ user: options.user.name, command: job.command, env }, options.mail);
+    const plan = planMail({ user: user.name, command: job.command, env }, options.mail);
     const mail = new OutputMail(plan, {
       env,
       ...(switchUser ? { switchUser } : {}),
@@ -249,11 +272,10 @@ export class Runner {
       const finishedAt = options.now();
       const mailed = mail.finish();
       const end = runEnd(status, capture, finishedAt);
-      try {
-        options.history.recordEnd(start.id, start.tag, end);
-      } catch (error) {
-        options.log(`cannot record the end of run ${start.id}: ${(error as Error).message}`);
-      }
+      this.#record(
+        () => options.history.recordEnd(start.id, start.tag, end),
+        `the end of run ${start.id}`,
+      );
       const outcome = status.signal === null ? `exit ${status.code}` : `killed by ${status.signal}`;
       const seconds = ((finishedAt - start.startedAt) / 1000).toFixed(1);
       options.log(`${this.#label(start.id)} ended (run ${start.id}): ${outcome} after ${seconds}s`);

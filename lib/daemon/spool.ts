@@ -9,11 +9,16 @@
  * of the same run and stream is coalesced as it is appended, into a row no batch
  * has taken yet: a batch sent again after a lost answer is always the same.
  *
+ * Both reach the database through koid's {@linkcode DatabaseSource}, which may
+ * replace it (a corrupt file moved aside): each prepares itself again on the new
+ * one, and reports how each use went.
+ *
  * @module
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { OutputReport, Report } from "../link/client.ts";
+import type { DatabaseArea, DatabaseSource } from "./history_store.ts";
 
 /** The most bytes of reports in one batch (one report may exceed it alone). */
 export const BATCH_BYTES = 1024 * 1024;
@@ -23,6 +28,12 @@ export const COALESCE_BYTES = 256 * 1024;
 
 /** What an output report adds to its text, about, in JSON. */
 const OUTPUT_OVERHEAD = 100;
+
+/**
+ * How long koid keeps the signature of an accepted manual run: a request is fresh
+ * for 5 minutes either way, so one older than this can never be accepted again.
+ */
+export const SEEN_KEEP_MS = 10 * 60_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS dashboard_spool (
@@ -68,32 +79,99 @@ interface Tail {
   bytes: number;
 }
 
+/** A plain database, as a source that never changes and reports to no one. */
+function sourceOf(database: DatabaseSync | DatabaseSource): DatabaseSource {
+  if ("database" in database && typeof database.database === "function") return database;
+  const db = database as DatabaseSync;
+  return { database: () => db, report: () => {}, replacedAt: null };
+}
+
+/**
+ * One database user's statements, prepared again whenever the source hands out
+ * another database; every use reports to the source how it went.
+ */
+class Prepared<T> {
+  readonly #source: DatabaseSource;
+  readonly #area: DatabaseArea;
+  readonly #prepare: (db: DatabaseSync) => T;
+  #db: DatabaseSync | null = null;
+  #statements: T | null = null;
+
+  constructor(source: DatabaseSource, area: DatabaseArea, prepare: (db: DatabaseSync) => T) {
+    this.#source = source;
+    this.#area = area;
+    this.#prepare = prepare;
+  }
+
+  /** The database the statements were last prepared on. */
+  get database(): DatabaseSync | null {
+    return this.#db;
+  }
+
+  /**
+   * Runs `fn` with the statements of the current database.
+   *
+   * @param fn The use; `fresh` is true when the database is new to this user.
+   * @returns What `fn` returns.
+   * @throws {Error} What the source or `fn` threw, once reported.
+   */
+  use<R>(fn: (statements: T, db: DatabaseSync, fresh: boolean) => R): R {
+    try {
+      const db = this.#source.database();
+      const fresh = db !== this.#db;
+      if (fresh) {
+        this.#statements = this.#prepare(db);
+        this.#db = db;
+      }
+      const result = fn(this.#statements!, db, fresh);
+      this.#source.report(this.#area, null);
+      return result;
+    } catch (error) {
+      this.#source.report(this.#area, error);
+      throw error;
+    }
+  }
+}
+
+interface SpoolStatements {
+  readonly insertReport: StatementSync;
+  readonly insertOutput: StatementSync;
+  readonly extend: StatementSync;
+}
+
 /** The reports waiting for the dashboard, oldest first. */
 export class ReportSpool {
-  readonly #db: DatabaseSync;
-  readonly #insertReport: StatementSync;
-  readonly #insertOutput: StatementSync;
-  readonly #extend: StatementSync;
+  readonly #prepared: Prepared<SpoolStatements>;
   #tail: Tail | null = null;
   /** The last spool position a batch has taken: no output is coalesced into it or before. */
   #taken = 0;
-  #bytes: number;
+  /** The database the last batch was taken from: its positions mean nothing in another. */
+  #takenFrom: DatabaseSync | null = null;
+  #bytes = 0;
 
-  /** @param db koid's database (`History.database`); the spool's table is created if needed. */
-  constructor(db: DatabaseSync) {
-    this.#db = db;
-    db.exec(SCHEMA);
-    this.#insertReport = db.prepare(
-      "INSERT INTO dashboard_spool (dashboard, report, bytes) VALUES (?, ?, ?)",
-    );
-    this.#insertOutput = db.prepare(
-      `INSERT INTO dashboard_spool (dashboard, run_id, stream, seq, text, bytes)
-       VALUES (?, ?, ?, ?, ?, ?)`,
-    );
-    this.#extend = db.prepare(
-      "UPDATE dashboard_spool SET text = text || ?, bytes = bytes + ? WHERE id = ?",
-    );
-    this.#bytes = this.#sum("SELECT COALESCE(SUM(bytes), 0) AS bytes FROM dashboard_spool");
+  /**
+   * @param database koid's database, or its source (`HistoryStore`); the spool's
+   * table is created if needed.
+   */
+  constructor(database: DatabaseSync | DatabaseSource) {
+    this.#prepared = new Prepared(sourceOf(database), "spool", (db) => {
+      db.exec(SCHEMA);
+      return {
+        insertReport: db.prepare(
+          "INSERT INTO dashboard_spool (dashboard, report, bytes) VALUES (?, ?, ?)",
+        ),
+        insertOutput: db.prepare(
+          `INSERT INTO dashboard_spool (dashboard, run_id, stream, seq, text, bytes)
+           VALUES (?, ?, ?, ?, ?, ?)`,
+        ),
+        extend: db.prepare(
+          "UPDATE dashboard_spool SET text = text || ?, bytes = bytes + ? WHERE id = ?",
+        ),
+      };
+    });
+    if (!("database" in database && typeof database.database === "function")) {
+      this.#use(() => {});
+    }
   }
 
   /** About how many bytes of reports the spool holds, for every dashboard. */
@@ -101,9 +179,16 @@ export class ReportSpool {
     return this.#bytes;
   }
 
-  #sum(sql: string, ...params: (string | number)[]): number {
-    const row = this.#db.prepare(sql).get(...params) as unknown as { bytes: number };
-    return Number(row.bytes);
+  /** Uses the current database; one new to the spool starts it over from what that holds. */
+  #use<R>(fn: (statements: SpoolStatements, db: DatabaseSync) => R): R {
+    return this.#prepared.use((statements, db, fresh) => {
+      if (fresh) {
+        this.#tail = null;
+        this.#taken = 0;
+        this.#bytes = sum(db, "SELECT COALESCE(SUM(bytes), 0) AS bytes FROM dashboard_spool");
+      }
+      return fn(statements, db);
+    });
   }
 
   /**
@@ -114,46 +199,50 @@ export class ReportSpool {
    *
    * @param dashboard The dashboard it is for.
    * @param report The report.
+   * @param coalesce False to keep an output report apart, with its own `seq`.
    * @returns True when the report was coalesced into the one before.
+   * @throws {Error} When the database cannot take it.
    */
-  append(dashboard: string, report: Report): boolean {
-    if (report.type !== "output") {
-      const json = JSON.stringify(report);
-      const bytes = utf8Length(json);
-      this.#insertReport.run(dashboard, json, bytes);
-      this.#bytes += bytes;
-      this.#tail = null;
+  append(dashboard: string, report: Report, coalesce = true): boolean {
+    return this.#use((statements) => {
+      if (report.type !== "output") {
+        const json = JSON.stringify(report);
+        const bytes = utf8Length(json);
+        statements.insertReport.run(dashboard, json, bytes);
+        this.#bytes += bytes;
+        this.#tail = null;
+        return false;
+      }
+      const bytes = utf8Length(report.text);
+      const tail = this.#tail;
+      if (
+        coalesce && tail !== null && tail.id > this.#taken && tail.dashboard === dashboard &&
+        tail.runId === report.runId && tail.stream === report.stream &&
+        tail.bytes + bytes <= COALESCE_BYTES
+      ) {
+        statements.extend.run(report.text, bytes, tail.id);
+        tail.bytes += bytes;
+        this.#bytes += bytes;
+        return true;
+      }
+      const result = statements.insertOutput.run(
+        dashboard,
+        report.runId,
+        report.stream,
+        report.seq,
+        report.text,
+        bytes + OUTPUT_OVERHEAD,
+      );
+      this.#bytes += bytes + OUTPUT_OVERHEAD;
+      this.#tail = {
+        id: Number(result.lastInsertRowid),
+        dashboard,
+        runId: report.runId,
+        stream: report.stream,
+        bytes,
+      };
       return false;
-    }
-    const bytes = utf8Length(report.text);
-    const tail = this.#tail;
-    if (
-      tail !== null && tail.id > this.#taken && tail.dashboard === dashboard &&
-      tail.runId === report.runId && tail.stream === report.stream &&
-      tail.bytes + bytes <= COALESCE_BYTES
-    ) {
-      this.#extend.run(report.text, bytes, tail.id);
-      tail.bytes += bytes;
-      this.#bytes += bytes;
-      return true;
-    }
-    const result = this.#insertOutput.run(
-      dashboard,
-      report.runId,
-      report.stream,
-      report.seq,
-      report.text,
-      bytes + OUTPUT_OVERHEAD,
-    );
-    this.#bytes += bytes + OUTPUT_OVERHEAD;
-    this.#tail = {
-      id: Number(result.lastInsertRowid),
-      dashboard,
-      runId: report.runId,
-      stream: report.stream,
-      bytes,
-    };
-    return false;
+    });
   }
 
   /**
@@ -167,42 +256,50 @@ export class ReportSpool {
    * @returns The batch, or null when nothing waits.
    */
   take(dashboard: string, maxBytes = BATCH_BYTES, maxReports = 5000): SpoolBatch | null {
-    const sizes = this.#db.prepare(
-      "SELECT id, bytes FROM dashboard_spool WHERE dashboard = ? ORDER BY id LIMIT ?",
-    ).all(dashboard, Math.max(1, maxReports)) as unknown as { id: number; bytes: number }[];
-    if (sizes.length === 0) return null;
-    let last = sizes[0]!.id;
-    let total = sizes[0]!.bytes;
-    for (const row of sizes.slice(1)) {
-      if (total + row.bytes > maxBytes) break;
-      total += row.bytes;
-      last = row.id;
-    }
-    this.#taken = Math.max(this.#taken, last);
-    const rows = this.#db.prepare(
-      `SELECT id, report, run_id, stream, seq, text FROM dashboard_spool
-       WHERE dashboard = ? AND id <= ? ORDER BY id`,
-    ).all(dashboard, last) as unknown as SpoolRow[];
-    return { reports: rows.map(toReport), last };
+    return this.#use((_, db) => {
+      const sizes = db.prepare(
+        "SELECT id, bytes FROM dashboard_spool WHERE dashboard = ? ORDER BY id LIMIT ?",
+      ).all(dashboard, Math.max(1, maxReports)) as unknown as { id: number; bytes: number }[];
+      if (sizes.length === 0) return null;
+      let last = sizes[0]!.id;
+      let total = sizes[0]!.bytes;
+      for (const row of sizes.slice(1)) {
+        if (total + row.bytes > maxBytes) break;
+        total += row.bytes;
+        last = row.id;
+      }
+      this.#taken = Math.max(this.#taken, last);
+      this.#takenFrom = db;
+      const rows = db.prepare(
+        `SELECT id, report, run_id, stream, seq, text FROM dashboard_spool
+         WHERE dashboard = ? AND id <= ? ORDER BY id`,
+      ).all(dashboard, last) as unknown as SpoolRow[];
+      return { reports: rows.map(toReport), last };
+    });
   }
 
   /**
    * Deletes a dashboard's reports up to a position, once the server has them.
+   * A batch taken from a database since replaced deletes nothing.
    *
    * @param dashboard The dashboard.
    * @param last The `last` of the batch the server took.
    * @returns How many reports were deleted.
    */
   ack(dashboard: string, last: number): number {
-    this.#bytes -= this.#sum(
-      "SELECT COALESCE(SUM(bytes), 0) AS bytes FROM dashboard_spool WHERE dashboard = ? AND id <= ?",
-      dashboard,
-      last,
-    );
-    const result = this.#db.prepare("DELETE FROM dashboard_spool WHERE dashboard = ? AND id <= ?")
-      .run(dashboard, last);
-    if (this.#tail !== null && this.#tail.id <= last) this.#tail = null;
-    return Number(result.changes);
+    return this.#use((_, db) => {
+      if (db !== this.#takenFrom) return 0;
+      this.#bytes -= sum(
+        db,
+        "SELECT COALESCE(SUM(bytes), 0) AS bytes FROM dashboard_spool WHERE dashboard = ? AND id <= ?",
+        dashboard,
+        last,
+      );
+      const result = db.prepare("DELETE FROM dashboard_spool WHERE dashboard = ? AND id <= ?")
+        .run(dashboard, last);
+      if (this.#tail !== null && this.#tail.id <= last) this.#tail = null;
+      return Number(result.changes);
+    });
   }
 
   /**
@@ -212,10 +309,12 @@ export class ReportSpool {
    * @returns The count and size.
    */
   pending(dashboard: string): { reports: number; bytes: number } {
-    const row = this.#db.prepare(
-      "SELECT COUNT(*) AS reports, COALESCE(SUM(bytes), 0) AS bytes FROM dashboard_spool WHERE dashboard = ?",
-    ).get(dashboard) as unknown as { reports: number; bytes: number };
-    return { reports: Number(row.reports), bytes: Number(row.bytes) };
+    return this.#use((_, db) => {
+      const row = db.prepare(
+        "SELECT COUNT(*) AS reports, COALESCE(SUM(bytes), 0) AS bytes FROM dashboard_spool WHERE dashboard = ?",
+      ).get(dashboard) as unknown as { reports: number; bytes: number };
+      return { reports: Number(row.reports), bytes: Number(row.bytes) };
+    });
   }
 
   /**
@@ -225,12 +324,19 @@ export class ReportSpool {
    * @returns How many reports were deleted.
    */
   discardOthers(dashboard: string): number {
-    const result = this.#db.prepare("DELETE FROM dashboard_spool WHERE dashboard != ?")
-      .run(dashboard);
-    this.#bytes = this.#sum("SELECT COALESCE(SUM(bytes), 0) AS bytes FROM dashboard_spool");
-    if (this.#tail?.dashboard !== dashboard) this.#tail = null;
-    return Number(result.changes);
+    return this.#use((_, db) => {
+      const result = db.prepare("DELETE FROM dashboard_spool WHERE dashboard != ?")
+        .run(dashboard);
+      this.#bytes = sum(db, "SELECT COALESCE(SUM(bytes), 0) AS bytes FROM dashboard_spool");
+      if (this.#tail?.dashboard !== dashboard) this.#tail = null;
+      return Number(result.changes);
+    });
   }
+}
+
+function sum(db: DatabaseSync, sql: string, ...params: (string | number)[]): number {
+  const row = db.prepare(sql).get(...params) as unknown as { bytes: number };
+  return Number(row.bytes);
 }
 
 function toReport(row: SpoolRow): Report {
@@ -245,33 +351,82 @@ function toReport(row: SpoolRow): Report {
 }
 
 /**
+ * Why koid cannot rule out that a manual run is a replay: its record of accepted
+ * signatures cannot be read or written, or started afresh too recently. Manual
+ * runs are refused with this message; scheduled jobs are not concerned.
+ */
+export class SeenStoreError extends Error {
+  /** @param message Why, and until when if known. */
+  constructor(message: string) {
+    super(message);
+    this.name = "SeenStoreError";
+  }
+}
+
+interface SeenStatements {
+  readonly has: StatementSync;
+  readonly add: StatementSync;
+  readonly prune: StatementSync;
+}
+
+/**
  * The signatures of the manual runs koid accepted, kept across restarts so that
  * no request runs twice. A request is fresh for 5 minutes either way, so a
- * signature needs keeping for 10 minutes at most.
+ * signature needs keeping for {@linkcode SEEN_KEEP_MS} at most. Where the record
+ * cannot be trusted to be whole, every check fails with a {@linkcode SeenStoreError}.
  */
 export class SeenSignatures {
-  readonly #has: StatementSync;
-  readonly #add: StatementSync;
-  readonly #prune: StatementSync;
+  readonly #source: DatabaseSource;
+  readonly #prepared: Prepared<SeenStatements>;
 
-  /** @param db koid's database (`History.database`); the table is created if needed. */
-  constructor(db: DatabaseSync) {
-    db.exec(SCHEMA);
-    this.#has = db.prepare("SELECT 1 FROM dashboard_seen WHERE signature = ?");
-    this.#add = db.prepare(
-      "INSERT OR IGNORE INTO dashboard_seen (signature, seen_at) VALUES (?, ?)",
-    );
-    this.#prune = db.prepare("DELETE FROM dashboard_seen WHERE seen_at < ?");
+  /**
+   * @param database koid's database, or its source (`HistoryStore`); the table is
+   * created if needed.
+   */
+  constructor(database: DatabaseSync | DatabaseSource) {
+    this.#source = sourceOf(database);
+    this.#prepared = new Prepared(this.#source, "seen", (db) => {
+      db.exec(SCHEMA);
+      return {
+        has: db.prepare("SELECT 1 FROM dashboard_seen WHERE signature = ?"),
+        add: db.prepare(
+          "INSERT OR IGNORE INTO dashboard_seen (signature, seen_at) VALUES (?, ?)",
+        ),
+        prune: db.prepare("DELETE FROM dashboard_seen WHERE seen_at < ?"),
+      };
+    });
   }
 
   /**
    * Whether a request with this signature was accepted before.
    *
    * @param signature The request's signature.
+   * @param now The time of the check.
    * @returns True if it was.
+   * @throws {SeenStoreError} When the record cannot say: it cannot be read, or it
+   * started afresh less than {@linkcode SEEN_KEEP_MS} ago (a request accepted
+   * before then might come again).
    */
-  has(signature: string): boolean {
-    return this.#has.get(signature) !== undefined;
+  has(signature: string, now: number = Date.now()): boolean {
+    const replaced = this.#source.replacedAt;
+    if (replaced !== null && now < replaced + SEEN_KEEP_MS) {
+      throw new SeenStoreError(
+        `koid's record of accepted manual runs started afresh at ${
+          new Date(replaced).toISOString()
+        } (history.db was moved aside, deleted or replaced), so it cannot rule out a replay: manual runs are refused until ${
+          new Date(replaced + SEEN_KEEP_MS).toISOString()
+        }`,
+      );
+    }
+    try {
+      return this.#prepared.use((statements) => statements.has.get(signature) !== undefined);
+    } catch (error) {
+      throw new SeenStoreError(
+        `koid cannot read its record of accepted manual runs (${
+          (error as Error).message
+        }), so it cannot rule out a replay: manual runs are refused until it can`,
+      );
+    }
   }
 
   /**
@@ -279,19 +434,33 @@ export class SeenSignatures {
    *
    * @param signature Its signature.
    * @param now When it was accepted.
+   * @throws {SeenStoreError} When it cannot be recorded: the run must not start then.
    */
   add(signature: string, now: number): void {
-    this.#add.run(signature, now);
+    try {
+      this.#prepared.use((statements) => statements.add.run(signature, now));
+    } catch (error) {
+      throw new SeenStoreError(
+        `koid cannot record the signatures of manual runs (${
+          (error as Error).message
+        }), so it could not refuse a replay: manual runs are refused until history.db can be written again; scheduled jobs go on`,
+      );
+    }
   }
 
   /**
-   * Forgets signatures accepted before an instant.
+   * Forgets signatures accepted before an instant. A failure is reported to the
+   * source, not thrown: keeping old signatures longer is harmless.
    *
    * @param before The instant; signatures older than it go.
    * @returns How many went.
    */
   prune(before: number): number {
-    return Number(this.#prune.run(before).changes);
+    try {
+      return this.#prepared.use((statements) => Number(statements.prune.run(before).changes));
+    } catch {
+      return 0;
+    }
   }
 }
 
