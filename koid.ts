@@ -9,16 +9,16 @@ import { CliError } from "./lib/cli/errors.ts";
 import { readBootId } from "./lib/daemon/boot.ts";
 import { systemClock } from "./lib/daemon/clock.ts";
 import { Daemon } from "./lib/daemon/daemon.ts";
-import { History } from "./lib/runs/history.ts";
+import { HistoryStore } from "./lib/daemon/history_store.ts";
+import { JobUser } from "./lib/daemon/job_user.ts";
+import { KoidStatus } from "./lib/daemon/koid_status.ts";
 import { DashboardLink, linkHost } from "./lib/daemon/link.ts";
 import { type MailCommand, parseMailCommand, SENDMAIL_PATH } from "./lib/runs/mail.ts";
 import { DEFAULT_OUTPUT_LIMIT } from "./lib/runs/output.ts";
-import { chooseRunUser } from "./lib/runs/run_user.ts";
 import { Runner } from "./lib/daemon/runner.ts";
 import { isExecutable } from "./lib/runs/spawn.ts";
 import { DEFAULT_KOI_DIR, koiPaths, prepareKoiDir } from "./lib/koidir.ts";
 import { localTimeZone } from "./lib/timezone.ts";
-import { readPasswd } from "./lib/users.ts";
 import { VERSION } from "./lib/version.ts";
 
 const HELP = `koid ${VERSION}: run the jobs of the koitab, as cron does
@@ -32,6 +32,9 @@ times in its zone, and records every run in $KOI_DIR/history.db (see "koitab his
 @reboot jobs run at koid's first start in each boot of the machine ($KOI_DIR/last-boot).
 Edits to the koitab apply from the next minute; SIGHUP asks for a reload too.
 Jobs run as the user named in $KOI_DIR/user (koid must then run as root or as that user).
+No fault of its files stops koid: a corrupt history.db is moved aside, one that cannot be
+written means running unrecorded until it can, and a broken koitab leaves the last good one
+running; "koitab history" says what koid works around (see the README, "When things go wrong").
 
 When this machine is linked to a dashboard ("koitab -d new" or "koitab -d join"), koid sends
 it the job list and every run, and takes the manual runs it queues, each checked against the
@@ -112,7 +115,9 @@ export async function main(args: string[]): Promise<number> {
     console.log(`koid ${VERSION}`);
     return 0;
   }
-  let history: History | undefined;
+  let store: HistoryStore | undefined;
+  let status: KoidStatus | undefined;
+  const timers: ReturnType<typeof setInterval>[] = [];
   try {
     const options = parseOptions(args);
     const paths = koiPaths(Deno.env.get("KOI_DIR") || DEFAULT_KOI_DIR);
@@ -121,44 +126,40 @@ export async function main(args: string[]): Promise<number> {
     } catch (error) {
       throw new CliError((error as Error).message);
     }
-    let userFile: string | null = null;
+    const changed = () => void status?.changed();
+    const jobUser = new JobUser({ paths, uid: Deno.uid()!, log, onChange: changed });
     try {
-      userFile = (await Deno.readTextFile(paths.user)).trim();
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) {
-        throw new CliError(`cannot read ${paths.user}: ${(error as Error).message}`);
-      }
-    }
-    let choice;
-    try {
-      const groupFile = await Deno.readTextFile("/etc/group").catch(() => "");
-      choice = chooseRunUser(userFile, await readPasswd().catch(() => []), Deno.uid()!, groupFile);
+      await jobUser.start();
     } catch (error) {
       throw new CliError((error as Error).message);
     }
-    if (choice.user.switchUser) await checkUserFileOwnership(paths.dir, paths.user);
-    if (choice.warning) log(`warning: ${choice.warning}`);
-    const setpriv = choice.user.switchUser ? findTool("setpriv") : null;
-    if (choice.user.switchUser && setpriv === null) {
-      log(`warning: no setpriv: jobs run as uid ${choice.user.uid} without supplementary groups`);
-    }
-    try {
-      history = new History(paths.history);
-    } catch (error) {
-      throw new CliError(`cannot open ${paths.history}: ${(error as Error).message}`);
-    }
-    const interruptedAt = Date.now();
-    const interrupted = history.markInterrupted(interruptedAt);
-    if (interrupted.length > 0) {
-      log(`marked ${interrupted.length} run(s) left unfinished by a stopped koid as interrupted`);
+    if (jobUser.warning) log(`warning: ${jobUser.warning}`);
+    const setpriv = findTool("setpriv");
+    if (jobUser.user?.switchUser && setpriv === null) {
+      log(`warning: no setpriv: jobs run as uid ${jobUser.user.uid} without supplementary groups`);
     }
 
     // The link is made last; runs start only once the daemon runs, after it exists.
     let link: DashboardLink | null = null;
+    const interruptedEarly: [readonly string[], number][] = [];
+    store = new HistoryStore({
+      path: paths.history,
+      log,
+      uid: Deno.uid(),
+      onChange: changed,
+      onInterrupted: (ids, at) => {
+        if (link === null) interruptedEarly.push([ids, at]);
+        else link.reportInterrupted(ids, at);
+      },
+    });
+    // Never fails: a corrupt file is moved aside, one that cannot be written is retried.
+    store.open();
+    const history = store;
+
     const host = hostname();
     const runner = new Runner({
       history,
-      user: choice.user,
+      user: () => jobUser.current(),
       daemonEnv: Deno.env.toObject(),
       setpriv,
       setsid: findTool("setsid"),
@@ -169,6 +170,17 @@ export async function main(args: string[]): Promise<number> {
       onEvent: (event) => link?.onEvent(event),
     });
     const localZone = localTimeZone();
+    let watcher: Deno.FsWatcher | null = null;
+    const watch = () => {
+      watcher?.close();
+      watcher = watchDir(paths.dir, (names) => {
+        if (names.has("koitab")) daemon.requestReload();
+        if (names.has("user")) void jobUser.check();
+        if (names.has("dashboard.json") || names.has("apikey") || names.has("runkey")) {
+          dashboardLink.requestCheck();
+        }
+      });
+    };
     const daemon = new Daemon({
       paths,
       clock: systemClock,
@@ -177,10 +189,21 @@ export async function main(args: string[]): Promise<number> {
       log,
       onTable: () => link?.tableChanged(),
       bootId: readBootId,
+      onDirRecreated: watch,
+      onChange: changed,
+    });
+    status = new KoidStatus({
+      path: paths.koidState,
+      dir: paths.dir,
+      uid: Deno.uid(),
+      store,
+      jobUser,
+      daemonProblems: () => daemon.problems,
+      log,
     });
     const dashboardLink = new DashboardLink({
       paths,
-      database: history.database,
+      database: store,
       host: linkHost(Deno.env.get("KOI_HOST"), host),
       localZone,
       outputLimit: options.outputLimit,
@@ -189,12 +212,9 @@ export async function main(args: string[]): Promise<number> {
       start: (request) => runner.startAll([request]),
     });
     link = dashboardLink;
-    watchDir(paths.dir, (names) => {
-      if (names.has("koitab")) daemon.requestReload();
-      if (names.has("dashboard.json") || names.has("apikey") || names.has("runkey")) {
-        dashboardLink.requestCheck();
-      }
-    });
+    watch();
+    // The jobs' user is checked each minute: one deleted, or a user file changed, is logged once.
+    timers.push(setInterval(() => void jobUser.check(), 60_000));
     const stop = (signal: Deno.Signal) => {
       log(`${signal}: stopping; no new runs will start`);
       daemon.stop();
@@ -203,10 +223,15 @@ export async function main(args: string[]): Promise<number> {
     Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
     Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
     Deno.addSignalListener("SIGHUP", () => {
-      log("SIGHUP: the koitab will be read again at the next minute");
-      daemon.requestReload();
+      // A burst of SIGHUPs asks for one reload, and says so once.
+      if (daemon.requestReload()) log("SIGHUP: the koitab will be read again at the next minute");
     });
-    log(`koid ${VERSION} started (pid ${Deno.pid}), jobs run as ${choice.user.name}`);
+    const user = jobUser.user;
+    log(
+      `koid ${VERSION} started (pid ${Deno.pid}), ` +
+        (user === null ? "no job runs until the jobs' user exists" : `jobs run as ${user.name}`),
+    );
+    await status.changed();
     const mailer = options.mailCommand;
     if (mailer.kind === "sendmail" && !isExecutable(mailer.path)) {
       log(
@@ -215,11 +240,12 @@ export async function main(args: string[]): Promise<number> {
       );
     }
     await dashboardLink.start();
-    dashboardLink.reportInterrupted(interrupted, interruptedAt);
+    for (const [ids, at] of interruptedEarly) dashboardLink.reportInterrupted(ids, at);
     await daemon.run();
     await runner.stop(options.graceMs);
     // A few seconds to tell the dashboard how the last runs ended; the rest waits in the spool.
     await dashboardLink.close(3000);
+    (watcher as Deno.FsWatcher | null)?.close();
     log("stopped");
     return 0;
   } catch (error) {
@@ -227,25 +253,9 @@ export async function main(args: string[]): Promise<number> {
     console.error(`koid: ${error.message}`);
     return error.exitCode;
   } finally {
-    history?.close();
-  }
-}
-
-/**
- * As root, koid lets `$KOI_DIR/user` choose who jobs run as only when no one but root
- * can change that choice: the file and KOI_DIR must be root's and not writable by
- * others, or their owner could name any user, root included.
- */
-async function checkUserFileOwnership(dir: string, userFile: string): Promise<void> {
-  for (const path of [dir, userFile]) {
-    const info = await Deno.stat(path);
-    if (info.uid !== 0 || ((info.mode ?? 0) & 0o022) !== 0) {
-      throw new CliError(
-        `as root, koid takes the jobs' user from ${userFile} only if root owns it and ${dir} and no one else can write them, ` +
-          `but ${path} is ${info.uid !== 0 ? `owned by uid ${info.uid}` : "writable by others"}: ` +
-          `run koid as the jobs' user instead (User= in its systemd unit), or give ${dir} to root`,
-      );
-    }
+    for (const timer of timers) clearInterval(timer);
+    store?.close();
+    await status?.stop();
   }
 }
 
@@ -274,23 +284,35 @@ function hostname(): string {
 }
 
 /**
- * Watches the KOI_DIR for changes to the koitab and the dashboard link files
- * (written by rename); `onChange` gets the names of the files that changed.
+ * Watches the KOI_DIR for changes to the koitab, the user file and the dashboard
+ * link files (written by rename); `onChange` gets the names of the files that changed.
+ *
+ * @returns The watcher, to close; null when the directory cannot be watched.
  */
-function watchDir(dir: string, onChange: (names: Set<string>) => void): void {
+function watchDir(dir: string, onChange: (names: Set<string>) => void): Deno.FsWatcher | null {
+  const cannot = (error: unknown) =>
+    log(
+      `cannot watch ${dir} (${
+        (error as Error).message
+      }); the koitab and the dashboard link are still checked each minute`,
+    );
+  let watcher: Deno.FsWatcher;
+  try {
+    watcher = Deno.watchFs(dir, { recursive: false });
+  } catch (error) {
+    cannot(error);
+    return null;
+  }
   (async () => {
     try {
-      for await (const event of Deno.watchFs(dir, { recursive: false })) {
+      for await (const event of watcher) {
         onChange(new Set(event.paths.map((path) => path.slice(path.lastIndexOf("/") + 1))));
       }
     } catch (error) {
-      log(
-        `cannot watch ${dir} (${
-          (error as Error).message
-        }); the koitab and the dashboard link are still checked each minute`,
-      );
+      cannot(error);
     }
   })();
+  return watcher;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -29,6 +29,8 @@ export interface KoiPaths {
   readonly runKey: string;
   /** What koid's link last heard about this machine's job list, for `koitab -d` (JSON). */
   readonly linkState: string;
+  /** What koid works around (a history it cannot write, …), for `koitab` (JSON). */
+  readonly koidState: string;
 }
 
 /**
@@ -50,6 +52,7 @@ export function koiPaths(dir: string): KoiPaths {
     apiKey: `${base}/apikey`,
     runKey: `${base}/runkey`,
     linkState: `${base}/link-state.json`,
+    koidState: `${base}/koid-state.json`,
   };
 }
 

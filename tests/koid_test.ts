@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { runEntry } from "./_entry.ts";
+import { history, historyJson, withKoid, withKoiDir } from "./_koid.ts";
 import { parseKoitab } from "../lib/koitab.ts";
 import type { RunRecord } from "../lib/runs/history.ts";
 import { VERSION } from "../lib/version.ts";
@@ -8,164 +9,10 @@ import { jobEnvironment } from "../lib/runs/environment.ts";
 import { isExecutable } from "../lib/runs/spawn.ts";
 import { parsePasswd } from "../lib/users.ts";
 import { expectedHeader, received, withFakeMailer } from "./_fake_mailer.ts";
-import { entryFlags } from "../tools/task_flags.ts";
 
-const root = new URL("../", import.meta.url);
-const flags = entryFlags(await Deno.readTextFile(new URL("deno.json", root)));
 const isRoot = Deno.uid() === 0;
 const me = parsePasswd(await Deno.readTextFile("/etc/passwd")).find((a) => a.uid === Deno.uid())!;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-/** A running koid, its stderr read line by line. */
-class Koid {
-  readonly child: Deno.ChildProcess;
-  readonly lines: string[] = [];
-  readonly #reading: Promise<void>;
-  #checks: (() => void)[] = [];
-
-  /**
-   * @param koiDir The KOI_DIR.
-   * @param args koid's arguments.
-   * @param mail "off" adds `--mail-command off` unless `args` name a mailer: tests never
-   * mail unless they say how, so the machine's own sendmail never gets their output.
-   */
-  constructor(koiDir: string, args: string[] = [], mail: "off" | "default" = "off") {
-    const off = mail === "off" && !args.includes("--mail-command");
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...flags.koid,
-        new URL("koid.ts", root).pathname,
-        ...(off ? ["--mail-command", "off"] : []),
-        ...args,
-      ],
-      cwd: root.pathname,
-      env: { KOI_DIR: koiDir, NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    this.#reading = this.#read();
-  }
-
-  async #read(): Promise<void> {
-    let rest = "";
-    for await (const text of this.child.stderr.pipeThrough(new TextDecoderStream())) {
-      rest += text;
-      let newline;
-      while ((newline = rest.indexOf("\n")) >= 0) {
-        this.lines.push(rest.slice(0, newline));
-        rest = rest.slice(newline + 1);
-        for (const check of [...this.#checks]) check();
-      }
-    }
-    if (rest) this.lines.push(rest);
-  }
-
-  /**
-   * Resolves once `found()` gives a value, checked now and after each stderr line;
-   * fails after 30 s, or when koid's stderr ends first.
-   */
-  until<T>(found: () => T | undefined, what: string): Promise<T> {
-    const now = found();
-    if (now !== undefined) return Promise.resolve(now);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let check = () => {};
-    const fail = (why: string) =>
-      new Error(`${why} waiting for ${what} in koid's stderr:\n${this.lines.join("\n")}`);
-    return Promise.race([
-      new Promise<T>((resolve) => {
-        check = () => {
-          const value = found();
-          if (value !== undefined) resolve(value);
-        };
-        this.#checks.push(check);
-      }),
-      this.#reading.then(() => {
-        throw fail("koid's stderr ended");
-      }),
-      new Promise<never>((_, reject) =>
-        timer = setTimeout(() => reject(fail("timed out")), 30_000)
-      ),
-    ]).finally(() => {
-      clearTimeout(timer);
-      this.#checks = this.#checks.filter((c) => c !== check);
-    });
-  }
-
-  /** The first stderr line (already read or to come) matching `pattern`. */
-  waitFor(pattern: RegExp): Promise<RegExpExecArray> {
-    return this.until(() => {
-      for (const line of this.lines) {
-        const match = pattern.exec(line);
-        if (match) return match;
-      }
-      return undefined;
-    }, String(pattern));
-  }
-
-  /** Waits until `count` stderr lines match `pattern`. */
-  waitForCount(pattern: RegExp, count: number): Promise<string[]> {
-    return this.until(() => {
-      const matching = this.lines.filter((line) => pattern.test(line));
-      return matching.length >= count ? matching : undefined;
-    }, `${count} lines matching ${pattern}`);
-  }
-
-  /** Sends a signal (if given), then waits for koid to exit and its stderr to be read. */
-  async exit(signal?: Deno.Signal): Promise<Deno.CommandStatus> {
-    if (signal) this.child.kill(signal);
-    const status = await this.child.status;
-    await this.#reading;
-    return status;
-  }
-}
-
-/** A temporary KOI_DIR with a koitab, removed after `fn`. */
-async function withKoiDir(
-  koitab: string | null,
-  fn: (dir: string) => Promise<void>,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "koi_koid_" });
-  try {
-    if (koitab !== null) await Deno.writeTextFile(`${dir}/koitab`, koitab.replaceAll("$DIR", dir));
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function history(dir: string, ...args: string[]): Promise<string> {
-  const result = await runEntry("koitab", ["history", ...args], {
-    env: { KOI_DIR: dir, TZ: "UTC" },
-  });
-  assertEquals([result.code, result.stderr], [0, ""], `koitab history ${args.join(" ")}`);
-  return result.stdout;
-}
-
-async function historyJson(dir: string, ...args: string[]): Promise<RunRecord[]> {
-  return JSON.parse(await history(dir, ...args, "--json"));
-}
-
-/** Starts koid, runs `fn`, and makes sure koid is gone afterwards whatever happened. */
-async function withKoid(
-  dir: string,
-  args: string[],
-  fn: (koid: Koid) => Promise<void>,
-  mail: "off" | "default" = "off",
-): Promise<void> {
-  const koid = new Koid(dir, args, mail);
-  try {
-    await fn(koid);
-  } finally {
-    try {
-      koid.child.kill("SIGKILL");
-    } catch {
-      // Already gone.
-    }
-    await koid.exit();
-  }
-}
 
 function tagOf(koitab: string, name: string): string {
   return parseKoitab(koitab).jobs.find((job) => job.name === name)!.tag;
@@ -458,7 +305,7 @@ Deno.test("koid without --mail-command warns at start when there is no /usr/sbin
   });
 });
 
-Deno.test("koid refuses bad options and an unknown user in $KOI_DIR/user", async () => {
+Deno.test("koid refuses bad options", async () => {
   await withKoiDir(null, async (dir) => {
     const env = { KOI_DIR: dir };
     assertEquals(await runEntry("koid", ["--grace", "soon"], { env }), {
@@ -480,11 +327,30 @@ Deno.test("koid refuses bad options and an unknown user in $KOI_DIR/user", async
       (await runEntry("koid", ["--bogus"], { env })).stderr,
       'koid: unknown option "--bogus"\n',
     );
+  });
+});
+
+Deno.test("koid with an unknown user in $KOI_DIR/user runs nothing, records why, and takes the user once it exists", async () => {
+  const koitab = `HOME=/
+"boot" @reboot echo never
+`;
+  await withKoiDir(koitab, async (dir) => {
     await Deno.writeTextFile(`${dir}/user`, "no-such-user-koi\n");
-    assertEquals(await runEntry("koid", [], { env }), {
-      code: 1,
-      stdout: "",
-      stderr: 'koid: the user "no-such-user-koi" named in $KOI_DIR/user does not exist\n',
+    const why =
+      `the user "no-such-user-koi" named in ${dir}/user does not exist: no job runs until it does (create the user, or name another there; koid checks each minute)`;
+    await withKoid(dir, [], async (koid) => {
+      await koid.waitFor(
+        /^koid: koid .* started \(pid [0-9]+\), no job runs until the jobs' user exists$/,
+      );
+      const id = (await koid.waitFor(/^koid: "boot" did not start \(run (\S+)\): (.*)$/))[1]!;
+      assertEquals(koid.lines.filter((line) => line === `koid: ${why}`).length, 1);
+      assert(koid.lines.includes(`koid: "boot" did not start (run ${id}): ${why}`));
+      // The user file names a user that exists now (koid's own): taken at once.
+      await Deno.writeTextFile(`${dir}/user`, `${me.name}\n`);
+      await koid.waitFor(new RegExp(`^koid: the jobs' user is ${me.name} now: jobs run as `));
+      assertEquals((await koid.exit("SIGTERM")).code, 0);
+      const [run] = await historyJson(dir);
+      assertEquals([run!.id, run!.status, run!.error], [id, "not-started", why]);
     });
   });
 });

@@ -1,7 +1,9 @@
 /**
  * koid's main loop: keep the koitab loaded (file watch, SIGHUP and a check each
  * minute, applied from the next minute), sleep until the next due job, and start
- * what is due. Runs `@reboot` jobs at the first start of koid in each boot.
+ * what is due. Runs `@reboot` jobs at the first start of koid in each boot. A
+ * table with errors, or a `KOI_DIR` that vanishes, leaves the last good table
+ * running.
  *
  * @module
  */
@@ -9,11 +11,15 @@
 import { writeFileAtomic } from "../files.ts";
 import { formatKoitabError, type KoitabJob, parseKoitab } from "../koitab.ts";
 import type { KoiPaths } from "../koidir.ts";
+import type { KoidProblem } from "../koid_state.ts";
 import type { Clock } from "./clock.ts";
 import type { Runner } from "./runner.ts";
 import { type ClockChange, Scheduler } from "./scheduler.ts";
 
 const MINUTE_MS = 60_000;
+
+/** The most errors of one table logged; a file of garbage has thousands. */
+const ERRORS_LOGGED = 10;
 
 /** What the daemon needs. */
 export interface DaemonOptions {
@@ -28,6 +34,10 @@ export interface DaemonOptions {
   readonly onTable?: (jobs: readonly KoitabJob[]) => void;
   /** This boot's id (`readBootId()`), or null when the system gives none. */
   readonly bootId: () => Promise<string | null>;
+  /** Called when the daemon made `KOI_DIR` again after it vanished (to watch it again). */
+  readonly onDirRecreated?: () => void;
+  /** Called when {@linkcode Daemon.problems} change. */
+  readonly onChange?: () => void;
 }
 
 interface TableVersion {
@@ -43,6 +53,10 @@ export class Daemon {
   #version: TableVersion | null = null;
   #scheduler: Scheduler | null = null;
   #reloadRequested = false;
+  /** The table in force has been kept over a newer one with errors, since then. */
+  #tableProblem: KoidProblem | null = null;
+  /** `KOI_DIR` vanished: the table in force stays until a koitab is installed again. */
+  #dirLost: KoidProblem | null = null;
   readonly #stop = new AbortController();
   #wake = new AbortController();
 
@@ -56,9 +70,20 @@ export class Daemon {
     return this.#jobs;
   }
 
-  /** Asks for the koitab to be read again; it applies from the next minute. */
-  requestReload(): void {
+  /** What the daemon works around: a table kept over a broken one, a vanished `KOI_DIR`. */
+  get problems(): KoidProblem[] {
+    return [this.#tableProblem, this.#dirLost].filter((problem) => problem !== null);
+  }
+
+  /**
+   * Asks for the koitab to be read again; it applies from the next minute.
+   *
+   * @returns False when a reload was already asked for (a burst of SIGHUPs is one).
+   */
+  requestReload(): boolean {
+    const fresh = !this.#reloadRequested;
     this.#reloadRequested = true;
+    return fresh;
   }
 
   /** Stops scheduling; `run()` returns at once. Running jobs are the runner's. */
@@ -162,6 +187,47 @@ export class Daemon {
     return true;
   }
 
+  #setProblem(which: "table" | "dir", problem: KoidProblem | null): void {
+    const before = which === "table" ? this.#tableProblem : this.#dirLost;
+    if (before === null && problem === null) return;
+    if (which === "table") this.#tableProblem = problem;
+    else this.#dirLost = problem;
+    this.#options.onChange?.();
+  }
+
+  #dirExists(): boolean {
+    try {
+      Deno.statSync(this.#options.paths.dir);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * `KOI_DIR` is gone: the table read last stays in force, and the directory is
+   * made again (mode 0700, as at start) so that runs are recorded again.
+   */
+  #recreateDir(): void {
+    const { paths, log } = this.#options;
+    const first = this.#dirLost === null;
+    if (first) {
+      const line =
+        `KOI_DIR ${paths.dir} disappeared: koid keeps running the last koitab it read (${this.#jobs.length} jobs) and makes ${paths.dir} again so runs are recorded; install a koitab there (koitab -e) to change the jobs`;
+      log(line);
+      this.#setProblem("dir", { area: "koi-dir", since: this.#options.clock.now(), line });
+    }
+    try {
+      Deno.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+      this.#version = null;
+      this.#options.onDirRecreated?.();
+    } catch (error) {
+      if (first) {
+        log(`cannot make ${paths.dir} again: ${(error as Error).message}; trying each minute`);
+      }
+    }
+  }
+
   /** Reads the table if it changed or a reload was asked for; true when a new table applies. */
   #load(initial: boolean): boolean {
     const { paths, log } = this.#options;
@@ -175,11 +241,17 @@ export class Daemon {
         return false;
       }
     }
+    if (version === null && !initial && !this.#dirExists()) {
+      this.#recreateDir();
+      return false;
+    }
     const changed = !sameVersion(version, this.#version);
     if (!initial && !changed && !this.#reloadRequested) return false;
     this.#reloadRequested = false;
     this.#version = version;
     if (version === null) {
+      // No koitab installed since KOI_DIR vanished: the last one read stays in force.
+      if (this.#dirLost !== null) return false;
       if (!initial && this.#jobs.length === 0) return false;
       log(`no koitab at ${paths.koitab}: no jobs until one is installed (koitab -e)`);
       this.#jobs = [];
@@ -195,14 +267,23 @@ export class Daemon {
     }
     const { jobs, errors } = parseKoitab(text);
     if (errors.length > 0) {
-      for (const error of errors) log(formatKoitabError(error));
-      log(
-        initial
-          ? `the koitab has ${errors.length} error(s): no jobs run until it is fixed`
-          : `the koitab has ${errors.length} error(s): keeping the last good table (${this.#jobs.length} jobs)`,
-      );
+      for (const error of errors.slice(0, ERRORS_LOGGED)) log(formatKoitabError(error));
+      if (errors.length > ERRORS_LOGGED) {
+        log(`… and ${errors.length - ERRORS_LOGGED} more (koitab -l shows them all)`);
+      }
+      const line = initial
+        ? `the koitab has ${errors.length} error(s): no jobs run until it is fixed`
+        : `the koitab has ${errors.length} error(s): keeping the last good table (${this.#jobs.length} jobs)`;
+      log(line);
+      this.#setProblem("table", {
+        area: "koitab",
+        since: this.#options.clock.now(),
+        line: `${line}; fix it with koitab -e`,
+      });
       return false;
     }
+    this.#setProblem("table", null);
+    this.#setProblem("dir", null);
     this.#jobs = jobs;
     log(`${initial ? "loaded" : "reloaded"} ${paths.koitab}: ${jobs.length} job(s)`);
     this.#options.onTable?.(jobs);
