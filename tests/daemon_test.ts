@@ -107,6 +107,8 @@ class Harness {
   readonly tables: string[][] = [];
   /** The boot id the daemon is told; null as where the system gives none; an Error to fail. */
   bootId: string | null | Error;
+  /** How often the daemon said it made KOI_DIR again. */
+  recreated = 0;
   #seen = 0;
   #done: Promise<void> | null = null;
   #finished = false;
@@ -130,6 +132,7 @@ class Harness {
       onTable: (jobs: readonly KoitabJob[]) => this.tables.push(jobs.map((job) => job.command)),
       bootId: () =>
         this.bootId instanceof Error ? Promise.reject(this.bootId) : Promise.resolve(this.bootId),
+      onDirRecreated: () => this.recreated++,
     });
   }
 
@@ -745,3 +748,99 @@ async function assertMissing(path: string): Promise<void> {
   }
   throw new Error(`${path} exists`);
 }
+
+// Faults: none of them may stop a scheduled job from starting on time.
+
+Deno.test("Daemon keeps every job on time through the clock set back an hour, then forward an hour", async () => {
+  const table = "* * * * * every\n0 * * * * hourly\n15 10 * * * quarter\n45 10 * * * late\n";
+  await withDaemon("10:10:30", table, async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(await h.step(), ["schedule every 10:11"]);
+    // Asleep until 10:12; the clock is set back an hour meanwhile.
+    assertEquals(await h.wakeAt(at("09:11:40")), ["schedule every 09:11"]);
+    const back: string[] = [];
+    while (h.clock.sleepingUntil! <= at("10:16")) back.push(...await h.step());
+    // Wildcard jobs (a * in the minute or hour) follow the clock: hourly runs at 10:00, which
+    // this koid had not seen; the fixed-time job waits and runs once, on time.
+    assertEquals(back.filter((run) => !run.startsWith("schedule every")), [
+      "schedule hourly 10:00",
+      "schedule quarter 10:15",
+    ]);
+    assertEquals(back.length, 67, "every minute from 09:12 to 10:16, hourly and quarter");
+    // Asleep until 10:17; the clock is set forward an hour meanwhile: the fixed-time run
+    // missed in between starts, the wildcard ones only for the current minute.
+    assertEquals(await h.wakeAt(at("11:17:10")), ["schedule late 10:45", "schedule every 11:17"]);
+    assertEquals(await h.step(), ["schedule every 11:18"]);
+    assertEquals(h.log.slice(1), [
+      "the clock went back from 2025-06-01 10:11 UTC to 2025-06-01 09:11 UTC: fixed-time jobs wait until it passes 2025-06-01 10:11 UTC again, wildcard jobs follow it, as cron does",
+      "the clock moved on from 2025-06-01 10:16 UTC to 2025-06-01 11:17 UTC at once (set forward, or the machine slept): starting the fixed-time runs missed in between, not the wildcard ones, as cron does",
+    ]);
+  });
+});
+
+Deno.test("Daemon takes a burst of 100 reload requests as one, and runs on time", async () => {
+  await withDaemon("10:00:30", "* * * * * every\n", async (h) => {
+    assertEquals(await h.start(), []);
+    const fresh = Array.from({ length: 100 }, () => h.daemon.requestReload());
+    assertEquals([fresh[0], fresh.slice(1).some((first) => first)], [true, false]);
+    assertEquals(await h.step(), ["schedule every 10:01"]);
+    assertEquals(await h.step(), ["schedule every 10:02"]);
+    assertEquals(h.log, [
+      `loaded ${h.paths.koitab}: 1 job(s)`,
+      `reloaded ${h.paths.koitab}: 1 job(s)`,
+    ]);
+    assertEquals(h.daemon.requestReload(), true, "a new request after the reload");
+  });
+});
+
+Deno.test("Daemon keeps the last table when KOI_DIR is removed, makes it again, and takes the next koitab installed", async () => {
+  await withDaemon("10:00:30", "* * * * * every\n", async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(await h.step(), ["schedule every 10:01"]);
+    await Deno.remove(h.paths.dir, { recursive: true });
+    assertEquals(await h.step(), ["schedule every 10:02"]);
+    const line =
+      `KOI_DIR ${h.paths.dir} disappeared: koid keeps running the last koitab it read (1 jobs) and makes ${h.paths.dir} again so runs are recorded; install a koitab there (koitab -e) to change the jobs`;
+    assertEquals(h.log.slice(1), [line]);
+    assertEquals((Deno.statSync(h.paths.dir).mode! & 0o777).toString(8), "700");
+    assertEquals(h.recreated, 1);
+    assertEquals(h.daemon.problems, [{ area: "koi-dir", since: at("10:02"), line }]);
+    assertEquals(await h.step(), ["schedule every 10:03"]);
+    assertEquals(h.log.length, 2, "said once");
+    await h.write("* * * * * new\n");
+    assertEquals(await h.step(), ["schedule new 10:04"]);
+    assertEquals(h.daemon.problems, []);
+  });
+});
+
+Deno.test("Daemon keeps the last good table when the koitab becomes garbage, and logs at most 10 of its errors", async () => {
+  await withDaemon("10:00:30", "* * * * * every\n", async (h) => {
+    assertEquals(await h.start(), []);
+    // Bytes of every value but NUL, in lines: thousands of errors.
+    let seed = 7;
+    const bytes = Uint8Array.from({ length: 64 * 1024 }, (_, i) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return i % 40 === 39 ? 10 : 1 + (seed % 255);
+    });
+    await writeFileAtomic(h.paths.koitab, bytes);
+    assertEquals(await h.step(), ["schedule every 10:01"]);
+    const errors = h.log.filter((line) => line.startsWith("koitab line "));
+    assertEquals(errors.length, 10);
+    assert(/^… and [0-9]+ more \(koitab -l shows them all\)$/.test(h.log.at(-2)!), h.log.at(-2));
+    assert(
+      /^the koitab has [0-9]+ error\(s\): keeping the last good table \(1 jobs\)$/.test(
+        h.log.at(-1)!,
+      ),
+      h.log.at(-1),
+    );
+    assertEquals(h.daemon.problems.map((problem) => problem.area), ["koitab"]);
+    // Garbage with a NUL byte: one error.
+    await writeFileAtomic(h.paths.koitab, new Uint8Array([1, 2, 0, 3, 10]));
+    assertEquals(await h.step(), ["schedule every 10:02"]);
+    assertEquals(
+      h.log.at(-2),
+      "koitab line 1: not text: a NUL byte (a koitab is UTF-8 text, not a binary or UTF-16 file)",
+    );
+    assertEquals(await h.step(), ["schedule every 10:03"]);
+  });
+});

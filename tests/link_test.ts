@@ -6,6 +6,7 @@ import { History } from "../lib/runs/history.ts";
 import { dashboardJobs, DashboardLink, linkHost, type LinkTiming } from "../lib/daemon/link.ts";
 import { chooseRunUser, type RunUser } from "../lib/runs/run_user.ts";
 import { type RunEvent, Runner } from "../lib/daemon/runner.ts";
+import type { DatabaseSource } from "../lib/daemon/history_store.ts";
 import { ReportSpool } from "../lib/daemon/spool.ts";
 import { base64url, newDashboardId, signRun } from "../lib/protocol/keys.ts";
 import { type KoiPaths, koiPaths } from "../lib/koidir.ts";
@@ -66,11 +67,12 @@ interface Setup {
 async function withLink(
   koitab: string,
   fn: (setup: Setup) => Promise<void>,
-  options: { outputLimit?: number } = {},
+  options: { outputLimit?: number; database?: (history: History) => DatabaseSource } = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "koi_link_" });
   const paths = koiPaths(dir);
   const history = new History(paths.history);
+  const database = options.database?.(history) ?? history.database;
   const fake = new FakeDashboard().start();
   const keys = newKeys();
   fake.dashboards.set(keys.id, keys.apiKey);
@@ -81,7 +83,7 @@ async function withLink(
   const makeLink = () =>
     new DashboardLink({
       paths,
-      database: history.database,
+      database,
       host: "web1",
       localZone: "UTC",
       outputLimit,
@@ -645,6 +647,52 @@ Deno.test("a run left unfinished by a hard-killed koid is reported interrupted b
         }
       }
     }
+  });
+});
+
+Deno.test("while history.db cannot be written, runs reach the dashboard live from memory, and manual runs are refused", async () => {
+  const koitab = `"Hello" @reboot echo hello; echo world >&2
+"Touch" @manual echo touched > $DIR/touched
+`;
+  const full = Object.assign(new Error("database or disk is full"), { errcode: 13 });
+  const reported: [string, unknown][] = [];
+  let failing = true;
+  await withLink(koitab, async (setup) => {
+    const { fake, logs } = setup;
+    const id = setup.run("Hello");
+    await setup.ended(id);
+    await fake.until(() => reportsOf(fake, id).at(-1)?.type === "end", "the run's end");
+    assertWhole(fake, id, "hello\n", "world\n");
+    assertEquals(
+      logs.filter((line) => line.startsWith("dashboard: cannot spool reports")),
+      [
+        "dashboard: cannot spool reports (database or disk is full): sending them from memory (up to 10000 reports) while the dashboard is reachable; those unsent when koid stops are lost",
+      ],
+    );
+    // A manual run: its signature cannot be recorded, so a replay could not be refused.
+    const { payload, signature } = await setup.sign();
+    const manualId = fake.queue("web1", payload, signature);
+    await fake.until(() => fake.manuals.get(manualId)?.state === "refused", "the refusal");
+    assertEquals(
+      fake.manuals.get(manualId)!.reason,
+      "koid cannot read its record of accepted manual runs (database or disk is full), so it cannot rule out a replay: manual runs are refused until it can",
+    );
+    assert(!setup.events.some((e) => e.type === "start" && e.run.trigger === "manual"));
+    assertEquals(reported.filter(([area]) => area === "seen").length > 0, true);
+    // Room again: manual runs run (the spool's return is report_queue_test.ts's).
+    failing = false;
+    const second = await setup.sign();
+    const started = fake.queue("web1", second.payload, second.signature);
+    await fake.until(() => fake.manuals.get(started)?.state === "started", "the manual run");
+  }, {
+    database: (history) => ({
+      database: () => {
+        if (failing) throw full;
+        return history.database;
+      },
+      report: (area, error) => reported.push([area, error]),
+      replacedAt: null,
+    }),
   });
 });
 

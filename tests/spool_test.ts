@@ -1,7 +1,14 @@
 import { assert, assertEquals } from "./_assert.ts";
 import type { Report } from "../lib/link/client.ts";
 import { History } from "../lib/runs/history.ts";
-import { COALESCE_BYTES, ReportSpool, SeenSignatures, utf8Length } from "../lib/daemon/spool.ts";
+import {
+  COALESCE_BYTES,
+  ReportSpool,
+  SEEN_KEEP_MS,
+  SeenSignatures,
+  SeenStoreError,
+  utf8Length,
+} from "../lib/daemon/spool.ts";
 
 const D = "dashboard_id_0000000001";
 
@@ -204,6 +211,79 @@ Deno.test("SeenSignatures remembers accepted signatures across a reopen, and pru
     assertEquals(seen().prune(600_000), 1);
     assert(!seen().has("sig-old") && seen().has("sig-new"));
   });
+});
+
+Deno.test("SeenSignatures vouches for nothing while its record cannot be read or written, nor for 10 minutes after it started afresh", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "koi_seen_" });
+  const history = new History(`${dir}/history.db`);
+  let failing: Error | null = null;
+  let replacedAt: number | null = null;
+  const seen = new SeenSignatures({
+    database: () => {
+      if (failing) throw failing;
+      return history.database;
+    },
+    report: () => {},
+    get replacedAt() {
+      return replacedAt;
+    },
+  });
+  const refusal = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (error) {
+      assert(error instanceof SeenStoreError, String(error));
+      return error.message;
+    }
+    throw new Error("no SeenStoreError");
+  };
+  try {
+    seen.add("sig-a", 1_000);
+    failing = Object.assign(new Error("database or disk is full"), { errcode: 13 });
+    assertEquals(
+      refusal(() => seen.add("sig-b", 2_000)),
+      "koid cannot record the signatures of manual runs (database or disk is full), so it could not refuse a replay: manual runs are refused until history.db can be written again; scheduled jobs go on",
+    );
+    assertEquals(
+      refusal(() => seen.has("sig-a", 2_000)),
+      "koid cannot read its record of accepted manual runs (database or disk is full), so it cannot rule out a replay: manual runs are refused until it can",
+    );
+    // Pruning is not worth failing for.
+    assertEquals(seen.prune(0), 0);
+    failing = null;
+    assert(seen.has("sig-a", 2_000) && !seen.has("sig-b", 2_000));
+    replacedAt = Date.parse("2025-06-01T10:00:00Z");
+    assertEquals(
+      refusal(() => seen.has("sig-c", replacedAt! + SEEN_KEEP_MS - 1)),
+      "koid's record of accepted manual runs started afresh at 2025-06-01T10:00:00.000Z (history.db was moved aside, deleted or replaced), so it cannot rule out a replay: manual runs are refused until 2025-06-01T10:10:00.000Z",
+    );
+    assertEquals(seen.has("sig-c", replacedAt + SEEN_KEEP_MS), false);
+  } finally {
+    history.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ReportSpool follows its source to a new database, and acknowledges nothing taken from the old one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "koi_spool_" });
+  let history = new History(`${dir}/a.db`);
+  const spool = new ReportSpool({
+    database: () => history.database,
+    report: () => {},
+    replacedAt: null,
+  });
+  try {
+    spool.append(D, start("r1"));
+    const batch = spool.take(D)!;
+    history.close();
+    history = new History(`${dir}/b.db`);
+    spool.append(D, start("r2"));
+    assertEquals(spool.ack(D, batch.last), 0);
+    assertEquals(spool.take(D)!.reports, [start("r2")]);
+  } finally {
+    history.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("utf8Length() counts UTF-8 bytes as TextEncoder does", () => {

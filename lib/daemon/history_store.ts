@@ -84,6 +84,10 @@ export interface HistoryStoreOptions {
   readonly onChange?: () => void;
   /** Called with the runs an earlier koid left running, once they are marked interrupted. */
   readonly onInterrupted?: (ids: readonly string[], at: number) => void;
+  /** The most writes held in memory ({@linkcode HELD_WRITES}). */
+  readonly heldWrites?: number;
+  /** The most output characters held in memory ({@linkcode HELD_OUTPUT_CHARS}). */
+  readonly heldOutputChars?: number;
   /** Opens the history; tests pass one that fills up early. */
   readonly openHistory?: (path: string) => History;
 }
@@ -296,14 +300,14 @@ export class HistoryStore implements RunRecorder, DatabaseSource {
   }
 
   #hold(write: HeldWrite): void {
-    if (this.#held.length >= HELD_WRITES) {
+    if (this.#held.length >= (this.#options.heldWrites ?? HELD_WRITES)) {
       this.#dropped++;
       if (write.kind === "end") this.#inFlight.delete(write.id);
       return;
     }
     if (write.kind === "end") {
       const chars = write.end.chunks.reduce((sum, chunk) => sum + chunk.text.length, 0);
-      if (this.#heldChars + chars > HELD_OUTPUT_CHARS) {
+      if (this.#heldChars + chars > (this.#options.heldOutputChars ?? HELD_OUTPUT_CHARS)) {
         this.#stripped++;
         const note = "[koi: output not kept: history.db could not be written for a while]\n";
         write = { ...write, end: { ...write.end, chunks: [{ stream: "koi", text: note }] } };
@@ -432,8 +436,8 @@ export class HistoryStore implements RunRecorder, DatabaseSource {
    */
   #moveAside(fault: StoreFault): boolean {
     const { path, log } = this.#options;
-    this.#disconnect();
     if (this.#moved.length >= MAX_MOVES) {
+      this.#disconnect();
       this.#unwritable({
         kind: "io",
         message:
@@ -444,14 +448,17 @@ export class HistoryStore implements RunRecorder, DatabaseSource {
     const at = this.#now();
     let target: string;
     try {
+      // Renamed while still open: closing then leaves the moved -wal where it is.
       target = moveAside(path, at);
     } catch (error) {
+      this.#disconnect();
       this.#unwritable({
         kind: "corrupt",
         message: `${fault.message}, and it cannot be moved aside: ${(error as Error).message}`,
       });
       return false;
     }
+    this.#disconnect();
     this.#moved.push({ path: target, at });
     this.#replacedAt = at;
     log(
@@ -467,7 +474,9 @@ export class HistoryStore implements RunRecorder, DatabaseSource {
     if (previous.kind === "unwritable" && previous.fault.kind === fault.kind) return;
     this.#state = { kind: "unwritable", fault, since: this.#now() };
     this.#options.log(
-      `cannot write ${this.#options.path} (${fault.message}): jobs run on, their records held in memory (up to ${HELD_WRITES}) until it can be written; trying again with backoff; to fix: ${
+      `cannot write ${this.#options.path} (${fault.message}): jobs run on, their records held in memory (up to ${
+        this.#options.heldWrites ?? HELD_WRITES
+      }) until it can be written; trying again with backoff; to fix: ${
         faultFix(fault.kind, this.#dir, this.#options.uid ?? null)
       }`,
     );

@@ -93,6 +93,7 @@ export class JobUser {
         this.#options.log(
           `the jobs' user is ${this.#user!.name} now: jobs run as ${this.#user!.name}`,
         );
+        this.#options.onChange?.();
       } catch (error) {
         this.#set("refusal", `${(error as Error).message}: no job runs until it is fixed`);
       }

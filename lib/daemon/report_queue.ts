@@ -109,6 +109,8 @@ export class ReportQueue {
    * @returns The batch, or null when nothing waits.
    */
   take(dashboard: string, maxBytes = BATCH_BYTES, maxReports = 5000): SpoolBatch | null {
+    // What waits in memory is safer in the spool, once that can be written again.
+    if (this.#memory.length > 0) this.#drain();
     if (this.#ackSpool(dashboard) !== null) {
       try {
         const batch = this.#spool.take(dashboard, maxBytes, maxReports);

@@ -183,8 +183,10 @@ export interface HistoryOptions {
   /** Open for reading only, as `koitab history` does. */
   readonly readOnly?: boolean;
   /**
-   * Check the file with `PRAGMA quick_check` first: SQLite opens a damaged file
-   * without complaint and fails only when it reaches the damage.
+   * Check the file with `PRAGMA quick_check` first, read-only, so that a damaged
+   * file and its `-wal` are left exactly as they are: SQLite opens a damaged file
+   * without complaint, fails only when it reaches the damage, and a writer closing
+   * it would checkpoint into it and delete the `-wal`.
    */
   readonly check?: boolean;
 }
@@ -207,12 +209,12 @@ export class History implements RunRecorder {
    */
   constructor(path: string, options: HistoryOptions = {}) {
     this.#retention = options.retention ?? DEFAULT_RETENTION;
+    if (options.check && path !== ":memory:") checkFile(path);
     // Before SQLite makes the file and its -wal and -shm, which take the file's mode.
     if (!options.readOnly && path !== ":memory:") preparePrivateDatabase(path);
     this.#db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
     try {
       this.#db.exec("PRAGMA busy_timeout = 5000");
-      if (options.check) checkDatabase(this.#db);
       if (!options.readOnly) {
         this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
         this.#db.exec(SCHEMA);
@@ -357,14 +359,27 @@ export class History implements RunRecorder {
 }
 
 /**
- * Runs SQLite's quick check, which reads every page: a damaged file fails it, or
- * makes SQLite throw SQLITE_CORRUPT or SQLITE_NOTADB.
+ * Runs SQLite's quick check, which reads every page, over a read-only connection
+ * to an existing, non-empty file: a damaged file fails it, or makes SQLite throw
+ * SQLITE_CORRUPT or SQLITE_NOTADB.
  */
-function checkDatabase(db: DatabaseSync): void {
-  const rows = db.prepare("PRAGMA quick_check").all() as { quick_check?: unknown }[];
-  const found = rows.map((row) => String(row.quick_check));
-  if (found.length !== 1 || found[0] !== "ok") {
-    throw new CorruptDatabaseError(`quick_check found damage: ${found.slice(0, 3).join("; ")}`);
+function checkFile(path: string): void {
+  try {
+    if (Deno.statSync(path).size === 0) return;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    db.exec("PRAGMA busy_timeout = 5000");
+    const rows = db.prepare("PRAGMA quick_check").all() as { quick_check?: unknown }[];
+    const found = rows.map((row) => String(row.quick_check));
+    if (found.length !== 1 || found[0] !== "ok") {
+      throw new CorruptDatabaseError(`quick_check found damage: ${found.slice(0, 3).join("; ")}`);
+    }
+  } finally {
+    db.close();
   }
 }
 
