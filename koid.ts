@@ -225,13 +225,15 @@ export async function main(args: string[]): Promise<number> {
     Deno.addSignalListener("SIGHUP", () => {
       // A burst of SIGHUPs asks for one reload, and says so once.
       if (daemon.requestReload()) log("SIGHUP: the koitab will be read again at the next minute");
+      void jobUser.check();
     });
     const user = jobUser.user;
     log(
       `koid ${VERSION} started (pid ${Deno.pid}), ` +
         (user === null ? "no job runs until the jobs' user exists" : `jobs run as ${user.name}`),
     );
-    await status.changed();
+    // Written alongside: the jobs do not wait for it.
+    void status.changed();
     const mailer = options.mailCommand;
     if (mailer.kind === "sendmail" && !isExecutable(mailer.path)) {
       log(

@@ -7,7 +7,7 @@
 
 import { dashboardCommand } from "./lib/cli/dashboard.ts";
 import { editTable } from "./lib/cli/edit.ts";
-import { formatHistory, readHistory } from "./lib/cli/history.ts";
+import { formatHistory, historyNotes, readHistory } from "./lib/cli/history.ts";
 import { CliError } from "./lib/cli/errors.ts";
 import { upcomingRuns } from "./lib/cli/next.ts";
 import { namesJob } from "./lib/job_name.ts";
@@ -329,6 +329,8 @@ async function history(paths: KoiPaths, rest: readonly string[]): Promise<number
     );
   }
   const name = names[0] ?? null;
+  // What koid works around, on stderr: the table or the JSON stays as it is.
+  for (const note of await historyNotes(paths, Date.now())) console.error(`koitab: ${note}`);
   const runs = readHistory(paths, name);
   if (name !== null && runs.length === 0) {
     // A name with no runs must at least be a job's, or it is a typo.

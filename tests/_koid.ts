@@ -22,11 +22,36 @@ export interface KoidSpawnOptions {
    */
   readonly mail?: "off" | "default";
   /**
-   * A libfaketime spec (`@2025-06-01 10:00:57 x10`): koid runs under `faketime -f`,
-   * its clock starting there and running that much faster, timers included.
+   * A libfaketime spec (`@2025-06-01 10:00:50 x10`): koid runs with libfaketime
+   * preloaded, its clock starting there and running that much faster, timers
+   * included (see {@linkcode FAKETIME_LIBRARY}). Its jobs get cron's environment,
+   * without the preload, and run in real time.
    */
   readonly faketime?: string;
 }
+
+/**
+ * libfaketime, preloaded into koid itself rather than through the `faketime`
+ * command, which would run koid as its child, out of reach of the test's signals;
+ * null where it is not installed (Debian: `apt-get install faketime`).
+ */
+export const FAKETIME_LIBRARY: string | null = (() => {
+  const dirs = [
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib",
+    "/usr/local/lib",
+  ];
+  for (const dir of dirs) {
+    const path = `${dir}/faketime/libfaketime.so.1`;
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // Not there.
+    }
+  }
+  return null;
+})();
 
 /** A running koid, its stderr read line by line. */
 export class Koid {
@@ -42,21 +67,21 @@ export class Koid {
    */
   constructor(koiDir: string, args: string[] = [], options: KoidSpawnOptions = {}) {
     const off = (options.mail ?? "off") === "off" && !args.includes("--mail-command");
-    const deno = [
-      Deno.execPath(),
-      "run",
-      ...flags.koid,
-      new URL("koid.ts", root).pathname,
-      ...(off ? ["--mail-command", "off"] : []),
-      ...args,
-    ];
-    const command = options.faketime === undefined
-      ? deno
-      : ["faketime", "-f", options.faketime, ...deno];
-    this.child = new Deno.Command(command[0]!, {
-      args: command.slice(1),
+    let fake = {};
+    if (options.faketime !== undefined) {
+      if (FAKETIME_LIBRARY === null) throw new Error("libfaketime is not installed");
+      fake = { LD_PRELOAD: FAKETIME_LIBRARY, FAKETIME: options.faketime };
+    }
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...flags.koid,
+        new URL("koid.ts", root).pathname,
+        ...(off ? ["--mail-command", "off"] : []),
+        ...args,
+      ],
       cwd: root.pathname,
-      env: { KOI_DIR: koiDir, NO_COLOR: "1" },
+      env: { KOI_DIR: koiDir, NO_COLOR: "1", ...fake },
       stdin: "null",
       stdout: "null",
       stderr: "piped",

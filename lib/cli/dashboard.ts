@@ -26,6 +26,7 @@ import {
   writeDashboardConfig,
 } from "../link/config.ts";
 import { readJobListRefusal } from "../link/link_state.ts";
+import { koidStateLines, readKoidState } from "../koid_state.ts";
 import { deriveKeys, newDashboardId, signRun } from "../protocol/keys.ts";
 import type { KoiPaths } from "../koidir.ts";
 import { payloadText } from "../protocol/manual.ts";
@@ -137,6 +138,10 @@ async function status(paths: KoiPaths): Promise<number> {
   console.log(`dashboard  ${link.id}`);
   console.log(`server     ${link.server}`);
   console.log(`url        ${dashboardUrl(link.server, link.id)}`);
+  // What koid works around on this machine (manual runs refused, reports not spooled, …).
+  for (const line of koidStateLines(await readKoidState(paths.koidState), Date.now())) {
+    console.log(`koid       ${line}`);
+  }
   // koid's own record says so whatever the server is; the server's covers every host.
   const refused = await readJobListRefusal(paths);
   const local = refused?.dashboard === link.id ? refused : null;

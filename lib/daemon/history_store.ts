@@ -470,6 +470,8 @@ export class HistoryStore implements RunRecorder, DatabaseSource {
 
   #unwritable(fault: StoreFault): void {
     this.#scheduleRetry();
+    // SQLite says "disk I/O error" for a full disk where it maps shared memory: ask the disk.
+    if (fault.kind === "io" || fault.kind === "other") fault = diagnose(this.#dir, fault);
     const previous = this.#state;
     if (previous.kind === "unwritable" && previous.fault.kind === fault.kind) return;
     this.#state = { kind: "unwritable", fault, since: this.#now() };
@@ -501,6 +503,37 @@ export class HistoryStore implements RunRecorder, DatabaseSource {
     this.#stripped = 0;
     this.#state = { kind: "ok" };
     this.#options.onChange?.();
+  }
+}
+
+/**
+ * What writing a small file beside the database says about a vague fault: the
+ * disk is full, read-only, closed to koid, or gone; else the fault as it was.
+ */
+function diagnose(dir: string, fault: StoreFault): StoreFault {
+  const probe = `${dir}/.koid-probe-${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+  try {
+    const file = Deno.openSync(probe, { write: true, createNew: true, mode: 0o600 });
+    try {
+      const bytes = new Uint8Array(64 * 1024);
+      for (let written = 0; written < bytes.length;) {
+        written += file.writeSync(bytes.subarray(written));
+      }
+      file.syncSync();
+    } finally {
+      file.close();
+    }
+    return fault;
+  } catch (error) {
+    const found = classifyStoreError(error);
+    if (found.kind === "io" || found.kind === "other") return fault;
+    return { kind: found.kind, message: `${fault.message}: ${found.message}` };
+  } finally {
+    try {
+      Deno.removeSync(probe);
+    } catch {
+      // Never made, or the directory is gone.
+    }
   }
 }
 

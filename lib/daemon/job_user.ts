@@ -39,6 +39,8 @@ export class JobUser {
   #refusal: string | null = null;
   /** What is wrong but lets runs go on, or null. */
   #notice: string | null = null;
+  /** Whether the user is gone from the password file (its groups are then those read at start). */
+  #gone = false;
   #warning: string | null = null;
 
   /** @param options The paths, koid's uid and log. */
@@ -102,6 +104,7 @@ export class JobUser {
     const user = this.#user;
     const byUid = accounts.find((account) => account.uid === user.uid);
     const byName = accounts.find((account) => account.name === user.name);
+    this.#gone = byName === undefined;
     if (byUid !== undefined && byUid.name !== user.name) {
       this.#set(
         "refusal",
@@ -131,7 +134,8 @@ export class JobUser {
 
   /** The user, or why no run can start now: what the runner takes at each start. */
   current(): RunUser | string {
-    return this.#refusal ?? this.#user!;
+    if (this.#refusal !== null) return this.#refusal;
+    return this.#gone ? { ...this.#user!, inPasswd: false } : this.#user!;
   }
 
   /** The user koid took, or null before it could. */

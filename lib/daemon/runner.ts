@@ -143,7 +143,13 @@ export class Runner {
       }
       const env = jobEnvironment(request.job.env, user, this.#options.daemonEnv);
       const switchUser = user.switchUser
-        ? { uid: user.uid, gid: user.gid, groups: user.groups, setpriv: this.#options.setpriv }
+        ? {
+          uid: user.uid,
+          gid: user.gid,
+          groups: user.groups,
+          setpriv: this.#options.setpriv,
+          initGroups: user.inPasswd !== false,
+        }
         : undefined;
       try {
         const command = fillArgs(request.job, request.values);

@@ -261,7 +261,11 @@ export class History implements RunRecorder {
       }
       this.#db.exec("COMMIT");
     } catch (error) {
-      this.#db.exec("ROLLBACK");
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // SQLite already rolled back (it does on SQLITE_FULL): the first error is the one.
+      }
       throw error;
     }
   }

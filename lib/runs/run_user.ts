@@ -16,6 +16,11 @@ export interface RunUser {
   readonly groups: readonly number[];
   /** True when koid runs as root and the jobs' user is someone else. */
   readonly switchUser: boolean;
+  /**
+   * False when the user has been deleted from the password file since koid took
+   * it: its groups are then the ones read then, not looked up by name.
+   */
+  readonly inPasswd?: boolean;
 }
 
 /** The outcome of choosing the run user: the user, and a warning to log if any. */

@@ -31,6 +31,13 @@ export interface UserSwitch {
    * (supplementary groups are then dropped, never kept from root).
    */
   readonly setpriv: string | null;
+  /**
+   * False to give setpriv the `groups` themselves rather than have it look the
+   * user up (`--init-groups`), which fails once the user is gone from the
+   * password file; true by default, so group changes apply to the next run as
+   * in cron.
+   */
+  readonly initGroups?: boolean;
 }
 
 /** How the job's output is handled. */
@@ -162,7 +169,7 @@ export function asJobUser(argv: readonly string[], change: UserSwitch | undefine
       change.setpriv,
       `--reuid=${change.uid}`,
       `--regid=${change.gid}`,
-      "--init-groups",
+      change.initGroups === false ? `--groups=${change.groups.join(",")}` : "--init-groups",
       "--",
       ...argv,
     ],
