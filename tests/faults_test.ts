@@ -526,7 +526,12 @@ Deno.test("faults: link files turned to garbage while koid runs: said once, and 
         koid.lines.filter((line) => line.includes("cannot use the dashboard")).length,
         1,
       );
-      assertOnTime(runsIn(`${dir}/history.db`).find((r) => r.id === id));
+      const runs = runsIn(`${dir}/history.db`);
+      assertEquals(runs.map((r) => [r.name, r.status]), [["boot", "succeeded"], [
+        "tick",
+        "succeeded",
+      ]]);
+      assertOnTime(runs[1]);
     });
   });
 });
@@ -543,7 +548,12 @@ Deno.test("faults: a burst of 100 SIGHUPs is one reload, said once; the next run
       const said = koid.lines.filter((line) => line.startsWith("koid: SIGHUP"));
       // All before the minute: one reload; a few may land after it, asking for the next.
       assert(said.length >= 1 && said.length <= 2, said.join("\n"));
-      assertOnTime(runsIn(`${dir}/history.db`).find((r) => r.id === id));
+      const runs = runsIn(`${dir}/history.db`);
+      assertEquals(runs.map((r) => [r.name, r.status]), [["boot", "succeeded"], [
+        "tick",
+        "succeeded",
+      ]]);
+      assertOnTime(runs[1]);
     });
   });
 });
@@ -568,30 +578,35 @@ Deno.test("faults: the jobs' user deleted from /etc/passwd while koid runs: said
         .trim(),
     );
     await Deno.chown(home, uid, null);
-    await withKoiDir(`HOME=${home}\n"tick" * * * * * id -u\n`, async (dir) => {
-      await Deno.writeTextFile(`${dir}/user`, `${name}\n`);
-      await withFakeKoid(dir, async (koid) => {
-        await koid.waitFor(
-          new RegExp(`^koid: koid .* started \\(pid \\d+\\), jobs run as ${name}$`),
-        );
-        assert(run("userdel", [name]).success, "userdel");
-        koid.child.kill("SIGHUP");
-        await koid.waitFor(/is no longer in \/etc\/passwd: jobs keep running as uid/);
-        const id = await tickStarted(koid);
-        await ended(koid, id);
-        koid.child.kill("SIGHUP");
-        assertEquals((await koid.exit("SIGTERM")).code, 0);
-        assertEquals(
-          koid.lines.filter((line) => line.includes("is no longer in /etc/passwd")),
-          [
-            `koid: the jobs' user "${name}" is no longer in /etc/passwd: jobs keep running as uid ${uid}, gid ${uid}, as koid took them at start; if the user is gone for good, name another in ${dir}/user and restart koid`,
-          ],
-        );
-        const [tick] = runsIn(`${dir}/history.db`);
-        assertEquals([tick!.status, tick!.output], ["succeeded", `${uid}\n`]);
-        assertOnTime(tick);
-      });
-    });
+    await withKoiDir(
+      `HOME=${home}\n"boot" @reboot id -u\n"tick" * * * * * id -u\n`,
+      async (dir) => {
+        await Deno.writeTextFile(`${dir}/user`, `${name}\n`);
+        await withFakeKoid(dir, async (koid) => {
+          await koid.waitFor(
+            new RegExp(`^koid: koid .* started \\(pid \\d+\\), jobs run as ${name}$`),
+          );
+          await koid.waitFor(/^koid: "boot" ended /);
+          assert(run("userdel", [name]).success, "userdel");
+          koid.child.kill("SIGHUP");
+          await koid.waitFor(/is no longer in \/etc\/passwd: jobs keep running as uid/);
+          const id = await tickStarted(koid);
+          await ended(koid, id);
+          koid.child.kill("SIGHUP");
+          assertEquals((await koid.exit("SIGTERM")).code, 0);
+          assertEquals(
+            koid.lines.filter((line) => line.includes("is no longer in /etc/passwd")),
+            [
+              `koid: the jobs' user "${name}" is no longer in /etc/passwd: jobs keep running as uid ${uid}, gid ${uid}, as koid took them at start; if the user is gone for good, name another in ${dir}/user and restart koid`,
+            ],
+          );
+          const [boot, tick] = runsIn(`${dir}/history.db`);
+          assertEquals([boot!.status, boot!.output], ["succeeded", `${uid}\n`]);
+          assertEquals([tick!.status, tick!.output], ["succeeded", `${uid}\n`]);
+          assertOnTime(tick);
+        });
+      },
+    );
   } finally {
     run("userdel", [name]);
     run("groupdel", [name]);

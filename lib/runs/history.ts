@@ -363,13 +363,21 @@ export class History implements RunRecorder {
 }
 
 /**
+ * The largest file checked when opened: the quick check reads every page (about
+ * a second per GiB from the page cache), and koid schedules nothing until it is
+ * done. Damage in a larger file is found when SQLite reaches it.
+ */
+const CHECK_MAX_BYTES = 1024 * 1024 * 1024;
+
+/**
  * Runs SQLite's quick check, which reads every page, over a read-only connection
- * to an existing, non-empty file: a damaged file fails it, or makes SQLite throw
- * SQLITE_CORRUPT or SQLITE_NOTADB.
+ * to an existing, non-empty file of at most {@linkcode CHECK_MAX_BYTES}: a damaged
+ * file fails it, or makes SQLite throw SQLITE_CORRUPT or SQLITE_NOTADB.
  */
 function checkFile(path: string): void {
   try {
-    if (Deno.statSync(path).size === 0) return;
+    const size = Deno.statSync(path).size;
+    if (size === 0 || size > CHECK_MAX_BYTES) return;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return;
     throw error;
