@@ -42,6 +42,7 @@ export class JobUser {
   /** Whether the user is gone from the password file (its groups are then those read at start). */
   #gone = false;
   #warning: string | null = null;
+  #checking: Promise<void> = Promise.resolve();
 
   /** @param options The paths, koid's uid and log. */
   constructor(options: JobUserOptions) {
@@ -72,7 +73,13 @@ export class JobUser {
    *
    * @returns When done; never throws.
    */
-  async check(): Promise<void> {
+  check(): Promise<void> {
+    // One check at a time: the minute, SIGHUP and a file event may ask together.
+    this.#checking = this.#checking.then(() => this.#check()).catch(() => {});
+    return this.#checking;
+  }
+
+  async #check(): Promise<void> {
     const { paths } = this.#options;
     let named: string | null;
     let accounts: UserAccount[];

@@ -154,7 +154,8 @@ export class ReportSpool {
    * table is created if needed.
    */
   constructor(database: DatabaseSync | DatabaseSource) {
-    this.#prepared = new Prepared(sourceOf(database), "spool", (db) => {
+    const source = sourceOf(database);
+    this.#prepared = new Prepared(source, "spool", (db) => {
       db.exec(SCHEMA);
       return {
         insertReport: db.prepare(
@@ -169,9 +170,8 @@ export class ReportSpool {
         ),
       };
     });
-    if (!("database" in database && typeof database.database === "function")) {
-      this.#use(() => {});
-    }
+    // A plain database is prepared at once, as before there were sources.
+    if (source !== database) this.#use(() => {});
   }
 
   /** About how many bytes of reports the spool holds, for every dashboard. */
