@@ -112,8 +112,13 @@ async function koitabHistory(dir: string): Promise<{ code: number; stderr: strin
   return { code: result.code, stderr: result.stderr };
 }
 
-function run(command: string, args: string[]): Deno.CommandOutput {
-  return new Deno.Command(command, { args, stdout: "null", stderr: "piped" }).outputSync();
+/** Runs a system tool; one that is not installed fails as a tool would, saying so on stderr. */
+function run(command: string, args: string[]): { success: boolean; stderr: Uint8Array } {
+  try {
+    return new Deno.Command(command, { args, stdout: "null", stderr: "piped" }).outputSync();
+  } catch (error) {
+    return { success: false, stderr: new TextEncoder().encode((error as Error).message) };
+  }
 }
 
 /**
@@ -294,7 +299,11 @@ Deno.test("faults: a read-only history.db means running unrecorded, said once, u
         console.log("skipped: cannot bind-mount here");
         return;
       }
-      run("mount", ["-o", "remount,ro,bind", path]);
+      if (!run("mount", ["-o", "remount,ro,bind", path]).success) {
+        run("umount", [path]);
+        console.log("skipped: cannot remount a bind mount read-only here");
+        return;
+      }
     } else {
       await Deno.chmod(path, 0o444);
     }
