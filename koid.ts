@@ -154,11 +154,10 @@ export async function main(args: string[]): Promise<number> {
     });
     // Never fails: a corrupt file is moved aside, one that cannot be written is retried.
     store.open();
-    const history = store;
 
     const host = hostname();
     const runner = new Runner({
-      history,
+      history: store,
       user: () => jobUser.current(),
       daemonEnv: Deno.env.toObject(),
       setpriv,
@@ -172,7 +171,7 @@ export async function main(args: string[]): Promise<number> {
     const localZone = localTimeZone();
     let watcher: Deno.FsWatcher | null = null;
     const watch = () => {
-      watcher?.close();
+      closeWatcher(watcher);
       watcher = watchDir(paths.dir, (names) => {
         if (names.has("koitab")) daemon.requestReload();
         if (names.has("user")) void jobUser.check();
@@ -247,7 +246,7 @@ export async function main(args: string[]): Promise<number> {
     await runner.stop(options.graceMs);
     // A few seconds to tell the dashboard how the last runs ended; the rest waits in the spool.
     await dashboardLink.close(3000);
-    (watcher as Deno.FsWatcher | null)?.close();
+    closeWatcher(watcher);
     log("stopped");
     return 0;
   } catch (error) {
@@ -258,6 +257,15 @@ export async function main(args: string[]): Promise<number> {
     for (const timer of timers) clearInterval(timer);
     store?.close();
     await status?.stop();
+  }
+}
+
+/** Closes a watcher, which may have closed itself (its directory went). */
+function closeWatcher(watcher: Deno.FsWatcher | null): void {
+  try {
+    watcher?.close();
+  } catch {
+    // Closed already.
   }
 }
 
