@@ -69,8 +69,8 @@ Errors name the line: koitab line 7: bad hour "25" (0-23)
 
 The dashboard password comes from $KOI_PASSWORD, else it is asked on the terminal. It never
 leaves this machine: only an API key derived from it is sent, and only the derived keys are
-kept ($KOI_DIR/dashboard.json, apikey, runkey; mode 0600). New passwords must be at least 12
-characters and hard to guess (five words of your own pass; famous phrases do not);
+kept ($KOI_DIR/dashboard.json, apikey, runkey, datakey; mode 0600). New passwords must be at
+least 12 characters and hard to guess (five words of your own pass; famous phrases do not);
 --generate makes one and shows it once.
 
 Exit status: 0 on success, 1 when the operation failed, 2 for a usage mistake.

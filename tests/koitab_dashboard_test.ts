@@ -38,7 +38,7 @@ interface Sandbox {
   /** Runs `koitab -d ARGS…` with KOI_DIR and the given environment. */
   koitab(args: string[], env?: Record<string, string>): Promise<EntryResult>;
   /** Links KOI_DIR to a dashboard on the fake with random keys (no password). */
-  link(): Promise<{ id: string; apiKey: string; runKey: string }>;
+  link(): Promise<{ id: string; apiKey: string; runKey: string; dataKey: string }>;
 }
 
 async function withSandbox(fn: (sandbox: Sandbox) => Promise<void>): Promise<void> {
@@ -57,7 +57,7 @@ async function withSandbox(fn: (sandbox: Sandbox) => Promise<void>): Promise<voi
         }),
       async link() {
         const key = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
-        const keys = { id: newDashboardId(), apiKey: key(), runKey: key() };
+        const keys = { id: newDashboardId(), apiKey: key(), runKey: key(), dataKey: key() };
         fake.dashboards.set(keys.id, keys.apiKey);
         await writeDashboardConfig(paths, { ...keys, server: fake.url });
         return keys;
@@ -94,19 +94,21 @@ Deno.test("koitab -d new creates the dashboard, sends only the API key, saves th
     const keys = await deriveKeys(PASSWORD, id);
     assertEquals(fake.received.map((r) => [r.method, r.path]), [["POST", "/api/dashboards"]]);
     assertEquals(fake.received[0]!.body, { id, apiKey: keys.apiKey });
-    assertEquals(await filesIn(dir), ["apikey", "dashboard.json", "runkey"]);
+    assertEquals(await filesIn(dir), ["apikey", "dashboard.json", "datakey", "runkey"]);
     assertEquals(mode(dir), 0o700);
-    for (const path of [paths.dashboard, paths.apiKey, paths.runKey]) {
+    for (const path of [paths.dashboard, paths.apiKey, paths.runKey, paths.dataKey]) {
       assertEquals(mode(path), 0o600);
     }
     assertEquals(JSON.parse(await Deno.readTextFile(paths.dashboard)), { id, server: fake.url });
     assertEquals(await Deno.readTextFile(paths.apiKey), `${keys.apiKey}\n`);
     assertEquals(await Deno.readTextFile(paths.runKey), `${keys.runKey}\n`);
+    assertEquals(await Deno.readTextFile(paths.dataKey), `${keys.dataKey}\n`);
     for (const name of await filesIn(dir)) {
       assert(!(await Deno.readTextFile(`${dir}/${name}`)).includes(PASSWORD), name);
     }
     assert(!JSON.stringify(fake.received).includes(PASSWORD), "the password is never sent");
     assert(!JSON.stringify(fake.received).includes(keys.runKey), "the run key is never sent");
+    assert(!JSON.stringify(fake.received).includes(keys.dataKey), "the data key is never sent");
 
     const again = await koitab(["new", "--server", fake.url], { KOI_PASSWORD: PASSWORD });
     assertEquals(again.code, 1);
@@ -193,6 +195,40 @@ Deno.test("koitab -d shows the link and whether the dashboard answers", async ()
   });
 });
 
+Deno.test("koitab -d says a link made before the data key lacks it, and join adds it, nothing else changed", async () => {
+  await withSandbox(async ({ dir, paths, fake, koitab }) => {
+    fake.dashboards.set(JOINABLE, JOINABLE_KEYS.apiKey);
+    const url = `${fake.url}/d/${JOINABLE}`;
+    assertEquals((await koitab(["join", url], { KOI_PASSWORD: PASSWORD })).code, 0);
+    const before = Object.fromEntries(
+      await Promise.all(
+        ["apikey", "dashboard.json", "runkey"].map(async (name) =>
+          [name, await Deno.readTextFile(`${dir}/${name}`)] as const
+        ),
+      ),
+    );
+    await Deno.remove(paths.dataKey); // As every link made before the data key existed.
+    const head = `dashboard  ${JOINABLE}\nserver     ${fake.url}\nurl        ${url}\n`;
+    const missing =
+      `data key   missing: this link was made before Koi had a data key, and it cannot be derived without the password: "koitab -d join ${url}" adds it (it asks for the password and keeps the link as it is)\n`;
+    assertEquals(await koitab([]), {
+      code: 0,
+      stdout: `${head}${missing}status     ok, no hosts yet\n`,
+      stderr: "",
+    });
+    assertEquals(await koitab(["join", url], { KOI_PASSWORD: PASSWORD }), {
+      code: 0,
+      stdout: `${url}\n`,
+      stderr: "",
+    });
+    assertEquals(await Deno.readTextFile(paths.dataKey), `${JOINABLE_KEYS.dataKey}\n`);
+    for (const [name, text] of Object.entries(before)) {
+      assertEquals(await Deno.readTextFile(`${dir}/${name}`), text, name);
+    }
+    assertEquals((await koitab([])).stdout, `${head}status     ok, no hosts yet\n`);
+  });
+});
+
 Deno.test("koitab -d says a host's job list is out of date, and why: koid's record, then the server's", async () => {
   await withSandbox(async ({ fake, koitab, link, paths }) => {
     const { id } = await link();
@@ -263,6 +299,9 @@ Deno.test("koitab -d join checks the password with the server before saving anyt
     assertEquals(right, { code: 0, stdout: `${url}\n`, stderr: "" });
     assertEquals(await Deno.readTextFile(paths.apiKey), `${JOINABLE_KEYS.apiKey}\n`);
     assertEquals(await Deno.readTextFile(paths.runKey), `${JOINABLE_KEYS.runKey}\n`);
+    assertEquals(await Deno.readTextFile(paths.dataKey), `${JOINABLE_KEYS.dataKey}\n`);
+    assertEquals(mode(paths.dataKey), 0o600);
+    assert(!JSON.stringify(fake.received).includes(JOINABLE_KEYS.dataKey), "never sent");
     const bad = await koitab(["join", `${fake.url}/x/${JOINABLE}`], { KOI_PASSWORD: PASSWORD });
     assertEquals(bad.code, 2);
   });
@@ -287,7 +326,7 @@ Deno.test("koitab -d delete deletes on the server, then here; --local forgets a 
       down.stderr,
     );
     assert(down.stderr.includes("nothing was removed"), down.stderr);
-    assertEquals(await filesIn(dir), ["apikey", "dashboard.json", "runkey"]);
+    assertEquals(await filesIn(dir), ["apikey", "dashboard.json", "datakey", "runkey"]);
     const local = await koitab(["delete", "--local", "--yes"]);
     assertEquals(local.code, 0, local.stderr);
     assert(local.stderr.includes("removed this machine's link only"), local.stderr);
@@ -318,7 +357,7 @@ Deno.test("koitab -d delete asks on a terminal, naming the linked hosts, and nee
     }
     assertEquals(no, { code: 0, output: `${prompt}n\nkoitab: nothing was deleted\n` });
     assertEquals(fake.dashboards.has(id), true);
-    assertEquals(await filesIn(dir), ["apikey", "dashboard.json", "runkey"]);
+    assertEquals(await filesIn(dir), ["apikey", "dashboard.json", "datakey", "runkey"]);
     const yes = await onTerminal({ KOI_DIR: dir }, ["delete"], [[prompt, "y\r"]]);
     assertEquals(yes, { code: 0, output: `${prompt}y\ndeleted dashboard ${id}\n` });
     assertEquals(fake.dashboards.has(id), false);
@@ -637,7 +676,7 @@ Deno.test("koitab -d run: a run cancelled on the dashboard before its host took 
   const server = await startServer({ kv, port: 0, pruneEveryMs: 0, log: () => {} });
   try {
     const key = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
-    const keys = { id: newDashboardId(), apiKey: key(), runKey: key() };
+    const keys = { id: newDashboardId(), apiKey: key(), runKey: key(), dataKey: key() };
     const api = (method: string, path: string, body?: unknown) =>
       fetch(`${server.url}/api${path}`, {
         method,

@@ -38,7 +38,7 @@ function randomKey(): string {
 
 /** A dashboard's id and keys, made at random: no password, so no PBKDF2. */
 function newKeys() {
-  return { id: newDashboardId(), apiKey: randomKey(), runKey: randomKey() };
+  return { id: newDashboardId(), apiKey: randomKey(), runKey: randomKey(), dataKey: randomKey() };
 }
 
 interface Setup {

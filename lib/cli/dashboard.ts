@@ -5,7 +5,7 @@
  * local run key and followed to its exit status.
  *
  * The password never leaves this process: only the API key derived from it is
- * sent, and only the two keys are stored.
+ * sent, and only the three keys are stored.
  *
  * @module
  */
@@ -22,6 +22,7 @@ import {
 import {
   type DashboardConfig,
   deleteDashboardConfig,
+  missingDataKey,
   readDashboardConfig,
   writeDashboardConfig,
 } from "../link/config.ts";
@@ -137,6 +138,9 @@ async function status(paths: KoiPaths): Promise<number> {
   console.log(`dashboard  ${link.id}`);
   console.log(`server     ${link.server}`);
   console.log(`url        ${dashboardUrl(link.server, link.id)}`);
+  if (link.dataKey === null) {
+    console.log(`data key   missing: ${missingDataKey(dashboardUrl(link.server, link.id))}`);
+  }
   // koid's own record says so whatever the server is; the server's covers every host.
   const refused = await readJobListRefusal(paths);
   const local = refused?.dashboard === link.id ? refused : null;

@@ -9,16 +9,17 @@
 export declare const PBKDF2_ITERATIONS: number;
 
 /**
- * Derives the API key and the run key from a password.
+ * Derives the dashboard's three keys from its password: PBKDF2 once, then HKDF
+ * with a label of each key's own.
  *
  * @param password The dashboard password.
  * @param dashboardId The dashboard's random id (the salt).
- * @returns The two keys, each 32 bytes in unpadded base64url.
+ * @returns The API key, the run key and the data key, each 32 bytes in unpadded base64url.
  */
 export declare function deriveKeys(
   password: string,
   dashboardId: string,
-): Promise<{ apiKey: string; runKey: string }>;
+): Promise<{ apiKey: string; runKey: string; dataKey: string }>;
 
 /**
  * Signs a manual run's payload: HMAC-SHA256 over its exact UTF-8 bytes.
