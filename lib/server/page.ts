@@ -6,7 +6,7 @@
  * Content-Security-Policy of {@linkcode htmlResponse} applies unweakened.
  *
  * The page's files are `lib/ui/` and the browser-side half of the contract in
- * `lib/protocol/` (key derivation and signing), read with `Deno.readFile` from
+ * `lib/protocol/` (key derivation, signing and the encryption envelope), read with `Deno.readFile` from
  * there, so a compiled executable needs them included
  * (`deno compile --include lib/ui --include lib/protocol`).
  *
@@ -121,6 +121,7 @@ export const UI_FILES: Readonly<Record<string, string>> = {
  * modules the page shares with Koi's own commands. Nothing else of it is served.
  */
 export const PROTOCOL_FILES: Readonly<Record<string, string>> = {
+  "envelope.js": "text/javascript; charset=utf-8",
   "signing.js": "text/javascript; charset=utf-8",
 };
 
