@@ -28,8 +28,7 @@ import {
 } from "../lib/ui/format.js";
 import { readDashboardConfig } from "../lib/link/config.ts";
 import { type DashboardServer, startServer } from "../lib/server/server.ts";
-import { CONTENT_SECURITY_POLICY } from "../lib/server/http.ts";
-import { PROTOCOL_FILES, UI_FILES } from "../lib/server/page.ts";
+import { CONTENT_SECURITY_POLICY, PROTOCOL_FILES, UI_FILES } from "../lib/page/page.ts";
 import { parseCron } from "../lib/cron.ts";
 import { koiPaths } from "../lib/koidir.ts";
 import { entryFlags } from "../tools/task_flags.ts";

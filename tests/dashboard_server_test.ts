@@ -7,7 +7,7 @@ import {
   type ServerOptions,
   startServer,
 } from "../lib/server/server.ts";
-import { CONTENT_SECURITY_POLICY } from "../lib/server/http.ts";
+import { CONTENT_SECURITY_POLICY } from "../lib/page/page.ts";
 import { KEY_KINDS } from "../lib/server/store.ts";
 import { VERSION } from "../lib/version.ts";
 

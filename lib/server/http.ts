@@ -1,7 +1,7 @@
 /**
  * The server's HTTP plumbing: request bodies read as a stream and cut off at a
- * size limit, JSON parsing with the reason for a failure, and the JSON, error and
- * HTML responses with their security headers.
+ * size limit, JSON parsing with the reason for a failure, and the JSON and error
+ * responses with their security headers. (The page's responses are `page/`'s.)
  *
  * @module
  */
@@ -33,21 +33,6 @@ const API_HEADERS = {
   "cache-control": "no-store",
   "x-content-type-options": "nosniff",
 };
-
-/**
- * The Content-Security-Policy of every HTML page: nothing unless allowed; scripts,
- * styles and calls from this origin only, never inline; no framing, no plugins.
- */
-export const CONTENT_SECURITY_POLICY: string = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "form-action 'self'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
 
 /**
  * Reads a request's body as JSON, never holding more than `limit` bytes: a
@@ -154,24 +139,5 @@ export function errorResponse(
   return new Response(JSON.stringify({ error: message }), {
     status,
     headers: { ...API_HEADERS, ...headers },
-  });
-}
-
-/**
- * An HTML page, with the strict {@linkcode CONTENT_SECURITY_POLICY}.
- *
- * @param html The page.
- * @returns The response.
- */
-export function htmlResponse(html: string): Response {
-  return new Response(html, {
-    headers: {
-      "content-type": "text/html; charset=utf-8",
-      "content-security-policy": CONTENT_SECURITY_POLICY,
-      "x-content-type-options": "nosniff",
-      "x-frame-options": "DENY",
-      "referrer-policy": "no-referrer",
-      "cache-control": "no-cache",
-    },
   });
 }

@@ -9,7 +9,7 @@
 import { fromBase64url, hashApiKey, timingSafeEqual } from "../protocol/keys.ts";
 import { errorResponse, HttpError, jsonResponse, noContent, readJsonBody } from "./http.ts";
 import { viewJob } from "./job_view.ts";
-import { dashboardPage, homePage, pageFileResponse } from "./page.ts";
+import { dashboardPage, homePage, pageFileResponse } from "../page/page.ts";
 import { ManualPoller } from "./poll.ts";
 import {
   DASHBOARD_ID,
