@@ -57,6 +57,10 @@ Usage:
                             run an @manual job on a linked host through the dashboard, print its
                             output, and exit with its status (--timeout: how long koid may take
                             to start it, default 60 s)
+  koitab -d open [URL] [--port N]
+                            serve the dashboard page from this installation on 127.0.0.1 (a free
+                            port unless --port), its API calls forwarded to the server; prints its
+                            URL; runs until Ctrl-C. URL: another dashboard's, linking nothing
   koitab --help | --version
 
   -u USER, before -e, -l, -r or FILE, names the table's owner, as crontab's does: Koi keeps one

@@ -1,8 +1,9 @@
 /**
  * `koitab -d`: this machine's dashboard link. Create a dashboard (`new`), join
- * one (`join URL`), see the link (no subcommand), delete it (`delete`), and run
+ * one (`join URL`), see the link (no subcommand), delete it (`delete`), run
  * an `@manual` job on any linked host from here (`run NAME`), signed with the
- * local run key and followed to its exit status.
+ * local run key and followed to its exit status, and open the page from this
+ * installation (`open`).
  *
  * The password never leaves this process: only the API key derived from it is
  * sent, and only the three keys are stored.
@@ -35,6 +36,7 @@ import { namesJob, similarNames } from "../job_name.ts";
 import { generatePassword, obtainPassword } from "./password.ts";
 import { askLine } from "./prompt.ts";
 import { parseArgOptions, signalNumber } from "./run.ts";
+import { serveLocalPage } from "./open.ts";
 
 /** The server `koitab -d new` uses without `--server`. */
 export const DEFAULT_SERVER = "http://localhost:8080";
@@ -69,9 +71,11 @@ export async function dashboardCommand(paths: KoiPaths, args: readonly string[])
       return await remove(paths, rest);
     case "run":
       return await runRemote(paths, rest);
+    case "open":
+      return await openLocally(paths, rest);
     default:
       throw new CliError(
-        `unknown dashboard command "${command}" (new, join, delete, run, or none for the status)`,
+        `unknown dashboard command "${command}" (new, join, delete, run, open, or none for the status)`,
         2,
       );
   }
@@ -503,6 +507,59 @@ async function runRemote(paths: KoiPaths, words: readonly string[]): Promise<num
   }
   const runId = await awaitStart(api, manualId, job.host, timeoutMs);
   return await follow(api, runId);
+}
+
+/**
+ * Serves the page of the linked dashboard (or of the one at `URL`, without
+ * linking anything) from this installation until SIGINT or SIGTERM.
+ */
+async function openLocally(paths: KoiPaths, words: readonly string[]): Promise<number> {
+  const options = readOptions(words, ["--port"], []);
+  if (options.rest.length > 1) throw new CliError(`unexpected "${options.rest[1]}" after open`, 2);
+  const portText = options.values.get("--port") ?? "0";
+  if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65535) {
+    throw new CliError(`--port needs a port number from 0 to 65535, got "${portText}"`, 2);
+  }
+  let target: { server: string; id: string };
+  if (options.rest.length === 1) {
+    try {
+      target = parseDashboardUrl(options.rest[0]!);
+    } catch (error) {
+      throw new CliError((error as Error).message, 2);
+    }
+  } else {
+    target = await requireLink(paths);
+  }
+  let page;
+  try {
+    page = await serveLocalPage({
+      server: target.server,
+      id: target.id,
+      port: Number(portText),
+      log: (line) => console.error(`koitab: ${line}`),
+    });
+  } catch (error) {
+    throw new CliError(
+      `cannot listen on 127.0.0.1:${portText}: ${
+        error instanceof Deno.errors.AddrInUse
+          ? "the port is in use by another program (choose another with --port)"
+          : (error as Error).message
+      }`,
+    );
+  }
+  console.log(page.url);
+  console.error(
+    `koitab: serving the dashboard page from this installation; its API calls go to ${target.server}. Ctrl-C stops.`,
+  );
+  const { promise: stopped, resolve } = Promise.withResolvers<void>();
+  const stop = () => resolve();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await stopped;
+  Deno.removeSignalListener("SIGINT", stop);
+  Deno.removeSignalListener("SIGTERM", stop);
+  await page.shutdown();
+  return 0;
 }
 
 /** Text from the server, without the control characters that could drive the terminal. */
