@@ -226,6 +226,12 @@ Deno.test("koitab -d says a link made before the data key lacks it, and join add
       assertEquals(await Deno.readTextFile(`${dir}/${name}`), text, name);
     }
     assertEquals((await koitab([])).stdout, `${head}status     ok, no hosts yet\n`);
+    await Deno.writeTextFile(paths.dataKey, "not a key\n");
+    assertEquals(await koitab([]), {
+      code: 1,
+      stdout: "",
+      stderr: `koitab: Cannot read ${paths.dataKey}: it is not a key\n`,
+    });
   });
 });
 
