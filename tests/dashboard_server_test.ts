@@ -202,6 +202,8 @@ Deno.test("GET /api/d/{id} shows the dashboard, its default settings and its hos
       retentionRuns: 100,
       retentionDays: 30,
       outputLimit: 1048576,
+      missedGraceSeconds: 60,
+      hostSilentSeconds: 300,
     });
     assertEquals(info.body.hosts.length, 1);
     assertEquals(info.body.hosts[0].host, "web");
@@ -510,7 +512,13 @@ Deno.test("reports: streamed output stops at the dashboard's outputLimit; the en
     const d = await dashboard();
     const patched = await d.call("PATCH", "/settings", { outputLimit: 1024 });
     assertEquals(patched.body, {
-      settings: { retentionRuns: 100, retentionDays: 30, outputLimit: 1024 },
+      settings: {
+        retentionRuns: 100,
+        retentionDays: 30,
+        outputLimit: 1024,
+        missedGraceSeconds: 60,
+        hostSilentSeconds: 300,
+      },
     });
     await d.call("POST", "/hosts/web/reports", {
       reports: [
@@ -933,6 +941,9 @@ Deno.test("PATCH settings checks each setting's range and refuses unknown ones",
       [{ retentionDays: 3651 }, "retentionDays"],
       [{ outputLimit: 1023 }, "outputLimit"],
       [{ outputLimit: "1024" }, "outputLimit"],
+      [{ missedGraceSeconds: 59 }, "missedGraceSeconds"],
+      [{ hostSilentSeconds: 30 }, "hostSilentSeconds"],
+      [{ hostSilentSeconds: 604_801 }, "hostSilentSeconds"],
       [{ retention: 5 }, "retention"],
       [[], "body"],
     ];
@@ -941,11 +952,18 @@ Deno.test("PATCH settings checks each setting's range and refuses unknown ones",
       assertEquals(got.status, 400, JSON.stringify(body));
       assert(got.body.error.startsWith(`Invalid "${field}"`), got.body.error);
     }
-    const ok = await d.call("PATCH", "/settings", { retentionRuns: 10_000, retentionDays: 1 });
+    const ok = await d.call("PATCH", "/settings", {
+      retentionRuns: 10_000,
+      retentionDays: 1,
+      missedGraceSeconds: 120,
+      hostSilentSeconds: 60,
+    });
     assertEquals(ok.body.settings, {
       retentionRuns: 10_000,
       retentionDays: 1,
       outputLimit: 1048576,
+      missedGraceSeconds: 120,
+      hostSilentSeconds: 60,
     });
     assertEquals((await d.call("GET", "")).body.settings, ok.body.settings);
   });

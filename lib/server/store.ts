@@ -342,7 +342,9 @@ export class DashboardStore {
    */
   async getDashboard(id: string): Promise<Dashboard | null> {
     const entry = await this.#kv.get<DashboardRecord>(["dash", id]);
-    return entry.value === null ? null : { id, ...entry.value };
+    if (entry.value === null) return null;
+    // A dashboard stored before a setting existed has its default.
+    return { id, ...entry.value, settings: { ...DEFAULT_SETTINGS, ...entry.value.settings } };
   }
 
   /**
@@ -367,7 +369,7 @@ export class DashboardStore {
     return this.#transact("update the settings", async () => {
       const entry = await this.#kv.get<DashboardRecord>(["dash", id]);
       if (entry.value === null) return { value: null };
-      const settings = { ...entry.value.settings, ...patch };
+      const settings = { ...DEFAULT_SETTINGS, ...entry.value.settings, ...patch };
       const result = await this.#kv.atomic().check(entry)
         .set(entry.key, { ...entry.value, settings }).commit();
       return result.ok ? { value: settings } : null;
