@@ -360,7 +360,7 @@ Deno.test("mutes, settings, and a failed run reported through the API reaching a
       patched.body.settings.hostSilentSeconds,
     ], [90, 600]);
     await call("POST", "/channels", { kind: "webhook", url: `${receiverUrl}/hook` });
-    const reports = (host: string, runId: string, tag: string) => ({
+    const reports = (runId: string, tag: string) => ({
       reports: [
         {
           type: "start",
@@ -392,11 +392,11 @@ Deno.test("mutes, settings, and a failed run reported through the API reaching a
       ],
     });
     assertEquals(
-      (await call("POST", "/hosts/db1/reports", reports("db1", "m1", "jdump"))).status,
+      (await call("POST", "/hosts/db1/reports", reports("m1", "jdump"))).status,
       200,
     );
     assertEquals(
-      (await call("POST", "/hosts/web1/reports", reports("web1", "r1", "jweb"))).status,
+      (await call("POST", "/hosts/web1/reports", reports("r1", "jweb"))).status,
       200,
     );
     const history = await untilHistory(
