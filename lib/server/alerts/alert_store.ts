@@ -28,7 +28,7 @@
  */
 
 import { base64url } from "../../protocol/keys.ts";
-import type { AlertFacts } from "./alert.ts";
+import { type AlertFacts, headline } from "./alert.ts";
 import { type Channel, channelTarget, MAX_CHANNELS, type NewChannel } from "./channel.ts";
 import type { FailureState, HostState, WatchState } from "./detect.ts";
 
@@ -90,10 +90,12 @@ export interface PublicDelivery {
   nextAttemptAt: number | null;
 }
 
-/** An alert as the API shows it: its facts, when it was raised, and its deliveries. */
+/** An alert as the API shows it: its facts, its words, when it was raised, and its deliveries. */
 export type PublicAlert = AlertFacts & {
   id: string;
   createdAt: number;
+  /** The alert in one line, as a subject says it: `Backup failed on web1 (exit 2)`. */
+  summary: string;
   deliveries: PublicDelivery[];
 };
 
@@ -147,6 +149,44 @@ function publicDelivery(delivery: Delivery): PublicDelivery {
   const state = delivery.state === "sending" ? "pending" : delivery.state;
   const nextAttemptAt = delivery.state === "pending" ? delivery.nextAt : null;
   return { channel, kind, target, state, attempts, error, sentAt, nextAttemptAt };
+}
+
+/**
+ * A channel's delivery of an alert raised at `now`: due at once.
+ *
+ * @param channel The channel.
+ * @param now The current instant.
+ * @returns The delivery.
+ */
+export function newDelivery(channel: Channel, now: number): Delivery {
+  return {
+    channel: channel.id,
+    kind: channel.kind,
+    target: channelTarget(channel),
+    state: "pending",
+    attempts: 0,
+    firstTriedAt: null,
+    nextAt: now,
+    sentAt: null,
+    error: null,
+  };
+}
+
+/**
+ * An alert as the API shows it.
+ *
+ * @param alert The alert, as stored.
+ * @param deliveries Its deliveries, as stored.
+ * @returns The alert, with its words and deliveries.
+ */
+export function publicAlert(alert: AlertRecord, deliveries: readonly Delivery[]): PublicAlert {
+  return {
+    ...alert.facts,
+    id: alert.id,
+    createdAt: alert.createdAt,
+    summary: headline(alert.facts),
+    deliveries: deliveries.map(publicDelivery),
+  };
 }
 
 /** Alerts' part of the dashboard's store. */
@@ -402,18 +442,7 @@ export class AlertStore {
         .set(["alert", id, now, alert.id], alert);
       for (const channel of raise.channels) {
         const due = { id, createdAt: now, alertId: alert.id, channelId: channel.id };
-        const delivery: Delivery = {
-          channel: channel.id,
-          kind: channel.kind,
-          target: channelTarget(channel),
-          state: "pending",
-          attempts: 0,
-          firstTriedAt: null,
-          nextAt: now,
-          sentAt: null,
-          error: null,
-        };
-        operation.set(deliveryKey(due), delivery).set(dueKey(due, now), null);
+        operation.set(deliveryKey(due), newDelivery(channel, now)).set(dueKey(due, now), null);
       }
     } else if (raise !== null) {
       operation.check(raise.claim);
@@ -444,14 +473,12 @@ export class AlertStore {
       const keys = alert.channels.map((channelId) =>
         deliveryKey({ id, createdAt: alert.createdAt, alertId: alert.id, channelId })
       );
-      const deliveries: PublicDelivery[] = [];
+      const deliveries: Delivery[] = [];
       for (let i = 0; i < keys.length; i += 10) {
         const entries = await this.#kv.getMany<Delivery[]>(keys.slice(i, i + 10));
-        for (const entry of entries) {
-          if (entry.value !== null) deliveries.push(publicDelivery(entry.value));
-        }
+        for (const entry of entries) if (entry.value !== null) deliveries.push(entry.value);
       }
-      return { ...alert.facts, id: alert.id, createdAt: alert.createdAt, deliveries };
+      return publicAlert(alert, deliveries);
     }));
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { AlertRecord } from "./alert_store.ts";
+import { newDelivery, publicAlert } from "./alert_store.ts";
 import { parseNewChannel, publicChannel } from "./channel.ts";
 import type { AlertEngine } from "./engine.ts";
 import { HttpError, jsonResponse, noContent, readJsonBody } from "../http.ts";
@@ -39,24 +39,6 @@ function dashboardUrl(context: Context, publicUrl: string | null): string {
     }
   }
   return `${context.url.origin}/d/${id}`;
-}
-
-/** An alert just raised, as the API shows it: every delivery still to come. */
-function raisedAlert(alert: AlertRecord, targets: Map<string, { kind: string; target: string }>) {
-  return {
-    ...alert.facts,
-    id: alert.id,
-    createdAt: alert.createdAt,
-    deliveries: alert.channels.map((channel) => ({
-      channel,
-      ...targets.get(channel)!,
-      state: "pending",
-      attempts: 0,
-      error: null,
-      sentAt: null,
-      nextAttemptAt: alert.createdAt,
-    })),
-  };
 }
 
 /**
@@ -119,9 +101,8 @@ export function alertRoutes(options: AlertRoutesOptions): Route[] {
           if (channel === null || alert === null) {
             throw new HttpError(404, `No channel "${channelId}"`);
           }
-          const shown = publicChannel(channel);
-          const targets = new Map([[channel.id, { kind: shown.kind, target: shown.target }]]);
-          return jsonResponse(202, { alert: raisedAlert(alert, targets) });
+          const delivery = newDelivery(channel, alert.createdAt);
+          return jsonResponse(202, { alert: publicAlert(alert, [delivery]) });
         },
       },
     },
