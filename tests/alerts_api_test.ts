@@ -9,6 +9,7 @@
  */
 
 import { assert, assertEquals } from "./_assert.ts";
+import { Receiver } from "./_receiver.ts";
 import { base64url, newDashboardId } from "../lib/protocol/keys.ts";
 import { type ServerOptions, startServer } from "../lib/server/server.ts";
 
@@ -29,8 +30,8 @@ interface Fixture {
     body?: unknown,
     headers?: Record<string, string>,
   ): Promise<Answer>;
-  /** The JSON bodies the test's webhook receiver got, by path. */
-  received: { path: string; body: unknown }[];
+  /** The test's webhook receiver. */
+  receiver: Receiver;
   receiverUrl: string;
 }
 
@@ -40,17 +41,7 @@ async function withApi(
 ): Promise<void> {
   const kv = await Deno.openKv(":memory:");
   const logs: string[] = [];
-  const received: { path: string; body: unknown }[] = [];
-  const receiver = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    async (request) => {
-      received.push({
-        path: new URL(request.url).pathname,
-        body: JSON.parse(await request.text()),
-      });
-      return new Response("ok");
-    },
-  );
+  const receiver = new Receiver();
   const server = await startServer({
     kv,
     port: 0,
@@ -72,8 +63,8 @@ async function withApi(
       url: server.url,
       id,
       logs,
-      received,
-      receiverUrl: `http://127.0.0.1:${receiver.addr.port}`,
+      receiver,
+      receiverUrl: receiver.url(""),
       async call(method, path, body, headers = {}) {
         const response = await fetch(`${server.url}/api/d/${id}${path}`, {
           method,
@@ -86,7 +77,7 @@ async function withApi(
     });
   } finally {
     await server.shutdown();
-    await receiver.shutdown();
+    await receiver.close();
     kv.close();
   }
 }
@@ -110,7 +101,7 @@ async function untilHistory(
 }
 
 Deno.test("channels: added, listed, tested, removed; a test alert arrives and is in the history", async () => {
-  await withApi(async ({ call, id, url, received, receiverUrl }) => {
+  await withApi(async ({ call, id, url, receiver, receiverUrl }) => {
     const added = await call("POST", "/channels", {
       kind: "webhook",
       url: `${receiverUrl}/hook/secret-part`,
@@ -145,9 +136,9 @@ Deno.test("channels: added, listed, tested, removed; a test alert arrives and is
       sentAt: alert.deliveries[0].sentAt,
       nextAttemptAt: null,
     }]);
-    assertEquals(received, [{
-      path: "/hook/secret-part",
-      body: {
+    assertEquals(receiver.received.map((r) => r.path), ["/hook/secret-part"]);
+    assertEquals(receiver.bodies(), [
+      {
         event: "test",
         dashboard: id,
         host: null,
@@ -157,7 +148,7 @@ Deno.test("channels: added, listed, tested, removed; a test alert arrives and is
         at: alert.at,
         url: `${url}/d/${id}#/alerts`,
       },
-    }]);
+    ]);
     assertEquals((await call("DELETE", `/channels/${channel.id}`)).status, 204);
     assertEquals((await call("DELETE", `/channels/${channel.id}`)).status, 404);
     assertEquals((await call("POST", `/channels/${channel.id}/test`)).status, 404);
@@ -166,23 +157,23 @@ Deno.test("channels: added, listed, tested, removed; a test alert arrives and is
 });
 
 Deno.test("channels: the link in alerts is the page's origin, or --public-url", async () => {
-  await withApi(async ({ call, id, received, receiverUrl }) => {
+  await withApi(async ({ call, id, receiver, receiverUrl }) => {
     const origin = "https://dash.example:8443";
     const { body } = await call("POST", "/channels", { kind: "webhook", url: `${receiverUrl}/a` }, {
       origin,
     });
     await call("POST", `/channels/${body.channel.id}/test`);
     await untilHistory(call, (alerts) => alerts[0]?.deliveries[0]?.state === "sent");
-    assertEquals((received[0]!.body as { url: string }).url, `${origin}/d/${id}#/alerts`);
+    assertEquals(receiver.bodies()[0].url, `${origin}/d/${id}#/alerts`);
   });
-  await withApi(async ({ call, id, received, receiverUrl }) => {
+  await withApi(async ({ call, id, receiver, receiverUrl }) => {
     const { body } = await call("POST", "/channels", { kind: "webhook", url: `${receiverUrl}/a` }, {
       origin: "https://ignored.example",
     });
     await call("POST", `/channels/${body.channel.id}/test`);
     await untilHistory(call, (alerts) => alerts[0]?.deliveries[0]?.state === "sent");
     assertEquals(
-      (received[0]!.body as { url: string }).url,
+      receiver.bodies()[0].url,
       `https://koi.example.org/d/${id}#/alerts`,
     );
   }, {
@@ -340,7 +331,7 @@ Deno.test("channels: an SMTP password is kept on the server only: never shown ba
 });
 
 Deno.test("mutes, settings, and a failed run reported through the API reaching a webhook", async () => {
-  await withApi(async ({ call, id, url, received, receiverUrl }) => {
+  await withApi(async ({ call, id, url, receiver, receiverUrl }) => {
     assertEquals((await call("PUT", "/mutes/web1")).status, 204);
     assertEquals((await call("PUT", "/mutes/db1/jdump")).status, 204);
     assertEquals((await call("PUT", "/mutes/db1/bad%20tag")).status, 400);
@@ -404,7 +395,7 @@ Deno.test("mutes, settings, and a failed run reported through the API reaching a
       (alerts) => alerts.length === 1 && alerts[0].deliveries[0].state === "sent",
     );
     assertEquals(history[0].runId, "r1", "the muted job raised nothing");
-    assertEquals(received.map((r) => r.body), [{
+    assertEquals(receiver.bodies(), [{
       event: "failed",
       dashboard: id,
       host: "web1",

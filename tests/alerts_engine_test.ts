@@ -12,6 +12,7 @@
  */
 
 import { assert, assertEquals } from "./_assert.ts";
+import { Receiver } from "./_receiver.ts";
 import { smtpServerMissing, withSmtpServer } from "./_smtp.ts";
 import { DashboardStore } from "../lib/server/store.ts";
 import { AlertEngine, BACKOFF_MS, RETRY_FOR_MS } from "../lib/server/alerts/engine.ts";
@@ -24,50 +25,6 @@ import { DEFAULT_SETTINGS, type Job, type Report } from "../lib/protocol/schema.
 const T0 = Date.parse("2026-03-02T09:00:00Z");
 const MINUTE = 60_000;
 const DASHBOARD_URL = "https://dash.example/d/ID";
-
-/** A request the receiver got. */
-interface Received {
-  path: string;
-  contentType: string | null;
-  body: string;
-}
-
-/** A loopback HTTP server standing in for every webhook service. */
-class Receiver {
-  readonly received: Received[] = [];
-  /** How each path answers; 200 unless set. */
-  readonly answers = new Map<string, () => Response | Promise<Response>>();
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
-
-  constructor() {
-    this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
-      async (request) => {
-        const path = new URL(request.url).pathname;
-        const body = await request.text();
-        const answer = this.answers.get(path);
-        const response = answer ? await answer() : new Response("ok");
-        if (response.ok) {
-          this.received.push({ path, contentType: request.headers.get("content-type"), body });
-        }
-        return response;
-      },
-    );
-  }
-
-  url(path: string): string {
-    return `http://127.0.0.1:${this.#server.addr.port}${path}`;
-  }
-
-  /** The JSON bodies received on a path, in order. */
-  bodies(path: string): unknown[] {
-    return this.received.filter((r) => r.path === path).map((r) => JSON.parse(r.body));
-  }
-
-  close(): Promise<void> {
-    return this.#server.shutdown();
-  }
-}
 
 /** A dashboard on a store in memory, engines on it, a clock, and a receiver. */
 interface Fixture {

@@ -10,7 +10,8 @@
  */
 
 import { assert, assertEquals } from "./_assert.ts";
-import { Browser, chromiumInstalled, chromiumPath, type Page } from "./_browser.ts";
+import { Browser, chromiumInstalled, chromiumPath, waitForText } from "./_browser.ts";
+import { Receiver } from "./_receiver.ts";
 import { deriveKeys } from "../lib/protocol/signing.js";
 import { hashApiKey, newDashboardId } from "../lib/protocol/keys.ts";
 import { startServer } from "../lib/server/server.ts";
@@ -26,19 +27,6 @@ if (!installed) {
     `alerts_page_test.ts: browser tests skipped, no Chromium at ${chromiumPath()} ` +
       "(apt-get install chromium, or set CHROMIUM)",
   );
-}
-
-/** Waits until the element's text includes `text`; else fails saying what it was. */
-async function waitForText(page: Page, selector: string, text: string, timeoutMs = 10_000) {
-  const query = `document.querySelector(${JSON.stringify(selector)})?.textContent`;
-  try {
-    await page.waitForFunction(`${query}?.includes(${JSON.stringify(text)})`, { timeoutMs });
-  } catch (error) {
-    const found = await page.evaluate(query).catch(() => "(the page is gone)");
-    throw new Error(`${selector} never said "${text}"; it says ${JSON.stringify(found)}`, {
-      cause: error,
-    });
-  }
 }
 
 /** A job as koid lists it at `at`, with its next runs from then. */
@@ -62,17 +50,7 @@ Deno.test({
   ignore: !installed,
   async fn() {
     const kv = await Deno.openKv(":memory:");
-    const received: { path: string; body: { event: string; url: string } }[] = [];
-    const receiver = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
-      async (request) => {
-        received.push({
-          path: new URL(request.url).pathname,
-          body: JSON.parse(await request.text()),
-        });
-        return new Response("ok");
-      },
-    );
+    const receiver = new Receiver();
     const server = await startServer({
       kv,
       port: 0,
@@ -122,17 +100,19 @@ Deno.test({
       await page.click(`nav a[href="#/alerts"]`);
       await page.waitFor("#channel-url");
       await waitForText(page, ".channel-box", "No channel yet");
-      const hook = `http://127.0.0.1:${receiver.addr.port}/koi-hook`;
+      const hook = receiver.url("/koi-hook");
       await page.type("#channel-url", hook);
       await page.click(".add-channel button[type=submit]");
       await waitForText(page, ".channels", "Webhook (JSON)");
-      await waitForText(page, ".channels", `http://127.0.0.1:${receiver.addr.port}/koi-hook`);
+      await waitForText(page, ".channels", hook);
       await page.click(".channel-actions button");
       await waitForText(page, "[role=status].form-note", "Test alert sent");
       await waitForText(page, ".alerts-table", "Test alert from the Koi dashboard");
       await waitForText(page, ".alerts-table .deliveries", "sent");
-      assertEquals(received.map((r) => [r.path, r.body.event]), [["/koi-hook", "test"]]);
-      assertEquals(received[0]!.body.url, `${server.url}/d/${id}#/alerts`);
+      assertEquals(receiver.received.map((r) => r.path), ["/koi-hook"]);
+      assertEquals(receiver.bodies().map((body) => [body.event, body.url]), [
+        ["test", `${server.url}/d/${id}#/alerts`],
+      ]);
 
       // Mute the machine from the page, then unmute it.
       await page.click(".mute-form button[type=submit]");
@@ -162,7 +142,7 @@ Deno.test({
       assertEquals(page.errors().filter((error) => !error.includes("400")), []);
     } finally {
       await server.shutdown();
-      await receiver.shutdown();
+      await receiver.close();
       kv.close();
     }
   },

@@ -9,6 +9,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { type ServerProcess, startDashboardProcess } from "./_dashboard_process.ts";
 import { type KvConnectServer, startKvConnect } from "./_kv_connect.ts";
+import { Receiver } from "./_receiver.ts";
 import { runReports } from "./_reports.ts";
 import { base64url, hashApiKey, newDashboardId } from "../lib/protocol/keys.ts";
 import { DEFAULT_SETTINGS, type Report, type Run } from "../lib/protocol/schema.ts";
@@ -304,14 +305,7 @@ Deno.test("three dashboard.ts instances on one KV Connect store act as one serve
 
 Deno.test("two dashboard.ts instances on one store raise and send a failure's alert once", async () => {
   await withKvConnect(async (fixture) => {
-    const received: unknown[] = [];
-    const receiver = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
-      async (request) => {
-        received.push(JSON.parse(await request.text()));
-        return new Response("ok");
-      },
-    );
+    const receiver = new Receiver();
     const started = await Promise.allSettled(
       [0, 1].map(() =>
         startDashboardProcess(fixture.url, { DENO_KV_ACCESS_TOKEN: fixture.token }, [
@@ -337,7 +331,7 @@ Deno.test("two dashboard.ts instances on one store raise and send a failure's al
         call(instance, apiKey, method, `/api/d/${id}${path}`, body);
       const channel = await api(a, "POST", "/channels", {
         kind: "webhook",
-        url: `http://127.0.0.1:${receiver.addr.port}/hook`,
+        url: receiver.url("/hook"),
       });
       assertEquals(channel.status, 201);
       // The same batch through both at once, as a koid whose answer was lost resends it.
@@ -371,9 +365,9 @@ Deno.test("two dashboard.ts instances on one store raise and send a failure's al
       }
       assertEquals(alerts.map((alert) => alert.event), ["failed"]);
       assertEquals(alerts[0]!.deliveries.map((d) => [d.state, d.attempts]), [["sent", 1]]);
-      assertEquals(received.map((body) => (body as { runId: string }).runId), ["r1"]);
+      assertEquals(receiver.bodies().map((body) => body.runId), ["r1"]);
     } finally {
-      await receiver.shutdown();
+      await receiver.close();
       for (const instance of instances) {
         const { code, stderr } = await instance.stop();
         assertEquals(code, 0, stderr);

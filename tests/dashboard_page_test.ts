@@ -14,7 +14,14 @@
  */
 
 import { assert, assertEquals } from "./_assert.ts";
-import { Browser, chromiumInstalled, chromiumPath, isLoopbackUrl, type Page } from "./_browser.ts";
+import {
+  Browser,
+  chromiumInstalled,
+  chromiumPath,
+  isLoopbackUrl,
+  type Page,
+  waitForText,
+} from "./_browser.ts";
 import { runEntry } from "./_entry.ts";
 import { AnsiReader } from "../lib/ui/ansi.js";
 import {
@@ -368,19 +375,6 @@ function visibleText(page: Page, selector: string): Promise<string | null> {
     copy.querySelectorAll(".sr-only").forEach((hidden) => hidden.remove());
     return copy.textContent;
   })()`);
-}
-
-/** Waits until the element's text includes `text`; else fails saying what it was. */
-async function waitForText(page: Page, selector: string, text: string, timeoutMs = 10_000) {
-  const query = `document.querySelector(${JSON.stringify(selector)})?.textContent`;
-  try {
-    await page.waitForFunction(`${query}?.includes(${JSON.stringify(text)})`, { timeoutMs });
-  } catch (error) {
-    const found = await page.evaluate(query).catch(() => "(the page is gone)");
-    throw new Error(`${selector} never said "${text}"; it says ${JSON.stringify(found)}`, {
-      cause: error,
-    });
-  }
 }
 
 /** Words a coworker should not meet on the page: the exact terms live in folds for admins. */
