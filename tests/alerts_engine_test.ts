@@ -273,6 +273,15 @@ Deno.test("failures alert once per streak (again after a day), then once when th
       end("r0", T0 - 1, OK),
     ]);
     assertEquals(events().length, 4);
+    // A failure and the run that fixes it, in one batch (koid was offline): both alert.
+    const at = clock.now + 5 * MINUTE;
+    await report(alerts, "web1", [
+      start("x1", "jother", at, at),
+      end("x1", at + 1000, FAILED),
+      start("x2", "jother", at + MINUTE, at + MINUTE),
+      end("x2", at + MINUTE + 1000, OK),
+    ]);
+    assertEquals(events().slice(4), ["failed x1", "recovered x2"]);
   });
 });
 

@@ -333,6 +333,31 @@ export class AlertStore {
   }
 
   /**
+   * Several jobs' failure states at once, by tag.
+   *
+   * @param id The dashboard id.
+   * @param host The host.
+   * @param tags The jobs' tags.
+   * @returns The entries, by tag (each tag once).
+   */
+  async getFailureStates(
+    id: string,
+    host: string,
+    tags: readonly string[],
+  ): Promise<Map<string, Deno.KvEntryMaybe<FailureState>>> {
+    const unique = [...new Set(tags)];
+    const states = new Map<string, Deno.KvEntryMaybe<FailureState>>();
+    for (let i = 0; i < unique.length; i += 10) {
+      const group = unique.slice(i, i + 10);
+      const entries = await this.#kv.getMany<FailureState[]>(
+        group.map((tag) => ["alertFail", id, host, tag]),
+      );
+      group.forEach((tag, j) => states.set(tag, entries[j]!));
+    }
+    return states;
+  }
+
+  /**
    * Forgets the states of jobs that are gone.
    *
    * @param id The dashboard id.

@@ -24,9 +24,12 @@ import type { Run } from "../../protocol/schema.ts";
 /** A job that kept failing alerts again after this long, at the most once. */
 export const REPEAT_FAILURE_MS = 24 * 3_600_000;
 
-/** What the engine remembers of a job's runs for failure alerts. */
+/**
+ * What the engine remembers of a job's runs for failure alerts. Nothing, while
+ * the job has only succeeded: a success that ends no streak changes nothing.
+ */
 export interface FailureState {
-  /** The end of the newest run taken into account, ms, and its id. */
+  /** The end of the newest run that changed this state, ms, and its id. */
   lastEndedAt: number;
   lastRunId: string;
   /** The streak of failures under way: its first run, and when it last alerted (null: muted). */
@@ -48,7 +51,8 @@ export interface Raised<E extends string> {
  * @param now The current instant.
  * @param muted Whether the job's alerts are muted: the state moves on, nothing is raised.
  * @returns The new state (null when the run changes nothing: it is older than
- * one taken into account, or the same), and the event.
+ * one taken into account, or the same, or a success that ends no streak), and
+ * the event.
  *
  * @example A failure, then the run that fixes it
  * ```ts
@@ -79,6 +83,8 @@ export function afterRunEnded(
   const moved = { lastEndedAt: endedAt, lastRunId: run.id };
   const failing = state?.failing ?? null;
   if (run.status === "succeeded") {
+    // Most runs: nothing to remember, nothing to write.
+    if (failing === null) return { state: null, raised: null };
     const alerted = failing !== null && failing.alertedAt !== null;
     const raised = alerted && !muted
       ? { event: "recovered" as const, key: `recovered/${failing.runId}` }

@@ -23,7 +23,14 @@ import {
 import type { Channel } from "./channel.ts";
 import { DeliveryError, oneLine } from "./delivery_error.ts";
 import type { Resolver } from "./destination.ts";
-import { afterRunEnded, currentWatch, hostChange, type HostState, missedDue } from "./detect.ts";
+import {
+  afterRunEnded,
+  currentWatch,
+  type FailureState,
+  hostChange,
+  type HostState,
+  missedDue,
+} from "./detect.ts";
 import { alertEmail } from "./email.ts";
 import { postOnce } from "./http_post.ts";
 import { webhookRequest } from "./presets.ts";
@@ -191,19 +198,33 @@ export class AlertEngine {
     const runs = (await this.#store.getRuns(id, ended))
       .filter((run) => run.host === host && run.status !== "running")
       .sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
-    if (runs.length === 0) return;
-    const mutes = new Mutes(await this.#alerts.listMutes(id));
-    const channels = await this.#alerts.listChannels(id);
+    const states = await this.#alerts.getFailureStates(id, host, runs.map((run) => run.tag));
+    let context: { mutes: Mutes; channels: Channel[] } | null = null;
     let raised = false;
     for (const run of runs) {
-      raised = await this.#runEnded(id, run, mutes, channels) || raised;
+      // Most runs succeed, of jobs not failing: they raise nothing and change nothing.
+      const state = states.get(run.tag)!;
+      if (run.status === "succeeded" && !state.value?.failing) continue;
+      context ??= {
+        mutes: new Mutes(await this.#alerts.listMutes(id)),
+        channels: await this.#alerts.listChannels(id),
+      };
+      raised = await this.#runEnded(id, run, state, context.mutes, context.channels) || raised;
+      // A later run of the same job in this batch reads the state this one left.
+      states.set(run.tag, await this.#alerts.getFailureState(id, host, run.tag));
     }
     if (raised) this.kick();
   }
 
-  async #runEnded(id: string, run: Run, mutes: Mutes, channels: Channel[]): Promise<boolean> {
+  async #runEnded(
+    id: string,
+    run: Run,
+    first: Deno.KvEntryMaybe<FailureState>,
+    mutes: Mutes,
+    channels: Channel[],
+  ): Promise<boolean> {
     const read = () => this.#alerts.getFailureState(id, run.host, run.tag);
-    const { raised } = await this.#settle(id, await read(), read, (entry, now) => {
+    const { raised } = await this.#settle(id, first, read, (entry, now) => {
       const change = afterRunEnded(entry.value, run, now, mutes.job(run.host, run.tag));
       if (change.state === null) return null;
       return {
