@@ -135,6 +135,7 @@ export function homePage(): Response {
  * Nothing else of `lib/ui/` is served.
  */
 export const UI_FILES: Readonly<Record<string, string>> = {
+  "alerts.js": "text/javascript; charset=utf-8",
   "ansi.js": "text/javascript; charset=utf-8",
   "api.js": "text/javascript; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",

@@ -121,7 +121,7 @@ export interface Run extends Omit<RunStartInfo, "id"> {
   outputBytes: number;
 }
 
-/** A dashboard's retention settings. */
+/** A dashboard's settings: retention, and when alerts call a run missed or a host silent. */
 export interface Settings {
   /** Runs kept per job. */
   retentionRuns: number;
@@ -129,6 +129,10 @@ export interface Settings {
   retentionDays: number;
   /** Bytes of output kept per run. */
   outputLimit: number;
+  /** Seconds after its due time a scheduled run may take to start before it is missed. */
+  missedGraceSeconds: number;
+  /** Seconds without a word from a host before it is silent. */
+  hostSilentSeconds: number;
 }
 
 /** The settings of a new dashboard. */
@@ -136,6 +140,8 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
   retentionRuns: 100,
   retentionDays: 30,
   outputLimit: 1024 * 1024,
+  missedGraceSeconds: 60,
+  hostSilentSeconds: 300,
 };
 
 /** The allowed range of each setting. */
@@ -143,6 +149,8 @@ export const SETTING_RANGES: Readonly<Record<keyof Settings, readonly [number, n
   retentionRuns: [1, 10_000],
   retentionDays: [1, 3650],
   outputLimit: [1024, 16 * 1024 * 1024],
+  missedGraceSeconds: [60, 86_400],
+  hostSilentSeconds: [60, 604_800],
 };
 
 /**

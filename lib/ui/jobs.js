@@ -106,16 +106,37 @@ export function jobHref(job) {
 }
 
 /**
- * The next-run cell's content.
+ * The next-run cell's content. A silent machine's job shows no next run (it
+ * will not run while nothing is heard from there) but that its machine is
+ * silent, and when the run it owes is or was due.
  *
  * @param {JobRow} job The job.
  * @param {number} now The current instant.
+ * @param {HostInfo | undefined} info Its machine.
  * @returns {(Node | string)[]}
  */
-function nextRun(job, now) {
+function nextRun(job, now, info) {
   if (job.schedule === "@manual") return [h("span", { class: "muted" }, "when started")];
   if (job.schedule === "@reboot") {
     return [h("span", { class: "muted" }, "at the next start-up")];
+  }
+  if (info?.silent && job.nextRun !== null) {
+    const due = job.due === null ? null : Date.parse(job.due);
+    const note = h("span", { class: "silent-note" }, "the machine is silent");
+    if (due === null) return [note];
+    const time = h("time", { datetime: new Date(due).toISOString() }, formatTime(due, now));
+    return [
+      note,
+      due <= now
+        ? h("span", { class: "relative" }, "was due ", time, `, ${formatRelative(due, now)}`)
+        : h(
+          "span",
+          { class: "relative" },
+          "due ",
+          time,
+          ` (${formatRelative(due, now)}), if it is back`,
+        ),
+    ];
   }
   if (job.nextRun === null) {
     return [h("span", { class: "muted" }, "never: the schedule names no date to come")];
@@ -183,9 +204,10 @@ const COLUMNS = ["Job", "Schedule", "Next run", "Last run", "Duration"];
  *
  * @param {JobRow} job The job.
  * @param {number} now The current instant.
+ * @param {HostInfo | undefined} info Its machine.
  * @returns {HTMLTableRowElement}
  */
-function jobRow(job, now) {
+function jobRow(job, now, info) {
   const label = jobLabel(job);
   const run = job.lastRun;
   const zone = jobZone(job, now);
@@ -220,7 +242,7 @@ function jobRow(job, now) {
       zone === null ? null : h("span", { class: "zone" }, `${zone} time`),
       h("code", { class: "schedule" }, job.schedule),
     ),
-    cell("Next run", ...nextRun(job, now)),
+    cell("Next run", ...nextRun(job, now, info)),
     cell("Last run", ...lastRun(job, now)),
     cell(
       "Duration",
@@ -285,9 +307,9 @@ function hostRow(host, info, now) {
           ? "connected"
           : lastSeen === null
           ? "never connected"
-          : `not connected, last seen ${formatTime(lastSeen, now)} (${
-            formatRelative(lastSeen, now)
-          })`,
+          : `${info?.silent ? "silent" : "not connected"}, last seen ${
+            formatTime(lastSeen, now)
+          } (${formatRelative(lastSeen, now)})`,
       ),
     ),
   );
@@ -346,7 +368,9 @@ export function jobsContent(jobs, hosts, now) {
       ),
       ...[...byHost.keys()].sort().flatMap((host) => [
         hostRow(host, known.get(host), now),
-        ...(/** @type {JobRow[]} */ (byHost.get(host))).map((job) => jobRow(job, now)),
+        ...(/** @type {JobRow[]} */ (byHost.get(host))).map((job) =>
+          jobRow(job, now, known.get(host))
+        ),
       ]),
     );
   });
