@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { OutputChunk } from "../lib/runs/output.ts";
+import type { OutputChunk } from "../lib/output_cap.ts";
 import type { Report } from "../lib/protocol/schema.ts";
 
 /**

@@ -18,7 +18,7 @@ import {
   SENDMAIL_PATH,
 } from "../runs/mail.ts";
 import { OutputMail } from "../runs/mailer.ts";
-import { DEFAULT_OUTPUT_LIMIT, OutputCapture } from "../runs/output.ts";
+import { DEFAULT_OUTPUT_LIMIT, OutputCapture } from "../output_cap.ts";
 import { JobStartError, spawnJob } from "../runs/spawn.ts";
 import type { KoitabJob } from "../koitab.ts";
 import { CliError } from "./errors.ts";

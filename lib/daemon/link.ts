@@ -29,6 +29,7 @@ import { clearJobListRefusal, writeJobListRefusal } from "../link/link_state.ts"
 import type { KoiPaths } from "../koidir.ts";
 import type { KoitabJob } from "../koitab.ts";
 import { checkManualRun } from "../protocol/manual.ts";
+import { capChunks, DEFAULT_OUTPUT_LIMIT, NOTE_ROOM } from "../output_cap.ts";
 import { newRunId, type RunEnd } from "../runs/history.ts";
 import type { RunEvent, RunRequest } from "./runner.ts";
 import { BATCH_BYTES, ReportSpool, SeenSignatures, utf8Length } from "./spool.ts";
@@ -82,9 +83,6 @@ const RUNS_PER_POLL = 100;
 
 /** Beyond this much waiting in the spool, live output is no longer spooled (ends still are). */
 const SPOOL_OUTPUT_CAP = 64 * 1024 * 1024;
-
-/** The most output text an end report carries: head and tail, so a report stays far below 8 MiB. */
-const END_OUTPUT_CHARS = 1024 * 1024;
 
 /** How long koid keeps the signature of an accepted manual run. */
 const SEEN_KEEP_MS = 10 * 60_000;
@@ -466,30 +464,13 @@ function sameConfig(a: DashboardConfig, b: DashboardConfig): boolean {
   return a.id === b.id && a.server === b.server && a.apiKey === b.apiKey && a.runKey === b.runKey;
 }
 
-/** A run's end, its output cut to head and tail if it is too large for one report. */
+/**
+ * A run's end, its output capped to head and tail if it is too large for one
+ * report: koid's capture (its default limit and note) passes as it is, a larger
+ * `--output-limit` is cut here, so a report stays far below the server's 8 MiB.
+ */
 function fitEnd(end: RunEnd): RunEnd {
-  const total = end.chunks.reduce((sum, chunk) => sum + chunk.text.length, 0);
-  if (total <= END_OUTPUT_CHARS) return end;
-  const half = END_OUTPUT_CHARS / 2;
-  const head: RunEnd["chunks"][number][] = [];
-  const tail: RunEnd["chunks"][number][] = [];
-  let room = half;
-  for (const chunk of end.chunks) {
-    if (room <= 0) break;
-    head.push({ stream: chunk.stream, text: chunk.text.slice(0, room) });
-    room -= chunk.text.length;
-  }
-  room = half;
-  for (const chunk of [...end.chunks].reverse()) {
-    if (room <= 0) break;
-    tail.unshift({
-      stream: chunk.stream,
-      text: chunk.text.slice(Math.max(0, chunk.text.length - room)),
-    });
-    room -= chunk.text.length;
-  }
-  const note = { stream: "koi" as const, text: `\n[koi: ${total - 2 * half} characters elided]\n` };
-  return { ...end, chunks: [...head, note, ...tail] };
+  return { ...end, chunks: capChunks(end.chunks, DEFAULT_OUTPUT_LIMIT + NOTE_ROOM) };
 }
 
 /** Text from a request, safe for one log line. */

@@ -21,7 +21,7 @@ import {
 } from "../runs/history.ts";
 import { mailLog, type MailSettings, planMail } from "../runs/mail.ts";
 import { OutputMail } from "../runs/mailer.ts";
-import { OutputCapture, type OutputChunk } from "../runs/output.ts";
+import { OutputCapture, type OutputChunk } from "../output_cap.ts";
 import type { RunUser } from "../runs/run_user.ts";
 import { JobStartError, spawnJob, type UserSwitch } from "../runs/spawn.ts";
 

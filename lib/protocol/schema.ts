@@ -9,7 +9,7 @@
 
 import type { ArgSpec } from "../args.ts";
 import { fromBase64url } from "./keys.ts";
-import type { OutputChunk, OutputStream } from "../runs/output.ts";
+import type { OutputChunk, OutputStream } from "../output_cap.ts";
 import type { RunStatus, Trigger } from "../runs/history.ts";
 import {
   MAX_ARGS,

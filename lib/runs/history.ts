@@ -12,7 +12,7 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { preparePrivateDatabase } from "../files.ts";
-import type { OutputChunk } from "./output.ts";
+import type { OutputChunk } from "../output_cap.ts";
 
 /**
  * What started a run: its schedule, koid's start in a new boot (`@reboot`), a

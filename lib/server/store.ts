@@ -38,8 +38,8 @@
  */
 
 import { base64url } from "../protocol/keys.ts";
-import type { OutputStream } from "../runs/output.ts";
-import { addSeq, capChunks, charBoundary, hasSeq, type SeqRanges, splitBytes } from "./chunks.ts";
+import { capChunks, charBoundary, type OutputStream } from "../output_cap.ts";
+import { addSeq, hasSeq, type SeqRanges, splitBytes } from "./chunks.ts";
 import {
   type ArgValues,
   DEFAULT_SETTINGS,
