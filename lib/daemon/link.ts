@@ -30,6 +30,7 @@ import type { KoiPaths } from "../koidir.ts";
 import type { KoitabJob } from "../koitab.ts";
 import { checkManualRun } from "../protocol/manual.ts";
 import { capChunks, DEFAULT_OUTPUT_LIMIT, NOTE_ROOM } from "../output_cap.ts";
+import { sleep, Wakeup } from "../wakeup.ts";
 import { newRunId, type RunEnd } from "../runs/history.ts";
 import type { RunEvent, RunRequest } from "./runner.ts";
 import { BATCH_BYTES, ReportSpool, SeenSignatures, utf8Length } from "./spool.ts";
@@ -512,42 +513,6 @@ function failureKind(error: unknown): string {
   return `failing ${(error as Error)?.name}`;
 }
 
-/** Something to wait for: a wake-up, an abort or a timeout, whichever comes first. */
-class Wakeup {
-  #pending = false;
-  #resolve: (() => void) | null = null;
-
-  notify(): void {
-    this.#pending = true;
-    this.#resolve?.();
-  }
-
-  /** Resolves when notified (now, if it was since the last wait), aborted, or after `ms`. */
-  wait(signal: AbortSignal, ms = Infinity): Promise<void> {
-    if (this.#pending || signal.aborted) {
-      this.#pending = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        this.#resolve = null;
-        this.#pending = false;
-        resolve();
-      };
-      if (Number.isFinite(ms)) timer = setTimeout(done, ms);
-      this.#resolve = done;
-      signal.addEventListener("abort", done, { once: true });
-    });
-  }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Wakeup().wait(signal, ms);
-}
-
 interface SessionContext {
   readonly options: LinkOptions;
   readonly timing: LinkTiming;
@@ -693,7 +658,7 @@ class Session {
     while (!signal.aborted) {
       const batch = spool.take(this.config.id, BATCH_BYTES, limit);
       if (batch === null) {
-        await this.#reportsWake.wait(signal);
+        await this.#reportsWake.wait(Infinity, signal);
         continue;
       }
       try {
@@ -747,11 +712,11 @@ class Session {
     while (!signal.aborted) {
       if (!this.#jobsDirty) {
         if (this.#refusedAt === null) {
-          await this.#jobsWake.wait(signal);
+          await this.#jobsWake.wait(Infinity, signal);
           continue;
         }
         const retryAt = this.#refusedAt + timing.refusedRetryMs;
-        await this.#jobsWake.wait(signal, Math.max(0, retryAt - Date.now()));
+        await this.#jobsWake.wait(Math.max(0, retryAt - Date.now()), signal);
         if (Date.now() >= retryAt) this.#jobsDirty = true;
         continue;
       }
