@@ -9,6 +9,8 @@
  * @module
  */
 
+import { BodyTooLargeError, readBody } from "../read_body.ts";
+
 /** How long a call may take by default, answer included. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -641,46 +643,16 @@ async function readLimited(
   maxBytes: number,
   signal: AbortSignal,
 ): Promise<string> {
-  const tooLarge = () =>
-    new DashboardError(
+  try {
+    return new TextDecoder().decode(await readBody(response, maxBytes, signal));
+  } catch (error) {
+    if (!(error instanceof BodyTooLargeError)) throw error;
+    throw new DashboardError(
       `the server's answer is larger than ${maxBytes} bytes`,
       "answer",
       response.status,
     );
-  if (response.body === null) return "";
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) {
-    await response.body.cancel().catch(() => {});
-    throw tooLarge();
   }
-  const reader = response.body.getReader();
-  // Deno ends the read when the fetch's signal aborts; this makes sure of it.
-  const cancel = () => reader.cancel(signal.reason).catch(() => {});
-  signal.addEventListener("abort", cancel, { once: true });
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  try {
-    while (true) {
-      const { value, done } = await reader.read();
-      if (signal.aborted) throw signal.reason;
-      if (done) break;
-      total += value.length;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge();
-      }
-      parts.push(value);
-    }
-  } finally {
-    signal.removeEventListener("abort", cancel);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
-  return new TextDecoder().decode(bytes);
 }
 
 /** The useful part of a fetch failure: "connection refused", not "fetch failed". */
