@@ -30,7 +30,7 @@ import { deriveKeys, newDashboardId, signRun } from "../protocol/keys.ts";
 import type { KoiPaths } from "../koidir.ts";
 import { payloadText } from "../protocol/manual.ts";
 import { CliError } from "./errors.ts";
-import { namesJob, similarNames } from "../job_name.ts";
+import { namesJob, similarNames, typedName } from "../job_name.ts";
 import { generatePassword, obtainPassword } from "./password.ts";
 import { askLine } from "./prompt.ts";
 import { parseArgOptions, signalNumber } from "./run.ts";
@@ -398,8 +398,9 @@ function chooseJob(jobs: readonly HostJob[], wanted: string, host: string | null
   return found[0]!;
 }
 
+/** A named job as a person types it, quoted: `"Admin/Say"`. */
 function label(job: HostJob): string {
-  return job.section === null ? `"${job.name}"` : `"${job.section}/${job.name}"`;
+  return `"${typedName({ ...job, name: job.name ?? "" })}"`;
 }
 
 /**

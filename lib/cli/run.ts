@@ -22,7 +22,7 @@ import { DEFAULT_OUTPUT_LIMIT, OutputCapture } from "../output_cap.ts";
 import { JobStartError, spawnJob } from "../runs/spawn.ts";
 import type { KoitabJob } from "../koitab.ts";
 import { CliError } from "./errors.ts";
-import { jobLabel, namesJob, similarNames } from "../job_name.ts";
+import { jobLabel, namesJob, similarNames, typedName } from "../job_name.ts";
 
 /**
  * Finds the job a user means: by name, by `Section/Name`, by tag, or, for a
@@ -56,7 +56,7 @@ export function findJob(jobs: readonly KoitabJob[], wanted: string): KoitabJob {
       : `; an unnamed job goes by its line number, as in "koitab run ${unnamed.line}", or its tag`;
     throw new CliError(`no job "${wanted}" in the koitab (${namedJobs(jobs)}${byLine})`);
   }
-  const choices = matches.map((job) => `"${job.section}/${job.name}"`).join(" or ");
+  const choices = matches.map((job) => `"${typedName({ ...job, name: job.name! })}"`).join(" or ");
   throw new CliError(`"${wanted}" names ${matches.length} jobs: say ${choices}`);
 }
 
@@ -74,11 +74,15 @@ export function namedJobs(jobs: readonly KoitabJob[]): string {
 
 /** Each named job as a person would type it: its name, or `Section/Name` where names repeat. */
 function typedNames(jobs: readonly KoitabJob[]): string[] {
-  return jobs.filter((job) => job.name !== null).map((job) =>
-    jobs.some((other) => other !== job && other.name === job.name)
-      ? `${job.section}/${job.name}`
-      : job.name!
-  );
+  return jobs.flatMap((job) => {
+    const name = job.name;
+    if (name === null) return [];
+    return [
+      jobs.some((other) => other !== job && other.name === name)
+        ? typedName({ ...job, name })
+        : name,
+    ];
+  });
 }
 
 /**
