@@ -28,6 +28,7 @@ import {
 import { readJobListRefusal } from "../link/link_state.ts";
 import { deriveKeys, newDashboardId, signRun } from "../protocol/keys.ts";
 import type { KoiPaths } from "../koidir.ts";
+import { scheduleKind } from "../protocol/job_kind.js";
 import { payloadText } from "../protocol/manual.ts";
 import { CliError } from "./errors.ts";
 import { namesJob, similarNames, typedName } from "../job_name.ts";
@@ -346,7 +347,7 @@ function uniqueTimestamp(): number {
 /** Which of the dashboard's `@manual` jobs the user means. */
 function chooseJob(jobs: readonly HostJob[], wanted: string, host: string | null): HostJob {
   const matches = (job: HostJob) => namesJob(job, wanted);
-  const manual = jobs.filter((job) => job.schedule === "@manual");
+  const manual = jobs.filter((job) => scheduleKind(job.schedule) === "manual");
   let found = manual.filter(matches);
   if (found.length === 0) {
     if (jobs.some(matches)) {

@@ -15,7 +15,6 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { parseCron } from "../cron.ts";
 import {
   DashboardClient,
   DashboardError,
@@ -28,6 +27,7 @@ import { type DashboardConfig, readDashboardConfig } from "../link/config.ts";
 import { clearJobListRefusal, writeJobListRefusal } from "../link/link_state.ts";
 import type { KoiPaths } from "../koidir.ts";
 import type { KoitabJob } from "../koitab.ts";
+import { jobSchedule } from "../schedules.ts";
 import { checkManualRun } from "../protocol/manual.ts";
 import { capChunks, DEFAULT_OUTPUT_LIMIT, NOTE_ROOM } from "../output_cap.ts";
 import { sleep, Wakeup } from "../wakeup.ts";
@@ -146,8 +146,8 @@ export function dashboardJobs(jobs: readonly KoitabJob[], localZone: string, now
   return jobs.map((job) => {
     const timezone = job.timezone ?? localZone;
     const next: string[] = [];
-    if (job.schedule !== "@manual" && job.schedule !== "@reboot") {
-      const schedule = parseCron(job.schedule, { timezone });
+    const schedule = jobSchedule(job, localZone);
+    if (schedule !== null) {
       let after: Date | null = now;
       while (next.length < 5 && (after = schedule.next(after)) !== null) {
         next.push(after.toISOString());

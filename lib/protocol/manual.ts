@@ -121,7 +121,7 @@ export async function checkManualRun(
   if (context.seen(signature)) return refuse("the request was already received once (a replay)");
   const job = context.jobs.find((candidate) => candidate.tag === payload.tag);
   if (job === undefined) return refuse(`no job with tag "${payload.tag}" in the local koitab`);
-  if (job.schedule !== "@manual") {
+  if (job.kind !== "manual") {
     return refuse(`the job with tag "${payload.tag}" is not an @manual job`);
   }
   const values: Record<string, string | number | boolean> = {};

@@ -6,7 +6,9 @@
  * @module
  */
 
-import { type CronSchedule, parseCron } from "../cron.ts";
+import type { CronSchedule } from "../cron.ts";
+import { scheduleKind } from "../protocol/job_kind.js";
+import { cronSchedule } from "../schedules.ts";
 import { describeSchedule } from "../describe.ts";
 import type { Job, Run } from "../protocol/schema.ts";
 
@@ -31,13 +33,6 @@ export interface JobView {
   readonly state: JobState;
 }
 
-/**
- * Parsed schedules by zone and expression: the page asks for every job's view every
- * few seconds, and a dashboard's schedules change rarely.
- */
-const schedules = new Map<string, CronSchedule>();
-const MAX_SCHEDULES = 10_000;
-
 /** The job's first time after `at` by its schedule, ms; null if none or unreadable. */
 function nextAfter(job: Job, at: number): number | null {
   try {
@@ -47,15 +42,13 @@ function nextAfter(job: Job, at: number): number | null {
   }
 }
 
+/**
+ * A job's schedule, parsed once per expression and zone (./schedules.ts): the page
+ * asks for every job's view every few seconds, and a dashboard's schedules change
+ * rarely.
+ */
 function scheduleOf(job: Job): CronSchedule {
-  const key = `${job.timezone ?? ""}\n${job.schedule}`;
-  let schedule = schedules.get(key);
-  if (schedule === undefined) {
-    schedule = parseCron(job.schedule, job.timezone ? { timezone: job.timezone } : {});
-    if (schedules.size >= MAX_SCHEDULES) schedules.clear();
-    schedules.set(key, schedule);
-  }
-  return schedule;
+  return cronSchedule(job.schedule, job.timezone ?? undefined);
 }
 
 /**
@@ -75,7 +68,7 @@ export function viewJob(job: Job, lastRun: Run | null, now: number): JobView {
   const description = describeSchedule(job.schedule);
   let due: number | null = null;
   let nextRun: number | null = null;
-  if (!job.schedule.startsWith("@manual") && job.schedule !== "@reboot") {
+  if (scheduleKind(job.schedule) === "cron") {
     nextRun = nextAfter(job, now);
     if (lastRun === null) {
       const first = job.next[0] === undefined ? NaN : Date.parse(job.next[0]);

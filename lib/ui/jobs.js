@@ -23,6 +23,7 @@ import {
   zonesAgree,
 } from "./format.js";
 import { every } from "./poll.js";
+import { scheduleKind } from "../protocol/job_kind.js";
 
 /** @typedef {import("./api.js").JobRow} JobRow */
 /** @typedef {import("./api.js").HostInfo} HostInfo */
@@ -113,8 +114,9 @@ export function jobHref(job) {
  * @returns {(Node | string)[]}
  */
 function nextRun(job, now) {
-  if (job.schedule === "@manual") return [h("span", { class: "muted" }, "when started")];
-  if (job.schedule === "@reboot") {
+  const kind = scheduleKind(job.schedule);
+  if (kind === "manual") return [h("span", { class: "muted" }, "when started")];
+  if (kind === "reboot") {
     return [h("span", { class: "muted" }, "at the next start-up")];
   }
   if (job.nextRun === null) {
@@ -200,7 +202,7 @@ function jobRow(job, now) {
         { href: jobHref(job), class: job.name === null ? "command" : null },
         label,
       ),
-      job.schedule === "@manual"
+      scheduleKind(job.schedule) === "manual"
         ? h(
           "a",
           { href: jobHref(job), class: "button small", "aria-label": `Run ${label}…` },
@@ -213,7 +215,7 @@ function jobRow(job, now) {
       h(
         "span",
         { class: "description" },
-        job.schedule === "@reboot"
+        scheduleKind(job.schedule) === "reboot"
           ? "at start-up (when Koi starts on the machine)"
           : job.description || job.schedule,
       ),
