@@ -29,6 +29,7 @@
 
 import { type ArgSpec, parseArgSpecs } from "./args.ts";
 import { MAX_COMMAND_BYTES, MAX_JOB_LIST_JSON_BYTES, MAX_JOBS, MAX_NAME_CHARS } from "./limits.ts";
+import { argDefault } from "./protocol/arg_types.js";
 import { type JobKind, scheduleKind } from "./protocol/job_kind.js";
 import { cronSchedule } from "./schedules.ts";
 import { zoneInfo } from "./timezone.ts";
@@ -342,7 +343,7 @@ export function parseKoitab(text: string): Koitab {
     const args = parseArgSpecs(command);
     const kind = scheduleKind(schedule);
     if (kind !== "manual") {
-      const required = args.find((arg) => arg.type !== "bool" && arg.default === undefined);
+      const required = args.find((arg) => argDefault(arg) === undefined);
       if (required) {
         throw new LineError(
           `argument "${required.name}" needs a default, since the job runs on its schedule (only @manual jobs may leave it out)`,

@@ -487,6 +487,12 @@ Deno.test("koitab -d run: koid's refusal, a kill, a timeout, several hosts and b
       2,
       'koitab: argument "N" must be a whole number, got "five"',
     ]);
+    // The one verdict of tests/_arg_cases.ts: a "+" is no part of a whole number here either.
+    const plus = await koitab(["run", "Say", "--arg", "Who=x", "--arg", "N=+5"]);
+    assertEquals([plus.code, plus.stderr.split("\n")[0]], [
+      2,
+      'koitab: argument "N" must be a whole number, got "+5"',
+    ]);
     const missing = await koitab(["run", "Say"]);
     assertEquals(
       missing.stderr.split("\n")[0],

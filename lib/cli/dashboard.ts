@@ -28,6 +28,8 @@ import {
 import { readJobListRefusal } from "../link/link_state.ts";
 import { deriveKeys, newDashboardId, signRun } from "../protocol/keys.ts";
 import type { KoiPaths } from "../koidir.ts";
+import { ArgumentError, type ArgValue, readArgValues } from "../args.ts";
+import { argDefault } from "../protocol/arg_types.js";
 import { scheduleKind } from "../protocol/job_kind.js";
 import { payloadText } from "../protocol/manual.ts";
 import { CliError } from "./errors.ts";
@@ -405,8 +407,8 @@ function label(job: HostJob): string {
 }
 
 /**
- * The typed values of `--arg name=value` options for a job, as koid checks them:
- * an int a whole number, a bool `true` or `false`.
+ * The typed values of `--arg name=value` options for a job, read as `koitab run`
+ * reads them and as koid checks them (`readArgValues()`), each required value given.
  *
  * @param job The job.
  * @param given The values as typed.
@@ -416,35 +418,16 @@ function label(job: HostJob): string {
 export function typedArgs(
   job: Pick<HostJob, "args">,
   given: Readonly<Record<string, string>>,
-): Record<string, string | number | boolean> {
-  const values: Record<string, string | number | boolean> = {};
-  for (const [name, text] of Object.entries(given)) {
-    const spec = job.args.find((arg) => arg.name === name);
-    if (spec === undefined) {
-      const known = job.args.map((arg) => `"${arg.name}"`).join(", ");
-      throw new CliError(
-        `unknown argument "${name}" (${
-          known ? `the job takes ${known}` : "the job takes no arguments"
-        })`,
-        2,
-      );
-    }
-    if (spec.type === "int") {
-      if (!/^[+-]?[0-9]+$/.test(text) || !Number.isSafeInteger(Number(text))) {
-        throw new CliError(`argument "${name}" must be a whole number, got "${text}"`, 2);
-      }
-      values[name] = Number(text);
-    } else if (spec.type === "bool") {
-      if (text !== "true" && text !== "false") {
-        throw new CliError(`argument "${name}" must be true or false, got "${text}"`, 2);
-      }
-      values[name] = text === "true";
-    } else {
-      values[name] = text;
-    }
+): Record<string, ArgValue> {
+  let values: Record<string, ArgValue>;
+  try {
+    values = readArgValues(job, given);
+  } catch (error) {
+    if (error instanceof ArgumentError) throw new CliError(error.message, 2);
+    throw error;
   }
   for (const spec of job.args) {
-    if (!(spec.name in values) && spec.default === undefined && spec.type !== "bool") {
+    if (!Object.hasOwn(values, spec.name) && argDefault(spec) === undefined) {
       throw new CliError(
         `argument "${spec.name}" has no default: give it with --arg "${spec.name}=VALUE"`,
         2,

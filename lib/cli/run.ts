@@ -6,7 +6,7 @@
  * @module
  */
 
-import { argName, fillArgs } from "../args.ts";
+import { argName, type ArgValue, fillArgs, readArgValues } from "../args.ts";
 import { jobEnvironment, type JobUser } from "../runs/environment.ts";
 import { type History, newRunId, runEnd, type RunStart } from "../runs/history.ts";
 import {
@@ -159,7 +159,7 @@ export interface RunNowOptions {
  * records how it ended; SIGTERM and SIGHUP sent to koitab are passed on to it.
  *
  * @param job The job to run.
- * @param values Its argument values, checked by `fillArgs()`.
+ * @param values Its argument values as typed (`--arg name=value`), read by `readArgValues()`.
  * @param user Who it runs as (the caller).
  * @param daemonEnv The caller's environment; only locale variables and MAILFROM pass to the job.
  * @param options Mail, the history, and the log.
@@ -174,8 +174,10 @@ export async function runJobNow(
   options: RunNowOptions,
 ): Promise<number> {
   let command: string;
+  let typed: Record<string, ArgValue>;
   try {
-    command = fillArgs(job, values);
+    typed = readArgValues(job, values);
+    command = fillArgs(job, typed);
   } catch (error) {
     throw new CliError(`${jobLabel(job)}: ${(error as Error).message}`, 2);
   }
@@ -187,7 +189,7 @@ export async function runJobNow(
     name: job.name,
     section: job.section,
     trigger: "cli",
-    args: typedValues(job, values),
+    args: typed,
     scheduledFor: null,
     startedAt,
   };
@@ -284,19 +286,6 @@ async function writeAll(
   } catch {
     return false;
   }
-}
-
-/** The values as the history keeps them: typed as the job's arguments declare (already checked). */
-function typedValues(
-  job: Pick<KoitabJob, "args">,
-  values: Readonly<Record<string, string>>,
-): Record<string, string | number | boolean> {
-  const typed: Record<string, string | number | boolean> = {};
-  for (const [name, text] of Object.entries(values)) {
-    const type = job.args.find((arg) => arg.name === name)?.type;
-    typed[name] = type === "int" ? Number(text) : type === "bool" ? text === "true" : text;
-  }
-  return typed;
 }
 
 const SIGNALS: Partial<Record<Deno.Signal, number>> = {

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { type ArgSpec, fitsArgType, isArgType } from "../protocol/arg_types.js";
 import { BodyTooLargeError, readBody } from "../read_body.ts";
 
 /** How long a call may take by default, answer included. */
@@ -53,11 +54,7 @@ export class DashboardError extends Error {
 }
 
 /** An argument of a job, as the API describes it. */
-export interface JobArg {
-  readonly name: string;
-  readonly type: "string" | "int" | "bool";
-  readonly default?: string | number | boolean;
-}
+export type JobArg = Readonly<ArgSpec>;
 
 /** A job as koid sends it: `PUT /api/d/{id}/hosts/{host}/jobs`. */
 export interface Job {
@@ -780,16 +777,9 @@ function jobArg(value: unknown, what: string): JobArg {
   const arg = object(value, what);
   const name = string(arg, "name", `${what}.name`);
   const type = string(arg, "type", `${what}.type`);
-  if (type !== "string" && type !== "int" && type !== "bool") {
-    throw invalid(`"${what}.type" is not string, int or bool`);
-  }
+  if (!isArgType(type)) throw invalid(`"${what}.type" is not string, int or bool`);
   const given = arg.default;
   if (given === undefined || given === null) return { name, type };
-  const fits = type === "int"
-    ? Number.isSafeInteger(given)
-    : type === "bool"
-    ? typeof given === "boolean"
-    : typeof given === "string";
-  if (!fits) throw invalid(`"${what}.default" is not a ${type}`);
-  return { name, type, default: given as string | number | boolean };
+  if (!fitsArgType(type, given)) throw invalid(`"${what}.default" is not a ${type}`);
+  return { name, type, default: given };
 }

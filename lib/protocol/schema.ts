@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ArgSpec } from "../args.ts";
+import { ARG_TYPES, type ArgSpec, type ArgValue, fitsArgType } from "./arg_types.js";
 import { fromBase64url } from "./keys.ts";
 import type { OutputChunk, OutputStream } from "../output_cap.ts";
 import type { RunStatus, Trigger } from "../runs/history.ts";
@@ -66,7 +66,7 @@ export interface Job {
 }
 
 /** A run's argument values. */
-export type ArgValues = Record<string, string | number | boolean>;
+export type ArgValues = Record<string, ArgValue>;
 
 /** What koid reports when a run starts. */
 export interface RunStartInfo {
@@ -257,13 +257,12 @@ function fits(record: unknown, field: string): void {
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 const STREAMS = ["stdout", "stderr", "koi"] as const;
-const ARG_TYPES = ["string", "int", "bool"] as const;
 
 /**
  * An argument's value or default. A value fits any manual-run payload the server
  * queues (`MAX_QUEUED_PAYLOAD_BYTES`); a default fits any command.
  */
-function argValue(value: unknown, field: string, maxChars: number): string | number | boolean {
+function argValue(value: unknown, field: string, maxChars: number): ArgValue {
   if (typeof value === "string") return string(value, field, maxChars);
   if (typeof value === "boolean") return value;
   if (typeof value === "number" && Number.isFinite(value)) return value;
@@ -277,7 +276,15 @@ function parseArgSpec(value: unknown, field: string): ArgSpec {
     type: oneOf(raw.type, `${field}.type`, ARG_TYPES),
   };
   if (raw.default !== undefined) {
-    spec.default = argValue(raw.default, `${field}.default`, MAX_COMMAND_BYTES);
+    const value = argValue(raw.default, `${field}.default`, MAX_COMMAND_BYTES);
+    if (!fitsArgType(spec.type, value)) {
+      throw new FieldError(
+        `${field}.default`,
+        `must be of the argument's type (${spec.type})`,
+        value,
+      );
+    }
+    spec.default = value;
   }
   return spec;
 }
