@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Job, Report } from "../lib/link/client.ts";
+import type { Job, Report } from "../lib/protocol/wire.ts";
 import { verifyRun } from "../lib/protocol/keys.ts";
 
 /** A request as the fake received it. */
@@ -185,8 +185,8 @@ export class FakeDashboard {
       const manual = this.manuals.get(report.manualId);
       if (manual) {
         manual.state = report.state;
-        if (report.reason !== undefined) manual.reason = report.reason;
-        if (report.runId !== undefined) manual.runId = report.runId;
+        if (report.reason !== null) manual.reason = report.reason;
+        if (report.runId !== null) manual.runId = report.runId;
       }
     }
     return true;

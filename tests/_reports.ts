@@ -6,7 +6,7 @@
  */
 
 import type { OutputChunk } from "../lib/output_cap.ts";
-import type { Report } from "../lib/protocol/schema.ts";
+import type { Report } from "../lib/protocol/wire.ts";
 
 /**
  * A scheduled run's start.

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "./_assert.ts";
 import type { OutputChunk } from "../lib/output_cap.ts";
-import { DEFAULT_SETTINGS, type Job, type Report, type Settings } from "../lib/protocol/schema.ts";
+import { DEFAULT_SETTINGS, type Job, type Report, type Settings } from "../lib/protocol/wire.ts";
 import { DashboardStore, KEY_KINDS } from "../lib/server/store.ts";
 import { endReport, outputReport, startReport } from "./_reports.ts";
 

@@ -7,8 +7,9 @@
  */
 
 import { assert, assertEquals } from "./_assert.ts";
-import { DashboardClient, DashboardError, type Job } from "../lib/link/client.ts";
-import { MAX_JOB_LIST_BYTES, parseJobList } from "../lib/protocol/schema.ts";
+import { DashboardClient, DashboardError } from "../lib/link/client.ts";
+import { parseJobList } from "../lib/protocol/schema.ts";
+import { type Job, MAX_JOB_LIST_BYTES } from "../lib/protocol/wire.ts";
 import { startServer } from "../lib/server/server.ts";
 import { dashboardJobs } from "../lib/daemon/link.ts";
 import { base64url, newDashboardId } from "../lib/protocol/keys.ts";

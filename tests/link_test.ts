@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { FakeDashboard, misbehaviours, serveResets } from "./_fake_dashboard.ts";
-import type { EndReport, OutputReport, Report, StartReport } from "../lib/link/client.ts";
+import type { EndReport, OutputReport, Report, StartReport } from "../lib/protocol/wire.ts";
 import { writeDashboardConfig } from "../lib/link/config.ts";
 import { History } from "../lib/runs/history.ts";
 import { dashboardJobs, DashboardLink, linkHost, type LinkTiming } from "../lib/daemon/link.ts";

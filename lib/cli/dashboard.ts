@@ -16,7 +16,6 @@ import {
   dashboardUrl,
   type HostJob,
   normalizeServer,
-  type OutputRecord,
   parseDashboardUrl,
 } from "../link/client.ts";
 import {
@@ -32,6 +31,7 @@ import { ArgumentError, type ArgValue, readArgValues } from "../args.ts";
 import { argDefault } from "../protocol/arg_types.js";
 import { scheduleKind } from "../protocol/job_kind.js";
 import { payloadText } from "../protocol/manual.ts";
+import type { OutputRecord } from "../protocol/wire.ts";
 import { CliError } from "./errors.ts";
 import { namesJob, similarNames, typedName } from "../job_name.ts";
 import { generatePassword, obtainPassword } from "./password.ts";

@@ -15,14 +15,8 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import {
-  DashboardClient,
-  DashboardError,
-  HOST_NAME,
-  type Job,
-  type ManualRequest,
-  type Report,
-} from "../link/client.ts";
+import { DashboardClient, DashboardError, type PolledManual } from "../link/client.ts";
+import { HOST_NAME, type Job, type Report } from "../protocol/wire.ts";
 import { type DashboardConfig, readDashboardConfig } from "../link/config.ts";
 import { clearJobListRefusal, writeJobListRefusal } from "../link/link_state.ts";
 import type { KoiPaths } from "../koidir.ts";
@@ -31,7 +25,7 @@ import { jobSchedule } from "../schedules.ts";
 import { checkManualRun } from "../protocol/manual.ts";
 import { capChunks, DEFAULT_OUTPUT_LIMIT, NOTE_ROOM } from "../output_cap.ts";
 import { sleep, Wakeup } from "../wakeup.ts";
-import { newRunId, type RunEnd } from "../runs/history.ts";
+import { newRunId, type RunEnd, type RunStart } from "../runs/history.ts";
 import type { RunEvent, RunRequest } from "./runner.ts";
 import { BATCH_BYTES, ReportSpool, SeenSignatures, utf8Length } from "./spool.ts";
 
@@ -267,11 +261,8 @@ export class DashboardLink {
           bytes: 0,
           capped: false,
         });
-        const manualId = this.#manualIds.get(event.run.id);
-        session.append({
-          type: "start",
-          run: { ...event.run, ...(manualId === undefined ? {} : { manualId }) },
-        });
+        const report = startReport(event.run, this.#manualIds.get(event.run.id) ?? null);
+        if (report !== null) session.append(report);
         return;
       }
       const run = this.#runs.get(event.id);
@@ -418,7 +409,7 @@ export class DashboardLink {
     });
   }
 
-  async #handleManual(session: Session, request: ManualRequest): Promise<void> {
+  async #handleManual(session: Session, request: PolledManual): Promise<void> {
     const options = this.#options;
     const now = this.#now();
     const verdict = await checkManualRun(request, {
@@ -436,6 +427,7 @@ export class DashboardLink {
         manualId: request.manualId,
         state: "refused",
         reason: reason.length > 1000 ? `${reason.slice(0, 999)}…` : reason,
+        runId: null,
       });
     };
     if (!verdict.ok) return refuse(verdict.reason);
@@ -457,8 +449,24 @@ export class DashboardLink {
     } finally {
       this.#manualIds.delete(runId);
     }
-    session.append({ type: "manual", manualId: request.manualId, state: "started", runId });
+    session.append({
+      type: "manual",
+      manualId: request.manualId,
+      state: "started",
+      reason: null,
+      runId,
+    });
   }
+}
+
+/**
+ * A run's start as the dashboard takes it, with the manual run it answers; null
+ * for a run of `koitab run`, which koid never reports.
+ */
+function startReport(run: RunStart, manualId: string | null): Report | null {
+  const { trigger } = run;
+  if (trigger === "cli") return null;
+  return { type: "start", run: { ...run, trigger, manualId } };
 }
 
 function sameConfig(a: DashboardConfig, b: DashboardConfig): boolean {
@@ -517,7 +525,7 @@ interface SessionContext {
   readonly options: LinkOptions;
   readonly timing: LinkTiming;
   readonly spool: ReportSpool;
-  readonly handleManual: (session: Session, request: ManualRequest) => Promise<void>;
+  readonly handleManual: (session: Session, request: PolledManual) => Promise<void>;
   readonly acceptingManual: () => boolean;
   readonly tableKnown: () => boolean;
 }
@@ -792,7 +800,7 @@ class Session {
     while (!signal.aborted) {
       if (!longPoll && Date.now() - fellBackAt >= timing.longPollRetryMs) longPoll = true;
       const started = Date.now();
-      let runs: ManualRequest[];
+      let runs: PolledManual[];
       try {
         runs = await this.#client.pollManual(
           options.host,

@@ -10,28 +10,10 @@ import type { CronSchedule } from "../cron.ts";
 import { scheduleKind } from "../protocol/job_kind.js";
 import { cronSchedule } from "../schedules.ts";
 import { describeSchedule } from "../describe.ts";
-import type { Job, Run } from "../protocol/schema.ts";
+import type { Job, JobState, JobView, Run } from "../protocol/wire.ts";
 
 /** How long after its due time a scheduled run may take to be reported before it is late. */
 export const LATE_GRACE_MS = 2 * 60_000;
-
-/** A job's state on the page. */
-export type JobState = "ok" | "failed" | "running" | "late" | "never";
-
-/** The fields the jobs API adds to each job. */
-export interface JobView {
-  /** The schedule in words: "every 5 minutes". */
-  readonly description: string;
-  /** The run the job owes: the first due time after its last run, ISO 8601, or null. */
-  readonly due: string | null;
-  /**
-   * Its next run by its schedule from now, ISO 8601: worked out here, since the
-   * times koid sent run out when its host goes quiet. Null for `@manual` and
-   * `@reboot` jobs, and for schedules with no date to come (`0 0 31 2 *`).
-   */
-  readonly nextRun: string | null;
-  readonly state: JobState;
-}
 
 /** The job's first time after `at` by its schedule, ms; null if none or unreadable. */
 function nextAfter(job: Job, at: number): number | null {

@@ -8,13 +8,13 @@
  * @module
  */
 
-/** @typedef {import("../protocol/schema.ts").Run} Run */
-/** @typedef {import("../protocol/schema.ts").ManualRun} ManualRun */
-/** @typedef {import("../protocol/schema.ts").Settings} Settings */
-/** @typedef {import("../server/store.ts").HostInfo & { connected: boolean }} HostInfo */
-/** @typedef {import("../server/store.ts").OutputRecord} OutputRecord */
-/** @typedef {import("../server/job_view.ts").JobView} JobView */
-/** @typedef {import("../server/store.ts").JobWithLastRun & JobView} JobRow A job as the jobs call lists it. */
+/** @typedef {import("../protocol/wire.ts").Run} Run */
+/** @typedef {import("../protocol/wire.ts").ManualRun} ManualRun */
+/** @typedef {import("../protocol/wire.ts").Settings} Settings */
+/** @typedef {import("../protocol/wire.ts").HostState} HostInfo */
+/** @typedef {import("../protocol/wire.ts").OutputRecord} OutputRecord */
+/** @typedef {import("../protocol/wire.ts").JobView} JobView */
+/** @typedef {import("../protocol/wire.ts").JobRow} JobRow A job as the jobs call lists it. */
 
 /** A call the server refused or could not answer. */
 export class ApiError extends Error {

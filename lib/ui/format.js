@@ -11,8 +11,8 @@ import { argFromText } from "../protocol/arg_types.js";
 
 /** @typedef {import("../protocol/arg_types.js").ArgType} ArgType */
 /** @typedef {import("../protocol/arg_types.js").ArgValue} ArgValue */
-/** @typedef {import("../protocol/schema.ts").Run} Run */
-/** @typedef {import("../server/job_view.ts").JobState} JobState */
+/** @typedef {import("../protocol/wire.ts").Run} Run */
+/** @typedef {import("../protocol/wire.ts").JobState} JobState */
 
 /**
  * A duration in words a person reads at a glance: `35 ms`, `4.2 s`, `12 s`,

@@ -27,8 +27,8 @@ import { scheduleKind } from "../protocol/job_kind.js";
 
 /** @typedef {import("./api.js").Api} Api */
 /** @typedef {import("./api.js").JobRow} JobRow */
-/** @typedef {import("../protocol/schema.ts").Run} Run */
-/** @typedef {import("../protocol/schema.ts").ManualRun} ManualRun */
+/** @typedef {import("../protocol/wire.ts").Run} Run */
+/** @typedef {import("../protocol/wire.ts").ManualRun} ManualRun */
 /** @typedef {import("./app.js").ViewContext} ViewContext */
 
 /** How often the page asks for new runs. */

@@ -27,7 +27,7 @@ import { scheduleKind } from "../protocol/job_kind.js";
 
 /** @typedef {import("./api.js").JobRow} JobRow */
 /** @typedef {import("./api.js").HostInfo} HostInfo */
-/** @typedef {import("../server/job_view.ts").JobState} JobState */
+/** @typedef {import("../protocol/wire.ts").JobState} JobState */
 
 /** The glyph beside each state's word, so that colour is never the only sign. */
 const STATE_GLYPHS = /** @type {const} */ ({

@@ -28,8 +28,8 @@ import { payloadText, signRun } from "../protocol/signing.js";
 /** @typedef {import("./api.js").Api} Api */
 /** @typedef {import("./api.js").JobRow} JobRow */
 /** @typedef {import("../protocol/arg_types.js").ArgSpec} ArgSpec */
-/** @typedef {import("../protocol/schema.ts").ManualRun} ManualRun */
-/** @typedef {import("../protocol/schema.ts").Run} Run */
+/** @typedef {import("../protocol/wire.ts").ManualRun} ManualRun */
+/** @typedef {import("../protocol/wire.ts").Run} Run */
 
 /** How often a queued run is asked about. */
 const MANUAL_POLL_MS = 500;
