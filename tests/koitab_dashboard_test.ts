@@ -12,7 +12,7 @@ import { FakeDashboard, type QueuedManual } from "./_fake_dashboard.ts";
 import { writeDashboardConfig } from "../lib/link/config.ts";
 import { writeJobListRefusal } from "../lib/link/link_state.ts";
 import { startServer } from "../lib/server/server.ts";
-import { dashboardJobs } from "../lib/daemon/link.ts";
+import { dashboardJobs } from "../lib/daemon/link_reports.ts";
 import { base64url, deriveKeys, newDashboardId } from "../lib/protocol/keys.ts";
 import { type KoiPaths, koiPaths } from "../lib/koidir.ts";
 import { parseKoitab } from "../lib/koitab.ts";

@@ -3,7 +3,9 @@ import { FakeDashboard, misbehaviours, serveResets } from "./_fake_dashboard.ts"
 import type { EndReport, OutputReport, Report, StartReport } from "../lib/protocol/wire.ts";
 import { writeDashboardConfig } from "../lib/link/config.ts";
 import { History } from "../lib/runs/history.ts";
-import { dashboardJobs, DashboardLink, linkHost, type LinkTiming } from "../lib/daemon/link.ts";
+import { DashboardLink, linkHost } from "../lib/daemon/link.ts";
+import { dashboardJobs } from "../lib/daemon/link_reports.ts";
+import type { LinkTiming } from "../lib/daemon/link_session.ts";
 import { chooseRunUser, type RunUser } from "../lib/runs/run_user.ts";
 import { type RunEvent, Runner } from "../lib/daemon/runner.ts";
 import { ReportSpool } from "../lib/daemon/spool.ts";
