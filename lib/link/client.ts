@@ -278,7 +278,7 @@ export class DashboardClient {
    * @param host The host they come from.
    * @param reports The reports, in order.
    * @param options Signal and timeout.
-   * @returns How many the server accepted (it ignores those it already has).
+   * @returns How many the server took: repeated reports too (each is idempotent, stored once).
    */
   async postReports(
     host: string,

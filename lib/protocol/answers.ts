@@ -154,7 +154,7 @@ export function parseJobsAnswer(body: unknown): HostJob[] {
  * Reads the answer to `POST /api/d/{id}/hosts/{host}/reports`.
  *
  * @param body The parsed JSON answer.
- * @returns How many reports the server took as new.
+ * @returns How many reports the server took, repeated ones included (each is stored once).
  * @throws {FieldError} If `accepted` is not a count of a batch's reports.
  */
 export function parseAcceptedAnswer(body: unknown): number {
