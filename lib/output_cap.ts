@@ -14,7 +14,9 @@ export type OutputStream = "stdout" | "stderr" | "koi";
 
 /** One piece of a run's output. */
 export interface OutputChunk {
+  /** The stream it came from. */
   readonly stream: OutputStream;
+  /** The text. */
   readonly text: string;
 }
 

@@ -100,6 +100,7 @@ function failureKind(error: unknown): string {
 
 /** What a session needs from koid and its link. */
 export interface SessionContext {
+  /** What the session needs of koid's link options. */
   readonly options: {
     /** The `KOI_DIR` paths, for the link-state file. */
     readonly paths: KoiPaths;
@@ -112,15 +113,21 @@ export interface SessionContext {
     /** The jobs of the koitab in force. */
     readonly jobs: () => readonly KoitabJob[];
   };
+  /** How long the loops wait, and let calls take. */
   readonly timing: LinkTiming;
+  /** The durable spool the reports go out from. */
   readonly spool: ReportSpool;
+  /** Judges, starts or refuses one manual run handed out (`ManualIntake`). */
   readonly handleManual: (session: Session, request: PolledManual) => Promise<void>;
+  /** Whether manual runs are still taken (koid is not stopping). */
   readonly acceptingManual: () => boolean;
+  /** Whether the daemon has loaded a table: until then there is no job list to send. */
   readonly tableKnown: () => boolean;
 }
 
 /** One connection to one dashboard: its three loops, until stopped. */
 export class Session {
+  /** The dashboard, its server and keys. */
   readonly config: DashboardConfig;
   readonly #context: SessionContext;
   readonly #client: DashboardClient;
@@ -140,6 +147,12 @@ export class Session {
   /** Whether link-state.json may record a refusal (one from before this session, too). */
   #refusalRecorded = true;
 
+  /**
+   * Starts the three loops with a dashboard.
+   *
+   * @param config The dashboard, its server and keys.
+   * @param context What the loops need from koid and its link.
+   */
   constructor(config: DashboardConfig, context: SessionContext) {
     this.config = config;
     this.#context = context;
@@ -200,6 +213,7 @@ export class Session {
     if (this.#firstNext !== null && this.#firstNext <= Date.now()) this.jobsChanged();
   }
 
+  /** Ends the polling for manual runs (koid is stopping); reports still go out. */
   stopManual(): void {
     this.#manualAbort.abort();
   }
@@ -212,6 +226,7 @@ export class Session {
     }
   }
 
+  /** Ends every loop; what the spool holds stays for the next session. */
   async stop(): Promise<void> {
     this.#abort.abort();
     this.#manualAbort.abort();

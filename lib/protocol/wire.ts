@@ -80,20 +80,28 @@ export const MAX_JOB_OVERHEAD_BYTES = 512;
  * (`MAX_JOB_LIST_JSON_BYTES`) and the overhead of as many jobs as it may hold,
  * so that every table `koitab` installs, the server takes.
  */
-export const MAX_JOB_LIST_BYTES = MAX_JOB_LIST_JSON_BYTES + MAX_JOBS * MAX_JOB_OVERHEAD_BYTES;
+export const MAX_JOB_LIST_BYTES: number = MAX_JOB_LIST_JSON_BYTES +
+  MAX_JOBS * MAX_JOB_OVERHEAD_BYTES;
 
 /** A job as koid lists it: `PUT /api/d/{id}/hosts/{host}/jobs`. */
 export interface Job {
+  /** Its identity on the dashboard (see `KoitabJob.tag`): kept across edits of its schedule. */
   readonly tag: string;
+  /** Its name in the koitab, or null. */
   readonly name: string | null;
+  /** Its `[Section]`, or null. */
   readonly section: string | null;
+  /** Five fields or an `@` word, as the koitab has it. */
   readonly schedule: string;
   /** The job's zone (koid sends the zone it runs the job in); null for the server's. */
   readonly timezone: string | null;
+  /** The arguments its command declares. */
   readonly args: readonly ArgSpec[];
   /** The next run times, ISO 8601; empty for `@manual` and `@reboot` jobs. */
   readonly next: readonly string[];
+  /** The command, its `{{…}}` placeholders unfilled. */
   readonly command: string;
+  /** Its line in the koitab. */
   readonly line: number;
 }
 
@@ -102,13 +110,21 @@ export type ArgValues = Record<string, ArgValue>;
 
 /** What koid reports when a run starts. */
 export interface RunStartInfo {
+  /** The run's id, unique and time-ordered. */
   readonly id: string;
+  /** Its job's tag. */
   readonly tag: string;
+  /** Its job's name, or null. */
   readonly name: string | null;
+  /** Its job's section, or null. */
   readonly section: string | null;
+  /** What started it. */
   readonly trigger: RunTrigger;
+  /** The argument values it ran with (none for scheduled runs: defaults apply). */
   readonly args: ArgValues;
+  /** The minute it was due, ms, for scheduled runs; else null. */
   readonly scheduledFor: number | null;
+  /** When it started, ms. */
   readonly startedAt: number;
   /** The manual run this run answers, or null. */
   readonly manualId: string | null;
@@ -116,10 +132,15 @@ export interface RunStartInfo {
 
 /** What koid reports when a run ends. */
 export interface RunEndInfo {
+  /** When it ended, ms. */
   readonly finishedAt: number;
+  /** Its exit code; null when killed by a signal or never started. */
   readonly exitCode: number | null;
+  /** The signal that ended it (`SIGTERM`), or null. */
   readonly signal: string | null;
+  /** How it ended. */
   readonly status: Exclude<RunStatus, "running">;
+  /** Why it never started, or was interrupted; else null. */
   readonly error: string | null;
   /** Every byte the job wrote, kept or not. */
   readonly outputBytes: number;
@@ -132,30 +153,43 @@ export type ManualAnswer = "refused" | "started";
 
 /** A run's start: once per run id. */
 export interface StartReport {
+  /** The kind of report. */
   readonly type: "start";
+  /** The run, as it started. */
   readonly run: RunStartInfo;
 }
 
 /** A piece of a run's output as it arrives: once per `(runId, seq)`. */
 export interface OutputReport {
+  /** The kind of report. */
   readonly type: "output";
+  /** The run it is output of. */
   readonly runId: string;
+  /** Its place in the run's output: 0, 1, 2… without gaps. */
   readonly seq: number;
+  /** The stream it came from; `koi` for Koi's own note. */
   readonly stream: OutputStream;
+  /** The text. */
   readonly text: string;
 }
 
 /** A run's end, with its final output. */
 export interface EndReport {
+  /** The kind of report. */
   readonly type: "end";
+  /** The run that ended. */
   readonly runId: string;
+  /** How it ended, with its final output. */
   readonly end: RunEndInfo;
 }
 
 /** koid's answer to a manual run. */
 export interface ManualReport {
+  /** The kind of report. */
   readonly type: "manual";
+  /** The manual run answered. */
   readonly manualId: string;
+  /** koid's answer. */
   readonly state: ManualAnswer;
   /** Why koid refused it; null when started. */
   readonly reason: string | null;
@@ -171,20 +205,31 @@ export type Report = StartReport | OutputReport | EndReport | ManualReport;
 
 /** A run as the API shows it. */
 export interface Run extends Omit<RunStartInfo, "id"> {
+  /** The run's id. */
   readonly id: string;
+  /** The host that ran it. */
   readonly host: string;
+  /** When it ended, ms; null while it runs. */
   readonly finishedAt: number | null;
+  /** Its exit code, or null. */
   readonly exitCode: number | null;
+  /** The signal that ended it, or null. */
   readonly signal: string | null;
+  /** How it ended, or `running`. */
   readonly status: RunStatus;
+  /** Why it never started, or was interrupted; else null. */
   readonly error: string | null;
+  /** Every byte it wrote, kept or not. */
   readonly outputBytes: number;
 }
 
 /** A chunk of a run's output, as the API shows it. */
 export interface OutputRecord {
+  /** Its place in the output: streamed chunks keep koid's numbers; final ones are numbered from 0. */
   readonly seq: number;
+  /** The stream it came from. */
   readonly stream: OutputStream;
+  /** The text. */
   readonly text: string;
 }
 
@@ -222,9 +267,11 @@ export interface JobListRefused {
 
 /** A host of a dashboard. */
 export interface HostInfo {
+  /** Its name. */
   host: string;
   /** The last call from this host, ms; null if it only ever had jobs listed. */
   lastSeenAt: number | null;
+  /** How many jobs its last list holds. */
   jobCount: number;
   /**
    * When and why the server refused the host's last job list, so the list it
@@ -235,14 +282,19 @@ export interface HostInfo {
 
 /** A host as `GET /api/d/{id}` lists it: connected while it polls for manual runs. */
 export interface HostState extends HostInfo {
+  /** Whether it was heard from within the last 35 seconds (its long-poll lasts 25). */
   readonly connected: boolean;
 }
 
 /** `GET /api/d/{id}`: the dashboard and the hosts it knows. */
 export interface DashboardInfo {
+  /** The dashboard id. */
   readonly id: string;
+  /** When it was created, ms. */
   readonly createdAt: number;
+  /** Its retention settings. */
   readonly settings: Settings;
+  /** The hosts it knows, by name. */
   readonly hosts: readonly HostState[];
 }
 
@@ -261,12 +313,15 @@ export interface JobView {
    * and `@reboot` jobs, and for schedules with no date to come (`0 0 31 2 *`).
    */
   readonly nextRun: string | null;
+  /** Whether its last run went well, or it is running, late, or never ran. */
   readonly state: JobState;
 }
 
 /** A job with its host and its newest run. */
 export interface JobWithLastRun extends Job {
+  /** The host whose koitab has it. */
   readonly host: string;
+  /** Its newest run, or null. */
   readonly lastRun: Run | null;
 }
 
@@ -290,22 +345,33 @@ export const MANUAL_STATES = [
 
 /** A manual run as the API shows it. */
 export interface ManualRun {
+  /** The manual run's id. */
   readonly id: string;
+  /** The host its payload names. */
   readonly host: string;
+  /** The job tag its payload names. */
   readonly tag: string;
+  /** When it was queued, ms. */
   readonly queuedAt: number;
+  /** Where it stands. */
   readonly state: ManualState;
   /** The values its payload asks for, as sent (koid checks them; the server cannot). */
   readonly args: ArgValues;
+  /** koid's reason, once it refused the run. */
   reason?: string;
+  /** The run koid started, once it started it. */
   runId?: string;
 }
 
 /** A manual-run request: the signed payload text, its signature, and what it names. */
 export interface ManualRequest {
+  /** The payload text, exactly as signed. */
   readonly payload: string;
+  /** Its signature, unpadded base64url (the server cannot check it). */
   readonly signature: string;
+  /** The host the payload names. */
   readonly host: string;
+  /** The job tag the payload names. */
   readonly tag: string;
 }
 
@@ -314,7 +380,10 @@ export interface ManualRequest {
  * (`GET /api/d/{id}/hosts/{host}/manual`): the payload and signature as queued.
  */
 export interface ClaimedManual {
+  /** The manual run's id. */
   readonly manualId: string;
+  /** The payload text, as queued. */
   readonly payload: string;
+  /** Its signature, as queued. */
   readonly signature: string;
 }
