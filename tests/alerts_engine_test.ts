@@ -20,7 +20,7 @@ import { AlertStore } from "../lib/server/alerts/alert_store.ts";
 import type { Channel, NewChannel } from "../lib/server/alerts/channel.ts";
 import { CONNECTED_WITHIN_MS } from "../lib/server/server.ts";
 import { hashApiKey, newDashboardId } from "../lib/protocol/keys.ts";
-import { DEFAULT_SETTINGS, type Job, type Report } from "../lib/protocol/schema.ts";
+import { DEFAULT_SETTINGS, type Job, type Report } from "../lib/protocol/wire.ts";
 
 const T0 = Date.parse("2026-03-02T09:00:00Z");
 const MINUTE = 60_000;
@@ -660,10 +660,12 @@ Deno.test("email: a name beyond ASCII is encoded in the subject, and the body is
       const alerts = engine();
       await channel(emailChannel(server.port, ["ops@example.com"]));
       clock.now = T0 + 5_000;
-      const named = start("r1", "jcafe", T0, T0);
-      if (named.type === "start") {
-        named.run.name = "Sauvegarde du café ☕, la nuit, très longue à dire";
-      }
+      const plain = start("r1", "jcafe", T0, T0);
+      if (plain.type !== "start") throw new Error("a start report");
+      const named: Report = {
+        ...plain,
+        run: { ...plain.run, name: "Sauvegarde du café ☕, la nuit, très longue à dire" },
+      };
       await report(alerts, "web1", [named, end("r1", T0 + 5_000, FAILED)]);
       const [mail] = await server.messages(1);
       const text = new TextDecoder().decode(mail!.content);

@@ -16,7 +16,7 @@ import { deriveKeys } from "../lib/protocol/signing.js";
 import { hashApiKey, newDashboardId } from "../lib/protocol/keys.ts";
 import { startServer } from "../lib/server/server.ts";
 import { DashboardStore } from "../lib/server/store.ts";
-import type { Job } from "../lib/protocol/schema.ts";
+import type { Job } from "../lib/protocol/wire.ts";
 import { parseCron } from "../lib/cron.ts";
 
 const PASSWORD = "Alerts page test, tulip-4-comet!";

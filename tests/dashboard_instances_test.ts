@@ -12,7 +12,7 @@ import { type KvConnectServer, startKvConnect } from "./_kv_connect.ts";
 import { Receiver } from "./_receiver.ts";
 import { runReports } from "./_reports.ts";
 import { base64url, hashApiKey, newDashboardId } from "../lib/protocol/keys.ts";
-import { DEFAULT_SETTINGS, type Report, type Run } from "../lib/protocol/schema.ts";
+import { DEFAULT_SETTINGS, type Report, type Run } from "../lib/protocol/wire.ts";
 import { DashboardStore } from "../lib/server/store.ts";
 
 const DAY = 86_400_000;

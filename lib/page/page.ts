@@ -158,7 +158,9 @@ export const UI_FILES: Readonly<Record<string, string>> = {
  * modules the page shares with Koi's own commands. Nothing else of it is served.
  */
 export const PROTOCOL_FILES: Readonly<Record<string, string>> = {
+  "arg_types.js": "text/javascript; charset=utf-8",
   "envelope.js": "text/javascript; charset=utf-8",
+  "job_kind.js": "text/javascript; charset=utf-8",
   "signing.js": "text/javascript; charset=utf-8",
 };
 

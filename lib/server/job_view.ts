@@ -6,60 +6,31 @@
  * @module
  */
 
-import { type CronSchedule, parseCron } from "../cron.ts";
+import type { CronSchedule } from "../cron.ts";
+import { scheduleKind } from "../protocol/job_kind.js";
+import { cronSchedule } from "../schedules.ts";
 import { describeSchedule } from "../describe.ts";
-import type { Job, Run } from "../protocol/schema.ts";
+import type { Job, JobState, JobView, Run } from "../protocol/wire.ts";
 
 /** How long after its due time a scheduled run may take to be reported before it is late. */
 export const LATE_GRACE_MS = 2 * 60_000;
 
-/** A job's state on the page. */
-export type JobState = "ok" | "failed" | "running" | "late" | "never";
-
-/** The fields the jobs API adds to each job. */
-export interface JobView {
-  /** The schedule in words: "every 5 minutes". */
-  readonly description: string;
-  /** The run the job owes: the first due time after its last run, ISO 8601, or null. */
-  readonly due: string | null;
-  /**
-   * Its next run by its schedule from now, ISO 8601: worked out here, since the
-   * times koid sent run out when its host goes quiet. Null for `@manual` and
-   * `@reboot` jobs, and for schedules with no date to come (`0 0 31 2 *`).
-   */
-  readonly nextRun: string | null;
-  readonly state: JobState;
-}
-
 /**
- * Parsed schedules by zone and expression: the page asks for every job's view every
- * few seconds, and a dashboard's schedules change rarely.
- */
-const schedules = new Map<string, CronSchedule>();
-const MAX_SCHEDULES = 10_000;
-
-/**
- * A job's schedule in its zone, parsed once and kept: null for `@manual` and
- * `@reboot` jobs, which have no times, and for a schedule or zone this server
- * cannot read.
+ * A listed job's schedule in its zone, parsed once per expression and zone
+ * (`lib/schedules.ts`): the page asks for every job's view every few seconds,
+ * and a dashboard's schedules change rarely. Null for `@manual` and `@reboot`
+ * jobs, which have no times, and for a schedule or zone this server cannot read.
  *
  * @param job The job's schedule and zone, as koid sent them.
  * @returns The schedule, or null.
  */
-export function jobSchedule(job: Pick<Job, "schedule" | "timezone">): CronSchedule | null {
-  if (job.schedule.startsWith("@manual") || job.schedule === "@reboot") return null;
-  const key = `${job.timezone ?? ""}\n${job.schedule}`;
-  let schedule = schedules.get(key);
-  if (schedule === undefined) {
-    try {
-      schedule = parseCron(job.schedule, job.timezone ? { timezone: job.timezone } : {});
-    } catch {
-      return null;
-    }
-    if (schedules.size >= MAX_SCHEDULES) schedules.clear();
-    schedules.set(key, schedule);
+export function listedJobSchedule(job: Pick<Job, "schedule" | "timezone">): CronSchedule | null {
+  if (scheduleKind(job.schedule) !== "cron") return null;
+  try {
+    return cronSchedule(job.schedule, job.timezone ?? undefined);
+  } catch {
+    return null;
   }
-  return schedule;
 }
 
 /** The job's first time after `at` by its schedule, ms; null if none or unreadable. */
@@ -91,7 +62,7 @@ export function viewJob(
   const description = describeSchedule(job.schedule);
   let due: number | null = null;
   let nextRun: number | null = null;
-  const schedule = jobSchedule(job);
+  const schedule = listedJobSchedule(job);
   if (schedule !== null) {
     nextRun = nextAfter(schedule, now);
     if (lastRun === null) {

@@ -13,9 +13,7 @@ import { dashboardPage, homePage, pageFileResponse } from "../page/page.ts";
 import { Periodic } from "./periodic.ts";
 import { ManualPoller } from "./poll.ts";
 import {
-  DASHBOARD_ID,
   FieldError,
-  MAX_JOB_LIST_BYTES,
   parseHostName,
   parseJobList,
   parseManualRequest,
@@ -29,13 +27,14 @@ import { type Dashboard, DashboardStore } from "./store.ts";
 import { AlertEngine } from "./alerts/engine.ts";
 import { alertRoutes } from "./alerts/routes.ts";
 import type { Resolver } from "./alerts/destination.ts";
+import {
+  BODY_LIMIT,
+  DASHBOARD_ID,
+  LARGE_BODY_LIMIT,
+  MAX_JOB_LIST_BYTES,
+  MAX_WAIT_SECONDS,
+} from "../protocol/wire.ts";
 
-/** The largest body of most calls. */
-export const BODY_LIMIT = 1024 * 1024;
-/** The largest body of a batch of reports. (A job list may take `MAX_JOB_LIST_BYTES`.) */
-export const LARGE_BODY_LIMIT = 8 * 1024 * 1024;
-/** The longest long-poll, in seconds. */
-export const MAX_WAIT_SECONDS = 25;
 /**
  * A host is connected while it polls for manual runs: koid starts a long-poll
  * at least every {@linkcode MAX_WAIT_SECONDS}, so a host unheard of for longer,

@@ -41,20 +41,25 @@
 
 import { base64url } from "../protocol/keys.ts";
 import { ALERT_KEY_KINDS } from "./alerts/alert_store.ts";
-import type { OutputStream } from "../runs/output.ts";
-import { addSeq, capChunks, charBoundary, hasSeq, type SeqRanges, splitBytes } from "./chunks.ts";
+import { capChunks, charBoundary, type OutputStream } from "../output_cap.ts";
+import { addSeq, hasSeq, type SeqRanges, splitBytes } from "./chunks.ts";
+import { parseArgValues } from "../protocol/schema.ts";
 import {
   type ArgValues,
+  type ClaimedManual,
   DEFAULT_SETTINGS,
+  type HostInfo,
   type Job,
+  type JobListRefused,
+  type JobWithLastRun,
   type ManualRequest,
   type ManualRun,
-  parseArgValues,
+  type OutputRecord,
   type Report,
   type Run,
   type RunStartInfo,
   type Settings,
-} from "../protocol/schema.ts";
+} from "../protocol/wire.ts";
 
 /** Every kind of key; a dashboard's data is every key `[kind, id, ...]`. */
 export const KEY_KINDS = [
@@ -102,44 +107,6 @@ export interface Dashboard {
   keyHash: string;
   createdAt: number;
   settings: Settings;
-}
-
-/** A host of a dashboard. */
-export interface HostInfo {
-  host: string;
-  /** The last call from this host, ms; null if it only ever had jobs listed. */
-  lastSeenAt: number | null;
-  jobCount: number;
-  /**
-   * When and why the server refused the host's last job list, so the list it
-   * shows is out of date; null when it took the last one.
-   */
-  jobListRefused: JobListRefused | null;
-}
-
-/** A job list the server refused. */
-export interface JobListRefused {
-  /** When, ms since the epoch. */
-  at: number;
-  /** Why: the error the server answered with. */
-  reason: string;
-}
-
-/** A job with its host and its newest run. */
-export type JobWithLastRun = Job & { host: string; lastRun: Run | null };
-
-/** A chunk of a run's output, as the API shows it. */
-export interface OutputRecord {
-  seq: number;
-  stream: OutputStream;
-  text: string;
-}
-
-/** A manual run handed to its host. */
-export interface ClaimedManual {
-  manualId: string;
-  payload: string;
-  signature: string;
 }
 
 /** Which of a job's manual runs to list. */

@@ -20,7 +20,7 @@ import { every } from "./poll.js";
 /** @typedef {import("./api.js").Mute} Mute */
 /** @typedef {import("./api.js").JobRow} JobRow */
 /** @typedef {import("./app.js").ViewContext} ViewContext */
-/** @typedef {import("../server/job_view.ts").JobState} JobState */
+/** @typedef {import("../protocol/wire.ts").JobState} JobState */
 
 /** How often the history refreshes. */
 const REFRESH_MS = 5000;
@@ -337,7 +337,7 @@ function addChannelForm(api, added) {
  * The form for when a run is missed and a machine silent.
  *
  * @param {Api} api The API.
- * @param {import("../protocol/schema.ts").Settings} settings The settings now.
+ * @param {import("../protocol/wire.ts").Settings} settings The settings now.
  * @returns {HTMLFormElement}
  */
 function timingForm(api, settings) {

@@ -8,16 +8,16 @@
  * @module
  */
 
-/** @typedef {import("../protocol/schema.ts").Run} Run */
-/** @typedef {import("../protocol/schema.ts").ManualRun} ManualRun */
-/** @typedef {import("../protocol/schema.ts").Settings} Settings */
-/** @typedef {import("../server/store.ts").HostInfo & { connected: boolean, silent: boolean }} HostInfo */
-/** @typedef {import("../server/alerts/channel.ts").PublicChannel} Channel */
-/** @typedef {import("../server/alerts/alert_store.ts").PublicAlert} Alert */
-/** @typedef {import("../server/alerts/alert_store.ts").Mute} Mute */
-/** @typedef {import("../server/store.ts").OutputRecord} OutputRecord */
-/** @typedef {import("../server/job_view.ts").JobView} JobView */
-/** @typedef {import("../server/store.ts").JobWithLastRun & JobView} JobRow A job as the jobs call lists it. */
+/** @typedef {import("../protocol/wire.ts").Run} Run */
+/** @typedef {import("../protocol/wire.ts").ManualRun} ManualRun */
+/** @typedef {import("../protocol/wire.ts").Settings} Settings */
+/** @typedef {import("../protocol/wire.ts").HostState} HostInfo */
+/** @typedef {import("../protocol/alerts.ts").PublicChannel} Channel */
+/** @typedef {import("../protocol/alerts.ts").PublicAlert} Alert */
+/** @typedef {import("../protocol/alerts.ts").Mute} Mute */
+/** @typedef {import("../protocol/wire.ts").OutputRecord} OutputRecord */
+/** @typedef {import("../protocol/wire.ts").JobView} JobView */
+/** @typedef {import("../protocol/wire.ts").JobRow} JobRow A job as the jobs call lists it. */
 
 /** A call the server refused or could not answer. */
 export class ApiError extends Error {

@@ -23,10 +23,11 @@ import {
   zonesAgree,
 } from "./format.js";
 import { every } from "./poll.js";
+import { scheduleKind } from "../protocol/job_kind.js";
 
 /** @typedef {import("./api.js").JobRow} JobRow */
 /** @typedef {import("./api.js").HostInfo} HostInfo */
-/** @typedef {import("../server/job_view.ts").JobState} JobState */
+/** @typedef {import("../protocol/wire.ts").JobState} JobState */
 
 /** The glyph beside each state's word, so that colour is never the only sign. */
 const STATE_GLYPHS = /** @type {const} */ ({
@@ -116,8 +117,9 @@ export function jobHref(job) {
  * @returns {(Node | string)[]}
  */
 function nextRun(job, now, info) {
-  if (job.schedule === "@manual") return [h("span", { class: "muted" }, "when started")];
-  if (job.schedule === "@reboot") {
+  const kind = scheduleKind(job.schedule);
+  if (kind === "manual") return [h("span", { class: "muted" }, "when started")];
+  if (kind === "reboot") {
     return [h("span", { class: "muted" }, "at the next start-up")];
   }
   if (info?.silent && job.nextRun !== null) {
@@ -222,7 +224,7 @@ function jobRow(job, now, info) {
         { href: jobHref(job), class: job.name === null ? "command" : null },
         label,
       ),
-      job.schedule === "@manual"
+      scheduleKind(job.schedule) === "manual"
         ? h(
           "a",
           { href: jobHref(job), class: "button small", "aria-label": `Run ${label}…` },
@@ -235,7 +237,7 @@ function jobRow(job, now, info) {
       h(
         "span",
         { class: "description" },
-        job.schedule === "@reboot"
+        scheduleKind(job.schedule) === "reboot"
           ? "at start-up (when Koi starts on the machine)"
           : job.description || job.schedule,
       ),

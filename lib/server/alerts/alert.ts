@@ -7,47 +7,9 @@
  * @module
  */
 
-import type { RunStatus } from "../../runs/history.ts";
+import type { AlertEvent, AlertFacts } from "../../protocol/alerts.ts";
 
-/** Every event an alert can be for. */
-export const ALERT_EVENTS = [
-  "failed",
-  "recovered",
-  "missed",
-  "host-silent",
-  "host-back",
-  "test",
-] as const;
-
-/** An event an alert can be for. */
-export type AlertEvent = typeof ALERT_EVENTS[number];
-
-/** An alert's facts: the webhook body's fields but the link, in its order. */
-export interface AlertFacts {
-  event: AlertEvent;
-  /** The dashboard id. */
-  dashboard: string;
-  /** The host; null for a test. */
-  host: string | null;
-  /** The job's tag, name and section; null for host events and tests. */
-  tag: string | null;
-  name: string | null;
-  section: string | null;
-  /** For `failed` and `recovered`: the run, and how it ended. */
-  runId?: string;
-  status?: Exclude<RunStatus, "running">;
-  exitCode?: number | null;
-  signal?: string | null;
-  /** The run's due time (`failed`, `recovered`: null when not scheduled; `missed`), ms. */
-  scheduledFor?: number | null;
-  /** For host events: when the host was last heard from before it went silent, ms. */
-  lastSeenAt?: number;
-  /**
-   * When it happened, ms: the run's end, the due time plus the grace, the last
-   * word plus the silent time, the host's return, the test's request.
-   */
-  at: number;
-}
+export { ALERT_EVENTS, type AlertEvent, type AlertFacts } from "../../protocol/alerts.ts";
 
 /**
  * The page a link in an alert opens: the run, the job, the jobs, or the alerts view.

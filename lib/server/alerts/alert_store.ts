@@ -28,7 +28,10 @@
  */
 
 import { base64url } from "../../protocol/keys.ts";
+import type { Mute, PublicAlert, PublicDelivery } from "../../protocol/alerts.ts";
 import { type AlertFacts, headline } from "./alert.ts";
+
+export type { Mute, PublicAlert, PublicDelivery } from "../../protocol/alerts.ts";
 import { type Channel, channelTarget, MAX_CHANNELS, type NewChannel } from "./channel.ts";
 import type { FailureState, HostState, WatchState } from "./detect.ts";
 
@@ -75,35 +78,6 @@ export interface AlertRecord {
   facts: AlertFacts;
   /** The channels it was raised for, each with a delivery. */
   channels: string[];
-}
-
-/** A delivery as the API shows it. */
-export interface PublicDelivery {
-  channel: string;
-  kind: Channel["kind"];
-  target: string;
-  /** `pending` (not tried yet, or to be tried again), `sent`, or `failed` (given up). */
-  state: "pending" | "sent" | "failed";
-  attempts: number;
-  error: string | null;
-  sentAt: number | null;
-  nextAttemptAt: number | null;
-}
-
-/** An alert as the API shows it: its facts, its words, when it was raised, and its deliveries. */
-export type PublicAlert = AlertFacts & {
-  id: string;
-  createdAt: number;
-  /** The alert in one line, as a subject says it: `Backup failed on web1 (exit 2)`. */
-  summary: string;
-  deliveries: PublicDelivery[];
-};
-
-/** A mute: a whole host (`tag` null), or one job. */
-export interface Mute {
-  host: string;
-  tag: string | null;
-  at: number;
 }
 
 /** A delivery in the queue. */

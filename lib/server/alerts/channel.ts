@@ -9,16 +9,20 @@
 
 import { FieldError } from "../../protocol/schema.ts";
 import { literalRefusal } from "./destination.ts";
-import type { SmtpSecurity } from "./smtp.ts";
+import {
+  CHANNEL_KINDS,
+  type ChannelKind,
+  type PublicChannel,
+  type SmtpSecurity,
+  type WebhookKind,
+} from "../../protocol/alerts.ts";
 
-/** Every kind of channel: a JSON webhook, its presets for chat services, and email. */
-export const CHANNEL_KINDS = ["webhook", "slack", "discord", "ntfy", "email"] as const;
-
-/** A kind of channel. */
-export type ChannelKind = typeof CHANNEL_KINDS[number];
-
-/** The kinds that post to a URL. */
-export type WebhookKind = Exclude<ChannelKind, "email">;
+export {
+  CHANNEL_KINDS,
+  type ChannelKind,
+  type PublicChannel,
+  type WebhookKind,
+} from "../../protocol/alerts.ts";
 
 /** The most channels a dashboard may have. */
 export const MAX_CHANNELS = 20;
@@ -61,18 +65,6 @@ export type Channel = WebhookChannel | EmailChannel;
 export type NewChannel =
   | Omit<WebhookChannel, keyof ChannelBase>
   | Omit<EmailChannel, keyof ChannelBase>;
-
-/** A channel as the API shows it. */
-export type PublicChannel =
-  | { id: string; kind: WebhookKind; createdAt: number; target: string }
-  | {
-    id: string;
-    kind: "email";
-    createdAt: number;
-    target: string;
-    to: string[];
-    smtp: Omit<SmtpSettings, "password"> & { password: boolean };
-  };
 
 /** A host name, or an IP address (IPv6 in brackets or not). */
 const HOST =

@@ -19,7 +19,7 @@
  */
 
 import type { CronSchedule } from "../../cron.ts";
-import type { Run } from "../../protocol/schema.ts";
+import type { Run } from "../../protocol/wire.ts";
 
 /** A job that kept failing alerts again after this long, at the most once. */
 export const REPEAT_FAILURE_MS = 24 * 3_600_000;

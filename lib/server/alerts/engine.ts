@@ -35,10 +35,10 @@ import { alertEmail } from "./email.ts";
 import { postOnce } from "./http_post.ts";
 import { webhookRequest } from "./presets.ts";
 import { sendMail } from "./smtp.ts";
-import { jobSchedule } from "../job_view.ts";
+import { listedJobSchedule } from "../job_view.ts";
 import { Periodic } from "../periodic.ts";
 import type { Dashboard, DashboardStore } from "../store.ts";
-import type { Report, Run } from "../../protocol/schema.ts";
+import type { Report, Run } from "../../protocol/wire.ts";
 
 /** How often each instance looks for missed runs and silent hosts, by default. */
 export const CHECK_EVERY_MS = 10_000;
@@ -368,7 +368,7 @@ export class AlertEngine {
     ]);
     let raised = false;
     for (const job of jobs) {
-      const schedule = jobSchedule(job);
+      const schedule = listedJobSchedule(job);
       if (schedule === null) continue;
       const host = hosts.get(job.host);
       const read = () => this.#alerts.getWatch(id, job.host, job.tag);

@@ -7,12 +7,13 @@
  * @module
  */
 
+import type { SmtpSecurity } from "../../protocol/alerts.ts";
 import { type ConnectionOptions, withSession, writeAll } from "./connection.ts";
 import { DeliveryError, oneLine } from "./delivery_error.ts";
 import { addressKind, parseIp } from "./destination.ts";
 
 /** How the connection is secured: implicit TLS, STARTTLS, or none (this machine only). */
-export type SmtpSecurity = "tls" | "starttls" | "none";
+export type { SmtpSecurity } from "../../protocol/alerts.ts";
 
 /** The SMTP server an email channel sends through. */
 export interface SmtpServer {
