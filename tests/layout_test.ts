@@ -36,6 +36,9 @@ Deno.test("judge() names each import that breaks a rule, and lets the allowed on
     edge("lib/cli/run.ts", "lib/runs/history.ts"),
     edge("lib/runs/history.ts", "lib/protocol/wire.ts", true),
     edge("koid.ts", "lib/cli/errors.ts"),
+    edge("lib/server/server.ts", "lib/page/page.ts"),
+    edge("lib/cli/open.ts", "lib/page/page.ts"),
+    edge("lib/page/page.ts", "lib/version.ts"),
   ];
   assertEquals(judge(allowed), []);
   const forbidden = [
@@ -55,15 +58,17 @@ Deno.test("judge() names each import that breaks a rule, and lets the allowed on
     edge("lib/args.ts", "lib/protocol/wire.ts"),
     edge("lib/files.ts", "lib/protocol/wire.ts"),
     edge("lib/cron.ts", "tests/_assert.ts"),
+    edge("lib/page/page.ts", "lib/server/http.ts"),
+    edge("lib/daemon/link.ts", "lib/page/page.ts"),
   ];
   assertEquals(judge(forbidden).map((violation) => violation.rule), [
     "ui/ may import only ui/ and protocol/*.js (and protocol/ for types)",
     "ui/ may import only ui/ and protocol/*.js (and protocol/ for types)",
     "ui/ may import only ui/ and protocol/*.js (and protocol/ for types)",
-    "server/ may import only server/, protocol/, protocol/*.js, the pure core and the system helpers",
-    "server/ may import only server/, protocol/, protocol/*.js, the pure core and the system helpers",
+    "server/ may import only server/, page/, protocol/, protocol/*.js, the pure core and the system helpers",
+    "server/ may import only server/, page/, protocol/, protocol/*.js, the pure core and the system helpers",
     "daemon/ may import only daemon/, link/, runs/, protocol/, protocol/*.js, the pure core and the system helpers",
-    "cli/ may import only cli/, link/, runs/, protocol/, protocol/*.js, the pure core and the system helpers",
+    "cli/ may import only cli/, link/, runs/, page/, protocol/, protocol/*.js, the pure core and the system helpers",
     "link/ may import only link/, protocol/, protocol/*.js, the pure core and the system helpers",
     "runs/ may import only runs/, protocol/, protocol/*.js, the pure core and the system helpers",
     "protocol/ may import only protocol/, protocol/*.js and the pure core",
@@ -73,6 +78,8 @@ Deno.test("judge() names each import that breaks a rule, and lets the allowed on
     "the pure core may import only the pure core and protocol/*.js",
     "the system helpers may import only the system helpers and the pure core",
     "lib/ may import nothing outside lib/",
+    "page/ may import only page/, the pure core and the system helpers",
+    "daemon/ may import only daemon/, link/, runs/, protocol/, protocol/*.js, the pure core and the system helpers",
   ]);
 });
 
