@@ -271,7 +271,7 @@ prepare_koi_dir() {
     # A symlink in a directory its user owns may point anywhere: never follow one as root.
     [ -f "$file" ] && [ ! -L "$file" ] || continue
     case ${file##*/} in
-      apikey | runkey | dashboard.json) mode=0600 ;;
+      apikey | runkey | datakey | dashboard.json) mode=0600 ;;
       *) mode=go-rwx ;;
     esac
     chmod "$mode" "$file" || die "cannot restrict the mode of $file"

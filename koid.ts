@@ -14,7 +14,7 @@ import { JobUser } from "./lib/daemon/job_user.ts";
 import { KoidStatus } from "./lib/daemon/koid_status.ts";
 import { DashboardLink, linkHost } from "./lib/daemon/link.ts";
 import { type MailCommand, parseMailCommand, SENDMAIL_PATH } from "./lib/runs/mail.ts";
-import { DEFAULT_OUTPUT_LIMIT } from "./lib/runs/output.ts";
+import { DEFAULT_OUTPUT_LIMIT } from "./lib/output_cap.ts";
 import { Runner } from "./lib/daemon/runner.ts";
 import { isExecutable } from "./lib/runs/spawn.ts";
 import { DEFAULT_KOI_DIR, koiPaths, prepareKoiDir } from "./lib/koidir.ts";

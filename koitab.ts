@@ -57,6 +57,10 @@ Usage:
                             run an @manual job on a linked host through the dashboard, print its
                             output, and exit with its status (--timeout: how long koid may take
                             to start it, default 60 s)
+  koitab -d open [URL] [--port N]
+                            serve the dashboard page from this installation on 127.0.0.1 (a free
+                            port unless --port), its API calls forwarded to the server; prints its
+                            URL; runs until Ctrl-C. URL: another dashboard's, linking nothing
   koitab --help | --version
 
   -u USER, before -e, -l, -r or FILE, names the table's owner, as crontab's does: Koi keeps one
@@ -69,8 +73,8 @@ Errors name the line: koitab line 7: bad hour "25" (0-23)
 
 The dashboard password comes from $KOI_PASSWORD, else it is asked on the terminal. It never
 leaves this machine: only an API key derived from it is sent, and only the derived keys are
-kept ($KOI_DIR/dashboard.json, apikey, runkey; mode 0600). New passwords must be at least 12
-characters and hard to guess (five words of your own pass; famous phrases do not);
+kept ($KOI_DIR/dashboard.json, apikey, runkey, datakey; mode 0600). New passwords must be at
+least 12 characters and hard to guess (five words of your own pass; famous phrases do not);
 --generate makes one and shows it once.
 
 Exit status: 0 on success, 1 when the operation failed, 2 for a usage mistake.

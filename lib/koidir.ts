@@ -27,6 +27,8 @@ export interface KoiPaths {
   readonly apiKey: string;
   /** The dashboard's run key, which signs and checks manual runs; never sent. */
   readonly runKey: string;
+  /** The dashboard's data key, which encrypts what jobs say and are told; never sent. */
+  readonly dataKey: string;
   /** What koid's link last heard about this machine's job list, for `koitab -d` (JSON). */
   readonly linkState: string;
   /** What koid works around (a history it cannot write, …), for `koitab` (JSON). */
@@ -51,6 +53,7 @@ export function koiPaths(dir: string): KoiPaths {
     dashboard: `${base}/dashboard.json`,
     apiKey: `${base}/apikey`,
     runKey: `${base}/runkey`,
+    dataKey: `${base}/datakey`,
     linkState: `${base}/link-state.json`,
     koidState: `${base}/koid-state.json`,
   };

@@ -51,24 +51,27 @@ export async function runEntry(
 
 /**
  * Starts an entry as `deno task ENTRY` would, with its task flags, in the project
- * root, stdin closed, stdout dropped and stderr piped (its log).
+ * root, stdin closed, stdout dropped (unless `stdout` says "piped") and stderr
+ * piped (its log).
  *
  * @param entry The entry to start.
  * @param args Its command-line arguments.
  * @param env Its environment, over the inherited one.
+ * @param stdout Whether its stdout is dropped or piped.
  * @returns The running process.
  */
 export function spawnEntry(
   entry: Entry,
   args: string[],
   env: Record<string, string> = {},
+  stdout: "null" | "piped" = "null",
 ): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags[entry], new URL(`${entry}.ts`, root).pathname, ...args],
     cwd: root.pathname,
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
-    stdout: "null",
+    stdout,
     stderr: "piped",
   }).spawn();
 }

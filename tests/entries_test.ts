@@ -49,17 +49,26 @@ Deno.test("deno task compile bakes in exactly each entry's task flags, for four 
   }
 });
 
-Deno.test("the dashboard executable embeds the page's files", () => {
+for (const entry of ["dashboard", "koitab"]) {
+  Deno.test(`the ${entry} executable embeds the page's files, which it serves`, () => {
+    const [command] = compileCommands(denoJson, ["x86_64-unknown-linux-gnu"]).filter((c) =>
+      c.at(-1) === `${entry}.ts`
+    );
+    const at = command!.indexOf("--include");
+    assertEquals(command!.slice(at, at + 4), [
+      "--include",
+      "lib/ui",
+      "--include",
+      "lib/protocol",
+    ]);
+  });
+}
+
+Deno.test("koid's executable embeds nothing: it serves no page", () => {
   const [command] = compileCommands(denoJson, ["x86_64-unknown-linux-gnu"]).filter((c) =>
-    c.at(-1) === "dashboard.ts"
+    c.at(-1) === "koid.ts"
   );
-  const at = command!.indexOf("--include");
-  assertEquals(command!.slice(at, at + 4), [
-    "--include",
-    "lib/ui",
-    "--include",
-    "lib/protocol",
-  ]);
+  assertEquals(command!.includes("--include"), false);
 });
 
 Deno.test("no entry task grants every permission", () => {

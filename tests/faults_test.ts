@@ -17,12 +17,12 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { runEntry } from "./_entry.ts";
 import { FAKETIME_LIBRARY, Koid, withKoid, withKoiDir } from "./_koid.ts";
-import { FakeDashboard } from "./_fake_dashboard.ts";
+import { TestDashboard } from "./_dashboard.ts";
 import { writeFileAtomic } from "../lib/files.ts";
 import { type KoidProblem, writeKoidState } from "../lib/koid_state.ts";
 import { koiPaths } from "../lib/koidir.ts";
 import { writeDashboardConfig } from "../lib/link/config.ts";
-import { newDashboardId } from "../lib/protocol/keys.ts";
+import { base64url, newDashboardId } from "../lib/protocol/keys.ts";
 import { History, type RunRecord, type RunStart } from "../lib/runs/history.ts";
 
 const isRoot = Deno.uid() === 0;
@@ -627,13 +627,14 @@ Deno.test("faults: the jobs' user deleted from /etc/passwd while koid runs: said
 // What koitab says of it.
 
 Deno.test("faults: koitab history and koitab -d say what koid works around, one line each; nothing once koid stopped", async () => {
-  const fake = new FakeDashboard().start();
+  const dashboard = await TestDashboard.start();
   const dir = await Deno.makeTempDir({ prefix: "koi_state_" });
   try {
     const paths = koiPaths(dir);
-    const keys = { id: newDashboardId(), apiKey: "a".repeat(43), runKey: "b".repeat(43) };
-    fake.dashboards.set(keys.id, keys.apiKey);
-    await writeDashboardConfig(paths, { ...keys, server: fake.url });
+    const key = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
+    const keys = { id: newDashboardId(), apiKey: key(), runKey: key(), dataKey: key() };
+    await dashboard.create(keys);
+    await writeDashboardConfig(paths, { ...keys, server: dashboard.url });
     const now = Date.now();
     const problems: KoidProblem[] = [
       { area: "history", since: now - 1000, line: "koid cannot write history.db: fix it" },
@@ -656,7 +657,7 @@ Deno.test("faults: koitab history and koitab -d say what koid works around, one 
     await writeKoidState(paths.koidState, { pid: 1, at: now, running: false, problems });
     assertEquals((await runEntry("koitab", ["history"], { env: { KOI_DIR: dir } })).stderr, "");
   } finally {
-    await fake.stop();
+    await dashboard.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

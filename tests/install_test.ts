@@ -213,7 +213,7 @@ Deno.test("install.sh piped to sh installs the binaries, KOI_DIR and a systemd u
   const koiDir = `${machine.root}/var/lib/koi`;
   await Deno.mkdir(koiDir, { recursive: true });
   await Deno.chmod(koiDir, 0o777);
-  for (const file of ["apikey", "runkey", "dashboard.json", "koitab"]) {
+  for (const file of ["apikey", "runkey", "datakey", "dashboard.json", "koitab"]) {
     await Deno.writeTextFile(`${koiDir}/${file}`, `${file}\n`);
     await Deno.chmod(`${koiDir}/${file}`, 0o666);
   }
@@ -223,7 +223,7 @@ Deno.test("install.sh piped to sh installs the binaries, KOI_DIR and a systemd u
   assertSucceeded(result);
   await assertBinaries(`${machine.root}/usr/local/bin`, "1.0.0");
   assertEquals(await mode(koiDir), 0o700);
-  for (const file of ["apikey", "runkey", "dashboard.json", "koitab", "user"]) {
+  for (const file of ["apikey", "runkey", "datakey", "dashboard.json", "koitab", "user"]) {
     assertEquals(await mode(`${koiDir}/${file}`), 0o600, `mode of ${file}`);
   }
   assertEquals(await Deno.readTextFile(`${koiDir}/user`), "nobody\n");

@@ -15,6 +15,10 @@ import {
 const PASSWORD = "correct horse battery staple";
 const ID = "Zm9vYmFyYmF6cXV4MTIzNA";
 const keys = await deriveKeys(PASSWORD, ID);
+// The keys of PASSWORD and ID, as the code before the data key derived the first two.
+const API_KEY = "d89MN_6oTHqJQmm0qJGTRjnODzM1gXcoAYziYwehdv4";
+const RUN_KEY = "1Sf89rAMSEwYFZzCbcmRNIwYlK5NnqjycpH-e0R8h5E";
+const DATA_KEY = "KSfXX4xnAJspLHsfDJy_6rfuBlbd1LTXmNdIseg_1Ho";
 
 function nodeBase64url(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("base64url");
@@ -26,16 +30,32 @@ Deno.test("deriveKeys() is PBKDF2-HMAC-SHA256 (600,000 rounds, salted with the i
   const expand = (info: string) =>
     nodeBase64url(new Uint8Array(hkdfSync("sha256", master, new Uint8Array(), info, 32)));
   assertEquals(PBKDF2_ITERATIONS, 600_000);
-  assertEquals(keys, { apiKey: expand("koi api key v1"), runKey: expand("koi run key v1") });
+  assertEquals(keys, {
+    apiKey: expand("koi api key v1"),
+    runKey: expand("koi run key v1"),
+    dataKey: expand("koi data key v1"),
+  });
+});
+
+Deno.test("deriveKeys() gives the same API and run keys as before the data key existed", () => {
+  // Pinned: every dashboard made so far was made with these; a change would lock its users out.
+  assertEquals(keys.apiKey, API_KEY);
+  assertEquals(keys.runKey, RUN_KEY);
+  assertEquals(keys.dataKey, DATA_KEY);
 });
 
 Deno.test("deriveKeys() gives independent keys that change with the password and the id", async () => {
-  assert(keys.apiKey !== keys.runKey);
-  assert(/^[A-Za-z0-9_-]{43}$/.test(keys.apiKey) && /^[A-Za-z0-9_-]{43}$/.test(keys.runKey));
+  assertEquals(new Set([keys.apiKey, keys.runKey, keys.dataKey]).size, 3);
+  for (const key of [keys.apiKey, keys.runKey, keys.dataKey]) {
+    assert(/^[A-Za-z0-9_-]{43}$/.test(key), key);
+  }
   const otherId = await deriveKeys(PASSWORD, "Zm9vYmFyYmF6cXV4MTIzNQ");
   const otherPassword = await deriveKeys(`${PASSWORD}!`, ID);
   for (const other of [otherId, otherPassword]) {
-    assert(other.apiKey !== keys.apiKey && other.runKey !== keys.runKey);
+    assert(
+      other.apiKey !== keys.apiKey && other.runKey !== keys.runKey &&
+        other.dataKey !== keys.dataKey,
+    );
   }
 });
 

@@ -10,7 +10,7 @@ import { assertEquals } from "./_assert.ts";
 import type { DatabaseSource } from "../lib/daemon/history_store.ts";
 import { ReportQueue } from "../lib/daemon/report_queue.ts";
 import { ReportSpool } from "../lib/daemon/spool.ts";
-import type { Report } from "../lib/link/client.ts";
+import type { Report } from "../lib/protocol/wire.ts";
 import { History } from "../lib/runs/history.ts";
 
 const D = "dashboard_id_0000000001";
@@ -20,7 +20,7 @@ function output(seq: number, text: string): Report {
 }
 
 function manual(manualId: string): Report {
-  return { type: "manual", manualId, state: "refused", reason: "no" };
+  return { type: "manual", manualId, state: "refused", reason: "no", runId: null };
 }
 
 /** A queue over a real spool whose database can be made to fail, with a clock the test moves. */

@@ -141,6 +141,7 @@ Deno.test("deno task start runs a dashboard, a demo koitab and koid, prints the 
       const file of [
         "koi/koitab",
         "koi/runkey",
+        "koi/datakey",
         "koi/apikey",
         "koi/dashboard.json",
         "koi/history.db",

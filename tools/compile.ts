@@ -19,10 +19,11 @@ export const TARGETS = [
 
 /**
  * Files an executable reads at run time besides its modules, embedded with
- * `--include`: the dashboard serves its web page's files from `lib/ui` and `lib/protocol`.
+ * `--include`: the dashboard server and `koitab -d open` serve the web page's
+ * files from `lib/ui` and `lib/protocol`.
  */
 export const INCLUDES: Readonly<Record<Entry, readonly string[]>> = {
-  koitab: [],
+  koitab: ["lib/ui", "lib/protocol"],
   koid: [],
   dashboard: ["lib/ui", "lib/protocol"],
 };

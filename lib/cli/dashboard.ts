@@ -1,11 +1,12 @@
 /**
  * `koitab -d`: this machine's dashboard link. Create a dashboard (`new`), join
- * one (`join URL`), see the link (no subcommand), delete it (`delete`), and run
+ * one (`join URL`), see the link (no subcommand), delete it (`delete`), run
  * an `@manual` job on any linked host from here (`run NAME`), signed with the
- * local run key and followed to its exit status.
+ * local run key and followed to its exit status, and open the page from this
+ * installation (`open`).
  *
  * The password never leaves this process: only the API key derived from it is
- * sent, and only the two keys are stored.
+ * sent, and only the three keys are stored.
  *
  * @module
  */
@@ -16,12 +17,12 @@ import {
   dashboardUrl,
   type HostJob,
   normalizeServer,
-  type OutputRecord,
   parseDashboardUrl,
 } from "../link/client.ts";
 import {
   type DashboardConfig,
   deleteDashboardConfig,
+  missingDataKey,
   readDashboardConfig,
   writeDashboardConfig,
 } from "../link/config.ts";
@@ -29,12 +30,17 @@ import { readJobListRefusal } from "../link/link_state.ts";
 import { koidStateLines, readKoidState } from "../koid_state.ts";
 import { deriveKeys, newDashboardId, signRun } from "../protocol/keys.ts";
 import type { KoiPaths } from "../koidir.ts";
+import { ArgumentError, type ArgValue, readArgValues } from "../args.ts";
+import { argDefault } from "../protocol/arg_types.js";
+import { scheduleKind } from "../protocol/job_kind.js";
 import { payloadText } from "../protocol/manual.ts";
+import type { OutputRecord } from "../protocol/wire.ts";
 import { CliError } from "./errors.ts";
-import { namesJob, similarNames } from "../job_name.ts";
+import { namesJob, similarNames, typedName } from "../job_name.ts";
 import { generatePassword, obtainPassword } from "./password.ts";
 import { askLine } from "./prompt.ts";
 import { parseArgOptions, signalNumber } from "./run.ts";
+import { serveLocalPage } from "./open.ts";
 
 /** The server `koitab -d new` uses without `--server`. */
 export const DEFAULT_SERVER = "http://localhost:8080";
@@ -69,9 +75,11 @@ export async function dashboardCommand(paths: KoiPaths, args: readonly string[])
       return await remove(paths, rest);
     case "run":
       return await runRemote(paths, rest);
+    case "open":
+      return await openLocally(paths, rest);
     default:
       throw new CliError(
-        `unknown dashboard command "${command}" (new, join, delete, run, or none for the status)`,
+        `unknown dashboard command "${command}" (new, join, delete, run, open, or none for the status)`,
         2,
       );
   }
@@ -138,6 +146,9 @@ async function status(paths: KoiPaths): Promise<number> {
   console.log(`dashboard  ${link.id}`);
   console.log(`server     ${link.server}`);
   console.log(`url        ${dashboardUrl(link.server, link.id)}`);
+  if (link.dataKey === null) {
+    console.log(`data key   missing: ${missingDataKey(dashboardUrl(link.server, link.id))}`);
+  }
   // What koid works around on this machine (manual runs refused, reports not spooled, …).
   for (const line of koidStateLines(await readKoidState(paths.koidState), Date.now())) {
     console.log(`koid       ${line}`);
@@ -351,7 +362,7 @@ function uniqueTimestamp(): number {
 /** Which of the dashboard's `@manual` jobs the user means. */
 function chooseJob(jobs: readonly HostJob[], wanted: string, host: string | null): HostJob {
   const matches = (job: HostJob) => namesJob(job, wanted);
-  const manual = jobs.filter((job) => job.schedule === "@manual");
+  const manual = jobs.filter((job) => scheduleKind(job.schedule) === "manual");
   let found = manual.filter(matches);
   if (found.length === 0) {
     if (jobs.some(matches)) {
@@ -403,13 +414,14 @@ function chooseJob(jobs: readonly HostJob[], wanted: string, host: string | null
   return found[0]!;
 }
 
+/** A named job as a person types it, quoted: `"Admin/Say"`. */
 function label(job: HostJob): string {
-  return job.section === null ? `"${job.name}"` : `"${job.section}/${job.name}"`;
+  return `"${typedName({ ...job, name: job.name ?? "" })}"`;
 }
 
 /**
- * The typed values of `--arg name=value` options for a job, as koid checks them:
- * an int a whole number, a bool `true` or `false`.
+ * The typed values of `--arg name=value` options for a job, read as `koitab run`
+ * reads them and as koid checks them (`readArgValues()`), each required value given.
  *
  * @param job The job.
  * @param given The values as typed.
@@ -419,35 +431,16 @@ function label(job: HostJob): string {
 export function typedArgs(
   job: Pick<HostJob, "args">,
   given: Readonly<Record<string, string>>,
-): Record<string, string | number | boolean> {
-  const values: Record<string, string | number | boolean> = {};
-  for (const [name, text] of Object.entries(given)) {
-    const spec = job.args.find((arg) => arg.name === name);
-    if (spec === undefined) {
-      const known = job.args.map((arg) => `"${arg.name}"`).join(", ");
-      throw new CliError(
-        `unknown argument "${name}" (${
-          known ? `the job takes ${known}` : "the job takes no arguments"
-        })`,
-        2,
-      );
-    }
-    if (spec.type === "int") {
-      if (!/^[+-]?[0-9]+$/.test(text) || !Number.isSafeInteger(Number(text))) {
-        throw new CliError(`argument "${name}" must be a whole number, got "${text}"`, 2);
-      }
-      values[name] = Number(text);
-    } else if (spec.type === "bool") {
-      if (text !== "true" && text !== "false") {
-        throw new CliError(`argument "${name}" must be true or false, got "${text}"`, 2);
-      }
-      values[name] = text === "true";
-    } else {
-      values[name] = text;
-    }
+): Record<string, ArgValue> {
+  let values: Record<string, ArgValue>;
+  try {
+    values = readArgValues(job, given);
+  } catch (error) {
+    if (error instanceof ArgumentError) throw new CliError(error.message, 2);
+    throw error;
   }
   for (const spec of job.args) {
-    if (!(spec.name in values) && spec.default === undefined && spec.type !== "bool") {
+    if (!Object.hasOwn(values, spec.name) && argDefault(spec) === undefined) {
       throw new CliError(
         `argument "${spec.name}" has no default: give it with --arg "${spec.name}=VALUE"`,
         2,
@@ -504,6 +497,59 @@ async function runRemote(paths: KoiPaths, words: readonly string[]): Promise<num
   }
   const runId = await awaitStart(api, manualId, job.host, timeoutMs);
   return await follow(api, runId);
+}
+
+/**
+ * Serves the page of the linked dashboard (or of the one at `URL`, without
+ * linking anything) from this installation until SIGINT or SIGTERM.
+ */
+async function openLocally(paths: KoiPaths, words: readonly string[]): Promise<number> {
+  const options = readOptions(words, ["--port"], []);
+  if (options.rest.length > 1) throw new CliError(`unexpected "${options.rest[1]}" after open`, 2);
+  const portText = options.values.get("--port") ?? "0";
+  if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65535) {
+    throw new CliError(`--port needs a port number from 0 to 65535, got "${portText}"`, 2);
+  }
+  let target: { server: string; id: string };
+  if (options.rest.length === 1) {
+    try {
+      target = parseDashboardUrl(options.rest[0]!);
+    } catch (error) {
+      throw new CliError((error as Error).message, 2);
+    }
+  } else {
+    target = await requireLink(paths);
+  }
+  let page;
+  try {
+    page = await serveLocalPage({
+      server: target.server,
+      id: target.id,
+      port: Number(portText),
+      log: (line) => console.error(`koitab: ${line}`),
+    });
+  } catch (error) {
+    throw new CliError(
+      `cannot listen on 127.0.0.1:${portText}: ${
+        error instanceof Deno.errors.AddrInUse
+          ? "the port is in use by another program (choose another with --port)"
+          : (error as Error).message
+      }`,
+    );
+  }
+  console.log(page.url);
+  console.error(
+    `koitab: serving the dashboard page from this installation; its API calls go to ${target.server}. Ctrl-C stops.`,
+  );
+  const { promise: stopped, resolve } = Promise.withResolvers<void>();
+  const stop = () => resolve();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await stopped;
+  Deno.removeSignalListener("SIGINT", stop);
+  Deno.removeSignalListener("SIGTERM", stop);
+  await page.shutdown();
+  return 0;
 }
 
 /** Text from the server, without the control characters that could drive the terminal. */

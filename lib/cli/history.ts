@@ -11,7 +11,7 @@ import type { KoiPaths } from "../koidir.ts";
 import { koidStateLines, readKoidState } from "../koid_state.ts";
 import { formatWallTime } from "../timezone.ts";
 import { CliError } from "./errors.ts";
-import { namesJob } from "../job_name.ts";
+import { jobLabel, namesJob } from "../job_name.ts";
 
 /**
  * Reads the recorded runs, newest first.
@@ -90,7 +90,7 @@ export function formatHistory(runs: readonly RunRecord[], zone: string): string 
   if (runs.length === 0) return "no runs recorded\n";
   const rows = runs.map((run) => [
     formatWallTime(new Date(run.startedAt), zone),
-    run.name === null ? run.tag : `${run.section === null ? "" : `[${run.section}] `}${run.name}`,
+    jobLabel(run),
     run.trigger,
     outcome(run),
     run.durationMs === null ? "-" : `${(run.durationMs / 1000).toFixed(1)}s`,

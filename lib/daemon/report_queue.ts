@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Report } from "../link/client.ts";
+import type { Report } from "../protocol/wire.ts";
 import { BATCH_BYTES, type ReportSpool, type SpoolBatch, utf8Length } from "./spool.ts";
 
 /** The most bytes of reports held in memory (about, in JSON). */

@@ -17,7 +17,7 @@
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import type { OutputReport, Report } from "../link/client.ts";
+import type { OutputReport, Report } from "../protocol/wire.ts";
 import type { DatabaseArea, DatabaseSource } from "./history_store.ts";
 
 /** The most bytes of reports in one batch (one report may exceed it alone). */

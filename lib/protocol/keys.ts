@@ -1,7 +1,8 @@
 /**
  * The dashboard's keys. From the dashboard password, derived locally and never
- * sent anywhere: an API key (sent to the server; it grants access) and a run key
- * (never sent; it signs manual runs). The derivation and signing live in
+ * sent anywhere: an API key (sent to the server; it grants access), a run key
+ * (never sent; it signs manual runs) and a data key (never sent; it encrypts
+ * what a job says or is told, see `envelope.js`). The derivation and signing live in
  * `signing.js`, which the dashboard page loads too, so a browser runs
  * exactly the same code; this module adds what only Koi's own side needs.
  *
@@ -13,35 +14,37 @@ import { base64url, fromBase64url, hmacKey } from "./signing.js";
 
 export { base64url, fromBase64url, PBKDF2_ITERATIONS } from "./signing.js";
 
-/** The two keys derived from a dashboard password. */
+/** The three keys derived from a dashboard password, each 32 bytes in unpadded base64url. */
 export interface DashboardKeys {
   /** Sent to the dashboard server with every call; the server stores only its hash. */
   readonly apiKey: string;
   /** Signs manual runs; never leaves the user's machines or browser. */
   readonly runKey: string;
+  /** Encrypts job data for the server to store (AES-256-GCM); never leaves them either. */
+  readonly dataKey: string;
 }
 
 const encoder = new TextEncoder();
 
 /**
- * Derives the API key and the run key from a password: PBKDF2-HMAC-SHA256
- * (600,000 iterations) salted with the dashboard id, then HKDF-SHA256 into two
- * independent keys, each 32 bytes in unpadded base64url.
+ * Derives the API key, the run key and the data key from a password:
+ * PBKDF2-HMAC-SHA256 (600,000 iterations) salted with the dashboard id, once,
+ * then HKDF-SHA256 into three independent keys, each 32 bytes in unpadded
+ * base64url.
  *
  * @param password The dashboard password.
  * @param dashboardId The dashboard's random id (the salt).
- * @returns The two keys.
+ * @returns The three keys.
  *
- * @example Both keys differ, and the same inputs give the same keys
+ * @example The keys differ, and the same inputs give the same keys
  * ```ts
  * import { deriveKeys } from "@koi/koi";
  *
  * const a = await deriveKeys("correct horse battery staple", "Zm9vYmFyYmF6cXV4MTIzNA");
  * const b = await deriveKeys("correct horse battery staple", "Zm9vYmFyYmF6cXV4MTIzNA");
- * if (a.apiKey === a.runKey || a.apiKey !== b.apiKey || a.runKey !== b.runKey) {
- *   throw new Error("keys");
- * }
- * if (!/^[A-Za-z0-9_-]{43}$/.test(a.apiKey)) throw new Error(a.apiKey);
+ * if (new Set([a.apiKey, a.runKey, a.dataKey]).size !== 3) throw new Error("keys");
+ * if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error("not repeatable");
+ * if (!/^[A-Za-z0-9_-]{43}$/.test(a.dataKey)) throw new Error(a.dataKey);
  * ```
  */
 export function deriveKeys(password: string, dashboardId: string): Promise<DashboardKeys> {

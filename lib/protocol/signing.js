@@ -1,10 +1,9 @@
 // @ts-check
-// @ts-self-types="./signing.d.ts"
 /**
  * The dashboard's key derivation and manual-run signing, in plain JavaScript so
  * that the browser page and Koi's own commands run the very same code: from the
- * password, an API key (sent to the server) and a run key (never sent), and the
- * exact payload text a manual run signs. Only Web Crypto.
+ * password, an API key (sent to the server), a run key and a data key (never
+ * sent), and the exact payload text a manual run signs. Only Web Crypto.
  *
  * @module
  */
@@ -15,13 +14,16 @@ export const PBKDF2_ITERATIONS = 600_000;
 const encoder = new TextEncoder();
 
 /**
- * Derives the API key and the run key from a password: PBKDF2-HMAC-SHA256 salted
- * with the dashboard id, then HKDF-SHA256 into two independent keys, each 32
- * bytes in unpadded base64url.
+ * Derives the dashboard's three keys from its password: PBKDF2-HMAC-SHA256
+ * salted with the dashboard id, once, then HKDF-SHA256 (empty salt) with a label
+ * of each key's own into three independent keys, each 32 bytes in unpadded
+ * base64url: the API key (`koi api key v1`, sent to the server), the run key
+ * (`koi run key v1`, signs manual runs) and the data key (`koi data key v1`,
+ * AES-256-GCM for `envelope.js`). The last two never leave the user's machines.
  *
  * @param {string} password The dashboard password.
  * @param {string} dashboardId The dashboard's random id (the salt).
- * @returns {Promise<{ apiKey: string, runKey: string }>} The two keys.
+ * @returns {Promise<{ apiKey: string, runKey: string, dataKey: string }>} The three keys.
  */
 export async function deriveKeys(password, dashboardId) {
   const passwordKey = await crypto.subtle.importKey(
@@ -53,7 +55,11 @@ export async function deriveKeys(password, dashboardId) {
         ),
       ),
     );
-  return { apiKey: await expand("koi api key v1"), runKey: await expand("koi run key v1") };
+  return {
+    apiKey: await expand("koi api key v1"),
+    runKey: await expand("koi run key v1"),
+    dataKey: await expand("koi data key v1"),
+  };
 }
 
 /**

@@ -1,10 +1,12 @@
 /**
  * The server's HTTP plumbing: request bodies read as a stream and cut off at a
- * size limit, JSON parsing with the reason for a failure, and the JSON, error and
- * HTML responses with their security headers.
+ * size limit, JSON parsing with the reason for a failure, and the JSON and error
+ * responses with their security headers. (The page's responses are `page/`'s.)
  *
  * @module
  */
+
+import { BodyTooLargeError, readBody } from "../read_body.ts";
 
 /** An error the server turns into a JSON error response with its status. */
 export class HttpError extends Error {
@@ -35,21 +37,6 @@ const API_HEADERS = {
 };
 
 /**
- * The Content-Security-Policy of every HTML page: nothing unless allowed; scripts,
- * styles and calls from this origin only, never inline; no framing, no plugins.
- */
-export const CONTENT_SECURITY_POLICY: string = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "form-action 'self'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
-
-/**
  * Reads a request's body as JSON, never holding more than `limit` bytes: a
  * `Content-Length` over the limit is refused before reading, and a streamed body
  * is cancelled as soon as it passes the limit.
@@ -74,33 +61,14 @@ export const CONTENT_SECURITY_POLICY: string = [
  * ```
  */
 export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && /^[0-9]+$/.test(declared) && Number(declared) > limit) {
-    await request.body?.cancel();
-    throw tooLarge(limit);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readBody(request, limit);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) throw new HttpError(413, error.message);
+    throw error;
   }
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  if (request.body !== null) {
-    const reader = request.body.getReader();
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > limit) {
-        await reader.cancel();
-        throw tooLarge(limit);
-      }
-      parts.push(value);
-    }
-  }
-  if (size === 0) throw new HttpError(400, "The body is empty: a JSON object is expected");
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.length;
-  }
+  if (bytes.length === 0) throw new HttpError(400, "The body is empty: a JSON object is expected");
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -112,10 +80,6 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
   } catch (error) {
     throw new HttpError(400, `The body is not JSON: ${(error as Error).message}`);
   }
-}
-
-function tooLarge(limit: number): HttpError {
-  return new HttpError(413, `The body is larger than ${limit} bytes`);
 }
 
 /**
@@ -154,24 +118,5 @@ export function errorResponse(
   return new Response(JSON.stringify({ error: message }), {
     status,
     headers: { ...API_HEADERS, ...headers },
-  });
-}
-
-/**
- * An HTML page, with the strict {@linkcode CONTENT_SECURITY_POLICY}.
- *
- * @param html The page.
- * @returns The response.
- */
-export function htmlResponse(html: string): Response {
-  return new Response(html, {
-    headers: {
-      "content-type": "text/html; charset=utf-8",
-      "content-security-policy": CONTENT_SECURITY_POLICY,
-      "x-content-type-options": "nosniff",
-      "x-frame-options": "DENY",
-      "referrer-policy": "no-referrer",
-      "cache-control": "no-cache",
-    },
   });
 }

@@ -9,12 +9,11 @@
 import { fromBase64url, hashApiKey, timingSafeEqual } from "../protocol/keys.ts";
 import { errorResponse, HttpError, jsonResponse, noContent, readJsonBody } from "./http.ts";
 import { viewJob } from "./job_view.ts";
-import { dashboardPage, homePage, pageFileResponse } from "./page.ts";
+import { dashboardPage, homePage, pageFileResponse } from "../page/page.ts";
+import { Periodic } from "./periodic.ts";
 import { ManualPoller } from "./poll.ts";
 import {
-  DASHBOARD_ID,
   FieldError,
-  MAX_JOB_LIST_BYTES,
   parseHostName,
   parseJobList,
   parseManualRequest,
@@ -25,13 +24,17 @@ import {
   parseToken,
 } from "../protocol/schema.ts";
 import { type Dashboard, DashboardStore } from "./store.ts";
+import { AlertEngine } from "./alerts/engine.ts";
+import { alertRoutes } from "./alerts/routes.ts";
+import type { Resolver } from "./alerts/destination.ts";
+import {
+  BODY_LIMIT,
+  DASHBOARD_ID,
+  LARGE_BODY_LIMIT,
+  MAX_JOB_LIST_BYTES,
+  MAX_WAIT_SECONDS,
+} from "../protocol/wire.ts";
 
-/** The largest body of most calls. */
-export const BODY_LIMIT = 1024 * 1024;
-/** The largest body of a batch of reports. (A job list may take `MAX_JOB_LIST_BYTES`.) */
-export const LARGE_BODY_LIMIT = 8 * 1024 * 1024;
-/** The longest long-poll, in seconds. */
-export const MAX_WAIT_SECONDS = 25;
 /**
  * A host is connected while it polls for manual runs: koid starts a long-poll
  * at least every {@linkcode MAX_WAIT_SECONDS}, so a host unheard of for longer,
@@ -51,10 +54,30 @@ export interface ServerOptions {
   now?: () => number;
   /** How often waiting long-polls look at the store for runs queued elsewhere. Default 1000. */
   recheckMs?: number;
-  /** How often old runs are pruned, ms; 0 never. Default hourly, and once at start. */
+  /** How often old runs (and alerts) are pruned, ms; 0 never. Default hourly, and once at start. */
   pruneEveryMs?: number;
   /** Where log lines go. Default stderr, prefixed `dashboard: `. */
   log?: (line: string) => void;
+  /** How alerts are found and sent. */
+  alerts?: AlertOptions;
+}
+
+/** How alerts are found and sent. */
+export interface AlertOptions {
+  /** Whether webhooks and SMTP servers may be at private, loopback or link-local addresses. */
+  allowPrivateDestinations?: boolean;
+  /** The server's public address (`https://dash.example`), for the links in alerts. */
+  publicUrl?: string | null;
+  /** Extra root certificates for HTTPS and SMTP over TLS, PEM. */
+  caCerts?: readonly string[];
+  /** How often to look for missed runs and silent hosts, ms; 0 never. Default 10 s. */
+  checkEveryMs?: number;
+  /** How often to look at the queue of deliveries, ms; 0 never. Default 2 s. */
+  deliverEveryMs?: number;
+  /** A delivery's time limit, ms. Default 20 s. */
+  deliveryTimeoutMs?: number;
+  /** Resolves destination names; default Deno.resolveDns. */
+  resolve?: Resolver;
 }
 
 /** A running server. */
@@ -67,7 +90,8 @@ export interface DashboardServer {
   shutdown(): Promise<void>;
 }
 
-interface Context {
+/** What a route's handler gets. */
+export interface Context {
   request: Request;
   url: URL;
   params: Record<string, string>;
@@ -76,9 +100,11 @@ interface Context {
   signal: AbortSignal;
 }
 
-type Handler = (context: Context) => Promise<Response>;
+/** A route's handler for one method. */
+export type Handler = (context: Context) => Promise<Response>;
 
-interface Route {
+/** A route: its path, whether it needs the dashboard's key, and its handlers. */
+export interface Route {
   /** Segments; `:name` matches any one segment. */
   path: string;
   /** Whether the call is under `/api/d/{id}` and needs the dashboard's key. */
@@ -116,7 +142,26 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
   const store = new DashboardStore(options.kv, options.now);
   const poller = new ManualPoller(store, options.recheckMs ?? 1000, log);
   const stopping = new AbortController();
-  const routes = apiRoutes(store, poller, options.now ?? Date.now);
+  const now = options.now ?? Date.now;
+  const alertOptions = options.alerts ?? {};
+  const engine = new AlertEngine({
+    kv: options.kv,
+    store,
+    now,
+    log,
+    connectedMs: CONNECTED_WITHIN_MS,
+    pruneEveryMs: options.pruneEveryMs ?? 3_600_000,
+    ...alertOptions,
+  });
+  const routes = [
+    ...apiRoutes(store, poller, engine, now),
+    ...alertRoutes({
+      engine,
+      now,
+      allowPrivateDestinations: alertOptions.allowPrivateDestinations ?? false,
+      publicUrl: alertOptions.publicUrl ?? null,
+    }),
+  ];
 
   const handler = async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
@@ -168,6 +213,7 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
       log(`cannot prune old runs: ${(error as Error).message}`);
     }
   });
+  engine.start();
   const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
   let stopped: Promise<void> | undefined;
   return {
@@ -179,6 +225,7 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
         await server.shutdown();
         await poller.close();
         await pruner.stop();
+        await engine.stop();
       })();
       return stopped;
     },
@@ -186,7 +233,12 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
 }
 
 /** The API's routes, the two pages, and the files the pages load. */
-function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => number): Route[] {
+function apiRoutes(
+  store: DashboardStore,
+  poller: ManualPoller,
+  engine: AlertEngine,
+  now: () => number,
+): Route[] {
   const host = (context: Context) => parseHostName(context.params.host!);
   return [
     {
@@ -239,11 +291,14 @@ function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => numbe
           const hosts = (await store.listHosts(id)).map((info) => ({
             ...info,
             connected: info.lastSeenAt !== null && time - info.lastSeenAt <= CONNECTED_WITHIN_MS,
+            silent: info.lastSeenAt !== null &&
+              time - info.lastSeenAt >= settings.hostSilentSeconds * 1000,
           }));
           return jsonResponse(200, { id, createdAt, settings, hosts });
         },
         async DELETE({ dashboard }) {
           await store.deleteDashboard(dashboard.id);
+          await engine.alerts.forgetDashboard(dashboard.id);
           return noContent();
         },
       },
@@ -287,9 +342,10 @@ function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => numbe
       methods: {
         async GET({ dashboard }) {
           const time = now();
+          const graceMs = dashboard.settings.missedGraceSeconds * 1000;
           const jobs = (await store.listJobs(dashboard.id)).map((job) => ({
             ...job,
-            ...viewJob(job, job.lastRun, time),
+            ...viewJob(job, job.lastRun, time, graceMs),
           }));
           return jsonResponse(200, { jobs });
         },
@@ -303,9 +359,11 @@ function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => numbe
           const name = host(context);
           const reports = parseReports(await readJsonBody(context.request, LARGE_BODY_LIMIT));
           const { id, settings } = context.dashboard;
-          return jsonResponse(200, {
-            accepted: await store.applyReports(id, name, reports, settings),
-          });
+          const accepted = await store.applyReports(id, name, reports, settings);
+          // Before the answer: koid sends the batch again until answered, so no end is
+          // stored without its alert raised.
+          await engine.reportsStored(id, name, reports);
+          return jsonResponse(200, { accepted });
         },
       },
     },
@@ -471,34 +529,4 @@ async function authenticate(
   const matches = timingSafeEqual(given, expected ?? NO_HASH);
   if (dashboard === null || expected === null || key === "" || !matches) throw unauthorized();
   return dashboard;
-}
-
-/** Runs a task now and then every `everyMs`, one run at a time; `everyMs` 0 never. */
-class Periodic {
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #running: Promise<void> | null = null;
-  #stopped = false;
-  readonly #everyMs: number;
-  readonly #task: () => Promise<void>;
-
-  constructor(everyMs: number, task: () => Promise<void>) {
-    this.#everyMs = everyMs;
-    this.#task = task;
-    if (everyMs > 0) this.#schedule(0);
-  }
-
-  #schedule(delay: number): void {
-    this.#timer = setTimeout(() => {
-      this.#running = this.#task().finally(() => {
-        this.#running = null;
-        if (!this.#stopped) this.#schedule(this.#everyMs);
-      });
-    }, delay);
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#running;
-  }
 }

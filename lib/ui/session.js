@@ -77,19 +77,21 @@ export async function loadSession(id, now) {
 }
 
 /**
- * Keeps the keys for this tab, until it closes or the user signs out.
+ * Keeps the keys for this tab, until it closes or the user signs out: the API
+ * key and the run key, the only ones the page uses.
  *
  * @param {string} id The dashboard id.
  * @param {{ apiKey: string, runKey: string }} keys The keys, as derived.
  * @returns {Session} The session.
  */
 export function keepForTab(id, keys) {
+  const kept = { apiKey: keys.apiKey, runKey: keys.runKey };
   try {
-    sessionStorage.setItem(tabKey(id), JSON.stringify(keys));
+    sessionStorage.setItem(tabKey(id), JSON.stringify(kept));
   } catch {
     // Storage unavailable: the session lasts as long as the page.
   }
-  return { keys, expiresAt: null };
+  return { keys: kept, expiresAt: null };
 }
 
 /**

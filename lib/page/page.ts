@@ -1,20 +1,37 @@
 /**
- * The dashboard's web page: its two HTML documents, and the files they load from
- * `ui/` (scripts, stylesheet, icon), served by the server itself. Everything is
- * static: the page reads the dashboard id from its address and all data through
- * the API, and holds no inline script or style, so the strict
- * Content-Security-Policy of {@linkcode htmlResponse} applies unweakened.
+ * The dashboard's web page as HTTP responses: its two HTML documents, and the
+ * files they load from `ui/` (scripts, stylesheet, icon) and `protocol/`. The
+ * dashboard server serves them, and so does `koitab -d open` from the local
+ * installation, so that a server never delivers the code that sees the
+ * password. Everything is static: the page reads the dashboard id from its
+ * address and all data through the API (same-origin `/api/`), and holds no
+ * inline script or style, so the strict Content-Security-Policy of
+ * {@linkcode htmlResponse} applies unweakened.
  *
  * The page's files are `lib/ui/` and the browser-side half of the contract in
- * `lib/protocol/` (key derivation and signing), read with `Deno.readFile` from
- * there, so a compiled executable needs them included
+ * `lib/protocol/` (key derivation, signing and the encryption envelope), read
+ * with `Deno.readFile` from there, so a compiled executable needs them included
  * (`deno compile --include lib/ui --include lib/protocol`).
  *
  * @module
  */
 
-import { htmlResponse } from "./http.ts";
 import { VERSION } from "../version.ts";
+
+/**
+ * The Content-Security-Policy of every HTML page: nothing unless allowed; scripts,
+ * styles and calls from this origin only, never inline; no framing, no plugins.
+ */
+export const CONTENT_SECURITY_POLICY: string = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
 
 const HEAD = `<meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -77,6 +94,25 @@ ${BRAND.replace('href="#/"', 'href="/"')}
 `;
 
 /**
+ * An HTML page, with the strict {@linkcode CONTENT_SECURITY_POLICY}.
+ *
+ * @param html The page.
+ * @returns The response.
+ */
+export function htmlResponse(html: string): Response {
+  return new Response(html, {
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "content-security-policy": CONTENT_SECURITY_POLICY,
+      "x-content-type-options": "nosniff",
+      "x-frame-options": "DENY",
+      "referrer-policy": "no-referrer",
+      "cache-control": "no-cache",
+    },
+  });
+}
+
+/**
  * The dashboard page's response.
  *
  * @returns The page, with the security headers of every HTML response.
@@ -99,6 +135,7 @@ export function homePage(): Response {
  * Nothing else of `lib/ui/` is served.
  */
 export const UI_FILES: Readonly<Record<string, string>> = {
+  "alerts.js": "text/javascript; charset=utf-8",
   "ansi.js": "text/javascript; charset=utf-8",
   "api.js": "text/javascript; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
@@ -121,6 +158,9 @@ export const UI_FILES: Readonly<Record<string, string>> = {
  * modules the page shares with Koi's own commands. Nothing else of it is served.
  */
 export const PROTOCOL_FILES: Readonly<Record<string, string>> = {
+  "arg_types.js": "text/javascript; charset=utf-8",
+  "envelope.js": "text/javascript; charset=utf-8",
+  "job_kind.js": "text/javascript; charset=utf-8",
   "signing.js": "text/javascript; charset=utf-8",
 };
 
@@ -129,6 +169,30 @@ const FOLDERS = { ui: UI_FILES, protocol: PROTOCOL_FILES } as const;
 
 /** A folder the page's files are served from. */
 export type PageFolder = keyof typeof FOLDERS;
+
+/**
+ * The page file a request path names, `/ui/NAME` or `/protocol/NAME`, or null
+ * for any other path. The name may still be one not served
+ * ({@linkcode pageFileResponse} answers 404 for it).
+ *
+ * @param pathname The request's path, as it came.
+ * @returns The folder and the name, or null.
+ *
+ * @example
+ * ```ts
+ * import { pageFilePath } from "./page.ts";
+ *
+ * const file = pageFilePath("/protocol/signing.js");
+ * if (file?.folder !== "protocol" || file.name !== "signing.js") throw new Error("file");
+ * if (pageFilePath("/api/d/x") !== null || pageFilePath("/ui/a/b.js") !== null) {
+ *   throw new Error("not a file");
+ * }
+ * ```
+ */
+export function pageFilePath(pathname: string): { folder: PageFolder; name: string } | null {
+  const match = /^\/(ui|protocol)\/([^/]+)$/.exec(pathname);
+  return match === null ? null : { folder: match[1] as PageFolder, name: match[2]! };
+}
 
 interface LoadedFile {
   readonly bytes: Uint8Array<ArrayBuffer>;
