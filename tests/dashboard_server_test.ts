@@ -345,6 +345,8 @@ Deno.test("PUT jobs replaces a host's list; GET jobs lists every host's jobs wit
       due: "2026-03-01T12:05:00.000Z",
       nextRun: jobs[0].nextRun,
       state: "late",
+      // Late already: only its next run passing changes its view by time alone.
+      refreshAt: jobs[0].nextRun,
     });
     assertEquals(jobs[1].lastRun.id, "r2");
     assertEquals(jobs[1].lastRun.status, "running");
@@ -368,6 +370,8 @@ Deno.test("PUT jobs replaces a host's list; GET jobs lists every host's jobs wit
       due: "2026-03-01T12:05:00.000Z",
       nextRun: jobs[0].nextRun,
       state: "late",
+      // Late already: only its next run passing changes its view by time alone.
+      refreshAt: jobs[0].nextRun,
     });
     const hosts = (await d.call("GET", "")).body.hosts;
     assertEquals(hosts.map((h: { host: string; jobCount: number }) => [h.host, h.jobCount]), [
@@ -420,6 +424,188 @@ Deno.test("a refused job list is recorded for its host until a list is taken: GE
     ]);
     assertEquals((await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j2", 1)] })).status, 204);
     assertEquals((await hosts())[1].jobListRefused, null);
+  }, { now: () => time });
+});
+
+Deno.test("GET jobs: an ETag; If-None-Match gets a bodiless 304 until a run, a list or the clock changes the view", async () => {
+  let time = Date.parse("2026-03-01T12:00:30Z");
+  await withServer(async ({ dashboard }) => {
+    const d = await dashboard();
+    await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j1", 1), job("j2", 2)] });
+    const get = (etag?: string) =>
+      d.call("GET", "/jobs", undefined, etag === undefined ? {} : { "if-none-match": etag });
+    const first = await get();
+    const etag = first.headers.get("etag")!;
+    // The view's stamp, then the first instant a job's view changes by time: 12:05, the next run.
+    assert(/^"[0-9a-f]{20}\.\d+"$/.test(etag), etag);
+    assertEquals(etag.slice(22, -1), String(Date.parse("2026-03-01T12:05:00Z")));
+    const unchanged = await get(etag);
+    assertEquals([unchanged.status, unchanged.body, unchanged.headers.get("etag")], [
+      304,
+      "",
+      etag,
+    ]);
+    assertEquals(unchanged.headers.get("cache-control"), "no-store");
+    // Weak, and in a list with others: the same.
+    assertEquals((await get(`"nope", W/${etag}`)).status, 304);
+
+    // A run starts: the view changes.
+    await d.call("POST", "/hosts/web/reports", { reports: [start("r1", "j1", time)] });
+    const started = await get(etag);
+    assertEquals(started.status, 200);
+    assertEquals(started.body.jobs[0].lastRun.status, "running");
+    const running = started.headers.get("etag")!;
+    assert(running !== etag);
+    // Output of a running run is not in the view: still 304.
+    await d.call("POST", "/hosts/web/reports", { reports: [output("r1", 0, "working")] });
+    assertEquals((await get(running)).status, 304);
+    // A poll is not in it either.
+    await d.call("GET", "/hosts/web/manual?wait=0");
+    assertEquals((await get(running)).status, 304);
+
+    // Up to the next run, the same; at it, the view moves on.
+    time = Date.parse("2026-03-01T12:05:00Z") - 1;
+    assertEquals((await get(running)).status, 304);
+    time += 1;
+    const moved = await get(running);
+    assertEquals(moved.status, 200);
+    assertEquals(moved.body.jobs[1].nextRun, "2026-03-01T12:10:00.000Z");
+    assert(moved.headers.get("etag") !== running);
+
+    // Another host's list changes the dashboard's view.
+    const now = moved.headers.get("etag")!;
+    await d.call("PUT", "/hosts/db/jobs", { jobs: [job("j1", 1)] });
+    const listed = await get(now);
+    assertEquals(listed.status, 200);
+    assertEquals(listed.body.jobs.map((j: { host: string }) => j.host), ["db", "web", "web"]);
+  }, { now: () => time });
+});
+
+Deno.test("GET jobs: an ETag from one server instance holds at another on the same store, until either writes", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await withServer(async ({ dashboard }) => {
+      const d = await dashboard();
+      await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j1", 1, { schedule: "@manual" })] });
+      const etag = (await d.call("GET", "/jobs")).headers.get("etag")!;
+      // A manual job never changes by time alone.
+      assert(etag.endsWith('.never"'), etag);
+      await withServer(async ({ request }) => {
+        const get = () =>
+          request("GET", `/api/d/${d.id}/jobs`, {
+            headers: { authorization: `Bearer ${d.apiKey}`, "if-none-match": etag },
+          });
+        assertEquals((await get()).status, 304);
+        await d.call("POST", "/hosts/web/reports", { reports: [start("r1", "j1", 1000)] });
+        const changed = await get();
+        assertEquals([changed.status, changed.body.jobs[0].lastRun.id], [200, "r1"]);
+      }, { kv });
+    }, { kv });
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("GET jobs?since: only what changed, the hosts when they change, a 304 when nothing did", async () => {
+  let time = Date.parse("2026-03-01T12:00:30Z");
+  await withServer(async ({ dashboard }) => {
+    const d = await dashboard();
+    await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j1", 1), job("j2", 2)] });
+    await d.call("PUT", "/hosts/db/jobs", { jobs: [job("j1", 1)] });
+    const since = (cursor: string, extra = "", etag = false) =>
+      d.call(
+        "GET",
+        `/jobs?since=${cursor}${extra}`,
+        undefined,
+        etag ? { "if-none-match": `"${cursor}"` } : {},
+      );
+    const keys = (jobs: { host: string; tag: string }[]) => jobs.map((j) => `${j.host}/${j.tag}`);
+
+    const all = await since("0");
+    assertEquals(all.status, 200);
+    assertEquals([all.body.full, keys(all.body.jobs), all.body.replaced], [
+      true,
+      ["db/j1", "web/j1", "web/j2"],
+      [],
+    ]);
+    assertEquals(all.body.hosts.map((h: { host: string; connected: boolean }) => h.connected), [
+      true,
+      true,
+    ]);
+    assertEquals(all.body.jobs[0].refreshAt, "2026-03-01T12:05:00.000Z");
+    const c0: string = all.body.cursor;
+    assertEquals(all.headers.get("etag"), `"${c0}"`);
+
+    // Nothing changed: a 304 without a body, or, unasked, an empty change.
+    const same = await since(c0, "", true);
+    assertEquals([same.status, same.body, same.headers.get("etag")], [304, "", `"${c0}"`]);
+    assertEquals((await since(c0)).body, {
+      cursor: c0,
+      full: false,
+      jobs: [],
+      replaced: [],
+      hosts: null,
+    });
+    // A connected host's calls change nothing the page shows.
+    time += 10_000;
+    await d.call("GET", "/hosts/web/manual?wait=0");
+    assertEquals((await since(c0, "", true)).status, 304);
+
+    // A run: that job alone.
+    await d.call("POST", "/hosts/web/reports", { reports: [start("r1", "j2", time)] });
+    const ran = await since(c0, "", true);
+    assertEquals([ran.status, keys(ran.body.jobs), ran.body.replaced, ran.body.hosts], [
+      200,
+      ["web/j2"],
+      [],
+      null,
+    ]);
+    assertEquals(ran.body.jobs[0].lastRun.id, "r1");
+    const c1: string = ran.body.cursor;
+    assert(c1 !== c0);
+
+    // A new list: the host's jobs whole, and the hosts (its job count changed).
+    await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j2", 2)] });
+    const listed = await since(c1);
+    assertEquals([keys(listed.body.jobs), listed.body.replaced], [["web/j2"], ["web"]]);
+    assertEquals(
+      listed.body.hosts.map((h: { host: string; jobCount: number }) => [h.host, h.jobCount]),
+      [["db", 1], ["web", 1]],
+    );
+    const c2: string = listed.body.cursor;
+
+    // db goes quiet: the hosts again, no job.
+    time += CONNECTED_WITHIN_MS - 10_000 + 1;
+    const quiet = await since(c2, "", true);
+    assertEquals([quiet.status, quiet.body.jobs, quiet.body.replaced], [200, [], []]);
+    assertEquals(
+      quiet.body.hosts.map((h: { host: string; connected: boolean }) => [h.host, h.connected]),
+      [["db", false], ["web", true]],
+    );
+    const c3: string = quiet.body.cursor;
+    assertEquals((await since(c3, "", true)).status, 304);
+
+    // The page names hosts whose jobs' views ran out: their jobs come whole.
+    const stale = await since(c3, "&stale=db");
+    assertEquals([keys(stale.body.jobs), stale.body.replaced, stale.body.hosts], [
+      ["db/j1"],
+      ["db"],
+      null,
+    ]);
+    assertEquals(stale.body.cursor, c3);
+
+    // A cursor the store never gave (a replaced store): everything.
+    const future = await since(`ffffffffffffffffffff.${c3.split(".")[1]}`);
+    assertEquals([future.body.full, keys(future.body.jobs)], [true, ["db/j1", "web/j2"]]);
+
+    for (const bad of ["1", "abc.def", `${c3}x`]) {
+      const refused = await since(bad);
+      assertEquals(refused.status, 400, bad);
+      assert(refused.body.error.startsWith('Invalid "since"'), refused.body.error);
+    }
+    const badHost = await since(c3, "&stale=db,bad%20host");
+    assertEquals(badHost.status, 400);
+    assert(badHost.body.error.startsWith('Invalid "host"'), badHost.body.error);
   }, { now: () => time });
 });
 

@@ -365,6 +365,49 @@ Deno.test("DashboardStore prunes runs and manual runs older than retentionDays",
   });
 });
 
+Deno.test("DashboardStore says what changed in the jobs view since a stamp, and only that", async () => {
+  await withStore(async (store, _kv, clock) => {
+    const settings = { ...await created(store), retentionDays: 7 };
+    await store.replaceJobs(ID, "web", [job("j1", 1), job("j2", 2)]);
+    await store.replaceJobs(ID, "db", [job("j1", 1)]);
+    const changes = async (since: string) => {
+      const { hosts, jobs } = await store.viewChanges(ID, since);
+      return [hosts.toSorted(), jobs.map(({ host, tag }) => `${host}/${tag}`).toSorted()];
+    };
+    assertEquals(await changes("0"), [["db", "web"], []]);
+    const s0 = await store.viewStamp(ID);
+    assert(/^[0-9a-f]{20}$/.test(s0), s0);
+    assertEquals(await changes(s0), [[], []]);
+
+    await store.applyReports(ID, "web", [start("r1", "j1", T0), output("r1", 0, "x")], settings);
+    const s1 = await store.viewStamp(ID);
+    assert(s1 > s0);
+    assertEquals(await changes(s0), [[], ["web/j1"]]);
+    // More output of a running run is not in the view.
+    await store.applyReports(ID, "web", [output("r1", 1, "y")], settings);
+    assertEquals(await store.viewStamp(ID), s1);
+    await store.applyReports(ID, "web", [end("r1")], settings);
+    assertEquals(await changes(s1), [[], ["web/j1"]]);
+    // Each host's list counts for it alone; a refusal too, since it shows on the page.
+    const s2 = await store.viewStamp(ID);
+    await store.refuseJobs(ID, "db", "too large");
+    assertEquals(await changes(s2), [["db"], []]);
+    const s3 = await store.viewStamp(ID);
+    // Pruning a job's newest run changes what it shows.
+    clock.now = T0 + 8 * DAY;
+    await store.pruneDashboard(ID, settings);
+    assertEquals(await changes(s3), [[], ["web/j1"]]);
+    // A selection reads those jobs alone, as the whole list would show them.
+    await store.applyReports(ID, "web", [start("r2", "j2", clock.now)], settings);
+    const all = await store.listJobs(ID);
+    assertEquals(all.map((j) => j.lastRun?.id ?? null), [null, null, "r2"]);
+    assertEquals(
+      await store.listJobs(ID, { hosts: ["db"], jobs: [{ host: "web", tag: "j2" }] }),
+      all.filter((j) => j.host === "db" || j.tag === "j2"),
+    );
+  });
+});
+
 Deno.test("DashboardStore lists a job's manual runs newest first, with the values asked for", async () => {
   await withStore(async (store, _kv, clock) => {
     await created(store);

@@ -29,6 +29,12 @@ export interface JobView {
    */
   readonly nextRun: string | null;
   readonly state: JobState;
+  /**
+   * When this view next changes by time alone, ISO 8601: its next run passes, or
+   * it becomes late. Null if never (a `@manual` job). Until then, only a new job
+   * list or a run changes it.
+   */
+  readonly refreshAt: string | null;
 }
 
 /**
@@ -69,7 +75,7 @@ function scheduleOf(job: Job): CronSchedule {
  * @param job The job, as koid sent it.
  * @param lastRun Its newest run, or null.
  * @param now The current instant, ms since the epoch.
- * @returns Description, due time, next run and state.
+ * @returns Description, due time, next run, state, and when these change by time alone.
  */
 export function viewJob(job: Job, lastRun: Run | null, now: number): JobView {
   const description = describeSchedule(job.schedule);
@@ -85,11 +91,15 @@ export function viewJob(job: Job, lastRun: Run | null, now: number): JobView {
     }
   }
   const late = due !== null && due <= now - LATE_GRACE_MS;
+  const lateAt = due === null || late ? null : due + LATE_GRACE_MS;
+  const refreshAt = nextRun === null || lateAt === null
+    ? nextRun ?? lateAt
+    : Math.min(nextRun, lateAt);
   let state: JobState;
   if (lastRun?.status === "running") state = "running";
   else if (late) state = "late";
   else if (lastRun === null) state = "never";
   else state = lastRun.status === "succeeded" ? "ok" : "failed";
   const iso = (at: number | null) => at === null ? null : new Date(at).toISOString();
-  return { description, due: iso(due), nextRun: iso(nextRun), state };
+  return { description, due: iso(due), nextRun: iso(nextRun), state, refreshAt: iso(refreshAt) };
 }

@@ -8,7 +8,7 @@
 
 import { fromBase64url, hashApiKey, timingSafeEqual } from "../protocol/keys.ts";
 import { errorResponse, HttpError, jsonResponse, noContent, readJsonBody } from "./http.ts";
-import { viewJob } from "./job_view.ts";
+import { connectedHosts, jobsAnswer, type JobsFeed } from "./jobs_feed.ts";
 import { dashboardPage, homePage, pageFileResponse } from "../page/page.ts";
 import { ManualPoller } from "./poll.ts";
 import {
@@ -116,7 +116,8 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
   const store = new DashboardStore(options.kv, options.now);
   const poller = new ManualPoller(store, options.recheckMs ?? 1000, log);
   const stopping = new AbortController();
-  const routes = apiRoutes(store, poller, options.now ?? Date.now);
+  const feed = { store, now: options.now ?? Date.now, connectedWithinMs: CONNECTED_WITHIN_MS };
+  const routes = apiRoutes(poller, feed);
 
   const handler = async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
@@ -186,7 +187,8 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
 }
 
 /** The API's routes, the two pages, and the files the pages load. */
-function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => number): Route[] {
+function apiRoutes(poller: ManualPoller, feed: JobsFeed): Route[] {
+  const { store, now } = feed;
   const host = (context: Context) => parseHostName(context.params.host!);
   return [
     {
@@ -235,11 +237,7 @@ function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => numbe
       methods: {
         async GET({ dashboard }) {
           const { id, createdAt, settings } = dashboard;
-          const time = now();
-          const hosts = (await store.listHosts(id)).map((info) => ({
-            ...info,
-            connected: info.lastSeenAt !== null && time - info.lastSeenAt <= CONNECTED_WITHIN_MS,
-          }));
+          const hosts = connectedHosts(await store.listHosts(id), now(), CONNECTED_WITHIN_MS);
           return jsonResponse(200, { id, createdAt, settings, hosts });
         },
         async DELETE({ dashboard }) {
@@ -285,14 +283,8 @@ function apiRoutes(store: DashboardStore, poller: ManualPoller, now: () => numbe
       path: "/api/d/:id/jobs",
       auth: true,
       methods: {
-        async GET({ dashboard }) {
-          const time = now();
-          const jobs = (await store.listJobs(dashboard.id)).map((job) => ({
-            ...job,
-            ...viewJob(job, job.lastRun, time),
-          }));
-          return jsonResponse(200, { jobs });
-        },
+        GET: ({ request, url, dashboard }) =>
+          jobsAnswer(feed, dashboard.id, request, url.searchParams),
       },
     },
     {

@@ -22,6 +22,15 @@
  * | `["manual", id, manualId]`                      | manual run, with payload and signature   |
  * | `["manualByJob", id, host, tag, queuedAt, mId]` | null: an index of a job's manual runs    |
  * | `["queue", id, host, queuedAt, manualId]`       | null: a manual run waiting for its host  |
+ * | `["viewRev", id]`                               | null: the jobs view's newest change      |
+ * | `["hostViewRev", id, host]`                     | null: a host's newest change in it       |
+ * | `["jobViewRev", id, host, tag]`                 | null: a job's (tag `""`: the whole list) |
+ *
+ * The jobs view (every job with its newest run, and the hosts) changes with a job
+ * list, a refusal of one, a run's start or end, and the deletion of a job's newest
+ * run. Each such write also rewrites the `…ViewRev` keys it concerns, in the same
+ * atomic write: their versionstamps, ordered as the writes committed, say what
+ * changed since a reader's last look without reading any job ({@linkcode DashboardStore.viewChanges}).
  *
  * Concurrent writers, on this server instance or another sharing the store, are
  * kept apart by checked atomic writes (optimistic: read, check unchanged, write,
@@ -71,6 +80,9 @@ export const KEY_KINDS = [
   "manual",
   "manualByJob",
   "queue",
+  "viewRev",
+  "hostViewRev",
+  "jobViewRev",
 ] as const;
 
 const DAY_MS = 86_400_000;
@@ -123,6 +135,20 @@ export interface JobListRefused {
 
 /** A job with its host and its newest run. */
 export type JobWithLastRun = Job & { host: string; lastRun: Run | null };
+
+/** Which jobs to read: whole hosts, and single jobs. */
+export interface JobSelection {
+  hosts: readonly string[];
+  jobs: readonly { host: string; tag: string }[];
+}
+
+/** What changed in a dashboard's jobs view since a stamp ({@linkcode DashboardStore.viewChanges}). */
+export interface ViewChanges {
+  /** Hosts whose whole job list changed (or its refusal): each of their jobs is to be read. */
+  hosts: string[];
+  /** Jobs, on other hosts, whose newest run changed. */
+  jobs: { host: string; tag: string }[];
+}
 
 /** A chunk of a run's output, as the API shows it. */
 export interface OutputRecord {
@@ -187,6 +213,8 @@ interface UnitPlan {
   changedStats: Set<string>;
   startedTags: Set<string>;
   endedTags: Set<string>;
+  /** The jobs whose newest run the jobs view shows differently: a run started or ended. */
+  viewTags: Set<string>;
   /** The runs written. */
   touched: Set<string>;
 }
@@ -354,6 +382,7 @@ export class DashboardStore {
     // The record first: from then on no call authenticates for this id.
     await this.#kv.delete(["dash", id]);
     for (const kind of KEY_KINDS) await this.#deletePrefix([kind, id]);
+    await this.#kv.delete(["viewRev", id]);
   }
 
   /**
@@ -385,6 +414,20 @@ export class DashboardStore {
   }
 
   /**
+   * When each host of a dashboard last called.
+   *
+   * @param id The dashboard id.
+   * @returns Each host's last call, ms, by name; hosts never heard from are absent.
+   */
+  async lastSeen(id: string): Promise<Map<string, number>> {
+    const seen = new Map<string, number>();
+    for await (const entry of this.#kv.list<number>({ prefix: ["seen", id] })) {
+      seen.set(entry.key[2] as string, entry.value);
+    }
+    return seen;
+  }
+
+  /**
    * A dashboard's hosts, by name.
    *
    * @param id The dashboard id.
@@ -400,9 +443,7 @@ export class DashboardStore {
       }
       return info;
     };
-    for await (const entry of this.#kv.list<number>({ prefix: ["seen", id] })) {
-      host(entry.key[2] as string).lastSeenAt = entry.value;
-    }
+    for (const [name, at] of await this.lastSeen(id)) host(name).lastSeenAt = at;
     for await (const entry of this.#kv.list<number>({ prefix: ["jobCount", id] })) {
       host(entry.key[2] as string).jobCount = entry.value;
     }
@@ -421,7 +462,10 @@ export class DashboardStore {
    */
   async refuseJobs(id: string, host: string, reason: string): Promise<void> {
     const refused: JobListRefused = { at: this.#now(), reason: reason.slice(0, 1000) };
-    await this.#kv.set(["jobsRefused", id, host], refused);
+    await this.#write([
+      recordWrite(["jobsRefused", id, host], refused),
+      ...viewWrites(id, host, [WHOLE_LIST]),
+    ]);
   }
 
   /**
@@ -450,37 +494,106 @@ export class DashboardStore {
         writes.push({ key: entry.key });
       }
     }
+    for await (const entry of this.#kv.list({ prefix: ["jobViewRev", id, host] })) {
+      const tag = entry.key[3] as string;
+      if (tag !== WHOLE_LIST && !parts.has(tag)) writes.push({ key: entry.key });
+    }
     writes.push({ key: ["jobCount", id, host], value: jobs.length, size: 16 });
     writes.push({ key: ["seen", id, host], value: this.#now(), size: 16 });
     writes.push({ key: ["jobsRefused", id, host] });
+    // Last, so in the last batch: a reader told of the change finds the whole list.
+    writes.push(...viewWrites(id, host, [WHOLE_LIST]));
     await this.#write(writes);
   }
 
   /**
-   * Every job of a dashboard, by host and line, each with its newest run.
+   * Every job of a dashboard, or those selected, by host and line, each with its
+   * newest run.
    *
    * @param id The dashboard id.
+   * @param only Which hosts' jobs and which single jobs to read; all when absent.
    * @returns The jobs.
    */
-  async listJobs(id: string): Promise<JobWithLastRun[]> {
+  async listJobs(id: string, only?: JobSelection): Promise<JobWithLastRun[]> {
     const lastRunIds = new Map<string, string>();
-    for await (const entry of this.#kv.list<JobRuns>({ prefix: ["jobRuns", id] })) {
-      lastRunIds.set(`${entry.key[2] as string}/${entry.key[3] as string}`, entry.value.lastRunId);
-    }
     const jobs: { host: string; job: Job; lastRunId: string | undefined }[] = [];
-    const reader = new JobReader();
-    for await (const entry of this.#kv.list<StoredJobPart | Job>({ prefix: ["job", id] })) {
-      const host = entry.key[2] as string;
-      const job = reader.take(entry.key, entry.value);
-      if (job === null) continue;
-      jobs.push({ host, job, lastRunId: lastRunIds.get(`${host}/${job.tag}`) });
-    }
+    const readJobs = async (selector: Deno.KvListSelector) => {
+      const reader = new JobReader();
+      for await (const entry of this.#kv.list<StoredJobPart | Job>(selector)) {
+        const job = reader.take(entry.key, entry.value);
+        if (job !== null) jobs.push({ host: entry.key[2] as string, job, lastRunId: undefined });
+      }
+    };
+    const readRuns = async (prefix: Deno.KvKey) => {
+      for await (const entry of this.#kv.list<JobRuns>({ prefix })) {
+        lastRunIds.set(
+          `${entry.key[2] as string}/${entry.key[3] as string}`,
+          entry.value.lastRunId,
+        );
+      }
+    };
+    const scopes = only === undefined ? [[id]] : only.hosts.map((host) => [id, host]);
+    const single = only?.jobs ?? [];
+    await Promise.all([
+      ...scopes.map((scope) => readJobs({ prefix: ["job", ...scope] })),
+      ...scopes.map((scope) => readRuns(["jobRuns", ...scope])),
+      // A job's parts, and the job as stored whole before jobs were split (a key of four).
+      ...single.map(({ host, tag }) =>
+        readJobs({ start: ["job", id, host, tag], end: ["job", id, host, tag, true] })
+      ),
+      (async () => {
+        const stats = await this.#getValues<JobRuns>(
+          single.map(({ host, tag }) => ["jobRuns", id, host, tag]),
+        );
+        single.forEach(({ host, tag }, i) => {
+          if (stats[i] != null) lastRunIds.set(`${host}/${tag}`, stats[i]!.lastRunId);
+        });
+      })(),
+    ]);
+    for (const entry of jobs) entry.lastRunId = lastRunIds.get(`${entry.host}/${entry.job.tag}`);
     const runs = await this.#getRuns(id, jobs.flatMap((job) => job.lastRunId ?? []));
     jobs.sort((a, b) => a.host < b.host ? -1 : a.host > b.host ? 1 : a.job.line - b.job.line);
     return jobs.map(({ host, job, lastRunId }) => {
       const run = lastRunId === undefined ? undefined : runs.get(lastRunId);
       return { ...job, host, lastRun: run === undefined ? null : publicRun(run) };
     });
+  }
+
+  /**
+   * The stamp of the newest change of a dashboard's jobs view: a versionstamp,
+   * or `"0"` before any. Stamps compare as strings, in the order of the changes.
+   *
+   * @param id The dashboard id.
+   * @returns The stamp.
+   */
+  async viewStamp(id: string): Promise<string> {
+    return (await this.#kv.get(["viewRev", id])).versionstamp ?? NO_STAMP;
+  }
+
+  /**
+   * What changed in a dashboard's jobs view after `since`: hosts whose whole list
+   * is to be read again, and single jobs. Every change up to the stamp
+   * {@linkcode viewStamp} gave before this call is in it; later ones may be.
+   *
+   * @param id The dashboard id.
+   * @param since A stamp from {@linkcode viewStamp}.
+   * @returns The hosts and jobs changed.
+   */
+  async viewChanges(id: string, since: string): Promise<ViewChanges> {
+    const hosts: string[] = [];
+    for await (const entry of this.#kv.list({ prefix: ["hostViewRev", id] })) {
+      if (entry.versionstamp > since) hosts.push(entry.key[2] as string);
+    }
+    const changes: ViewChanges = { hosts: [], jobs: [] };
+    await Promise.all(hosts.map(async (host) => {
+      const tags: string[] = [];
+      for await (const entry of this.#kv.list({ prefix: ["jobViewRev", id, host] })) {
+        if (entry.versionstamp > since) tags.push(entry.key[3] as string);
+      }
+      if (tags.includes(WHOLE_LIST)) changes.hosts.push(host);
+      else changes.jobs.push(...tags.map((tag) => ({ host, tag })));
+    }));
+    return changes;
   }
 
   /**
@@ -566,6 +679,7 @@ export class DashboardStore {
         changedStats: new Set(),
         startedTags: new Set(),
         endedTags: new Set(trimTags),
+        viewTags: new Set(),
         touched: new Set(),
       };
       let taken = 0;
@@ -585,6 +699,7 @@ export class DashboardStore {
       for (const tag of plan.changedStats) {
         plan.writes.push(recordWrite(["jobRuns", id, host, tag], plan.stats.get(tag)!));
       }
+      if (plan.viewTags.size > 0) plan.writes.push(...viewWrites(id, host, plan.viewTags));
       plan.writes.push({ key: rev.key, value: null, size: 8 });
       plan.writes.push({ key: ["seen", id, host], value: this.#now(), size: 16 });
       const { writes, before, after } = plan;
@@ -619,6 +734,7 @@ export class DashboardStore {
         plan.stats.set(tag, nextStats(plan.stats.get(tag) ?? null, report.run));
         plan.changedStats.add(tag);
         plan.startedTags.add(tag);
+        plan.viewTags.add(tag);
         for (const key of runIndexKeys(id, host, tag, startedAt, runId)) {
           plan.writes.push({ key, value: null, size: 8 });
         }
@@ -664,6 +780,7 @@ export class DashboardStore {
       const { chunks: _, ...fields } = report.end;
       run = { ...run, ...fields, storedBytes, seqs: [] };
       plan.endedTags.add(run.tag);
+      plan.viewTags.add(run.tag);
     }
     // A chunk shows only once all its parts are there (see getRunOutput), so its
     // parts may go ahead of the commit when the step is too large for one write.
@@ -771,6 +888,7 @@ export class DashboardStore {
           }),
         );
       }
+      if (stats.value?.lastRunId === runId) writes.push(...viewWrites(id, host, [tag]));
       writes.push({ key: rev.key, value: null, size: 8 });
       const versionstamp = await this.#commitChecked([rev, run, stats], writes, {
         before: output.map((entry) => ({ key: entry.key })),
@@ -1194,6 +1312,22 @@ function batch(writes: readonly Write[]): Write[][] {
 function mutate(operation: Deno.AtomicOperation, write: Write): void {
   if (write.size === undefined) operation.delete(write.key);
   else operation.set(write.key, write.value);
+}
+
+/** The tag that stands for a host's whole job list in `["jobViewRev", id, host, tag]`. */
+const WHOLE_LIST = "";
+/** The stamp of a jobs view that never changed. */
+const NO_STAMP = "0";
+
+/**
+ * The writes that mark a change of the jobs view: of the dashboard's, the host's,
+ * and the jobs' (`WHOLE_LIST` for the host's list). The values say nothing; what
+ * counts is the versionstamp each gets.
+ */
+function viewWrites(id: string, host: string, tags: Iterable<string>): Write[] {
+  const keys: Deno.KvKey[] = [["viewRev", id], ["hostViewRev", id, host]];
+  for (const tag of tags) keys.push(["jobViewRev", id, host, tag]);
+  return keys.map((key) => ({ key, value: null, size: 8 }));
 }
 
 /** A write of a small record: a run, a job's run count. */

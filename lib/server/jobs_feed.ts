@@ -1,0 +1,165 @@
+/**
+ * `GET /api/d/{id}/jobs`, whose cost follows what changed, not what exists.
+ *
+ * - Without `since`: every job, with an `ETag` of the jobs view's stamp and the
+ *   instant its first job changes by time alone. A request naming it in
+ *   `If-None-Match` is answered 304, from one read of the store, until either moves.
+ * - With `since=CURSOR` (what the page calls every few seconds): only what changed
+ *   since the answer that gave the cursor (`since=0`: everything), with the hosts
+ *   only when they changed, and a new cursor. The jobs of hosts named in
+ *   `stale=h1,h2` come again whole (the page names those whose jobs' `refreshAt`
+ *   has passed). Unchanged, it is a 304 when `If-None-Match` names the cursor.
+ *
+ * @module
+ */
+
+import { FieldError, parseHostName } from "../protocol/schema.ts";
+import { base64url } from "../protocol/keys.ts";
+import { ifNoneMatch, jsonResponse, notModified } from "./http.ts";
+import { viewJob } from "./job_view.ts";
+import type { DashboardStore, HostInfo, JobWithLastRun } from "./store.ts";
+
+/** A host as the page shows it: connected while it polls. */
+export type HostView = HostInfo & { connected: boolean };
+
+/** How a jobs answer is made. */
+export interface JobsFeed {
+  store: DashboardStore;
+  /** The clock, ms since the epoch. */
+  now: () => number;
+  /** A host is connected while its last call is at most this old, ms. */
+  connectedWithinMs: number;
+}
+
+/** The most hosts one `stale` may name. */
+export const MAX_STALE_HOSTS = 1000;
+
+/** A cursor: the jobs view's stamp, and a digest of the hosts' connections. */
+const CURSOR = /^(0|[0-9a-f]{20})\.([A-Za-z0-9_-]{16})$/;
+
+/**
+ * Hosts with whether each is connected.
+ *
+ * @param hosts The hosts as stored.
+ * @param now The current instant, ms.
+ * @param withinMs How recent a host's last call must be.
+ * @returns The hosts, each with `connected`.
+ */
+export function connectedHosts(
+  hosts: readonly HostInfo[],
+  now: number,
+  withinMs: number,
+): HostView[] {
+  return hosts.map((info) => ({
+    ...info,
+    connected: info.lastSeenAt !== null && now - info.lastSeenAt <= withinMs,
+  }));
+}
+
+/**
+ * Answers `GET /api/d/{id}/jobs` (see the module's summary).
+ *
+ * @param feed The store and clock.
+ * @param id The dashboard, authenticated.
+ * @param request The request, for `If-None-Match`.
+ * @param query Its query: `since` and `stale`.
+ * @returns The response: 200 or 304.
+ * @throws {FieldError} For a malformed `since` or `stale`.
+ */
+export async function jobsAnswer(
+  feed: JobsFeed,
+  id: string,
+  request: Request,
+  query: URLSearchParams,
+): Promise<Response> {
+  const since = query.get("since");
+  const known = ifNoneMatch(request.headers.get("if-none-match"));
+  if (since === null) return await allJobs(feed, id, known);
+  const cursor = since === "0" ? null : CURSOR.exec(since);
+  if (since !== "0" && cursor === null) {
+    throw new FieldError("since", "must be 0 or the cursor of an earlier answer", since);
+  }
+  const stale = parseStale(query.get("stale"));
+  const [stamp, seen] = await Promise.all([feed.store.viewStamp(id), feed.store.lastSeen(id)]);
+  const time = feed.now();
+  const connections = await connectionDigest(seen, time, feed.connectedWithinMs);
+  const next = `${stamp}.${connections}`;
+  const sinceStamp = cursor?.[1];
+  if (next === since && stale.length === 0) {
+    if (known.includes(next)) return notModified(`"${next}"`);
+    return jsonResponse(200, { cursor: next, full: false, jobs: [], replaced: [], hosts: null }, {
+      etag: `"${next}"`,
+    });
+  }
+  // A cursor from a store that was since replaced (or made up) gets everything.
+  const full = sinceStamp === undefined || sinceStamp > stamp;
+  const changes = full || sinceStamp === stamp
+    ? { hosts: [], jobs: [] }
+    : await feed.store.viewChanges(id, sinceStamp);
+  const replaced = [...new Set([...changes.hosts, ...stale])];
+  const whole = new Set(replaced);
+  const jobs = await feed.store.listJobs(
+    id,
+    full ? undefined : {
+      hosts: replaced,
+      jobs: changes.jobs.filter(({ host }) => !whole.has(host)),
+    },
+  );
+  const hostsChanged = full || changes.hosts.length > 0 || cursor?.[2] !== connections;
+  const hosts = hostsChanged
+    ? connectedHosts(await feed.store.listHosts(id), time, feed.connectedWithinMs)
+    : null;
+  return jsonResponse(
+    200,
+    { cursor: next, full, jobs: withViews(jobs, time), replaced: full ? [] : replaced, hosts },
+    { etag: `"${next}"` },
+  );
+}
+
+/** Every job; 304 while the stamp holds and no job's view has changed with time. */
+async function allJobs(feed: JobsFeed, id: string, known: string[]): Promise<Response> {
+  const stamp = await feed.store.viewStamp(id);
+  const time = feed.now();
+  for (const tag of known) {
+    const [tagStamp, until] = tag.split(".");
+    if (tagStamp === stamp && (until === "never" || time < Number(until))) {
+      return notModified(`"${tag}"`);
+    }
+  }
+  const jobs = withViews(await feed.store.listJobs(id), time);
+  const until = jobs.reduce(
+    (soonest, job) =>
+      job.refreshAt === null ? soonest : Math.min(soonest, Date.parse(job.refreshAt)),
+    Infinity,
+  );
+  const etag = `"${stamp}.${until === Infinity ? "never" : until}"`;
+  return jsonResponse(200, { jobs }, { etag });
+}
+
+function withViews(jobs: readonly JobWithLastRun[], time: number) {
+  return jobs.map((job) => ({ ...job, ...viewJob(job, job.lastRun, time) }));
+}
+
+function parseStale(value: string | null): string[] {
+  if (value === null || value === "") return [];
+  const hosts = value.split(",");
+  if (hosts.length > MAX_STALE_HOSTS) {
+    throw new FieldError("stale", `must name at most ${MAX_STALE_HOSTS} hosts`);
+  }
+  return [...new Set(hosts.map((host) => parseHostName(host)))];
+}
+
+/**
+ * A digest of which hosts are connected, and when the others were last seen: it
+ * changes when the page's hosts would, and not with each call of a connected host.
+ */
+async function connectionDigest(
+  seen: ReadonlyMap<string, number>,
+  now: number,
+  withinMs: number,
+): Promise<string> {
+  let text = "";
+  for (const [host, at] of seen) text += `${host}\t${now - at <= withinMs ? "+" : at}\n`;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return base64url(new Uint8Array(digest, 0, 12));
+}
