@@ -38,10 +38,11 @@ export interface JobView {
 }
 
 /**
- * Parsed schedules by zone and expression: the page asks for every job's view every
- * few seconds, and a dashboard's schedules change rarely.
+ * Parsed schedules by zone and expression, and their words by expression: a
+ * dashboard of thousands of jobs has a few dozen schedules, which change rarely.
  */
 const schedules = new Map<string, CronSchedule>();
+const descriptions = new Map<string, string>();
 const MAX_SCHEDULES = 10_000;
 
 /** The job's first time after `at` by its schedule, ms; null if none or unreadable. */
@@ -78,7 +79,12 @@ function scheduleOf(job: Job): CronSchedule {
  * @returns Description, due time, next run, state, and when these change by time alone.
  */
 export function viewJob(job: Job, lastRun: Run | null, now: number): JobView {
-  const description = describeSchedule(job.schedule);
+  let description = descriptions.get(job.schedule);
+  if (description === undefined) {
+    description = describeSchedule(job.schedule);
+    if (descriptions.size >= MAX_SCHEDULES) descriptions.clear();
+    descriptions.set(job.schedule, description);
+  }
   let due: number | null = null;
   let nextRun: number | null = null;
   if (!job.schedule.startsWith("@manual") && job.schedule !== "@reboot") {

@@ -16,7 +16,7 @@
  * | `["runByHost", id, host, startedAt, runId]`     | null                                     |
  * | `["runByTag", id, tag, startedAt, runId]`       | null                                     |
  * | `["runByJob", id, host, tag, startedAt, runId]` | null                                     |
- * | `["jobRuns", id, host, tag]`                    | `{count, lastRunId, lastStartedAt}`      |
+ * | `["jobRuns", id, host, tag]`                    | `{count, lastRunId, lastStartedAt, lastRun}` |
  * | `["hostRev", id, host]`                         | null, rewritten by each change of runs   |
  * | `["out", id, runId, gen, seq, part]`            | output bytes; gen 0 streamed, 1 final    |
  * | `["manual", id, manualId]`                      | manual run, with payload and signature   |
@@ -234,6 +234,12 @@ interface JobRuns {
   count: number;
   lastRunId: string;
   lastStartedAt: number;
+  /**
+   * The newest run as the API shows it, kept with each of its changes that shows
+   * (its start, its end), so that listing jobs reads no run; absent in records
+   * written before, or after the newest run was deleted (then the run is read).
+   */
+  lastRun?: Run;
 }
 interface ChunkHead {
   stream: OutputStream;
@@ -299,11 +305,10 @@ function newRun(start: RunStartInfo, host: string): StoredRun {
 function nextStats(last: JobRuns | null, start: RunStartInfo): JobRuns {
   const newest = last === null || last.lastStartedAt < start.startedAt ||
     (last.lastStartedAt === start.startedAt && last.lastRunId < start.id);
-  return {
-    count: (last?.count ?? 0) + 1,
-    lastRunId: newest ? start.id : last.lastRunId,
-    lastStartedAt: newest ? start.startedAt : last.lastStartedAt,
-  };
+  const count = (last?.count ?? 0) + 1;
+  return newest
+    ? { count, lastRunId: start.id, lastStartedAt: start.startedAt }
+    : { ...last, count };
 }
 
 /** A manual run as the API shows it: the values its payload asks for, not the payload. */
@@ -515,47 +520,53 @@ export class DashboardStore {
    * @returns The jobs.
    */
   async listJobs(id: string, only?: JobSelection): Promise<JobWithLastRun[]> {
-    const lastRunIds = new Map<string, string>();
-    const jobs: { host: string; job: Job; lastRunId: string | undefined }[] = [];
+    const stats = new Map<string, JobRuns>();
+    const jobs: { host: string; job: Job }[] = [];
     const readJobs = async (selector: Deno.KvListSelector) => {
       const reader = new JobReader();
       for await (const entry of this.#kv.list<StoredJobPart | Job>(selector)) {
         const job = reader.take(entry.key, entry.value);
-        if (job !== null) jobs.push({ host: entry.key[2] as string, job, lastRunId: undefined });
+        if (job !== null) jobs.push({ host: entry.key[2] as string, job });
       }
     };
-    const readRuns = async (prefix: Deno.KvKey) => {
+    const readStats = async (prefix: Deno.KvKey) => {
       for await (const entry of this.#kv.list<JobRuns>({ prefix })) {
-        lastRunIds.set(
-          `${entry.key[2] as string}/${entry.key[3] as string}`,
-          entry.value.lastRunId,
-        );
+        stats.set(`${entry.key[2] as string}/${entry.key[3] as string}`, entry.value);
       }
     };
     const scopes = only === undefined ? [[id]] : only.hosts.map((host) => [id, host]);
     const single = only?.jobs ?? [];
     await Promise.all([
       ...scopes.map((scope) => readJobs({ prefix: ["job", ...scope] })),
-      ...scopes.map((scope) => readRuns(["jobRuns", ...scope])),
+      ...scopes.map((scope) => readStats(["jobRuns", ...scope])),
       // A job's parts, and the job as stored whole before jobs were split (a key of four).
       ...single.map(({ host, tag }) =>
         readJobs({ start: ["job", id, host, tag], end: ["job", id, host, tag, true] })
       ),
       (async () => {
-        const stats = await this.#getValues<JobRuns>(
+        const found = await this.#getValues<JobRuns>(
           single.map(({ host, tag }) => ["jobRuns", id, host, tag]),
         );
         single.forEach(({ host, tag }, i) => {
-          if (stats[i] != null) lastRunIds.set(`${host}/${tag}`, stats[i]!.lastRunId);
+          if (found[i] != null) stats.set(`${host}/${tag}`, found[i]!);
         });
       })(),
     ]);
-    for (const entry of jobs) entry.lastRunId = lastRunIds.get(`${entry.host}/${entry.job.tag}`);
-    const runs = await this.#getRuns(id, jobs.flatMap((job) => job.lastRunId ?? []));
+    const newest = (host: string, job: Job) => stats.get(`${host}/${job.tag}`);
+    // Runs whose record the job's count does not hold: read them.
+    const runs = await this.#getRuns(
+      id,
+      jobs.flatMap(({ host, job }) => {
+        const last = newest(host, job);
+        return last !== undefined && last.lastRun?.id !== last.lastRunId ? [last.lastRunId] : [];
+      }),
+    );
     jobs.sort((a, b) => a.host < b.host ? -1 : a.host > b.host ? 1 : a.job.line - b.job.line);
-    return jobs.map(({ host, job, lastRunId }) => {
-      const run = lastRunId === undefined ? undefined : runs.get(lastRunId);
-      return { ...job, host, lastRun: run === undefined ? null : publicRun(run) };
+    return jobs.map(({ host, job }) => {
+      const last = newest(host, job);
+      const kept = last?.lastRun?.id === last?.lastRunId ? last?.lastRun : undefined;
+      const read = last === undefined ? undefined : runs.get(last.lastRunId);
+      return { ...job, host, lastRun: kept ?? (read === undefined ? null : publicRun(read)) };
     });
   }
 
@@ -721,6 +732,8 @@ export class DashboardStore {
   ): Promise<void> {
     plan.touched.add(runId);
     let run = found;
+    /** Whether what the API shows of the run changed: it started or ended. */
+    let shows = false;
     const streamedPrefix = ["out", id, runId, STREAMED];
     let streamed: Write[] = [];
     for (const report of reports) {
@@ -735,6 +748,7 @@ export class DashboardStore {
         plan.changedStats.add(tag);
         plan.startedTags.add(tag);
         plan.viewTags.add(tag);
+        shows = true;
         for (const key of runIndexKeys(id, host, tag, startedAt, runId)) {
           plan.writes.push({ key, value: null, size: 8 });
         }
@@ -781,11 +795,18 @@ export class DashboardStore {
       run = { ...run, ...fields, storedBytes, seqs: [] };
       plan.endedTags.add(run.tag);
       plan.viewTags.add(run.tag);
+      shows = true;
     }
     // A chunk shows only once all its parts are there (see getRunOutput), so its
     // parts may go ahead of the commit when the step is too large for one write.
     plan.before.push(...streamed);
-    if (run !== null && run !== found) plan.writes.push(recordWrite(["run", id, runId], run));
+    if (run === null || run === found) return;
+    plan.writes.push(recordWrite(["run", id, runId], run));
+    const stats = plan.stats.get(run.tag);
+    if (shows && stats?.lastRunId === runId) {
+      plan.stats.set(run.tag, { ...stats, lastRun: publicRun(run) });
+      plan.changedStats.add(run.tag);
+    }
   }
 
   /**
