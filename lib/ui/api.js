@@ -15,6 +15,16 @@
 /** @typedef {import("../server/store.ts").OutputRecord} OutputRecord */
 /** @typedef {import("../server/job_view.ts").JobView} JobView */
 /** @typedef {import("../server/store.ts").JobWithLastRun & JobView} JobRow A job as the jobs call lists it. */
+/**
+ * What changed in the jobs since a cursor (`GET /jobs?since=`; see the README's API).
+ *
+ * @typedef {object} JobChanges
+ * @property {string} cursor The cursor for the next call.
+ * @property {boolean} full Whether `jobs` is every job.
+ * @property {JobRow[]} jobs The jobs that changed.
+ * @property {string[]} replaced Hosts whose every job is in `jobs`: their others are gone.
+ * @property {HostInfo[] | null} hosts Every host, when they changed; else null.
+ */
 
 /** A call the server refused or could not answer. */
 export class ApiError extends Error {
@@ -48,8 +58,9 @@ export class Api {
    *
    * @param {string} method The HTTP method.
    * @param {string} path The path after `/api/d/{id}`.
-   * @param {{ body?: unknown, signal?: AbortSignal }} [options] A JSON body; an abort signal.
-   * @returns {Promise<any>} The answer's JSON.
+   * @param {{ body?: unknown, signal?: AbortSignal, ifNoneMatch?: string }} [options] A JSON
+   *   body; an abort signal; the entity tag of the answer the page has.
+   * @returns {Promise<any>} The answer's JSON; null for a 304 (the page's answer holds).
    * @throws {ApiError} When the server answers with an error, or not at all.
    */
   async call(method, path, options = {}) {
@@ -61,6 +72,7 @@ export class Api {
         headers: {
           authorization: `Bearer ${this.apiKey}`,
           ...(options.body === undefined ? {} : { "content-type": "application/json" }),
+          ...(options.ifNoneMatch === undefined ? {} : { "if-none-match": options.ifNoneMatch }),
         },
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
         ...(options.signal ? { signal: options.signal } : {}),
@@ -72,6 +84,7 @@ export class Api {
       if (options.signal?.aborted) throw error;
       throw new ApiError("Cannot reach the dashboard server", null);
     }
+    if (response.status === 304) return null;
     /** @type {any} */
     let body = null;
     try {
@@ -98,13 +111,16 @@ export class Api {
   }
 
   /**
-   * Every job of every host, each with its last run, state and schedule in words.
+   * What changed in the jobs since an earlier answer: see `JobsFeed`, which keeps them.
    *
-   * @param {AbortSignal} [signal] Cancels the call.
-   * @returns {Promise<JobRow[]>}
+   * @param {string} cursor The earlier answer's cursor; `"0"` for every job.
+   * @param {readonly string[]} stale Hosts whose jobs to send whole (their views ran out).
+   * @returns {Promise<JobChanges | null>} The changes; null when there are none.
    */
-  async jobs(signal) {
-    return (await this.call("GET", "/jobs", signal ? { signal } : {})).jobs;
+  jobChanges(cursor, stale) {
+    const query = new URLSearchParams({ since: cursor });
+    if (stale.length > 0) query.set("stale", stale.join(","));
+    return this.call("GET", `/jobs?${query}`, { ifNoneMatch: `"${cursor}"` });
   }
 
   /**

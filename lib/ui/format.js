@@ -54,6 +54,27 @@ export function formatRelative(at, now) {
   return delta > 0 ? `in ${text}` : `${text} ago`;
 }
 
+/** @type {Map<string, Intl.DateTimeFormat>} */
+const formatters = new Map();
+
+/**
+ * A date formatter, made once per locale and options: making one costs far more
+ * than using it, and a table of thousands of jobs formats thousands of times.
+ *
+ * @param {string} locale The locale.
+ * @param {Intl.DateTimeFormatOptions} options The options.
+ * @returns {Intl.DateTimeFormat}
+ */
+function formatter(locale, options) {
+  const key = `${locale} ${JSON.stringify(options)}`;
+  let made = formatters.get(key);
+  if (made === undefined) {
+    made = new Intl.DateTimeFormat(locale, options);
+    formatters.set(key, made);
+  }
+  return made;
+}
+
 /**
  * An instant as the viewer's clock shows it: the time alone when it is today,
  * else with the day (and the year when not this year).
@@ -67,7 +88,7 @@ export function formatRelative(at, now) {
 export function formatTime(at, now, options = {}) {
   const zone = options.timeZone === undefined ? {} : { timeZone: options.timeZone };
   const day = (/** @type {number} */ t) =>
-    new Intl.DateTimeFormat("en-CA", { ...zone, dateStyle: "short" }).format(t);
+    formatter("en-CA", { ...zone, dateStyle: "short" }).format(t);
   /** @type {Intl.DateTimeFormatOptions} */
   const clock = {
     ...zone,
@@ -76,9 +97,9 @@ export function formatTime(at, now, options = {}) {
     hourCycle: "h23",
     ...(options.seconds ? { second: "2-digit" } : {}),
   };
-  if (day(at) === day(now)) return new Intl.DateTimeFormat("en-GB", clock).format(at);
+  if (day(at) === day(now)) return formatter("en-GB", clock).format(at);
   const sameYear = day(at).slice(0, 4) === day(now).slice(0, 4);
-  return new Intl.DateTimeFormat("en-GB", {
+  return formatter("en-GB", {
     ...clock,
     weekday: "short",
     day: "numeric",
@@ -206,7 +227,7 @@ export function readWholeNumber(text) {
  * @returns {string} An IANA zone name, such as `Europe/Berlin`.
  */
 export function viewerZone() {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return formatter("en-US", {}).resolvedOptions().timeZone;
 }
 
 /**
@@ -217,7 +238,7 @@ export function viewerZone() {
  * @returns {string} The offset.
  */
 export function zoneOffset(zone, at) {
-  const name = new Intl.DateTimeFormat("en-US", { timeZone: zone, timeZoneName: "shortOffset" })
+  const name = formatter("en-US", { timeZone: zone, timeZoneName: "shortOffset" })
     .formatToParts(at).find((part) => part.type === "timeZoneName")?.value ?? "GMT";
   return name === "GMT" || name === "GMT+0" ? "UTC" : name.replace(/^GMT/, "UTC");
 }
