@@ -320,10 +320,10 @@ function hostRow(host, info, now) {
  *
  * @param {readonly JobRow[]} jobs The jobs to show, by host and line.
  * @param {readonly HostInfo[]} hosts The hosts.
- * @param {number} now The current instant.
+ * @param {() => number} clock The current instant when a row is built.
  * @returns {import("./window.js").RowGroup[]}
  */
-function jobGroups(jobs, hosts, now) {
+function jobGroups(jobs, hosts, clock) {
   /** @type {Map<string, Map<string, JobRow[]>>} */
   const sections = new Map();
   for (const job of jobs) {
@@ -357,10 +357,10 @@ function jobGroups(jobs, hosts, now) {
         ),
       ),
       rows: [...byHost.keys()].sort().flatMap((host) => [
-        { key: `host\n${host}`, build: () => hostRow(host, known.get(host), now) },
+        { key: `host\n${host}`, build: () => hostRow(host, known.get(host), clock()) },
         ...(/** @type {JobRow[]} */ (byHost.get(host))).map((job) => ({
           key: `${job.host}/${job.tag}`,
-          build: () => jobRow(job, now),
+          build: () => jobRow(job, clock()),
         })),
       ]),
     };
@@ -514,6 +514,10 @@ export async function showJobs(context) {
   context.focusHeading();
   const rows = new WindowedTable(table, COLUMNS.length, signal);
   let now = Date.now();
+  /** What the table was last drawn from: the same again needs only its rows in view. */
+  let drawn = { jobs: /** @type {readonly JobRow[]} */ ([]), hosts: feed.hosts, filter: "" };
+  /** @type {import("./window.js").RowGroup[]} */
+  let groups = [];
 
   const draw = () => {
     const began = performance.now();
@@ -522,18 +526,22 @@ export async function showJobs(context) {
     morph(notices, h("div", {}, ...refusedJobLists(hosts, now)));
     empty.hidden = jobs.length > 0;
     tableCard.hidden = jobs.length === 0;
-    counts.replaceChildren(
-      jobs.length === 0 ? "" : summary(jobs, new Set(jobs.map((job) => job.host)).size),
-    );
     filterBox.hidden = jobs.length < FILTER_FROM && filter.value === "";
-    const words = filter.value.toLowerCase().split(/\s+/).filter((word) => word !== "");
-    const shown = words.length === 0 ? jobs : jobs.filter((job) => jobMatches(job, words));
-    filterStatus.textContent = words.length === 0
-      ? ""
-      : shown.length === 0
-      ? `No job matches “${filter.value.trim()}”.`
-      : `${count(shown.length, "job")} of ${jobs.length.toLocaleString("en-US")} shown.`;
-    rows.show(jobGroups(shown, hosts, now));
+    if (jobs !== drawn.jobs || hosts !== drawn.hosts || filter.value !== drawn.filter) {
+      drawn = { jobs, hosts, filter: filter.value };
+      counts.replaceChildren(
+        jobs.length === 0 ? "" : summary(jobs, new Set(jobs.map((job) => job.host)).size),
+      );
+      const words = filter.value.toLowerCase().split(/\s+/).filter((word) => word !== "");
+      const shown = words.length === 0 ? jobs : jobs.filter((job) => jobMatches(job, words));
+      filterStatus.textContent = words.length === 0
+        ? ""
+        : shown.length === 0
+        ? `No job matches “${filter.value.trim()}”.`
+        : `${count(shown.length, "job")} of ${jobs.length.toLocaleString("en-US")} shown.`;
+      groups = jobGroups(shown, hosts, () => now);
+    }
+    rows.show(groups);
     // For the page's tests and anyone profiling: how long drawing the table took.
     performance.measure("jobs drawn", { start: began });
   };

@@ -13,7 +13,7 @@
 /** @typedef {import("./api.js").JobRow} JobRow */
 /** @typedef {import("./api.js").HostInfo} HostInfo */
 
-/** Past this length of host names, asking again for every job is the shorter call. */
+/** The most characters of host names one call asks for again; the rest wait for the next. */
 const MAX_STALE_CHARS = 4000;
 /**
  * How long after a job's view runs out (`refreshAt`) its host's jobs are asked for
@@ -93,9 +93,15 @@ export class JobsFeed {
   /** @returns {Promise<Set<string> | null>} */
   async #update() {
     const now = Date.now();
-    const stale = [...this.#refreshAt].filter(([, at]) => at + STALE_GRACE_MS <= now)
-      .map(([host]) => host);
-    const cursor = stale.join(",").length > MAX_STALE_CHARS ? "0" : this.#cursor;
+    // The longest stale first; what does not fit in one call goes in the next ones.
+    const stale = [];
+    let length = 0;
+    for (const [host, at] of [...this.#refreshAt].sort((a, b) => a[1] - b[1])) {
+      length += host.length + 1;
+      if (at + STALE_GRACE_MS > now || length > MAX_STALE_CHARS) break;
+      stale.push(host);
+    }
+    const cursor = this.#cursor;
     const answer = await this.api.jobChanges(cursor, cursor === "0" ? [] : stale);
     if (answer === null) return new Set();
     this.#cursor = answer.cursor;

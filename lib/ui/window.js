@@ -25,10 +25,10 @@ const KEEP_SCREENS = 3;
 const FIRST_ROW_HEIGHT = 48;
 
 /**
- * A row to show: its key, and how to build it (called only when it is shown).
+ * A row to show: its key, and how to build it (called each time it is shown).
  *
  * @typedef {object} LazyRow
- * @property {string} key Unique within the table.
+ * @property {string} key Unique within its group.
  * @property {() => HTMLTableRowElement} build Builds the row.
  */
 
@@ -44,6 +44,7 @@ const FIRST_ROW_HEIGHT = 48;
 /**
  * @typedef {object} Block
  * @property {string} key
+ * @property {number} index Its place among all blocks.
  * @property {RowGroup} group
  * @property {LazyRow[]} rows
  * @property {number} first The 1-based row index of its first row, counting every row.
@@ -51,10 +52,12 @@ const FIRST_ROW_HEIGHT = 48;
 
 /** A table whose row groups are shown a window at a time. */
 export class WindowedTable {
+  /** @type {readonly RowGroup[]} */
+  #groups = [];
   /** @type {Block[]} */
   #blocks = [];
-  /** @type {RowGroup[]} */
-  #groups = [];
+  /** @type {Map<string, Block>} */
+  #byKey = new Map();
   /** @type {Set<string>} Blocks in the page now. */
   #shown = new Set();
   /** @type {Map<string, number>} Blocks' heights as last measured, px. */
@@ -81,32 +84,39 @@ export class WindowedTable {
   }
 
   /**
-   * Shows these row groups: the rows of the blocks in the window are built afresh
-   * (the others when they come into it), and morphed into place.
+   * Shows these row groups: the rows in the window are built afresh (the others
+   * when they come into it) and morphed into place. Given the same groups again,
+   * it only builds the rows in the window again.
    *
    * @param {readonly RowGroup[]} groups The groups, in order.
    */
   show(groups) {
-    this.#groups = [...groups];
-    this.#blocks = [];
-    let index = 2; // Row 1 is the header's.
-    for (const group of groups) {
-      index++;
-      for (let at = 0; at < group.rows.length; at += BLOCK_ROWS) {
-        const rows = group.rows.slice(at, at + BLOCK_ROWS);
-        this.#blocks.push({ key: `${group.key}\n${at}`, group, rows, first: index });
-        index += rows.length;
-      }
-    }
-    this.#rowCount = index - 1;
+    if (groups !== this.#groups) this.#divide(groups);
     const whole = this.#rowCount <= ALL_ROWS;
-    const known = new Set(this.#blocks.map((block) => block.key));
     /** @type {Set<string>} */
-    let wanted = new Set([...this.#shown].filter((key) => known.has(key)));
-    if (whole) wanted = known;
+    let wanted = new Set([...this.#shown].filter((key) => this.#byKey.has(key)));
+    if (whole) wanted = new Set(this.#byKey.keys());
     else if (wanted.size === 0) wanted = this.#firstScreens();
     this.#render(wanted);
     if (!whole) this.#queuePass();
+  }
+
+  /** @param {readonly RowGroup[]} groups */
+  #divide(groups) {
+    this.#groups = groups;
+    this.#blocks = [];
+    let row = 2; // Row 1 is the header's.
+    for (const group of groups) {
+      row++;
+      for (let at = 0; at < group.rows.length; at += BLOCK_ROWS) {
+        const rows = group.rows.slice(at, at + BLOCK_ROWS);
+        const key = `${group.key}\n${at}`;
+        this.#blocks.push({ key, index: this.#blocks.length, group, rows, first: row });
+        row += rows.length;
+      }
+    }
+    this.#byKey = new Map(this.#blocks.map((block) => [block.key, block]));
+    this.#rowCount = row - 1;
   }
 
   /** The blocks that fill the first screens, by their estimated heights. */
@@ -148,48 +158,52 @@ export class WindowedTable {
     const near = (/** @type {{ top: number, bottom: number }} */ extent, screens = 0) =>
       extent.bottom >= -innerHeight * screens && extent.top <= innerHeight * (1 + screens);
     const wanted = new Set();
-    for (const block of this.#blocks) {
-      const extent = extents.get(block.key);
-      if (extent === undefined) continue;
-      const keep = this.#shown.has(block.key) &&
-        (near(extent, KEEP_SCREENS) || block.key === focused);
-      if (keep || near(extent, RENDER_SCREENS)) wanted.add(block.key);
+    for (const [key, extent] of extents) {
+      const keep = this.#shown.has(key) && (near(extent, KEEP_SCREENS) || key === focused);
+      if (keep || near(extent, RENDER_SCREENS)) wanted.add(key);
     }
     if (wanted.size === this.#shown.size && [...wanted].every((key) => this.#shown.has(key))) {
       return;
     }
     this.#render(wanted);
+    // Rows of another height than their blanks move the rest: look again once drawn.
+    this.#queuePass();
   }
 
   /**
-   * Where each block is now, relative to the viewport, from where its first row (or
-   * blank) starts to where the next block's does; shown blocks' heights recorded.
+   * Where each block is now, relative to the viewport: a shown block from its first
+   * row to the next block's, those under a blank row by their share of it. Shown
+   * blocks' heights are recorded.
    *
    * @returns {Map<string, { top: number, bottom: number }>}
    */
   #measure() {
-    /** @type {{ key: string, top: number }[]} */
-    const starts = [];
-    let last = "";
+    /** @type {{ block: Block, top: number, count: number }[]} */
+    const anchors = [];
     for (const element of this.table.querySelectorAll("[data-block]")) {
-      const key = /** @type {string} */ (element.getAttribute("data-block"));
-      if (key === last) continue;
-      last = key;
-      starts.push({ key, top: element.getBoundingClientRect().top });
+      const block = this.#byKey.get(element.getAttribute("data-block") ?? "");
+      if (block === undefined || anchors.at(-1)?.block === block) continue;
+      const count = Number(element.getAttribute("data-blocks") ?? 1);
+      anchors.push({ block, top: element.getBoundingClientRect().top, count });
     }
     const end = this.table.getBoundingClientRect().bottom;
-    const sizes = new Map(this.#blocks.map((block) => [block.key, block.rows.length]));
     /** @type {Map<string, { top: number, bottom: number }>} */
     const extents = new Map();
     let rows = 0;
     let height = 0;
-    starts.forEach(({ key, top }, i) => {
-      const bottom = starts[i + 1]?.top ?? end;
-      extents.set(key, { top, bottom });
-      if (this.#shown.has(key)) {
-        this.#heights.set(key, bottom - top);
-        rows += sizes.get(key) ?? 0;
+    anchors.forEach(({ block, top, count }, i) => {
+      const bottom = anchors[i + 1]?.top ?? end;
+      if (this.#shown.has(block.key)) {
+        extents.set(block.key, { top, bottom });
+        this.#heights.set(block.key, bottom - top);
+        rows += block.rows.length;
         height += bottom - top;
+        return;
+      }
+      let at = top;
+      for (const hidden of this.#blocks.slice(block.index, block.index + count)) {
+        extents.set(hidden.key, { top: at, bottom: at + this.#height(hidden) });
+        at += this.#height(hidden);
       }
     });
     if (rows > 0) this.#rowHeight = height / rows;
@@ -197,7 +211,8 @@ export class WindowedTable {
   }
 
   /**
-   * Puts the wanted blocks' rows in the page, and blank rows for the others.
+   * Puts the wanted blocks' rows in the page, and a blank row for each run of the
+   * others within a group.
    *
    * @param {Set<string>} wanted The blocks to show.
    */
@@ -210,19 +225,36 @@ export class WindowedTable {
       const head = /** @type {HTMLTableRowElement} */ (group.head.cloneNode(true));
       bodies.set(group, h("tbody", { "data-key": `group\n${group.key}` }, head));
     }
+    /** @type {{ first: Block, count: number, height: number } | null} */
+    let gap = null;
+    const closeGap = () => {
+      if (gap === null) return;
+      const cell = h("td", { colspan: this.columns });
+      // Through the CSS object model: the page's policy refuses style attributes.
+      cell.style.height = `${Math.round(gap.height)}px`;
+      const row = h("tr", {
+        class: "blank",
+        "aria-hidden": "true",
+        "data-key": `gap\n${gap.first.key}`,
+        "data-block": gap.first.key,
+        "data-blocks": gap.count,
+      }, cell);
+      bodies.get(gap.first.group)?.append(row);
+      gap = null;
+    };
     for (const block of this.#blocks) {
       const body = /** @type {HTMLTableSectionElement} */ (bodies.get(block.group));
-      if (block.rows[0] === block.group.rows[0] && windowed) {
+      if (windowed && block.rows[0] === block.group.rows[0]) {
         body.firstElementChild?.setAttribute("aria-rowindex", String(block.first - 1));
       }
+      if (gap !== null && gap.first.group !== block.group) closeGap();
       if (!wanted.has(block.key)) {
-        const cell = h("td", { colspan: this.columns });
-        // Through the CSS object model: the page's policy refuses style attributes.
-        cell.style.height = `${Math.round(this.#height(block))}px`;
-        const attributes = { "data-block": block.key, "data-key": block.key };
-        body.append(h("tr", { class: "blank", "aria-hidden": "true", ...attributes }, cell));
+        gap ??= { first: block, count: 0, height: 0 };
+        gap.count++;
+        gap.height += this.#height(block);
         continue;
       }
+      closeGap();
       block.rows.forEach((lazy, i) => {
         const row = lazy.build();
         row.setAttribute("data-block", block.key);
@@ -230,6 +262,7 @@ export class WindowedTable {
         body.append(row);
       });
     }
+    closeGap();
     const shell = /** @type {HTMLTableElement} */ (this.table.cloneNode(false));
     for (const child of this.table.children) {
       if (child.tagName !== "TBODY") shell.append(child.cloneNode(true));
