@@ -39,8 +39,8 @@ export interface BigDashboard {
   url: string;
   /** The dashboard id. */
   id: string;
-  /** The API key. */
-  apiKey: string;
+  /** The headers of its calls: its API key. */
+  headers: Record<string, string>;
 }
 
 /** A host's name: `host-0000`, `host-0001`, … */
@@ -123,7 +123,7 @@ export async function fillBigDashboard(
   const call = async (host: string, path: string, method: string, body: unknown) => {
     const response = await fetch(`${dashboard.url}/api/d/${dashboard.id}/hosts/${host}${path}`, {
       method,
-      headers: { authorization: `Bearer ${dashboard.apiKey}` },
+      headers: dashboard.headers,
       body: JSON.stringify(body),
     });
     await response.body?.cancel();

@@ -81,7 +81,8 @@ Deno.test({
             method: "POST",
             body: JSON.stringify({ id, apiKey }),
           })).body?.cancel();
-          const dashboard = { url: server.url, id, apiKey };
+          const headers = { authorization: `Bearer ${apiKey}` };
+          const dashboard = { url: server.url, id, headers };
           let began = performance.now();
           await fillBigDashboard(dashboard, hosts, JOBS_PER_HOST);
           const fillMs = performance.now() - began;
@@ -157,7 +158,7 @@ Deno.test({
           const tag = `j${String(11).padStart(16, "0")}`;
           const response = await fetch(`${server.url}/api/d/${id}/hosts/${last}/reports`, {
             method: "POST",
-            headers: { authorization: `Bearer ${apiKey}` },
+            headers,
             body: JSON.stringify({ reports: bigRunReports("fresh", tag, Date.now(), true) }),
           });
           assertEquals(response.status, 200);

@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { runEntry, spawnEntry } from "./_entry.ts";
 import { base64url, newDashboardId } from "../lib/protocol/keys.ts";
+import { CONNECTION_STEP_MS } from "../lib/server/jobs_feed.ts";
 import {
   CONNECTED_WITHIN_MS,
   type DashboardServer,
@@ -574,8 +575,11 @@ Deno.test("GET jobs?since: only what changed, the hosts when they change, a 304 
     );
     const c2: string = listed.body.cursor;
 
-    // db goes quiet: the hosts again, no job.
-    time += CONNECTED_WITHIN_MS - 10_000 + 1;
+    // db (last heard at 12:00:30) goes quiet: the hosts again, no job. Connections are
+    // worked out as of each 10 s step's start: not yet at 12:01:09.999 (as of 12:01:00).
+    time = Date.parse("2026-03-01T12:01:09.999Z");
+    assertEquals((await since(c2, "", true)).status, 304);
+    time += 1;
     const quiet = await since(c2, "", true);
     assertEquals([quiet.status, quiet.body.jobs, quiet.body.replaced], [200, [], []]);
     assertEquals(
@@ -593,6 +597,16 @@ Deno.test("GET jobs?since: only what changed, the hosts when they change, a 304 
       null,
     ]);
     assertEquals(stale.body.cursor, c3);
+
+    // db calls again: connected as of the next step (and web, quiet since 12:00:40, not).
+    await d.call("GET", "/hosts/db/manual?wait=0");
+    assertEquals((await since(c3, "", true)).status, 304);
+    time += CONNECTION_STEP_MS;
+    const back = await since(c3, "", true);
+    assertEquals(
+      back.body.hosts.map((h: { host: string; connected: boolean }) => [h.host, h.connected]),
+      [["db", true], ["web", false]],
+    );
 
     // A cursor the store never gave (a replaced store): everything.
     const future = await since(`ffffffffffffffffffff.${c3.split(".")[1]}`);

@@ -10,6 +10,11 @@
  *   `stale=h1,h2` come again whole (the page names those whose jobs' `refreshAt`
  *   has passed). Unchanged, it is a 304 when `If-None-Match` names the cursor.
  *
+ * Which hosts are connected is a matter of time (a host goes quiet by not calling),
+ * so it is read from every host's last call; each instance does so once per
+ * dashboard per {@linkcode CONNECTION_STEP_MS}, for the state at the step's start.
+ * A refresh then reads two keys of the store, whatever the number of jobs and hosts.
+ *
  * @module
  */
 
@@ -29,6 +34,46 @@ export interface JobsFeed {
   now: () => number;
   /** A host is connected while its last call is at most this old, ms. */
   connectedWithinMs: number;
+  /** This instance's digests of the hosts' connections. */
+  connections: ConnectionDigests;
+}
+
+/** How often the page's hosts' connections are worked out again, ms. */
+export const CONNECTION_STEP_MS = 10_000;
+/** The most dashboards whose digests an instance keeps. */
+const MAX_DIGESTS = 10_000;
+
+/**
+ * Digests of which hosts of a dashboard are connected, and when the others were
+ * last seen, as of the start of each {@linkcode CONNECTION_STEP_MS}: one look at the
+ * hosts per dashboard per step, however many pages refresh.
+ */
+export class ConnectionDigests {
+  readonly #digests = new Map<string, { step: number; digest: Promise<string> }>();
+
+  /**
+   * The digest of a dashboard's connections at the start of the current step.
+   *
+   * @param feed The store, clock and rule.
+   * @param id The dashboard id.
+   * @returns The digest, and the instant it holds for (the step's start), ms.
+   */
+  async digest(feed: JobsFeed, id: string): Promise<{ digest: string; at: number }> {
+    const step = Math.floor(feed.now() / CONNECTION_STEP_MS);
+    const at = step * CONNECTION_STEP_MS;
+    let entry = this.#digests.get(id);
+    if (entry?.step !== step) {
+      const digest = feed.store.lastSeen(id).then((seen) =>
+        connectionDigest(seen, at, feed.connectedWithinMs)
+      );
+      entry = { step, digest };
+      if (this.#digests.size >= MAX_DIGESTS) this.#digests.clear();
+      this.#digests.set(id, entry);
+      // A failed look is not kept: the next request looks again.
+      digest.catch(() => this.#digests.get(id) === entry && this.#digests.delete(id));
+    }
+    return { digest: await entry.digest, at };
+  }
 }
 
 /** The most hosts one `stale` may name. */
@@ -80,9 +125,11 @@ export async function jobsAnswer(
     throw new FieldError("since", "must be 0 or the cursor of an earlier answer", since);
   }
   const stale = parseStale(query.get("stale"));
-  const [stamp, seen] = await Promise.all([feed.store.viewStamp(id), feed.store.lastSeen(id)]);
+  const [stamp, { digest: connections, at: connectedAt }] = await Promise.all([
+    feed.store.viewStamp(id),
+    feed.connections.digest(feed, id),
+  ]);
   const time = feed.now();
-  const connections = await connectionDigest(seen, time, feed.connectedWithinMs);
   const next = `${stamp}.${connections}`;
   const sinceStamp = cursor?.[1];
   if (next === since && stale.length === 0) {
@@ -107,7 +154,7 @@ export async function jobsAnswer(
   );
   const hostsChanged = full || changes.hosts.length > 0 || cursor?.[2] !== connections;
   const hosts = hostsChanged
-    ? connectedHosts(await feed.store.listHosts(id), time, feed.connectedWithinMs)
+    ? connectedHosts(await feed.store.listHosts(id), connectedAt, feed.connectedWithinMs)
     : null;
   return jsonResponse(
     200,

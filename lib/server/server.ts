@@ -8,7 +8,7 @@
 
 import { fromBase64url, hashApiKey, timingSafeEqual } from "../protocol/keys.ts";
 import { errorResponse, HttpError, jsonResponse, noContent, readJsonBody } from "./http.ts";
-import { connectedHosts, jobsAnswer, type JobsFeed } from "./jobs_feed.ts";
+import { connectedHosts, ConnectionDigests, jobsAnswer, type JobsFeed } from "./jobs_feed.ts";
 import { dashboardPage, homePage, pageFileResponse } from "../page/page.ts";
 import { ManualPoller } from "./poll.ts";
 import {
@@ -116,7 +116,12 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
   const store = new DashboardStore(options.kv, options.now);
   const poller = new ManualPoller(store, options.recheckMs ?? 1000, log);
   const stopping = new AbortController();
-  const feed = { store, now: options.now ?? Date.now, connectedWithinMs: CONNECTED_WITHIN_MS };
+  const feed = {
+    store,
+    now: options.now ?? Date.now,
+    connectedWithinMs: CONNECTED_WITHIN_MS,
+    connections: new ConnectionDigests(),
+  };
   const routes = apiRoutes(poller, feed);
 
   const handler = async (request: Request): Promise<Response> => {
