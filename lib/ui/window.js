@@ -91,12 +91,18 @@ export class WindowedTable {
    * @param {readonly RowGroup[]} groups The groups, in order.
    */
   show(groups) {
-    if (groups !== this.#groups) this.#divide(groups);
+    const same = groups === this.#groups;
+    if (!same) this.#divide(groups);
     const whole = this.#rowCount <= ALL_ROWS;
     /** @type {Set<string>} */
-    let wanted = new Set([...this.#shown].filter((key) => this.#byKey.has(key)));
+    let wanted;
     if (whole) wanted = new Set(this.#byKey.keys());
-    else if (wanted.size === 0) wanted = this.#firstScreens();
+    // The same rows again: those near the viewport only (the ones kept further out go).
+    else if (same && this.#shown.size > 0) wanted = this.#wanted(false);
+    else {
+      wanted = new Set([...this.#shown].filter((key) => this.#byKey.has(key)));
+      if (wanted.size === 0) wanted = this.#firstScreens();
+    }
     this.#render(wanted);
     if (!whole) this.#queuePass();
   }
@@ -153,21 +159,33 @@ export class WindowedTable {
       this.#width = this.table.clientWidth;
       this.#heights.clear();
     }
-    const extents = this.#measure();
-    const focused = document.activeElement?.closest("[data-block]")?.getAttribute("data-block");
-    const near = (/** @type {{ top: number, bottom: number }} */ extent, screens = 0) =>
-      extent.bottom >= -innerHeight * screens && extent.top <= innerHeight * (1 + screens);
-    const wanted = new Set();
-    for (const [key, extent] of extents) {
-      const keep = this.#shown.has(key) && (near(extent, KEEP_SCREENS) || key === focused);
-      if (keep || near(extent, RENDER_SCREENS)) wanted.add(key);
-    }
+    const wanted = this.#wanted(true);
     if (wanted.size === this.#shown.size && [...wanted].every((key) => this.#shown.has(key))) {
       return;
     }
     this.#render(wanted);
     // Rows of another height than their blanks move the rest: look again once drawn.
     this.#queuePass();
+  }
+
+  /**
+   * The blocks to show where the table is now: those within a screen of the viewport,
+   * the one with the focus, and, when `keep`, those shown within three screens.
+   *
+   * @param {boolean} keep Whether blocks shown stay until they are further away.
+   * @returns {Set<string>}
+   */
+  #wanted(keep) {
+    const extents = this.#measure();
+    const focused = document.activeElement?.closest("[data-block]")?.getAttribute("data-block");
+    const near = (/** @type {{ top: number, bottom: number }} */ extent, screens = 0) =>
+      extent.bottom >= -innerHeight * screens && extent.top <= innerHeight * (1 + screens);
+    const wanted = new Set();
+    for (const [key, extent] of extents) {
+      const kept = keep && this.#shown.has(key) && near(extent, KEEP_SCREENS);
+      if (kept || key === focused || near(extent, RENDER_SCREENS)) wanted.add(key);
+    }
+    return wanted;
   }
 
   /**
