@@ -16,7 +16,8 @@ const DEFAULT_DB = "./koi-dashboard.db";
 const HELP = `dashboard ${VERSION}: Koi's dashboard server
 
 Usage:
-  dashboard [--port N] [--hostname H] [--db PATH|URL]
+  dashboard [--port N] [--hostname H] [--db PATH|URL] [--public-url URL]
+            [--allow-private-destinations]
   dashboard --help | --version
 
 Serves the dashboard page (at /d/ID, the URL "koitab -d new" prints) and its JSON API
@@ -31,20 +32,42 @@ Options:
                    ${DEFAULT_DB}), or the http(s):// URL of a self-hosted denokv
                    server, which several server instances can share; its access
                    token is read from DENO_KV_ACCESS_TOKEN
+  --public-url URL the address people open the dashboard at (https://dash.example),
+                   for the links in alerts; default: the address the page was
+                   opened at when its alert channel was added
+  --allow-private-destinations
+                   let alert webhooks and SMTP servers be at private, loopback
+                   or link-local addresses (a server of your own; a server that
+                   hosts others' dashboards must not, or it opens its network)
+
+Alerts to a server whose certificate comes from a private authority: add the
+authority's certificate with DENO_CERT=/path/to/ca.pem.
 `;
 
 interface Options {
   port: number;
   hostname: string;
   db: string;
+  publicUrl: string | null;
+  allowPrivateDestinations: boolean;
 }
 
 function parseOptions(args: readonly string[]): Options {
-  const options: Options = { port: 8080, hostname: "127.0.0.1", db: DEFAULT_DB };
+  const options: Options = {
+    port: 8080,
+    hostname: "127.0.0.1",
+    db: DEFAULT_DB,
+    publicUrl: null,
+    allowPrivateDestinations: false,
+  };
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!;
     const value = args[i + 1];
-    if (!["--port", "--hostname", "--db"].includes(flag)) {
+    if (flag === "--allow-private-destinations") {
+      options.allowPrivateDestinations = true;
+      continue;
+    }
+    if (!["--port", "--hostname", "--db", "--public-url"].includes(flag)) {
       throw new CliError(`unknown option "${flag}"`, 2);
     }
     if (value === undefined || value === "") {
@@ -58,12 +81,34 @@ function parseOptions(args: readonly string[]): Options {
       options.port = port;
     } else if (flag === "--hostname") {
       options.hostname = value;
+    } else if (flag === "--public-url") {
+      options.publicUrl = publicUrl(value);
     } else {
       options.db = value;
     }
     i++;
   }
   return options;
+}
+
+/** The `--public-url` value: an http(s) origin, with no path, query or fragment. */
+function publicUrl(value: string): string {
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    // Said below.
+  }
+  if (
+    url === null || !/^https?:$/.test(url.protocol) || url.username !== "" || url.password !== "" ||
+    (url.pathname !== "/" && url.pathname !== "") || url.search !== "" || url.hash !== ""
+  ) {
+    throw new CliError(
+      `--public-url needs an http(s) address with no path, such as https://dash.example, got "${value}"`,
+      2,
+    );
+  }
+  return url.origin;
 }
 
 /**
@@ -94,7 +139,15 @@ export async function main(args: string[]): Promise<number> {
     }
     let server;
     try {
-      server = await startServer({ kv, port: options.port, hostname: options.hostname });
+      server = await startServer({
+        kv,
+        port: options.port,
+        hostname: options.hostname,
+        alerts: {
+          allowPrivateDestinations: options.allowPrivateDestinations,
+          publicUrl: options.publicUrl,
+        },
+      });
     } catch (error) {
       throw new CliError(
         `cannot listen on ${options.hostname}:${options.port}: ${

@@ -12,7 +12,7 @@ import { Daemon } from "./lib/daemon/daemon.ts";
 import { History } from "./lib/runs/history.ts";
 import { DashboardLink, linkHost } from "./lib/daemon/link.ts";
 import { type MailCommand, parseMailCommand, SENDMAIL_PATH } from "./lib/runs/mail.ts";
-import { DEFAULT_OUTPUT_LIMIT } from "./lib/runs/output.ts";
+import { DEFAULT_OUTPUT_LIMIT } from "./lib/output_cap.ts";
 import { chooseRunUser } from "./lib/runs/run_user.ts";
 import { Runner } from "./lib/daemon/runner.ts";
 import { isExecutable } from "./lib/runs/spawn.ts";

@@ -38,6 +38,7 @@ export {
 } from "./lib/cron.ts";
 export {
   formatKoitabError,
+  type JobKind,
   type Koitab,
   type KoitabError,
   type KoitabJob,

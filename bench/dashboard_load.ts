@@ -56,6 +56,7 @@ import {
 } from "../tests/_dashboard_process.ts";
 import { runReports } from "../tests/_reports.ts";
 import { type JobsAtScale, jobsAtScale, jobsAtScaleLines } from "./_jobs_at_scale.ts";
+import { cpuShare, loadAverage, usage } from "./_process_usage.ts";
 
 let json = false;
 let quick = false;
@@ -98,44 +99,6 @@ function progress(line: string): void {
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/**
- * The server's resident memory (bytes) and CPU time (seconds), from `/proc/<pid>/`,
- * read with `cat`: Deno opens `/proc/<pid>/` only to `--allow-all`.
- */
-async function usage(pid: number): Promise<{ rss: number; cpuSeconds: number }> {
-  const { stdout } = await new Deno.Command("/bin/cat", {
-    args: [`/proc/${pid}/status`, `/proc/${pid}/stat`],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const text = new TextDecoder().decode(stdout);
-  const rss = Number(/^VmRSS:\s+(\d+) kB$/m.exec(text)![1]) * 1024;
-  const stat = text.trimEnd().split("\n").at(-1)!;
-  // Fields after the command name (which may hold spaces): utime and stime are 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return { rss, cpuSeconds: ticks / 100 };
-}
-
-/** The machine's 1-minute load average, from `/proc/loadavg`: other work skews the figures. */
-async function loadAverage(): Promise<number> {
-  const { stdout } = await new Deno.Command("/bin/cat", {
-    args: ["/proc/loadavg"],
-    stdout: "piped",
-  })
-    .output();
-  return Number(new TextDecoder().decode(stdout).split(" ")[0]);
-}
-
-/** The CPU cores a process kept busy between two usage readings. */
-function cpuShare(
-  before: { cpuSeconds: number },
-  after: { cpuSeconds: number },
-  seconds: number,
-): number {
-  return Math.round((after.cpuSeconds - before.cpuSeconds) / seconds * 100) / 100;
 }
 
 interface Dashboard {

@@ -36,7 +36,7 @@
 import type { Clock } from "../lib/daemon/clock.ts";
 import { Daemon } from "../lib/daemon/daemon.ts";
 import { History, type RunRecord } from "../lib/runs/history.ts";
-import { DEFAULT_OUTPUT_LIMIT } from "../lib/runs/output.ts";
+import { DEFAULT_OUTPUT_LIMIT } from "../lib/output_cap.ts";
 import { chooseRunUser, type RunUser } from "../lib/runs/run_user.ts";
 import { type RunEvent, Runner } from "../lib/daemon/runner.ts";
 import { koiPaths } from "../lib/koidir.ts";

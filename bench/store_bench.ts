@@ -12,7 +12,8 @@
  * @module
  */
 
-import { DEFAULT_SETTINGS, parseJobList, parseReports } from "../lib/protocol/schema.ts";
+import { parseJobList, parseReports } from "../lib/protocol/schema.ts";
+import { DEFAULT_SETTINGS } from "../lib/protocol/wire.ts";
 import { DashboardStore } from "../lib/server/store.ts";
 import { bigJobList, bigRunReports } from "../tests/_big_dashboard.ts";
 

@@ -8,19 +8,19 @@
 
 import type { KoitabJob } from "./koitab.ts";
 import { MAX_ARGS, MAX_COMMAND_BYTES, MAX_NAME_CHARS } from "./limits.ts";
+import {
+  argDefault,
+  argFromJson,
+  argFromText,
+  type ArgSpec,
+  type ArgType,
+  type ArgValue,
+  type ArgVerdict,
+  describeValue,
+  isArgType,
+} from "./protocol/arg_types.js";
 
-/** The types an argument can have. `string` is the default. */
-export type ArgType = "string" | "int" | "bool";
-
-/** One argument of a job, as its command declares it with a placeholder. */
-export interface ArgSpec {
-  /** The name, trimmed: `To Handle`, `Emoji 😃`. */
-  name: string;
-  /** The type: `string` unless the placeholder says `int` or `bool`. */
-  type: ArgType;
-  /** The value used when none is given; absent when the placeholder has none. */
-  default?: string | number | boolean;
-}
+export type { ArgSpec, ArgType, ArgValue };
 
 /**
  * A value that cannot fill an argument of a job: an unknown name, a missing
@@ -61,9 +61,6 @@ export class ArgumentError extends TypeError {
 }
 
 const utf8 = new TextEncoder();
-
-/** The most bytes (UTF-8) one argument value may have. */
-const MAX_VALUE_BYTES = 64 * 1024;
 
 /** `{{` + anything without braces + `}}`: a placeholder if its inside fits {@linkcode PLACEHOLDER_INSIDE}. */
 const BRACES_SOURCE = String.raw`\{\{([^{}]*)\}\}`;
@@ -320,7 +317,7 @@ function readPlaceholder(raw: string, inner: string): ArgSpec {
   if (name.length > MAX_NAME_CHARS) {
     throw new SyntaxError(
       `argument name ${
-        describe(name)
+        describeValue(name)
       } is too long: ${name.length} characters, at most ${MAX_NAME_CHARS}`,
     );
   }
@@ -329,27 +326,13 @@ function readPlaceholder(raw: string, inner: string): ArgSpec {
   const rest = inner.slice(firstComma + 1);
   const secondComma = rest.indexOf(",");
   const type = (secondComma < 0 ? rest : rest.slice(0, secondComma)).trim();
-  if (type !== "string" && type !== "int" && type !== "bool") {
+  if (!isArgType(type)) {
     throw new SyntaxError(`unknown argument type "${type}" in ${raw} (use string, int or bool)`);
   }
   if (secondComma < 0) return { name, type };
-  const text = rest.slice(secondComma + 1).trim();
-  if (type === "string") return { name, type, default: text };
-  if (type === "int") {
-    const value = parseInteger(text);
-    if (value === null) {
-      throw new SyntaxError(
-        `default of argument "${name}" must be a whole number, got ${describe(text)}`,
-      );
-    }
-    return { name, type, default: value };
-  }
-  if (text !== "true" && text !== "false") {
-    throw new SyntaxError(
-      `default of argument "${name}" must be true or false, got ${describe(text)}`,
-    );
-  }
-  return { name, type, default: text === "true" };
+  const verdict = argFromText(type, rest.slice(secondComma + 1).trim());
+  if (!verdict.ok) throw new SyntaxError(`default of argument "${name}" ${verdict.problem}`);
+  return { name, type, default: verdict.value };
 }
 
 /**
@@ -454,74 +437,74 @@ export function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-/** A whole number in the safe-integer range written in decimal, or null. */
-function parseInteger(text: string): number | null {
-  if (!/^-?[0-9]+$/.test(text)) return null;
-  const value = Number(text);
-  return Number.isSafeInteger(value) ? value : null;
-}
-
-/** A value as it reads in an error message: strings quoted, long ones cut. */
-function describe(value: unknown): string {
-  if (typeof value === "string") {
-    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  }
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "object") return "an object";
-  if (typeof value === "bigint") return `${value}n`;
-  return String(value);
+/**
+ * A value given for an argument, checked by its type: text as typed (a command
+ * line's) is read, anything else is taken as JSON gives it.
+ */
+function argVerdict(type: ArgType, value: unknown): ArgVerdict {
+  return typeof value === "string" ? argFromText(type, value) : argFromJson(type, value);
 }
 
 /** The text that stands for `value` in the command, checked against `spec`. */
 function argumentText(spec: ArgSpec, value: unknown): string {
   const name = spec.name;
-  if (value === undefined) {
-    if (spec.default !== undefined) return String(spec.default);
-    if (spec.type === "bool") return "false";
+  const given = value === undefined ? argDefault(spec) : value;
+  if (given === undefined) {
     throw new ArgumentError(`argument "${name}" is required: it has no default`, name);
   }
-  switch (spec.type) {
-    case "int": {
-      const number = typeof value === "string" ? parseInteger(value) : value;
-      if (typeof number !== "number" || !Number.isSafeInteger(number)) {
-        throw new ArgumentError(
-          `argument "${name}" must be a whole number, got ${describe(value)}`,
-          name,
-        );
-      }
-      return String(number);
-    }
-    case "bool":
-      if (value === true || value === "true") return "true";
-      if (value === false || value === "false") return "false";
-      throw new ArgumentError(
-        `argument "${name}" must be true or false, got ${describe(value)}`,
-        name,
-      );
-    case "string": {
-      if (typeof value !== "string") {
-        throw new ArgumentError(
-          `argument "${name}" must be a string, got ${describe(value)}`,
-          name,
-        );
-      }
-      if (value.includes("\0")) {
-        throw new ArgumentError(
-          `argument "${name}" contains a NUL byte, which no command line can carry`,
-          name,
-        );
-      }
-      const bytes = utf8.encode(value).length;
-      if (bytes > MAX_VALUE_BYTES) {
-        throw new ArgumentError(
-          `argument "${name}" is too long: ${bytes} bytes, the limit is ${MAX_VALUE_BYTES} (64 KiB)`,
-          name,
-        );
-      }
-      return value;
-    }
+  const verdict = argVerdict(spec.type, given);
+  if (!verdict.ok) throw new ArgumentError(`argument "${name}" ${verdict.problem}`, name);
+  return String(verdict.value);
+}
+
+/** The error for a name a job does not declare, saying which it does. */
+function unknownArgument(job: { readonly args: readonly ArgSpec[] }, name: string): ArgumentError {
+  const known = job.args.map((spec) => `"${spec.name}"`).join(", ");
+  return new ArgumentError(
+    `unknown argument "${name}" (${
+      known === "" ? "this job takes no arguments" : `this job takes ${known}`
+    })`,
+    name,
+  );
+}
+
+/**
+ * Reads values typed as text (`--arg name=value`) for a job's arguments, each by
+ * its type as every path reads it (see `./protocol/arg_types.js`): the values of
+ * `koitab run` and `koitab -d run` alike.
+ *
+ * @param job The job's arguments.
+ * @param texts The text of each value given, by argument name.
+ * @returns The typed values, by name; arguments not given are left out.
+ * @throws {ArgumentError} For a name the job does not declare, or a text its
+ * type refuses: `argument "Delay" must be a whole number, got "+5"`.
+ *
+ * @example
+ * ```ts
+ * import { parseKoitab } from "./koitab.ts";
+ * import { readArgValues } from "./args.ts";
+ *
+ * const job = parseKoitab("@manual sleep {{Delay, int}} {{Loud, bool}}\n").jobs[0]!;
+ * const values = readArgValues(job, { Delay: "05", Loud: "true" });
+ * if (values.Delay !== 5 || values.Loud !== true) throw new Error(JSON.stringify(values));
+ * ```
+ */
+export function readArgValues(
+  job: { readonly args: readonly ArgSpec[] },
+  texts: Readonly<Record<string, string>>,
+): Record<string, ArgValue> {
+  const specs = new Map(job.args.map((spec) => [spec.name, spec]));
+  for (const name of Object.keys(texts)) {
+    if (!specs.has(name)) throw unknownArgument(job, name);
   }
+  const values: Record<string, ArgValue> = {};
+  for (const [name, text] of Object.entries(texts)) {
+    const verdict = argFromText(specs.get(name)!.type, text);
+    if (!verdict.ok) throw new ArgumentError(`argument "${name}" ${verdict.problem}`, name);
+    // A name the job declares starts with a letter, digit or emoji: never "__proto__".
+    values[name] = verdict.value;
+  }
+  return values;
 }
 
 /**
@@ -565,15 +548,7 @@ export function fillArgs(
 ): string {
   const specs = new Map(job.args.map((spec) => [spec.name, spec]));
   for (const name of Object.keys(values)) {
-    if (!specs.has(name)) {
-      const known = job.args.map((spec) => `"${spec.name}"`).join(", ");
-      throw new ArgumentError(
-        `unknown argument "${name}" (${
-          known === "" ? "this job takes no arguments" : `this job takes ${known}`
-        })`,
-        name,
-      );
-    }
+    if (!specs.has(name)) throw unknownArgument(job, name);
   }
   const texts = new Map<string, string>();
   for (const spec of job.args) {

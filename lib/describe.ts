@@ -7,6 +7,7 @@
  */
 
 import { CRON_NICKNAMES, DAY_NAMES, MONTH_NAMES } from "./cron.ts";
+import { scheduleKind } from "./protocol/job_kind.js";
 
 const MONTHS = [
   "",
@@ -44,8 +45,9 @@ const ORDINALS = ["", "first", "second", "third", "fourth", "fifth"];
  */
 export function describeSchedule(schedule: string): string {
   const text = schedule.trim();
-  if (text === "@manual") return "only when started by hand";
-  if (text === "@reboot") return "once per boot, at koid's first start";
+  const kind = scheduleKind(text);
+  if (kind === "manual") return "only when started by hand";
+  if (kind === "reboot") return "once per boot, at koid's first start";
   if (text === "@hourly") return "every hour";
   const fields = (CRON_NICKNAMES[text] ?? text).split(/[ \t]+/);
   if (fields.length !== 5) return text;

@@ -5,20 +5,57 @@
  * @module
  */
 
-import type { KoitabJob } from "./koitab.ts";
-
 /**
- * How a job is named to the user: `[Bots] "Crawler"`, or by its line and the start
- * of its command when it has no name: `line 7 (backup.sh --full)`.
+ * How a job (or a run of it) is named to the user, in logs, messages and tables:
+ * `[Bots] "Crawler"`; one without a name by its line and the start of its command,
+ * `line 7 (backup.sh --full)`, or, for a run, by its tag.
  *
- * @param job The job.
+ * @param job The job: its name and section, and its line and command or its tag.
  * @returns The label.
+ *
+ * @example
+ * ```ts
+ * import { jobLabel } from "./job_name.ts";
+ *
+ * if (jobLabel({ name: "Crawler", section: "Bots", tag: "j1" }) !== '[Bots] "Crawler"') {
+ *   throw new Error();
+ * }
+ * const unnamed = { name: null, section: null, line: 7, command: "backup.sh --full" };
+ * if (jobLabel(unnamed) !== "line 7 (backup.sh --full)") throw new Error(jobLabel(unnamed));
+ * if (jobLabel({ name: null, section: null, tag: "j1" }) !== "j1") throw new Error();
+ * ```
  */
-export function jobLabel(job: Pick<KoitabJob, "name" | "section" | "line" | "command">): string {
+export function jobLabel(
+  job:
+    & { readonly name: string | null; readonly section: string | null }
+    & ({ readonly line: number; readonly command: string } | { readonly tag: string }),
+): string {
   const section = job.section === null ? "" : `[${job.section}] `;
   if (job.name !== null) return `${section}"${job.name}"`;
+  if (!("command" in job)) return `${section}${job.tag}`;
   const command = job.command.length > 40 ? `${job.command.slice(0, 39)}…` : job.command;
   return `${section}line ${job.line} (${command.trim()})`;
+}
+
+/**
+ * How a person types a named job's name so that it names that job alone:
+ * `Section/Name`, or the name of a job before the first section.
+ *
+ * @param job The job, by name and section.
+ * @returns The name as typed.
+ *
+ * @example
+ * ```ts
+ * import { typedName } from "./job_name.ts";
+ *
+ * if (typedName({ name: "Crawler", section: "Bots" }) !== "Bots/Crawler") throw new Error();
+ * if (typedName({ name: "Crawler", section: null }) !== "Crawler") throw new Error();
+ * ```
+ */
+export function typedName(
+  job: { readonly name: string; readonly section: string | null },
+): string {
+  return job.section === null ? job.name : `${job.section}/${job.name}`;
 }
 
 /**
@@ -42,7 +79,8 @@ export function namesJob(
   wanted: string,
 ): boolean {
   return job.name === wanted || job.tag === wanted ||
-    (job.section !== null && job.name !== null && `${job.section}/${job.name}` === wanted);
+    (job.name !== null && job.section !== null &&
+      typedName({ name: job.name, section: job.section }) === wanted);
 }
 
 /**

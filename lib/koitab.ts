@@ -28,9 +28,13 @@
  */
 
 import { type ArgSpec, parseArgSpecs } from "./args.ts";
-import { parseCron } from "./cron.ts";
 import { MAX_COMMAND_BYTES, MAX_JOB_LIST_JSON_BYTES, MAX_JOBS, MAX_NAME_CHARS } from "./limits.ts";
+import { argDefault } from "./protocol/arg_types.js";
+import { type JobKind, scheduleKind } from "./protocol/job_kind.js";
+import { cronSchedule } from "./schedules.ts";
 import { zoneInfo } from "./timezone.ts";
+
+export type { JobKind };
 
 /** One job of the koitab. */
 export interface KoitabJob {
@@ -49,6 +53,11 @@ export interface KoitabJob {
    * (`"@hourly"`, `"@reboot"`, `"@manual"`).
    */
   schedule: string;
+  /**
+   * What the schedule makes of the job: `cron` (five fields or a cron `@` word),
+   * `reboot` (`@reboot`) or `manual` (`@manual`).
+   */
+  kind: JobKind;
   /** The command for `sh -c`, after cron's `%` rule, still holding its `{{…}}` placeholders. */
   command: string;
   /** The standard input from cron's `%` rule, ending in a newline, or null when there is none. */
@@ -216,7 +225,7 @@ function sectionLabel(section: string | null): string {
  *
  * Error messages carry no line number (see {@linkcode formatKoitabError}):
  * - a file with a NUL byte, which is not text: that one error, on the line of the first;
- * - time fields: the message of {@linkcode parseCron}, `bad hour "25" (0-23)`; a line
+ * - time fields: the message of `parseCron()` (./cron.ts), `bad hour "25" (0-23)`; a line
  *   that is no cron entry at all gets its first bad field, `bad minute "//" (0-59)`;
  * - `missing command after the schedule`; a sixth field starting with `*` (the
  *   seconds typo): `too many fields: cron has five …`;
@@ -300,12 +309,13 @@ export function parseKoitab(text: string): Koitab {
     const firstLine = name === null ? undefined : names.get(nameKey);
     if (name !== null && firstLine === undefined) names.set(nameKey, line);
 
-    const options = timezone === null ? {} : { timezone };
     let schedule: string;
     let field: string;
+    // Parsed to check it, and kept for koid and --next (see ./schedules.ts).
+    const check = (schedule: string) => cronSchedule(schedule, timezone ?? undefined);
     if (rest.startsWith("@")) {
       schedule = /^[^ \t]+/.exec(rest)![0];
-      if (schedule !== "@reboot" && schedule !== "@manual") parseCron(schedule, options);
+      if (scheduleKind(schedule) === "cron") check(schedule);
       field = rest.slice(schedule.length).replace(LEADING_BLANKS, "");
       if (field === "") throw new LineError("missing command after the schedule");
     } else {
@@ -316,7 +326,7 @@ export function parseKoitab(text: string): Koitab {
         rest = rest.slice(token.length).replace(LEADING_BLANKS, "");
       }
       schedule = fields.join(" ");
-      parseCron(schedule, options);
+      check(schedule);
       field = rest;
       if (field === "") throw new LineError("missing command after the schedule");
       if (field.startsWith("*")) {
@@ -331,8 +341,9 @@ export function parseKoitab(text: string): Koitab {
     const { command, stdin } = splitPercent(field);
     checkCommandBytes("command", command, "to sh -c as one argument");
     const args = parseArgSpecs(command);
-    if (schedule !== "@manual") {
-      const required = args.find((arg) => arg.type !== "bool" && arg.default === undefined);
+    const kind = scheduleKind(schedule);
+    if (kind !== "manual") {
+      const required = args.find((arg) => argDefault(arg) === undefined);
       if (required) {
         throw new LineError(
           `argument "${required.name}" needs a default, since the job runs on its schedule (only @manual jobs may leave it out)`,
@@ -362,6 +373,7 @@ export function parseKoitab(text: string): Koitab {
       name,
       section,
       schedule,
+      kind,
       command,
       stdin,
       args,

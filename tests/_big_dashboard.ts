@@ -8,7 +8,7 @@
  */
 
 import { parseCron } from "../lib/cron.ts";
-import type { Report } from "../lib/protocol/schema.ts";
+import type { Report } from "../lib/protocol/wire.ts";
 import { endReport, startReport } from "./_reports.ts";
 
 /**
@@ -99,9 +99,12 @@ export function bigRunReports(
 ): Report[] {
   const start = startReport(id, tag, startedAt);
   const end = endReport(id, startedAt + 1500, [{ stream: "stdout", text: "all is well\n" }]);
-  if (start.type === "start") start.run.scheduledFor = startedAt;
-  if (end.type === "end" && failed) end.end = { ...end.end, exitCode: 1, status: "failed" };
-  return [start, end];
+  return [
+    start.type === "start" ? { ...start, run: { ...start.run, scheduledFor: startedAt } } : start,
+    end.type === "end" && failed
+      ? { ...end, end: { ...end.end, exitCode: 1, status: "failed" } }
+      : end,
+  ];
 }
 
 /**

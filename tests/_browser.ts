@@ -1253,3 +1253,29 @@ function exceptionText(details: Json): string {
   return details.exception?.description ?? details.exception?.value ?? details.text ??
     "an exception";
 }
+
+/**
+ * Waits until the first element matching `selector` has `text` in its text; else fails
+ * saying what it had.
+ *
+ * @param page The page.
+ * @param selector Which element.
+ * @param text The text to wait for.
+ * @param timeoutMs How long to wait.
+ */
+export async function waitForText(
+  page: Page,
+  selector: string,
+  text: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const query = `document.querySelector(${JSON.stringify(selector)})?.textContent`;
+  try {
+    await page.waitForFunction(`${query}?.includes(${JSON.stringify(text)})`, { timeoutMs });
+  } catch (error) {
+    const found = await page.evaluate(query).catch(() => "(the page is gone)");
+    throw new Error(`${selector} never said "${text}"; it says ${JSON.stringify(found)}`, {
+      cause: error,
+    });
+  }
+}

@@ -80,15 +80,17 @@ export async function startServerProcess(
  *
  * @param db The store: a file, `:memory:`, or a KV Connect URL.
  * @param env Variables added to its environment, such as `DENO_KV_ACCESS_TOKEN`.
+ * @param args More options, such as `--allow-private-destinations`.
  * @returns The server process.
  */
 export async function startDashboardProcess(
   db: string,
   env: Record<string, string> = {},
+  args: readonly string[] = [],
 ): Promise<ServerProcess> {
   const flags = entryFlags(await Deno.readTextFile(new URL("deno.json", root)));
   const script = new URL("dashboard.ts", root).pathname;
-  return startServerProcess([...flags.dashboard, script, "--port", "0", "--db", db], env);
+  return startServerProcess([...flags.dashboard, script, "--port", "0", "--db", db, ...args], env);
 }
 
 /**

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { OutputChunk } from "../lib/runs/output.ts";
-import type { Report } from "../lib/protocol/schema.ts";
+import type { OutputChunk } from "../lib/output_cap.ts";
+import type { Report } from "../lib/protocol/wire.ts";
 
 /**
  * A scheduled run's start.

@@ -9,9 +9,10 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { type ServerProcess, startDashboardProcess } from "./_dashboard_process.ts";
 import { type KvConnectServer, startKvConnect } from "./_kv_connect.ts";
+import { Receiver } from "./_receiver.ts";
 import { runReports } from "./_reports.ts";
 import { base64url, hashApiKey, newDashboardId } from "../lib/protocol/keys.ts";
-import { DEFAULT_SETTINGS, type Report, type Run } from "../lib/protocol/schema.ts";
+import { DEFAULT_SETTINGS, type Report, type Run } from "../lib/protocol/wire.ts";
 import { DashboardStore } from "../lib/server/store.ts";
 
 const DAY = 86_400_000;
@@ -299,5 +300,79 @@ Deno.test("three dashboard.ts instances on one KV Connect store act as one serve
     // Each instance pruned as it started, all three at once: the old runs went once.
     const runs = await assertConsistent(kv, old.id);
     assertEquals([...runs.keys()].sort(), old.recent);
+  });
+});
+
+Deno.test("two dashboard.ts instances on one store raise and send a failure's alert once", async () => {
+  await withKvConnect(async (fixture) => {
+    const receiver = new Receiver();
+    const started = await Promise.allSettled(
+      [0, 1].map(() =>
+        startDashboardProcess(fixture.url, { DENO_KV_ACCESS_TOKEN: fixture.token }, [
+          "--allow-private-destinations",
+        ])
+      ),
+    );
+    const instances = started.flatMap((result) =>
+      result.status === "fulfilled" ? [result.value] : []
+    );
+    try {
+      for (const result of started) if (result.status === "rejected") throw result.reason;
+      const [a, b] = instances as [ServerProcess, ServerProcess];
+      const id = newDashboardId();
+      const apiKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
+      const created = await fetch(`${a.url}/api/dashboards`, {
+        method: "POST",
+        body: JSON.stringify({ id, apiKey }),
+      });
+      assertEquals(created.status, 201);
+      await created.body?.cancel();
+      const api = (instance: ServerProcess, method: string, path: string, body?: unknown) =>
+        call(instance, apiKey, method, `/api/d/${id}${path}`, body);
+      const channel = await api(a, "POST", "/channels", {
+        kind: "webhook",
+        url: receiver.url("/hook"),
+      });
+      assertEquals(channel.status, 201);
+      // The same batch through both at once, as a koid whose answer was lost resends it.
+      const startedAt = Date.now() - 5_000;
+      const reports = [
+        ...runReports("r1", "j1", startedAt).slice(0, 2),
+        {
+          type: "end",
+          runId: "r1",
+          end: {
+            finishedAt: startedAt + 1000,
+            exitCode: 3,
+            signal: null,
+            status: "failed",
+            error: null,
+            outputBytes: 0,
+            chunks: [],
+          },
+        },
+      ];
+      const sent = await Promise.all(
+        [a, b].map((instance) => api(instance, "POST", "/hosts/web1/reports", { reports })),
+      );
+      assertEquals(sent.map((answer) => answer.status), [200, 200]);
+      // Until its one delivery is recorded sent, through the other instance.
+      let alerts: { event: string; deliveries: { state: string; attempts: number }[] }[] = [];
+      for (let tries = 0; tries < 400; tries++) {
+        alerts = (await api(b, "GET", "/alerts")).body.alerts;
+        if (alerts[0]?.deliveries[0]?.state === "sent") break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      assertEquals(alerts.map((alert) => alert.event), ["failed"]);
+      assertEquals(alerts[0]!.deliveries.map((d) => [d.state, d.attempts]), [["sent", 1]]);
+      assertEquals(receiver.bodies().map((body) => body.runId), ["r1"]);
+    } finally {
+      await receiver.close();
+      for (const instance of instances) {
+        const { code, stderr } = await instance.stop();
+        assertEquals(code, 0, stderr);
+        assert(!/cannot|internal error/.test(stderr), stderr);
+      }
+    }
   });
 });

@@ -203,6 +203,8 @@ Deno.test("GET /api/d/{id} shows the dashboard, its default settings and its hos
       retentionRuns: 100,
       retentionDays: 30,
       outputLimit: 1048576,
+      missedGraceSeconds: 60,
+      hostSilentSeconds: 300,
     });
     assertEquals(info.body.hosts.length, 1);
     assertEquals(info.body.hosts[0].host, "web");
@@ -410,6 +412,7 @@ Deno.test("a refused job list is recorded for its host until a list is taken: GE
         jobCount: 0,
         jobListRefused: { at: time, reason: "The body is larger than 13508608 bytes" },
         connected: false,
+        silent: false,
       },
       {
         host: "web",
@@ -417,6 +420,7 @@ Deno.test("a refused job list is recorded for its host until a list is taken: GE
         jobCount: 1,
         jobListRefused: { at: time, reason: error },
         connected: false,
+        silent: false,
       },
     ]);
     // The list it had is still the one shown.
@@ -710,7 +714,13 @@ Deno.test("reports: streamed output stops at the dashboard's outputLimit; the en
     const d = await dashboard();
     const patched = await d.call("PATCH", "/settings", { outputLimit: 1024 });
     assertEquals(patched.body, {
-      settings: { retentionRuns: 100, retentionDays: 30, outputLimit: 1024 },
+      settings: {
+        retentionRuns: 100,
+        retentionDays: 30,
+        outputLimit: 1024,
+        missedGraceSeconds: 60,
+        hostSilentSeconds: 300,
+      },
     });
     await d.call("POST", "/hosts/web/reports", {
       reports: [
@@ -1133,6 +1143,9 @@ Deno.test("PATCH settings checks each setting's range and refuses unknown ones",
       [{ retentionDays: 3651 }, "retentionDays"],
       [{ outputLimit: 1023 }, "outputLimit"],
       [{ outputLimit: "1024" }, "outputLimit"],
+      [{ missedGraceSeconds: 59 }, "missedGraceSeconds"],
+      [{ hostSilentSeconds: 30 }, "hostSilentSeconds"],
+      [{ hostSilentSeconds: 604_801 }, "hostSilentSeconds"],
       [{ retention: 5 }, "retention"],
       [[], "body"],
     ];
@@ -1141,11 +1154,18 @@ Deno.test("PATCH settings checks each setting's range and refuses unknown ones",
       assertEquals(got.status, 400, JSON.stringify(body));
       assert(got.body.error.startsWith(`Invalid "${field}"`), got.body.error);
     }
-    const ok = await d.call("PATCH", "/settings", { retentionRuns: 10_000, retentionDays: 1 });
+    const ok = await d.call("PATCH", "/settings", {
+      retentionRuns: 10_000,
+      retentionDays: 1,
+      missedGraceSeconds: 120,
+      hostSilentSeconds: 60,
+    });
     assertEquals(ok.body.settings, {
       retentionRuns: 10_000,
       retentionDays: 1,
       outputLimit: 1048576,
+      missedGraceSeconds: 120,
+      hostSilentSeconds: 60,
     });
     assertEquals((await d.call("GET", "")).body.settings, ok.body.settings);
   });
@@ -1170,21 +1190,58 @@ Deno.test("DELETE /api/d/{id} removes every key of the dashboard and nothing of 
       await d.call("POST", "/manual", { payload: payload(d.id, "web"), signature: SIGNATURE });
       await d.call("POST", "/manual", { payload: payload(d.id, "db"), signature: SIGNATURE });
       await d.call("GET", "/hosts/web/manual");
+      // Alerts: a channel that refuses (its delivery waits in the queue), mutes, a failure.
+      const channel = await d.call("POST", "/channels", {
+        kind: "webhook",
+        url: "http://127.0.0.1:9/",
+      });
+      assertEquals(channel.status, 201);
+      await d.call("PUT", "/mutes/db");
+      await d.call("PUT", "/mutes/web/j9");
+      await d.call("POST", "/hosts/web/reports", {
+        reports: [{
+          ...end("r2", 4000, []),
+          end: { ...end("r2", 4000, []).end, exitCode: 1, status: "failed" },
+        }],
+      });
     }
-    const before = await allKeys(kv);
-    const kinds = new Set(before.filter((key) => key[1] === doomed.id).map((key) => key[0]));
-    assertEquals([...kinds].sort(), [...KEY_KINDS].sort(), "the test touches every kind of key");
+    const kindsOf = (keys: Deno.KvKey[], id = doomed.id) =>
+      [...new Set(keys.filter((key) => key[1] === id).map((key) => key[0]))].sort();
+    // The engine looks at hosts and jobs on its timer: until it has, for both.
+    let before = await allKeys(kv);
+    const done = () =>
+      kindsOf(before).length === KEY_KINDS.length &&
+      kindsOf(before, kept.id).length === KEY_KINDS.length;
+    for (let tries = 0; !done() && tries < 200; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      before = await allKeys(kv);
+    }
+    assertEquals(kindsOf(before), [...KEY_KINDS].sort(), "the test touches every kind of key");
+    assert(
+      before.some((key) => key[0] === "alertDue" && key[2] === doomed.id),
+      "a delivery is due",
+    );
     assertEquals((await doomed.call("DELETE", "")).status, 204);
     const after = await allKeys(kv);
     assertEquals(after.filter((key) => key.includes(doomed.id)), []);
+    // The other dashboard keeps all its keys (its queued delivery may have moved on,
+    // and its engine, still running, may have raised more alerts meanwhile).
+    const keptKeys = (keys: Deno.KvKey[]) =>
+      new Set(
+        keys.filter((key) => key.includes(kept.id)).map((key) =>
+          key[0] === "alertDue" ? "alertDue" : Deno.inspect(key)
+        ),
+      );
+    const keptAfter = keptKeys(after);
+    assertEquals([...keptKeys(before)].filter((key) => !keptAfter.has(key)), []);
     assertEquals(
-      after.length,
-      before.filter((key) => key[1] === kept.id).length,
-      "the other dashboard keeps all its keys",
+      after.filter((key) => !key.includes(kept.id)),
+      [],
+      "every key left is the other's",
     );
     assertEquals((await doomed.call("GET", "")).status, 401);
     assertEquals((await kept.call("GET", "/runs")).body.runs.length, 2);
-  });
+  }, { alerts: { checkEveryMs: 20, deliverEveryMs: 0, allowPrivateDestinations: true } });
 });
 
 Deno.test("a 50 MB streamed body is cut off with 413 after the limit, without buffering it", async () => {
@@ -1396,6 +1453,7 @@ Deno.test("a failure inside a handler is a 500 'internal error', logged without 
     port: 0,
     pruneEveryMs: 0,
     log: (line) => logs.push(line),
+    alerts: { checkEveryMs: 0, deliverEveryMs: 0 },
   });
   try {
     const id = newDashboardId();

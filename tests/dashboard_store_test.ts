@@ -1,14 +1,13 @@
 import { assert, assertEquals } from "./_assert.ts";
-import { capChunks } from "../lib/server/chunks.ts";
+import type { OutputChunk } from "../lib/output_cap.ts";
 import {
   DEFAULT_SETTINGS,
   type Job,
   type Report,
   type Run,
   type Settings,
-} from "../lib/protocol/schema.ts";
+} from "../lib/protocol/wire.ts";
 import { DashboardStore, KEY_KINDS } from "../lib/server/store.ts";
-import type { OutputChunk } from "../lib/runs/output.ts";
 import { endReport, outputReport, startReport } from "./_reports.ts";
 
 const DAY = 86_400_000;
@@ -556,37 +555,4 @@ Deno.test("DashboardStore keys every value by its dashboard, and deletes one das
     assertEquals(await store.getDashboard(ID), null);
     assertEquals((await store.listRuns(OTHER, { limit: 50 })).length, 2);
   });
-});
-
-Deno.test("capChunks keeps whole characters and stays within the limit", () => {
-  let seed = 7;
-  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  const alphabet = ["a", "é", "€", "😃", "\n"];
-  for (let round = 0; round < 200; round++) {
-    const chunks: OutputChunk[] = Array.from({ length: 1 + Math.floor(next() * 6) }, () => ({
-      stream: next() < 0.5 ? "stdout" : "stderr",
-      text: Array.from(
-        { length: Math.floor(next() * 900) },
-        () => alphabet[Math.floor(next() * alphabet.length)],
-      ).join(""),
-    }));
-    const limit = 1024 + Math.floor(next() * 1024);
-    const capped = capChunks(chunks, limit);
-    const size = (list: OutputChunk[]) =>
-      list.reduce((sum, c) => sum + new TextEncoder().encode(c.text).length, 0);
-    const all = chunks.map((c) => c.text).join("");
-    if (size(chunks) <= limit) {
-      assertEquals(capped, chunks);
-      continue;
-    }
-    assert(size(capped) <= limit, `${size(capped)} > ${limit}`);
-    const note = capped.find((c) => c.stream === "koi")!;
-    const elided = Number(/\[koi: (\d+) bytes elided\]/.exec(note.text)![1]);
-    assertEquals(size(capped) - size([note]) + elided, size(chunks));
-    const at = capped.indexOf(note);
-    const head = capped.slice(0, at).map((c) => c.text).join("");
-    const tail = capped.slice(at + 1).map((c) => c.text).join("");
-    assert(all.startsWith(head) && all.endsWith(tail), `round ${round}`);
-    assert(!head.includes("\ufffd") && !tail.includes("\ufffd"), `round ${round}`);
-  }
 });

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { LATE_GRACE_MS, viewJob } from "../lib/server/job_view.ts";
-import type { Job, Run } from "../lib/protocol/schema.ts";
+import type { Job, Run } from "../lib/protocol/wire.ts";
 
 const job: Job = {
   tag: "j1",

@@ -587,7 +587,7 @@ Deno.test("koitab history NAME filters by name, Section/Name or tag, and prints 
     assertEquals(lines.length, 3);
     const cells = (run: RunRecord) => [
       run.startedAt.slice(0, 10) + " " + run.startedAt.slice(11, 16) + " UTC",
-      `[${run.section}] ${run.name}`,
+      `[${run.section}] "${run.name}"`,
       "reboot",
       "ok",
       `${(run.durationMs! / 1000).toFixed(1)}s`,
@@ -600,11 +600,11 @@ Deno.test("koitab history NAME filters by name, Section/Name or tag, and prints 
       rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()),
     );
     assert(lines[0]!.startsWith("STARTED"), lines[0]);
-    assert(lines[1]!.includes("[Web] alpha") || lines[1]!.includes("[Other] alpha"), lines[1]);
+    assert(lines[1]!.includes('[Web] "alpha"') || lines[1]!.includes('[Other] "alpha"'), lines[1]);
 
     const beta = await history(dir, "beta");
     const betaLine = beta.split("\n")[1]!;
-    assert(/ \[Web\] beta +reboot +exit 4 +[0-9]+\.[0-9]s +\S+$/.test(betaLine), betaLine);
+    assert(/ \[Web\] "beta" +reboot +exit 4 +[0-9]+\.[0-9]s +\S+$/.test(betaLine), betaLine);
     const unnamedLine = (await history(dir, unnamed.tag)).split("\n")[1]!;
     assert(unnamedLine.includes(` ${unnamed.tag} `), unnamedLine);
 

@@ -1,19 +1,22 @@
 /**
  * `koitab -d` as a user meets it: each case runs `koitab.ts` in a subprocess with
  * exactly the permissions of `deno task koitab`, against a temporary KOI_DIR and
- * a fake dashboard server on 127.0.0.1.
+ * the real dashboard server on 127.0.0.1 (tests/_dashboard.ts), where a test that
+ * needs a koid plays one through the API, as koid calls it.
  *
  * @module
  */
 
 import { assert, assertEquals } from "./_assert.ts";
 import { type EntryResult, runEntry, runOnTerminal } from "./_entry.ts";
-import { FakeDashboard, type QueuedManual } from "./_fake_dashboard.ts";
+import { TestDashboard } from "./_dashboard.ts";
+import { DashboardError, type PolledManual } from "../lib/link/client.ts";
 import { writeDashboardConfig } from "../lib/link/config.ts";
 import { writeJobListRefusal } from "../lib/link/link_state.ts";
 import { startServer } from "../lib/server/server.ts";
-import { dashboardJobs } from "../lib/daemon/link.ts";
-import { base64url, deriveKeys, newDashboardId } from "../lib/protocol/keys.ts";
+import { dashboardJobs } from "../lib/daemon/link_reports.ts";
+import type { Job, OutputStream, Report } from "../lib/protocol/wire.ts";
+import { base64url, deriveKeys, newDashboardId, verifyRun } from "../lib/protocol/keys.ts";
 import { type KoiPaths, koiPaths } from "../lib/koidir.ts";
 import { parseKoitab } from "../lib/koitab.ts";
 import { entryFlags } from "../tools/task_flags.ts";
@@ -31,26 +34,37 @@ const KOITAB = `[Admin]
 "Nightly" 0 3 * * * backup.sh
 `;
 
+/** The instant the server's clock is held at while a test lists a host: 2023-11-14T22:13:20Z. */
+const SEEN = 1_700_000_000_000;
+
 interface Sandbox {
   readonly dir: string;
   readonly paths: KoiPaths;
-  readonly fake: FakeDashboard;
+  readonly dashboard: TestDashboard;
   /** Runs `koitab -d ARGS…` with KOI_DIR and the given environment. */
   koitab(args: string[], env?: Record<string, string>): Promise<EntryResult>;
-  /** Links KOI_DIR to a dashboard on the fake with random keys (no password). */
+  /** Links KOI_DIR to a new dashboard on the server with random keys (no password). */
   link(): Promise<{ id: string; apiKey: string; runKey: string; dataKey: string }>;
+  /**
+   * Lists a host's jobs on a dashboard, as its koid would, with the server's clock
+   * at `at` (by default {@linkcode SEEN}).
+   */
+  listJobs(id: string, host: string, jobs: Job[], at?: number): Promise<void>;
+  /** Holds the server's clock at an instant, or lets it run with null. */
+  setServerTime(at: number | null): void;
 }
 
 async function withSandbox(fn: (sandbox: Sandbox) => Promise<void>): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: "koi_dash_" });
   const dir = `${tmp}/koi`;
   const paths = koiPaths(dir);
-  const fake = new FakeDashboard().start();
+  let serverTime: number | null = null;
+  const dashboard = await TestDashboard.start(() => serverTime ?? Date.now());
   try {
     await fn({
       dir,
       paths,
-      fake,
+      dashboard,
       koitab: (args, env = {}) =>
         runEntry("koitab", ["-d", ...args], {
           env: { KOI_DIR: dir, KOI_PASSWORD: "", ...env },
@@ -58,14 +72,36 @@ async function withSandbox(fn: (sandbox: Sandbox) => Promise<void>): Promise<voi
       async link() {
         const key = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
         const keys = { id: newDashboardId(), apiKey: key(), runKey: key(), dataKey: key() };
-        fake.dashboards.set(keys.id, keys.apiKey);
-        await writeDashboardConfig(paths, { ...keys, server: fake.url });
+        await dashboard.create(keys);
+        await writeDashboardConfig(paths, { ...keys, server: dashboard.url });
         return keys;
+      },
+      async listJobs(id, host, jobs, at = SEEN) {
+        serverTime = at;
+        try {
+          await dashboard.client(id).putJobs(host, jobs);
+        } finally {
+          serverTime = null;
+        }
+      },
+      setServerTime(at) {
+        serverTime = at;
       },
     });
   } finally {
-    await fake.stop();
+    await dashboard.close();
     await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+/** Whether the server still has a dashboard (its key still opens it). */
+async function exists(dashboard: TestDashboard, id: string): Promise<boolean> {
+  try {
+    await dashboard.client(id).info();
+    return true;
+  } catch (error) {
+    if (error instanceof DashboardError && error.status === 401) return false;
+    throw error;
   }
 }
 
@@ -85,58 +121,66 @@ function mode(path: string): number {
 }
 
 Deno.test("koitab -d new creates the dashboard, sends only the API key, saves the keys 0600", async () => {
-  await withSandbox(async ({ dir, paths, fake, koitab }) => {
-    const result = await koitab(["new", "--server", `${fake.url}/`], { KOI_PASSWORD: PASSWORD });
+  await withSandbox(async ({ dir, paths, dashboard, koitab }) => {
+    const result = await koitab(["new", "--server", `${dashboard.url}/`], {
+      KOI_PASSWORD: PASSWORD,
+    });
     assertEquals([result.code, result.stderr], [0, ""]);
-    const match = new RegExp(`^${fake.url}/d/([A-Za-z0-9_-]{22})\\n$`).exec(result.stdout);
+    const match = new RegExp(`^${dashboard.url}/d/([A-Za-z0-9_-]{22})\\n$`).exec(result.stdout);
     assert(match, result.stdout);
     const id = match[1]!;
     const keys = await deriveKeys(PASSWORD, id);
-    assertEquals(fake.received.map((r) => [r.method, r.path]), [["POST", "/api/dashboards"]]);
-    assertEquals(fake.received[0]!.body, { id, apiKey: keys.apiKey });
+    assertEquals(dashboard.received.map((r) => [r.method, r.path]), [["POST", "/api/dashboards"]]);
+    assertEquals(dashboard.received[0]!.body, { id, apiKey: keys.apiKey });
     assertEquals(await filesIn(dir), ["apikey", "dashboard.json", "datakey", "runkey"]);
     assertEquals(mode(dir), 0o700);
     for (const path of [paths.dashboard, paths.apiKey, paths.runKey, paths.dataKey]) {
       assertEquals(mode(path), 0o600);
     }
-    assertEquals(JSON.parse(await Deno.readTextFile(paths.dashboard)), { id, server: fake.url });
+    assertEquals(JSON.parse(await Deno.readTextFile(paths.dashboard)), {
+      id,
+      server: dashboard.url,
+    });
     assertEquals(await Deno.readTextFile(paths.apiKey), `${keys.apiKey}\n`);
     assertEquals(await Deno.readTextFile(paths.runKey), `${keys.runKey}\n`);
     assertEquals(await Deno.readTextFile(paths.dataKey), `${keys.dataKey}\n`);
     for (const name of await filesIn(dir)) {
       assert(!(await Deno.readTextFile(`${dir}/${name}`)).includes(PASSWORD), name);
     }
-    assert(!JSON.stringify(fake.received).includes(PASSWORD), "the password is never sent");
-    assert(!JSON.stringify(fake.received).includes(keys.runKey), "the run key is never sent");
-    assert(!JSON.stringify(fake.received).includes(keys.dataKey), "the data key is never sent");
+    assert(!JSON.stringify(dashboard.received).includes(PASSWORD), "the password is never sent");
+    assert(!JSON.stringify(dashboard.received).includes(keys.runKey), "the run key is never sent");
+    assert(
+      !JSON.stringify(dashboard.received).includes(keys.dataKey),
+      "the data key is never sent",
+    );
 
-    const again = await koitab(["new", "--server", fake.url], { KOI_PASSWORD: PASSWORD });
+    const again = await koitab(["new", "--server", dashboard.url], { KOI_PASSWORD: PASSWORD });
     assertEquals(again.code, 1);
     assert(again.stderr.includes(`is linked to dashboard ${id} already`), again.stderr);
   });
 });
 
 Deno.test("koitab -d new refuses a weak password, and no password at all, doing nothing", async () => {
-  await withSandbox(async ({ dir, fake, koitab }) => {
-    const weak = await koitab(["new", "--server", fake.url], { KOI_PASSWORD: "password1234" });
+  await withSandbox(async ({ dir, dashboard, koitab }) => {
+    const weak = await koitab(["new", "--server", dashboard.url], { KOI_PASSWORD: "password1234" });
     assertEquals(weak, {
       code: 1,
       stdout: "",
       stderr: "koitab: the password is too common: it is one of the most used passwords\n",
     });
-    const short = await koitab(["new", "--server", fake.url], { KOI_PASSWORD: "Sh0rt!" });
+    const short = await koitab(["new", "--server", dashboard.url], { KOI_PASSWORD: "Sh0rt!" });
     assertEquals(
       short.stderr,
       "koitab: the password is too short: 6 characters, at least 12 needed\n",
     );
-    const none = await koitab(["new", "--server", fake.url]);
+    const none = await koitab(["new", "--server", dashboard.url]);
     assertEquals(none, {
       code: 1,
       stdout: "",
       stderr: "koitab: no password: set KOI_PASSWORD, run this on a terminal, or add --generate\n",
     });
     assertEquals(await filesIn(dir), []);
-    assertEquals(fake.received, []);
+    assertEquals(dashboard.received, []);
     const server = await koitab(["new", "--server", "ftp://example.com"], {
       KOI_PASSWORD: PASSWORD,
     });
@@ -146,8 +190,8 @@ Deno.test("koitab -d new refuses a weak password, and no password at all, doing 
 });
 
 Deno.test("koitab -d new --generate makes a strong password, shows it once, and uses it", async () => {
-  await withSandbox(async ({ paths, fake, koitab }) => {
-    const result = await koitab(["new", "--server", fake.url, "--generate"]);
+  await withSandbox(async ({ paths, dashboard, koitab }) => {
+    const result = await koitab(["new", "--server", dashboard.url, "--generate"]);
     assertEquals(result.code, 0, result.stderr);
     const match = /^koitab: the dashboard password, shown only this once: (\S+)\n$/.exec(
       result.stderr,
@@ -162,43 +206,45 @@ Deno.test("koitab -d new --generate makes a strong password, shows it once, and 
 });
 
 Deno.test("koitab -d shows the link and whether the dashboard answers", async () => {
-  await withSandbox(async ({ fake, koitab, link }) => {
+  await withSandbox(async ({ dashboard, koitab, link, listJobs, paths }) => {
     assertEquals(await koitab([]), {
       code: 1,
       stdout: "",
       stderr:
         'koitab: this machine has no dashboard: create one with "koitab -d new" or join one with "koitab -d join URL"\n',
     });
-    const { id } = await link();
-    const jobs = dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date());
-    fake.jobPuts.push({ host: "web1", jobs });
-    const head = `dashboard  ${id}\nserver     ${fake.url}\nurl        ${fake.url}/d/${id}\n`;
+    const keys = await link();
+    const { id } = keys;
+    await listJobs(id, "web1", dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date()));
+    const head =
+      `dashboard  ${id}\nserver     ${dashboard.url}\nurl        ${dashboard.url}/d/${id}\n`;
     assertEquals(await koitab([]), {
       code: 0,
       stdout: `${head}status     ok, hosts: web1 (2 jobs, last seen 2023-11-14T22:13:20.000Z)\n`,
       stderr: "",
     });
-    fake.dashboards.set(id, "another key");
+    // A key the server does not know: another password's, or a deleted dashboard's.
+    const otherKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
+    await writeDashboardConfig(paths, { ...keys, apiKey: otherKey, server: dashboard.url });
     assertEquals(await koitab([]), {
       code: 1,
       stdout: `${head}status     wrong password/API key (or the dashboard was deleted)\n`,
       stderr: "",
     });
-    await fake.stop();
+    await dashboard.stop();
     const down = await koitab([]);
     assertEquals(down.code, 1);
     assert(
-      down.stdout.startsWith(`${head}status     unreachable: cannot reach ${fake.url}: `),
+      down.stdout.startsWith(`${head}status     unreachable: cannot reach ${dashboard.url}: `),
       down.stdout,
     );
-    fake.start();
   });
 });
 
 Deno.test("koitab -d says a link made before the data key lacks it, and join adds it, nothing else changed", async () => {
-  await withSandbox(async ({ dir, paths, fake, koitab }) => {
-    fake.dashboards.set(JOINABLE, JOINABLE_KEYS.apiKey);
-    const url = `${fake.url}/d/${JOINABLE}`;
+  await withSandbox(async ({ dir, paths, dashboard, koitab }) => {
+    await dashboard.create({ id: JOINABLE, apiKey: JOINABLE_KEYS.apiKey });
+    const url = `${dashboard.url}/d/${JOINABLE}`;
     assertEquals((await koitab(["join", url], { KOI_PASSWORD: PASSWORD })).code, 0);
     const before = Object.fromEntries(
       await Promise.all(
@@ -208,7 +254,7 @@ Deno.test("koitab -d says a link made before the data key lacks it, and join add
       ),
     );
     await Deno.remove(paths.dataKey); // As every link made before the data key existed.
-    const head = `dashboard  ${JOINABLE}\nserver     ${fake.url}\nurl        ${url}\n`;
+    const head = `dashboard  ${JOINABLE}\nserver     ${dashboard.url}\nurl        ${url}\n`;
     const missing =
       `data key   missing: this link was made before Koi had a data key, and it cannot be derived without the password: "koitab -d join ${url}" adds it (it asks for the password and keeps the link as it is)\n`;
     assertEquals(await koitab([]), {
@@ -236,13 +282,11 @@ Deno.test("koitab -d says a link made before the data key lacks it, and join add
 });
 
 Deno.test("koitab -d says a host's job list is out of date, and why: koid's record, then the server's", async () => {
-  await withSandbox(async ({ fake, koitab, link, paths }) => {
-    const { id } = await link();
-    fake.jobPuts.push({
-      host: "web1",
-      jobs: dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date()),
-    });
-    const head = `dashboard  ${id}\nserver     ${fake.url}\nurl        ${fake.url}/d/${id}\n`;
+  await withSandbox(async ({ dashboard, koitab, link, listJobs, paths, setServerTime }) => {
+    const { id, apiKey } = await link();
+    await listJobs(id, "web1", dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date()));
+    const head =
+      `dashboard  ${id}\nserver     ${dashboard.url}\nurl        ${dashboard.url}/d/${id}\n`;
     const hosts = "web1 (2 jobs, last seen 2023-11-14T22:13:20.000Z)";
     const reason =
       'the server answered 400: Invalid "jobs[0].command": must be 0 to 20000 characters';
@@ -264,35 +308,43 @@ Deno.test("koitab -d says a host's job list is out of date, and why: koid's reco
       stdout: `${head}${local}hosts      ${hosts}\n`,
       stderr: "",
     });
-    // The server's own record covers the other hosts.
-    fake.refusedJobLists.set("db1", {
-      at: at + 1000,
-      reason: "The body is larger than 13508608 bytes",
-    });
-    fake.refusedJobLists.set("web1", { at, reason: "the same, from the server" });
+    // The server's own record covers the other hosts: it refuses db1's list, too
+    // large, and web1's, not JSON (this machine's record is the one shown for it).
+    const put = (host: string, body: string) =>
+      fetch(`${dashboard.server.url}/api/d/${id}/hosts/${host}/jobs`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${apiKey}` },
+        body,
+      }).then((response) => response.body?.cancel());
+    setServerTime(at + 1000);
+    await put("db1", `{"jobs": [${" ".repeat(13_508_608)}]}`);
+    setServerTime(at);
+    await put("web1", "{");
+    setServerTime(null);
     assertEquals(await koitab([]), {
       code: 1,
       stdout: head + local +
         "status     the host's job list is out of date (db1): the server refused it at 2026-03-01T12:00:01.000Z: The body is larger than 13508608 bytes\n" +
-        `hosts      ${hosts}, db1 (0 jobs, last seen 2023-11-14T22:13:20.000Z)\n`,
+        `hosts      db1 (0 jobs, never seen), ${hosts}\n`,
       stderr: "",
     });
     // Unreachable, koid's record still says so.
-    await fake.stop();
+    await dashboard.stop();
     const down = await koitab([]);
     assertEquals(down.code, 1);
     assert(
-      down.stdout.startsWith(`${head}${local}status     unreachable: cannot reach ${fake.url}: `),
+      down.stdout.startsWith(
+        `${head}${local}status     unreachable: cannot reach ${dashboard.url}: `,
+      ),
       down.stdout,
     );
-    fake.start();
   });
 });
 
 Deno.test("koitab -d join checks the password with the server before saving anything", async () => {
-  await withSandbox(async ({ dir, paths, fake, koitab }) => {
-    fake.dashboards.set(JOINABLE, JOINABLE_KEYS.apiKey);
-    const url = `${fake.url}/d/${JOINABLE}`;
+  await withSandbox(async ({ dir, paths, dashboard, koitab }) => {
+    await dashboard.create({ id: JOINABLE, apiKey: JOINABLE_KEYS.apiKey });
+    const url = `${dashboard.url}/d/${JOINABLE}`;
     const wrong = await koitab(["join", url], { KOI_PASSWORD: "not the password at all" });
     assertEquals(wrong, {
       code: 1,
@@ -307,28 +359,30 @@ Deno.test("koitab -d join checks the password with the server before saving anyt
     assertEquals(await Deno.readTextFile(paths.runKey), `${JOINABLE_KEYS.runKey}\n`);
     assertEquals(await Deno.readTextFile(paths.dataKey), `${JOINABLE_KEYS.dataKey}\n`);
     assertEquals(mode(paths.dataKey), 0o600);
-    assert(!JSON.stringify(fake.received).includes(JOINABLE_KEYS.dataKey), "never sent");
-    const bad = await koitab(["join", `${fake.url}/x/${JOINABLE}`], { KOI_PASSWORD: PASSWORD });
+    assert(!JSON.stringify(dashboard.received).includes(JOINABLE_KEYS.dataKey), "never sent");
+    const bad = await koitab(["join", `${dashboard.url}/x/${JOINABLE}`], {
+      KOI_PASSWORD: PASSWORD,
+    });
     assertEquals(bad.code, 2);
   });
 });
 
 Deno.test("koitab -d delete deletes on the server, then here; --local forgets a dashboard it cannot reach", async () => {
-  await withSandbox(async ({ dir, fake, koitab, link }) => {
+  await withSandbox(async ({ dir, dashboard, koitab, link }) => {
     const { id } = await link();
     assertEquals(await koitab(["delete", "--yes"]), {
       code: 0,
       stdout: `deleted dashboard ${id}\n`,
       stderr: "",
     });
-    assertEquals(fake.dashboards.has(id), false);
+    assertEquals(await exists(dashboard, id), false);
     assertEquals(await filesIn(dir), []);
     const second = await link();
-    await fake.stop();
+    await dashboard.stop();
     const down = await koitab(["delete", "--yes"]);
     assertEquals(down.code, 1);
     assert(
-      down.stderr.includes(`cannot delete dashboard ${second.id} on ${fake.url}`),
+      down.stderr.includes(`cannot delete dashboard ${second.id} on ${dashboard.url}`),
       down.stderr,
     );
     assert(down.stderr.includes("nothing was removed"), down.stderr);
@@ -337,16 +391,15 @@ Deno.test("koitab -d delete deletes on the server, then here; --local forgets a 
     assertEquals(local.code, 0, local.stderr);
     assert(local.stderr.includes("removed this machine's link only"), local.stderr);
     assertEquals(await filesIn(dir), []);
-    fake.start();
+    dashboard.start();
     assertEquals((await koitab(["delete", "--yes"])).code, 1, "nothing to delete");
   });
 });
 
 Deno.test("koitab -d delete asks on a terminal, naming the linked hosts, and needs --yes without one", async () => {
-  await withSandbox(async ({ dir, fake, koitab, link }) => {
+  await withSandbox(async ({ dir, dashboard, koitab, link, listJobs }) => {
     const { id } = await link();
-    const jobs = dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date());
-    fake.jobPuts.push({ host: "web1", jobs });
+    await listJobs(id, "web1", dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date()));
     const script = await koitab(["delete"]);
     assertEquals(script, {
       code: 2,
@@ -355,92 +408,131 @@ Deno.test("koitab -d delete asks on a terminal, naming the linked hosts, and nee
         `koitab: deleting dashboard ${id} deletes it for every machine linked to it: add --yes to do it without a terminal to ask on\nkoitab: see "koitab --help"\n`,
     });
     const prompt =
-      `koitab: delete dashboard ${id} at ${fake.url}, with the jobs and runs of 1 host linked to it (web1)? This cannot be undone. (y/n) `;
+      `koitab: delete dashboard ${id} at ${dashboard.url}, with the jobs and runs of 1 host linked to it (web1)? This cannot be undone. (y/n) `;
     const no = await onTerminal({ KOI_DIR: dir }, ["delete"], [[prompt, "n\r"]]);
     if (no === null) {
       console.log("skipped: no /usr/bin/script to give koitab a terminal");
       return;
     }
     assertEquals(no, { code: 0, output: `${prompt}n\nkoitab: nothing was deleted\n` });
-    assertEquals(fake.dashboards.has(id), true);
+    assertEquals(await exists(dashboard, id), true);
     assertEquals(await filesIn(dir), ["apikey", "dashboard.json", "datakey", "runkey"]);
     const yes = await onTerminal({ KOI_DIR: dir }, ["delete"], [[prompt, "y\r"]]);
     assertEquals(yes, { code: 0, output: `${prompt}y\ndeleted dashboard ${id}\n` });
-    assertEquals(fake.dashboards.has(id), false);
+    assertEquals(await exists(dashboard, id), false);
     assertEquals(await filesIn(dir), []);
   });
 });
 
+/** What the played koid does with a manual run. */
+interface Plan {
+  /** Refuse it, with this reason. */
+  readonly refuse?: string;
+  /** Chunks streamed while it runs. */
+  readonly streamed?: readonly [OutputStream, string][];
+  /** Its final output (by default, the streamed chunks). */
+  readonly final?: readonly [OutputStream, string][];
+  readonly exitCode?: number;
+  readonly signal?: string;
+}
+
 /**
- * Plays koid for manual runs posted to the fake: starts the run, streams some
- * chunks, then ends it with its final chunks, which replace the streamed ones,
- * numbered from 0, as the server does.
+ * Plays koid on host web1 through the real API, as koid calls it: takes each
+ * manual run by long-poll, refuses it or starts it, streams its chunks (each once
+ * the follower has asked after the one before), then ends it with its final
+ * chunks, which the server puts in place of the streamed ones.
+ *
+ * @returns A function that stops it.
  */
 function playKoid(
-  fake: FakeDashboard,
-  script: (manual: QueuedManual) => {
-    refuse?: string;
-    streamed?: [string, string][];
-    final?: [string, string][];
-    exitCode?: number;
-    signal?: string;
-  },
-): void {
+  dashboard: TestDashboard,
+  id: string,
+  script: (manual: PolledManual) => Plan,
+): () => Promise<void> {
+  const api = dashboard.client(id);
+  const stopping = new AbortController();
   let runs = 0;
-  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  fake.onManual = (manual) => {
+  const report = (...reports: Report[]) => api.postReports("web1", reports);
+  const play = async (manual: PolledManual) => {
     const plan = script(manual);
-    (async () => {
-      await pause(200);
-      if (plan.refuse) {
-        manual.state = "refused";
-        manual.reason = plan.refuse;
-        return;
-      }
-      const runId = `run${++runs}`;
-      const run = {
-        run: { id: runId, status: "running", exitCode: null, signal: null, error: null } as Record<
-          string,
-          unknown
-        >,
-        output: [] as { seq: number; stream: string; text: string }[],
-      };
-      fake.runs.set(runId, run);
-      manual.state = "started";
-      manual.runId = runId;
-      // Each streamed chunk, then the end, once the follower has asked after the one before.
-      const followed = async () => {
-        const asked = fake.count(`/runs/${runId}`);
-        await fake.until(() => fake.count(`/runs/${runId}`) > asked, "the follower", 5000);
-      };
-      for (const [seq, [stream, text]] of (plan.streamed ?? []).entries()) {
-        run.output.push({ seq, stream, text });
-        await followed();
-      }
-      run.output = (plan.final ?? plan.streamed ?? []).map(([stream, text], seq) => ({
-        seq,
-        stream,
-        text,
-      }));
-      run.run = {
-        ...run.run,
-        status: plan.signal ? "killed" : plan.exitCode ? "failed" : "succeeded",
+    const { manualId } = manual;
+    if (plan.refuse) {
+      await report({
+        type: "manual",
+        manualId,
+        state: "refused",
+        reason: plan.refuse,
+        runId: null,
+      });
+      return;
+    }
+    const payload = JSON.parse(manual.payload as string);
+    const runId = `run${++runs}`;
+    await report({
+      type: "start",
+      run: {
+        id: runId,
+        tag: payload.tag,
+        name: "Say",
+        section: "Admin",
+        trigger: "manual",
+        args: payload.args,
+        scheduledFor: null,
+        startedAt: Date.now(),
+        manualId,
+      },
+    }, { type: "manual", manualId, state: "started", reason: null, runId });
+    for (const [seq, [stream, text]] of (plan.streamed ?? []).entries()) {
+      const asked = dashboard.count(`/runs/${runId}`);
+      await report({ type: "output", runId, seq, stream, text });
+      await dashboard.until(() => dashboard.count(`/runs/${runId}`) > asked, "the follower", 5000);
+    }
+    const chunks = (plan.final ?? plan.streamed ?? []).map(([stream, text]) => ({ stream, text }));
+    await report({
+      type: "end",
+      runId,
+      end: {
+        finishedAt: Date.now(),
         exitCode: plan.signal ? null : plan.exitCode ?? 0,
         signal: plan.signal ?? null,
-      };
-    })();
+        status: plan.signal ? "killed" : plan.exitCode ? "failed" : "succeeded",
+        error: null,
+        outputBytes: chunks.reduce((sum, chunk) => sum + chunk.text.length, 0),
+        chunks,
+      },
+    });
+  };
+  const playing = (async () => {
+    while (!stopping.signal.aborted) {
+      try {
+        for (const manual of await api.pollManual("web1", 1, { signal: stopping.signal })) {
+          await play(manual);
+        }
+      } catch (error) {
+        if (!stopping.signal.aborted) throw error;
+      }
+    }
+  })();
+  return async () => {
+    stopping.abort();
+    await playing;
   };
 }
 
+/** The payloads `koitab -d run` posted, in order. */
+function postedPayloads(dashboard: TestDashboard): Record<string, unknown>[] {
+  return dashboard.received.filter((r) => r.method === "POST" && r.path.endsWith("/manual"))
+    .map((r) => JSON.parse((r.body as { payload: string }).payload));
+}
+
 Deno.test("koitab -d run signs the request exactly, follows the output and exits with the job's status", async () => {
-  await withSandbox(async ({ paths, fake, koitab, link }) => {
+  await withSandbox(async ({ paths, dashboard, koitab, link, listJobs }) => {
     const keys = await link();
     const { jobs } = parseKoitab(KOITAB);
-    fake.jobPuts.push({ host: "web1", jobs: dashboardJobs(jobs, "UTC", new Date()) });
-    fake.runKey = (await Deno.readTextFile(paths.runKey)).trim();
-    const seen: unknown[] = [];
-    playKoid(fake, (manual) => {
-      seen.push(JSON.parse(manual.payload as string));
+    await listJobs(keys.id, "web1", dashboardJobs(jobs, "UTC", new Date()));
+    const seen: PolledManual[] = [];
+    const stop = playKoid(dashboard, keys.id, (manual) => {
+      seen.push(manual);
       // Streamed: the first two chunks; the final output has them all, chunked otherwise.
       return {
         streamed: [["stdout", "o'brien 5 "], ["stdout", "true\n"]],
@@ -460,10 +552,15 @@ Deno.test("koitab -d run signs the request exactly, follows the output and exits
       "--arg",
       "Code=3",
     ]);
+    await stop();
     assertEquals(result, { code: 3, stdout: "o'brien 5 true\ndone\n", stderr: "oops\n" });
-    const manual = [...fake.manuals.values()][0]!;
-    assertEquals(manual.verified, true, "the HMAC verifies under $KOI_DIR/runkey");
-    const payload = seen[0] as Record<string, unknown>;
+    const runKey = (await Deno.readTextFile(paths.runKey)).trim();
+    const manual = seen[0]!;
+    assert(
+      await verifyRun(runKey, manual.payload as string, manual.signature as string),
+      "the HMAC verifies under $KOI_DIR/runkey",
+    );
+    const payload = JSON.parse(manual.payload as string);
     assertEquals(Object.keys(payload), ["v", "dashboard", "host", "tag", "ts", "args"]);
     assertEquals({ ...payload, ts: 0 }, {
       v: 1,
@@ -474,17 +571,17 @@ Deno.test("koitab -d run signs the request exactly, follows the output and exits
       args: { Who: "o'brien", N: 5, Loud: true, Code: 3 },
     });
     assert((payload.ts as number) >= before && (payload.ts as number) <= Date.now());
-    assertEquals(fake.count("/manual", "POST"), 1);
+    assertEquals(dashboard.count("/manual", "POST"), 1);
   });
 });
 
 Deno.test("koitab -d run: koid's refusal, a kill, a timeout, several hosts and bad arguments", async () => {
-  await withSandbox(async ({ fake, koitab, link }) => {
-    await link();
+  await withSandbox(async ({ dashboard, koitab, link, listJobs }) => {
+    const { id } = await link();
     const jobs = dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date());
-    fake.jobPuts.push({ host: "web1", jobs });
-    let mode: "refuse" | "kill" | "elided" | "silent" = "refuse";
-    playKoid(fake, () => {
+    await listJobs(id, "web1", jobs);
+    let mode: "refuse" | "kill" | "elided" = "refuse";
+    const stop = playKoid(dashboard, id, (): Plan => {
       if (mode === "refuse") {
         return {
           refuse:
@@ -517,8 +614,8 @@ Deno.test("koitab -d run: koid's refusal, a kill, a timeout, several hosts and b
       stdout: "aaaaaaaaaazzzzz",
       stderr: "\n[koi: 10 bytes elided]\n",
     });
-    mode = "silent";
-    fake.onManual = null;
+    // No koid: nobody takes the run.
+    await stop();
     const slow = await koitab(["run", "Say", "--arg", "Who=x", "--timeout", "1"]);
     assertEquals(slow.code, 1);
     assert(
@@ -531,6 +628,12 @@ Deno.test("koitab -d run: koid's refusal, a kill, a timeout, several hosts and b
     assertEquals([wrongType.code, wrongType.stderr.split("\n")[0]], [
       2,
       'koitab: argument "N" must be a whole number, got "five"',
+    ]);
+    // The one verdict of tests/_arg_cases.ts: a "+" is no part of a whole number here either.
+    const plus = await koitab(["run", "Say", "--arg", "Who=x", "--arg", "N=+5"]);
+    assertEquals([plus.code, plus.stderr.split("\n")[0]], [
+      2,
+      'koitab: argument "N" must be a whole number, got "+5"',
     ]);
     const missing = await koitab(["run", "Say"]);
     assertEquals(
@@ -550,22 +653,21 @@ Deno.test("koitab -d run: koid's refusal, a kill, a timeout, several hosts and b
       (await koitab(["run", "Backup"])).stderr,
       'koitab: no @manual job "Backup" on the dashboard (@manual jobs: "Admin/Say")\n',
     );
-    fake.jobPuts.push({ host: "web2", jobs });
+    await listJobs(id, "web2", jobs);
     const ambiguous = await koitab(["run", "Say", "--arg", "Who=x"]);
     assertEquals([ambiguous.code, ambiguous.stderr.split("\n")[0]], [
       2,
       'koitab: "Say" is on 2 hosts: say which with --host (web1, web2)',
     ]);
-    const manuals = fake.manuals.size;
+    const manuals = postedPayloads(dashboard).length;
     await koitab(["run", "Say", "--arg", "Who=x", "--host", "web2", "--timeout", "1"]);
-    assertEquals(fake.manuals.size, manuals + 1);
-    const last = [...fake.manuals.values()].at(-1)!;
-    assertEquals(JSON.parse(last.payload as string).host, "web2");
+    assertEquals(postedPayloads(dashboard).length, manuals + 1);
+    assertEquals(postedPayloads(dashboard).at(-1)!.host, "web2");
   });
 });
 
 Deno.test("koitab -d run through a real koid: signed here, checked and run there, followed to its exit", async () => {
-  await withSandbox(async ({ dir, paths, fake, koitab, link }) => {
+  await withSandbox(async ({ dir, paths, dashboard, koitab, link }) => {
     await link();
     await Deno.writeTextFile(paths.koitab, KOITAB);
     const koid = new Deno.Command(Deno.execPath(), {
@@ -578,7 +680,7 @@ Deno.test("koitab -d run through a real koid: signed here, checked and run there
       stderr: "null",
     }).spawn();
     try {
-      await fake.until(() => fake.jobPuts.length === 1, "koid's job list");
+      await dashboard.until(() => dashboard.jobPuts.length === 1, "koid's job list");
       const result = await koitab([
         "run",
         "Say",
@@ -605,8 +707,8 @@ function onTerminal(
 }
 
 Deno.test("koitab -d new asks for the password twice on a terminal, without echo", async () => {
-  await withSandbox(async ({ dir, paths, fake }) => {
-    const args = ["new", "--server", fake.url];
+  await withSandbox(async ({ dir, paths, dashboard }) => {
+    const args = ["new", "--server", dashboard.url];
     const first = "Dashboard password: ";
     const again = "The same password again: ";
     const result = await onTerminal({ KOI_DIR: dir }, args, [
@@ -620,12 +722,15 @@ Deno.test("koitab -d new asks for the password twice on a terminal, without echo
     assertEquals(result.code, 0, result.output);
     assertEquals(
       result.output,
-      `${first}\n${again}\n${fake.url}/d/${
+      `${first}\n${again}\n${dashboard.url}/d/${
         JSON.parse(await Deno.readTextFile(paths.dashboard)).id
       }\n`,
     );
     const { id } = JSON.parse(await Deno.readTextFile(paths.dashboard));
-    assertEquals(fake.received[0]!.body, { id, apiKey: (await deriveKeys(PASSWORD, id)).apiKey });
+    assertEquals(dashboard.received[0]!.body, {
+      id,
+      apiKey: (await deriveKeys(PASSWORD, id)).apiKey,
+    });
 
     // Three failed tries (too weak, two that differ, too short): nothing is created.
     await Deno.remove(dir, { recursive: true });
@@ -646,16 +751,16 @@ Deno.test("koitab -d new asks for the password twice on a terminal, without echo
         "koitab: no password chosen in 3 tries: nothing was done\n",
     });
     assertEquals(await filesIn(dir), []);
-    assertEquals(fake.received.length, 1, "only the first dashboard was ever created");
+    assertEquals(dashboard.received.length, 1, "only the first dashboard was ever created");
   });
 });
 
 Deno.test("koitab -d new judges a new password as soon as it is typed, and asks again", async () => {
-  await withSandbox(async ({ dir, paths, fake }) => {
+  await withSandbox(async ({ dir, paths, dashboard }) => {
     const first = "Dashboard password: ";
     const again = "The same password again: ";
     const phrase = "orbit velvet cactus lantern mosaic";
-    const result = await onTerminal({ KOI_DIR: dir }, ["new", "--server", fake.url], [
+    const result = await onTerminal({ KOI_DIR: dir }, ["new", "--server", dashboard.url], [
       [first, "correct horse battery staple zebra\r"],
       [first, `${phrase}\r`],
       [again, `${phrase}\r`],
@@ -669,9 +774,12 @@ Deno.test("koitab -d new judges a new password as soon as it is typed, and asks 
       code: 0,
       output: `${first}\n` +
         'koitab: the password is too easy to guess: it is built on "correct horse battery staple", a famous phrase, so it is worth about 28 bits, at least 60 needed (choose words of your own); try another (2 tries left)\n' +
-        `${first}\n${again}\n${fake.url}/d/${id}\n`,
+        `${first}\n${again}\n${dashboard.url}/d/${id}\n`,
     });
-    assertEquals(fake.received[0]!.body, { id, apiKey: (await deriveKeys(phrase, id)).apiKey });
+    assertEquals(dashboard.received[0]!.body, {
+      id,
+      apiKey: (await deriveKeys(phrase, id)).apiKey,
+    });
   });
 });
 

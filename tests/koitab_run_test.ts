@@ -116,7 +116,7 @@ MAILTO=ops@example.com
     const table2 = await koi(["history", "Greetings/Greet"]);
     assertEquals(table2.code, 0);
     const row = table2.stdout.split("\n")[1]!.split(/ {2,}/);
-    assertEquals(row.slice(1, 3), ["[Greetings] Greet", "cli"]);
+    assertEquals(row.slice(1, 3), ['[Greetings] "Greet"', "cli"]);
     assertEquals(row[3], "exit 3");
   });
 });
@@ -270,6 +270,6 @@ Deno.test("koitab history NAME: a job's name or a name in its history; any other
     await koitab(`HOME=${home}\n[S]\n"New" @manual echo new\n`);
     const old = await koi(["history", "Old"]);
     assertEquals(old.code, 0, old.stderr);
-    assertEquals(old.stdout.split("\n")[1]!.split(/ {2,}/).slice(1, 4), ["Old", "cli", "ok"]);
+    assertEquals(old.stdout.split("\n")[1]!.split(/ {2,}/).slice(1, 4), ['"Old"', "cli", "ok"]);
   });
 });

@@ -49,6 +49,7 @@ Deno.test("parseKoitab() reads the seed's example into exact jobs", () => {
         name: "Crawler",
         section: "Bots",
         schedule: "*/5 * * * *",
+        kind: "cron",
         command: "/usr/local/bin/crawl",
         stdin: null,
         args: [],
@@ -61,6 +62,7 @@ Deno.test("parseKoitab() reads the seed's example into exact jobs", () => {
         name: "Script",
         section: "Bots",
         schedule: "@hourly",
+        kind: "cron",
         command: "python script.py",
         stdin: null,
         args: [],
@@ -73,6 +75,7 @@ Deno.test("parseKoitab() reads the seed's example into exact jobs", () => {
         name: "Say Hi",
         section: "Admin",
         schedule: "@manual",
+        kind: "manual",
         command: "~/tweet.sh {{To Handle}} {{Delay, int, 0}} {{Emoji 😃, bool}}",
         stdin: null,
         args: [

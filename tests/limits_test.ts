@@ -7,10 +7,11 @@
  */
 
 import { assert, assertEquals } from "./_assert.ts";
-import { DashboardClient, DashboardError, type Job } from "../lib/link/client.ts";
-import { MAX_JOB_LIST_BYTES, parseJobList } from "../lib/protocol/schema.ts";
+import { DashboardClient, DashboardError } from "../lib/link/client.ts";
+import { parseJobList } from "../lib/protocol/schema.ts";
+import { type Job, MAX_JOB_LIST_BYTES } from "../lib/protocol/wire.ts";
 import { startServer } from "../lib/server/server.ts";
-import { dashboardJobs } from "../lib/daemon/link.ts";
+import { dashboardJobs } from "../lib/daemon/link_reports.ts";
 import { base64url, newDashboardId } from "../lib/protocol/keys.ts";
 import { formatKoitabError, parseKoitab } from "../lib/koitab.ts";
 import { MAX_COMMAND_BYTES, MAX_JOB_LIST_JSON_BYTES, MAX_JOBS } from "../lib/limits.ts";

@@ -1,9 +1,11 @@
 import { assert, assertEquals } from "./_assert.ts";
-import { FakeDashboard, misbehaviours, serveResets } from "./_fake_dashboard.ts";
-import type { EndReport, OutputReport, Report, StartReport } from "../lib/link/client.ts";
+import { misbehaviours, serveResets, TestDashboard } from "./_dashboard.ts";
+import type { EndReport, OutputReport, Report, StartReport } from "../lib/protocol/wire.ts";
 import { writeDashboardConfig } from "../lib/link/config.ts";
 import { History } from "../lib/runs/history.ts";
-import { dashboardJobs, DashboardLink, linkHost, type LinkTiming } from "../lib/daemon/link.ts";
+import { DashboardLink, linkHost } from "../lib/daemon/link.ts";
+import { dashboardJobs } from "../lib/daemon/link_reports.ts";
+import type { LinkTiming } from "../lib/daemon/link_session.ts";
 import { chooseRunUser, type RunUser } from "../lib/runs/run_user.ts";
 import { type RunEvent, Runner } from "../lib/daemon/runner.ts";
 import { ReportSpool } from "../lib/daemon/spool.ts";
@@ -44,7 +46,7 @@ function newKeys() {
 interface Setup {
   readonly dir: string;
   readonly paths: KoiPaths;
-  readonly fake: FakeDashboard;
+  readonly dashboard: TestDashboard;
   readonly keys: ReturnType<typeof newKeys>;
   readonly logs: string[];
   readonly events: RunEvent[];
@@ -62,7 +64,7 @@ interface Setup {
   pending(): number;
 }
 
-/** A link over a real runner and history in a temporary KOI_DIR, against a fake dashboard. */
+/** A link over a real runner and history in a temporary KOI_DIR, against the real server. */
 async function withLink(
   koitab: string,
   fn: (setup: Setup) => Promise<void>,
@@ -71,10 +73,10 @@ async function withLink(
   const dir = await Deno.makeTempDir({ prefix: "koi_link_" });
   const paths = koiPaths(dir);
   const history = new History(paths.history);
-  const fake = new FakeDashboard().start();
+  const dashboard = await TestDashboard.start();
   const keys = newKeys();
-  fake.dashboards.set(keys.id, keys.apiKey);
-  await writeDashboardConfig(paths, { ...keys, server: fake.url });
+  await dashboard.create(keys);
+  await writeDashboardConfig(paths, { ...keys, server: dashboard.url });
   const logs: string[] = [];
   const events: RunEvent[] = [];
   const outputLimit = options.outputLimit ?? 1024 * 1024;
@@ -93,7 +95,7 @@ async function withLink(
   const setup: Setup = {
     dir,
     paths,
-    fake,
+    dashboard,
     keys,
     logs,
     events,
@@ -104,7 +106,7 @@ async function withLink(
       return runner.startAll([{ job, trigger: "schedule", values: {}, scheduledFor: null }])[0]!;
     },
     async ended(id) {
-      await fake.until(
+      await dashboard.until(
         () => events.some((e) => e.type === "end" && e.id === id),
         `the end of run ${id}`,
       );
@@ -149,22 +151,27 @@ async function withLink(
   } finally {
     await setup.link.close();
     await runner.stop(5000);
-    await fake.stop();
+    await dashboard.close();
     history.close();
     await Deno.remove(dir, { recursive: true });
   }
 }
 
-/** The reports of one run, in the order the fake accepted them. */
-function reportsOf(fake: FakeDashboard, runId: string): Report[] {
-  return fake.reports.filter((r) =>
+/** The reports of one run, in the order the server took them. */
+function reportsOf(dashboard: TestDashboard, runId: string): Report[] {
+  return dashboard.reports.filter((r) =>
     (r.type === "start" && r.run.id === runId) || ("runId" in r && r.runId === runId)
   );
 }
 
 /** Checks one run reached the dashboard whole: start, its output in order, then its end. */
-function assertWhole(fake: FakeDashboard, runId: string, stdout: string, stderr = ""): void {
-  const reports = reportsOf(fake, runId);
+function assertWhole(
+  dashboard: TestDashboard,
+  runId: string,
+  stdout: string,
+  stderr = "",
+): void {
+  const reports = reportsOf(dashboard, runId);
   assertEquals(reports[0]?.type, "start", `run ${runId} starts`);
   assertEquals(reports.at(-1)?.type, "end", `run ${runId} ends`);
   assertEquals(reports.filter((r) => r.type === "start" || r.type === "end").length, 2);
@@ -223,49 +230,52 @@ CRON_TZ=Europe/Paris
 
 Deno.test("the link sends the job list once the table is known, and again when it changes", async () => {
   await withLink(JOBS, async (setup) => {
-    const { fake, keys } = setup;
-    await fake.until(() => fake.jobPuts.length === 1, "the first job list");
-    assertEquals(fake.jobPuts[0]!.host, "web1");
-    assertEquals(fake.jobPuts[0]!.jobs.map((job) => job.name), ["Lines", "Quick", "Say"]);
+    const { dashboard, keys } = setup;
+    await dashboard.until(() => dashboard.jobPuts.length === 1, "the first job list");
+    assertEquals(dashboard.jobPuts[0]!.host, "web1");
+    assertEquals(dashboard.jobPuts[0]!.jobs.map((job) => job.name), ["Lines", "Quick", "Say"]);
     setup.jobs = parseKoitab('"Only" 0 3 * * * echo one\n').jobs;
     setup.link.tableChanged();
-    await fake.until(() => fake.jobPuts.length === 2, "the second job list");
-    assertEquals(fake.jobPuts[1]!.jobs.map((job) => [job.name, job.next.length]), [["Only", 5]]);
+    await dashboard.until(() => dashboard.jobPuts.length === 2, "the second job list");
+    assertEquals(dashboard.jobPuts[1]!.jobs.map((job) => [job.name, job.next.length]), [[
+      "Only",
+      5,
+    ]]);
     // Every call carries the API key, and nothing sent holds the run key.
-    assert(fake.received.every((r) => r.authorization === `Bearer ${keys.apiKey}`));
-    assert(!JSON.stringify(fake.received).includes(keys.runKey), "the run key never leaves");
+    assert(dashboard.received.every((r) => r.authorization === `Bearer ${keys.apiKey}`));
+    assert(!JSON.stringify(dashboard.received).includes(keys.runKey), "the run key never leaves");
   });
 });
 
 Deno.test("the link reports runs in order, exactly once, after the dashboard was down", async () => {
   await withLink(JOBS, async (setup) => {
-    const { fake, logs } = setup;
+    const { dashboard, logs } = setup;
     // First a dashboard that answers 503 to reports, then one that is not there at all.
-    fake.misbehave = (_, url) =>
+    dashboard.misbehave = (_, url) =>
       url.pathname.endsWith("/reports") ? misbehaviours.unavailable() : null;
     const first = [setup.run("Lines"), setup.run("Quick"), setup.run("Lines")];
     for (const id of first) await setup.ended(id);
-    await fake.until(() => fake.count("/reports") >= 3, "retries");
-    assertEquals(fake.reports.length, 0);
-    await fake.stop();
+    await dashboard.until(() => dashboard.count("/reports") >= 3, "retries");
+    assertEquals(dashboard.reports.length, 0);
+    await dashboard.stop();
     const second = [setup.run("Quick"), setup.run("Lines")];
     for (const id of second) await setup.ended(id);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    fake.misbehave = null;
-    fake.start();
-    await fake.until(() => setup.pending() === 0, "the spool to empty");
+    dashboard.misbehave = null;
+    dashboard.start();
+    await dashboard.until(() => setup.pending() === 0, "the spool to empty");
     for (const id of [...first, ...second]) {
-      const lines = reportsOf(fake, id).length > 0 &&
-        (reportsOf(fake, id)[0] as StartReport).run.name === "Lines";
-      if (lines) assertWhole(fake, id, "out1\nout2\nout3\n", "err1\nerr2\nerr3\n");
-      else assertWhole(fake, id, "quick\n");
+      const lines = reportsOf(dashboard, id).length > 0 &&
+        (reportsOf(dashboard, id)[0] as StartReport).run.name === "Lines";
+      if (lines) assertWhole(dashboard, id, "out1\nout2\nout3\n", "err1\nerr2\nerr3\n");
+      else assertWhole(dashboard, id, "quick\n");
     }
     // Runs reach the dashboard in the order they started.
-    const starts = fake.reports.filter((r): r is StartReport => r.type === "start").map((r) =>
+    const starts = dashboard.reports.filter((r): r is StartReport => r.type === "start").map((r) =>
       r.run.id
     );
     assertEquals(starts, [...first, ...second]);
-    assertEquals(fake.duplicates, 0);
+    assertEquals(dashboard.duplicates, 0);
     const failures = logs.filter((line) => line.includes("cannot send reports"));
     assertEquals(failures.length, 2, logs.join("\n"));
     assert(failures[0]!.includes("the server answered 503: down for maintenance"), failures[0]);
@@ -276,27 +286,27 @@ Deno.test("the link reports runs in order, exactly once, after the dashboard was
 
 Deno.test("reports spooled while the dashboard is down reach it after a restart of the link", async () => {
   await withLink(JOBS, async (setup) => {
-    const { fake } = setup;
-    await fake.until(() => fake.jobPuts.length === 1, "the job list");
-    await fake.stop();
+    const { dashboard } = setup;
+    await dashboard.until(() => dashboard.jobPuts.length === 1, "the job list");
+    await dashboard.stop();
     const id = setup.run("Lines");
     await setup.ended(id);
     await setup.link.close(100);
     assert(setup.pending() > 0, "kept in the spool");
-    fake.start();
+    dashboard.start();
     await setup.restart();
-    await fake.until(() => setup.pending() === 0, "the spool to empty");
-    assertWhole(fake, id, "out1\nout2\nout3\n", "err1\nerr2\nerr3\n");
+    await dashboard.until(() => setup.pending() === 0, "the spool to empty");
+    assertWhole(dashboard, id, "out1\nout2\nout3\n", "err1\nerr2\nerr3\n");
     assert(setup.logs.some((l) => /linked to dashboard .* \(\d+ report\(s\) to send\)$/.test(l)));
   });
 });
 
 Deno.test("the link survives hangs, resets, 500s, garbage, huge and endless answers, and recovers", async () => {
   await withLink(JOBS, async (setup) => {
-    const { fake, logs } = setup;
-    await fake.until(() => fake.jobPuts.length === 1, "the job list");
+    const { dashboard, logs } = setup;
+    await dashboard.until(() => dashboard.jobPuts.length === 1, "the job list");
     const behaviours = {
-      hang: misbehaviours.hang(fake),
+      hang: misbehaviours.hang(dashboard),
       error500: misbehaviours.error500,
       garbage: misbehaviours.garbage,
       wrongShape: misbehaviours.wrongShape,
@@ -305,26 +315,29 @@ Deno.test("the link survives hangs, resets, 500s, garbage, huge and endless answ
     };
     const ids: string[] = [];
     for (const [name, behaviour] of Object.entries(behaviours)) {
-      const before = fake.count("/reports");
-      fake.misbehave = behaviour;
+      const before = dashboard.count("/reports");
+      dashboard.misbehave = behaviour;
       const id = setup.run("Quick");
       ids.push(id);
       await setup.ended(id);
-      await fake.until(() => fake.count("/reports") >= before + 2, `retries under ${name}`);
-      fake.misbehave = null;
-      await fake.until(() => reportsOf(fake, id).length > 0, `recovery after ${name}`);
+      await dashboard.until(
+        () => dashboard.count("/reports") >= before + 2,
+        `retries under ${name}`,
+      );
+      dashboard.misbehave = null;
+      await dashboard.until(() => reportsOf(dashboard, id).length > 0, `recovery after ${name}`);
     }
     // Resets: nothing but a socket that closes on every connection.
-    await fake.stop();
-    const stopResets = serveResets(fake.port);
+    await dashboard.stop();
+    const stopResets = serveResets(dashboard.port);
     const reset = setup.run("Quick");
     ids.push(reset);
     await setup.ended(reset);
     await new Promise((resolve) => setTimeout(resolve, 500));
     await stopResets();
-    fake.start();
-    await fake.until(() => setup.pending() === 0, "the spool to empty");
-    for (const id of ids) assertWhole(fake, id, "quick\n");
+    dashboard.start();
+    await dashboard.until(() => setup.pending() === 0, "the spool to empty");
+    for (const id of ids) assertWhole(dashboard, id, "quick\n");
     // One log line per change of state, not one per retry.
     const lines = logs.filter((l) => l.includes("cannot send reports"));
     assert(lines.length <= Object.keys(behaviours).length + 1, lines.join("\n"));
@@ -333,31 +346,34 @@ Deno.test("the link survives hangs, resets, 500s, garbage, huge and endless answ
     }
     // Still taking manual runs after all that.
     const request = await setup.sign({ tag: setup.jobs.find((j) => j.name === "Quick")!.tag });
-    const manualId = fake.queue("web1", request.payload, request.signature);
-    await fake.until(() => fake.manuals.get(manualId)?.state === "started", "a manual run");
+    const manualId = await dashboard.client(setup.keys.id).postManual(
+      request.payload,
+      request.signature,
+    );
+    await dashboard.until(() => dashboard.answer(manualId)?.state === "started", "a manual run");
   });
 });
 
 Deno.test("the link drops only a report the server refuses as bad (400), found by halving the batch", async () => {
   await withLink(JOBS, async (setup) => {
-    const { fake, logs } = setup;
-    await fake.until(() => fake.jobPuts.length === 1, "the job list");
-    await fake.stop();
+    const { dashboard, logs } = setup;
+    await dashboard.until(() => dashboard.jobPuts.length === 1, "the job list");
+    await dashboard.stop();
     const ids = [setup.run("Quick"), setup.run("Lines"), setup.run("Quick")];
     for (const id of ids) await setup.ended(id);
     const poisoned = ids[1]!;
-    fake.misbehave = (_, url, body) => {
+    dashboard.misbehave = (_, url, body) => {
       const reports = (body as { reports?: Report[] } | null)?.reports ?? [];
       const bad = reports.some((r) => r.type === "output" && r.runId === poisoned);
       return url.pathname.endsWith("/reports") && bad
         ? Response.json({ error: "reports[3].text is bad" }, { status: 400 })
         : null;
     };
-    fake.start();
-    await fake.until(() => setup.pending() === 0, "the spool to empty");
-    assertWhole(fake, ids[0]!, "quick\n");
-    assertWhole(fake, ids[2]!, "quick\n");
-    assertEquals(reportsOf(fake, poisoned).map((r) => r.type), ["start", "end"]);
+    dashboard.start();
+    await dashboard.until(() => setup.pending() === 0, "the spool to empty");
+    assertWhole(dashboard, ids[0]!, "quick\n");
+    assertWhole(dashboard, ids[2]!, "quick\n");
+    assertEquals(reportsOf(dashboard, poisoned).map((r) => r.type), ["start", "end"]);
     const dropped = logs.filter((l) => l.includes("dropped it"));
     assertEquals(dropped, [
       `dashboard: the server refused an output report of run ${poisoned} (the server answered 400: reports[3].text is bad); dropped it`,
@@ -367,17 +383,17 @@ Deno.test("the link drops only a report the server refuses as bad (400), found b
 
 Deno.test("a job list the server refuses is not sent again blindly; koitab -d learns why from link-state.json", async () => {
   await withLink(JOBS, async (setup) => {
-    const { fake, logs, paths, keys } = setup;
-    await fake.until(() => fake.jobPuts.length === 1, "the first job list");
+    const { dashboard, logs, paths, keys } = setup;
+    await dashboard.until(() => dashboard.jobPuts.length === 1, "the first job list");
     const error = 'Invalid "jobs[0].command": must be at most 20000 characters';
-    fake.misbehave = (request, url) =>
+    dashboard.misbehave = (request, url) =>
       request.method === "PUT" && url.pathname.endsWith("/jobs")
         ? Response.json({ error }, { status: 400 })
         : null;
-    const puts = () => fake.count("/hosts/web1/jobs", "PUT");
+    const puts = () => dashboard.count("/hosts/web1/jobs", "PUT");
     setup.jobs = parseKoitab(`"Long" @manual echo ${"x".repeat(30_000)}\n`).jobs;
     setup.link.tableChanged();
-    await fake.until(() => puts() === 2, "the refused job list");
+    await dashboard.until(() => puts() === 2, "the refused job list");
     const stateFile = async (wanted: boolean) => {
       const deadline = Date.now() + 20_000;
       while (await exists(paths.linkState) !== wanted) {
@@ -400,17 +416,20 @@ Deno.test("a job list the server refuses is not sent again blindly; koitab -d le
     // Another table is sent at once (and refused again); the same one only after refusedRetryMs.
     setup.jobs = parseKoitab(`"Long" @manual echo ${"y".repeat(30_000)}\n`).jobs;
     setup.link.tableChanged();
-    await fake.until(() => puts() === 3, "the new table's list");
+    await dashboard.until(() => puts() === 3, "the new table's list");
     const third = Date.now();
-    await fake.until(() => puts() === 4, "the retry of the refused list");
+    await dashboard.until(() => puts() === 4, "the retry of the refused list");
     const waited = Date.now() - third;
     assert(waited >= 1400, `sent again after ${waited} ms, before refusedRetryMs (1500)`);
     // Once the server takes a list, the record goes and the log says so.
-    fake.misbehave = null;
+    dashboard.misbehave = null;
     setup.jobs = parseKoitab('"Short" @manual echo ok\n').jobs;
     setup.link.tableChanged();
-    await fake.until(() => fake.jobPuts.at(-1)?.jobs[0]?.name === "Short", "the accepted list");
-    await fake.until(() => logs.at(-1)?.includes("reaches") ?? false, "the log line");
+    await dashboard.until(
+      () => dashboard.jobPuts.at(-1)?.jobs[0]?.name === "Short",
+      "the accepted list",
+    );
+    await dashboard.until(() => logs.at(-1)?.includes("reaches") ?? false, "the log line");
     assertEquals(logs.at(-1), "dashboard: the job list reaches the dashboard again");
     await stateFile(false);
   });
@@ -418,31 +437,39 @@ Deno.test("a job list the server refuses is not sent again blindly; koitab -d le
 
 Deno.test("the link falls back to polling each second when long-polls fail, and long-polls again later", async () => {
   await withLink(JOBS, async (setup) => {
-    const { fake, logs } = setup;
-    fake.misbehave = (_, url) =>
+    const { dashboard, logs } = setup;
+    dashboard.misbehave = (_, url) =>
       url.pathname.endsWith("/manual") && url.searchParams.get("wait") !== "0"
         ? misbehaviours.error500()
         : null;
-    await fake.until(
+    await dashboard.until(
       () => logs.some((l) => l.includes("long-polling for manual runs failed")),
       "the fallback",
     );
     const say = setup.jobs.find((j) => j.name === "Say")!;
     const request = await setup.sign({ tag: say.tag, args: { Value: "via polling" } });
-    const manualId = fake.queue("web1", request.payload, request.signature);
-    await fake.until(() => fake.manuals.get(manualId)?.state === "started", "the manual run");
-    const runId = fake.manuals.get(manualId)!.runId!;
+    const manualId = await dashboard.client(setup.keys.id).postManual(
+      request.payload,
+      request.signature,
+    );
+    await dashboard.until(() => dashboard.answer(manualId)?.state === "started", "the manual run");
+    const runId = dashboard.answer(manualId)!.runId!;
     await setup.ended(runId);
     assertEquals(await Deno.readTextFile(`${setup.dir}/said`), "via polling");
-    assert(fake.received.some((r) => r.query.get("wait") === "0"), "polled with wait=0");
+    assert(dashboard.received.some((r) => r.query.get("wait") === "0"), "polled with wait=0");
     // The start report carries the manual id; koid's answer comes after it.
-    await fake.until(() => reportsOf(fake, runId).some((r) => r.type === "end"), "the end");
-    const start = reportsOf(fake, runId)[0] as StartReport;
+    await dashboard.until(
+      () => reportsOf(dashboard, runId).some((r) => r.type === "end"),
+      "the end",
+    );
+    const start = reportsOf(dashboard, runId)[0] as StartReport;
     assertEquals([start.run.manualId, start.run.trigger], [manualId, "manual"]);
-    const answered = fake.reports.findIndex((r) => r.type === "manual" && r.manualId === manualId);
-    assert(answered > fake.reports.indexOf(start), "started after the start report");
-    fake.misbehave = null;
-    await fake.until(
+    const answered = dashboard.reports.findIndex((r) =>
+      r.type === "manual" && r.manualId === manualId
+    );
+    assert(answered > dashboard.reports.indexOf(start), "started after the start report");
+    dashboard.misbehave = null;
+    await dashboard.until(
       () => logs.includes("dashboard: long-polling for manual runs works again"),
       "long-polling again",
     );
@@ -456,8 +483,8 @@ Deno.test("the link streams live output only up to the output limit; the end car
     async (setup) => {
       const id = setup.run("Loud");
       await setup.ended(id);
-      await setup.fake.until(() => setup.pending() === 0, "the spool to empty");
-      const reports = reportsOf(setup.fake, id);
+      await setup.dashboard.until(() => setup.pending() === 0, "the spool to empty");
+      const reports = reportsOf(setup.dashboard, id);
       const live = reports.filter((r): r is OutputReport => r.type === "output");
       const streamed = live.filter((r) => r.stream === "stdout").map((r) => r.text).join("");
       assert(streamed.length <= 4096, `streamed ${streamed.length}`);
@@ -472,8 +499,8 @@ Deno.test("the link streams live output only up to the output limit; the end car
 
 Deno.test("the link follows the link files: unlinked, relinked to another dashboard, spool kept apart", async () => {
   await withLink(JOBS, async (setup) => {
-    const { fake, logs, paths } = setup;
-    await fake.until(() => fake.jobPuts.length === 1, "the job list");
+    const { dashboard, logs, paths } = setup;
+    await dashboard.until(() => dashboard.jobPuts.length === 1, "the job list");
     await Deno.remove(paths.dashboard);
     await setup.link.check();
     assertEquals(setup.link.dashboardId, null);
@@ -481,13 +508,16 @@ Deno.test("the link follows the link files: unlinked, relinked to another dashbo
     const unreported = setup.run("Quick");
     await setup.ended(unreported);
     const other = newKeys();
-    fake.dashboards.set(other.id, other.apiKey);
-    await writeDashboardConfig(paths, { ...other, server: fake.url });
+    await dashboard.create(other);
+    await writeDashboardConfig(paths, { ...other, server: dashboard.url });
     await setup.link.check();
     assertEquals(setup.link.dashboardId, other.id);
-    await fake.until(() => fake.jobPuts.length === 2, "the job list, to the new dashboard");
-    assertEquals(fake.received.at(-1)!.authorization, `Bearer ${other.apiKey}`);
-    assertEquals(reportsOf(fake, unreported), [], "a run while unlinked is not reported");
+    await dashboard.until(
+      () => dashboard.jobPuts.length === 2,
+      "the job list, to the new dashboard",
+    );
+    assertEquals(dashboard.received.at(-1)!.authorization, `Bearer ${other.apiKey}`);
+    assertEquals(reportsOf(dashboard, unreported), [], "a run while unlinked is not reported");
   });
 });
 
@@ -553,34 +583,38 @@ class Koid {
 
 async function withKoid(
   koitab: string,
-  fn: (context: { dir: string; paths: KoiPaths; koid: Koid; fake: FakeDashboard }) => Promise<void>,
+  fn: (
+    context: { dir: string; paths: KoiPaths; koid: Koid; dashboard: TestDashboard },
+  ) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "koi_link_koid_" });
   const paths = koiPaths(dir);
   await Deno.writeTextFile(paths.koitab, koitab.replaceAll("$DIR", dir));
-  const fake = new FakeDashboard().start();
+  const dashboard = await TestDashboard.start();
   const koid = new Koid(dir);
   try {
     await koid.waitFor(/^koid: (loaded|no koitab)/);
-    await fn({ dir, paths, koid, fake });
+    await fn({ dir, paths, koid, dashboard });
   } finally {
     await koid.exit("SIGKILL");
-    await fake.stop();
+    await dashboard.close();
     await Deno.remove(dir, { recursive: true });
   }
 }
 
 Deno.test("koid links and unlinks while running, without a restart", async () => {
-  await withKoid(`"Quick" @manual echo quick\n`, async ({ paths, koid, fake }) => {
+  await withKoid(`"Quick" @manual echo quick\n`, async ({ paths, koid, dashboard }) => {
     assert(!koid.lines.some((line) => line.includes("dashboard")), "nothing about a dashboard");
     const keys = newKeys();
-    fake.dashboards.set(keys.id, keys.apiKey);
-    await writeDashboardConfig(paths, { ...keys, server: fake.url });
+    await dashboard.create(keys);
+    await writeDashboardConfig(paths, { ...keys, server: dashboard.url });
     await koid.waitFor(
-      new RegExp(`^koid: dashboard: linked to dashboard ${keys.id} at ${fake.url} as host "web1"$`),
+      new RegExp(
+        `^koid: dashboard: linked to dashboard ${keys.id} at ${dashboard.url} as host "web1"$`,
+      ),
     );
-    await fake.until(() => fake.jobPuts.length === 1, "the job list");
-    assertEquals(fake.jobPuts[0]!.jobs.map((job) => job.name), ["Quick"]);
+    await dashboard.until(() => dashboard.jobPuts.length === 1, "the job list");
+    assertEquals(dashboard.jobPuts[0]!.jobs.map((job) => job.name), ["Quick"]);
     await Deno.remove(paths.dashboard);
     await koid.waitFor(new RegExp(`^koid: dashboard: unlinked from dashboard ${keys.id}$`));
     const status = await koid.exit("SIGTERM");
@@ -591,61 +625,69 @@ Deno.test("koid links and unlinks while running, without a restart", async () =>
 
 Deno.test("a run left unfinished by a hard-killed koid is reported interrupted by the next koid", async () => {
   const keys = newKeys();
-  await withKoid(`"Long" @reboot echo started; sleep 60\n`, async ({ dir, paths, koid, fake }) => {
-    fake.dashboards.set(keys.id, keys.apiKey);
-    await writeDashboardConfig(paths, { ...keys, server: fake.url });
-    await koid.waitFor(/^koid: dashboard: linked to dashboard /);
-    // The @reboot run started before the link existed. Forgetting the boot it ran in
-    // (as a reboot would) makes the next start of koid run it again, linked.
-    await koid.exit("SIGKILL");
-    await Deno.remove(paths.lastBoot);
-    const second = new Koid(dir);
-    let runId = "";
-    try {
-      await second.waitFor(/^koid: "Long" started \(run /);
-      runId = /run ([0-9a-z]+),/.exec(second.lines.find((l) => l.includes('"Long" started'))!)![1]!;
-      await fake.until(() => fake.runs.has(runId), "the second koid's run start");
-      await second.exit("SIGKILL");
-    } finally {
-      if (second.running) await second.exit("SIGKILL");
-    }
-    // Kill the orphaned sleep of that run's process group.
-    const pid = Number(
-      /pid ([0-9]+)\)/.exec(second.lines.find((l) => l.includes('"Long" started'))!)![1],
-    );
-    try {
-      Deno.kill(-pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-    const third = new Koid(dir);
-    try {
-      await third.waitFor(
-        /^koid: marked 1 run\(s\) left unfinished by a stopped koid as interrupted$/,
+  await withKoid(
+    `"Long" @reboot echo started; sleep 60\n`,
+    async ({ dir, paths, koid, dashboard }) => {
+      await dashboard.create(keys);
+      await writeDashboardConfig(paths, { ...keys, server: dashboard.url });
+      await koid.waitFor(/^koid: dashboard: linked to dashboard /);
+      // The @reboot run started before the link existed. Forgetting the boot it ran in
+      // (as a reboot would) makes the next start of koid run it again, linked.
+      await koid.exit("SIGKILL");
+      await Deno.remove(paths.lastBoot);
+      const second = new Koid(dir);
+      let runId = "";
+      try {
+        await second.waitFor(/^koid: "Long" started \(run /);
+        runId = /run ([0-9a-z]+),/.exec(
+          second.lines.find((l) => l.includes('"Long" started'))!,
+        )![1]!;
+        await dashboard.until(
+          () => dashboard.reports.some((r) => r.type === "start" && r.run.id === runId),
+          "the second koid's run start",
+        );
+        await second.exit("SIGKILL");
+      } finally {
+        if (second.running) await second.exit("SIGKILL");
+      }
+      // Kill the orphaned sleep of that run's process group.
+      const pid = Number(
+        /pid ([0-9]+)\)/.exec(second.lines.find((l) => l.includes('"Long" started'))!)![1],
       );
-      await fake.until(
-        () => fake.reports.some((r) => r.type === "end" && r.runId === runId),
-        "the interrupted run's end",
-      );
-      const end = fake.reports.find((r) => r.type === "end" && r.runId === runId)!;
-      assert(end.type === "end");
-      assertEquals([end.end.status, end.end.exitCode, end.end.error], [
-        "interrupted",
-        null,
-        "koid stopped before the run ended",
-      ]);
-    } finally {
-      await third.exit("SIGKILL");
-      const started = [...koid.lines, ...third.lines].filter((l) => l.includes('"Long" started'));
-      for (const line of started) {
-        try {
-          Deno.kill(-Number(/pid ([0-9]+)\)/.exec(line)![1]), "SIGKILL");
-        } catch {
-          // Already gone.
+      try {
+        Deno.kill(-pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      const third = new Koid(dir);
+      try {
+        await third.waitFor(
+          /^koid: marked 1 run\(s\) left unfinished by a stopped koid as interrupted$/,
+        );
+        await dashboard.until(
+          () => dashboard.reports.some((r) => r.type === "end" && r.runId === runId),
+          "the interrupted run's end",
+        );
+        const end = dashboard.reports.find((r) => r.type === "end" && r.runId === runId)!;
+        assert(end.type === "end");
+        assertEquals([end.end.status, end.end.exitCode, end.end.error], [
+          "interrupted",
+          null,
+          "koid stopped before the run ended",
+        ]);
+      } finally {
+        await third.exit("SIGKILL");
+        const started = [...koid.lines, ...third.lines].filter((l) => l.includes('"Long" started'));
+        for (const line of started) {
+          try {
+            Deno.kill(-Number(/pid ([0-9]+)\)/.exec(line)![1]), "SIGKILL");
+          } catch {
+            // Already gone.
+          }
         }
       }
-    }
-  });
+    },
+  );
 });
 
 Deno.test("rogue server: koid refuses every forged, replayed, stale or ill-typed manual run, and runs a valid one byte-exact", async () => {
@@ -653,11 +695,11 @@ Deno.test("rogue server: koid refuses every forged, replayed, stale or ill-typed
 "Touch" @manual echo run >> $DIR/runs; printf \\%s {{Value}} > $DIR/value; echo {{Count, int, 1}} {{Flag, bool}}
 "Nightly" 0 3 * * * echo run >> $DIR/runs
 `;
-  await withKoid(koitab, async ({ dir, paths, koid, fake }) => {
+  await withKoid(koitab, async ({ dir, paths, koid, dashboard }) => {
     const keys = newKeys();
-    fake.dashboards.set(keys.id, keys.apiKey);
-    await writeDashboardConfig(paths, { ...keys, server: fake.url });
-    await fake.until(() => fake.jobPuts.length === 1, "the job list");
+    await dashboard.create(keys);
+    await writeDashboardConfig(paths, { ...keys, server: dashboard.url });
+    await dashboard.until(() => dashboard.jobPuts.length === 1, "the job list");
     const { jobs } = parseKoitab(koitab.replaceAll("$DIR", dir));
     const [touch, nightly] = jobs as [KoitabJob, KoitabJob];
     const payload = (overrides: Partial<ManualPayload> = {}): ManualPayload => ({
@@ -746,35 +788,46 @@ Deno.test("rogue server: koid refuses every forged, replayed, stale or ill-typed
         "the request has no payload text or no signature",
       ],
     ];
-    const ids = rogue.map(([, request]) => fake.queue("web1", request.payload, request.signature));
-    await fake.until(
-      () => ids.every((id) => fake.manuals.get(id)!.state === "refused"),
+    // A rogue server hands these out; the real one would refuse to queue most of them.
+    const ids = rogue.map(([, request]) =>
+      dashboard.inject("web1", request.payload, request.signature)
+    );
+    await dashboard.until(
+      () => ids.every((id) => dashboard.answer(id)?.state === "refused"),
       "every refusal",
     );
     for (const [i, [what, , reason]] of rogue.entries()) {
-      const answer = fake.manuals.get(ids[i]!)!;
+      const answer = dashboard.answer(ids[i]!)!;
       assert(answer.reason?.includes(reason), `${what}: ${answer.reason}`);
       await koid.waitFor(new RegExp(`^koid: manual run refused: .*${escape(reason)}`));
     }
-    assertEquals(fake.reports.filter((r) => r.type === "start").length, 0, "nothing ran");
+    assertEquals(dashboard.reports.filter((r) => r.type === "start").length, 0, "nothing ran");
     assert(!await exists(`${dir}/runs`), "no job ran");
 
     // A valid run, with a hostile value: it runs once, the value arrives byte-exact.
     const hostile = "'; rm -rf ~ #";
     const valid = await signed(payload({ args: { Value: hostile, Count: 7, Flag: false } }));
-    const validId = fake.queue("web1", valid.payload, valid.signature);
-    await fake.until(() => fake.manuals.get(validId)!.state === "started", "the valid run");
-    const runId = fake.manuals.get(validId)!.runId!;
-    await fake.until(() => fake.runs.get(runId)?.run.status === "succeeded", "its end");
+    const api = dashboard.client(keys.id);
+    const validId = await api.postManual(valid.payload, valid.signature);
+    await dashboard.until(() => dashboard.answer(validId)?.state === "started", "the valid run");
+    const runId = dashboard.answer(validId)!.runId!;
+    await dashboard.until(
+      async () => (await api.run(runId, null)).run.status === "succeeded",
+      "its end",
+    );
     assertEquals(await Deno.readTextFile(`${dir}/value`), hostile);
-    assertEquals(fake.runs.get(runId)!.output.map((c) => c.text).join(""), "7 false\n");
-    assertEquals(fake.runs.get(runId)!.run.manualId, validId);
+    assertEquals((await api.run(runId, null)).output.map((c) => c.text).join(""), "7 false\n");
+    const start = dashboard.reports.find((r) => r.type === "start" && r.run.id === runId);
+    assertEquals(start?.type === "start" ? start.run.manualId : null, validId);
 
     // The same request again: a replay.
-    const replay = fake.queue("web1", valid.payload, valid.signature);
-    await fake.until(() => fake.manuals.get(replay)!.state === "refused", "the replay's refusal");
+    const replay = await api.postManual(valid.payload, valid.signature);
+    await dashboard.until(
+      () => dashboard.answer(replay)?.state === "refused",
+      "the replay's refusal",
+    );
     assertEquals(
-      fake.manuals.get(replay)!.reason,
+      dashboard.answer(replay)!.reason,
       "the request was already received once (a replay)",
     );
     assertEquals(await Deno.readTextFile(`${dir}/runs`), "run\n", "exactly one run");

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { ArgValue } from "../lib/args.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { parseKoitab } from "../lib/koitab.ts";
 import { parsePasswd } from "../lib/users.ts";
@@ -26,7 +27,7 @@ interface Setup {
   readonly logs: string[];
   readonly history: History;
   /** Runs each job of the koitab once (as a manual run, with these values), waits for all. */
-  run(koitab: string, values?: Record<string, unknown>): Promise<RunRecord[]>;
+  run(koitab: string, values?: Record<string, ArgValue>): Promise<RunRecord[]>;
 }
 
 /** A runner whose mail goes through `command`, over a History in a temporary directory. */

@@ -12,100 +12,27 @@ import { expectedHeader } from "./_fake_mailer.ts";
 import { jobEnvironment } from "../lib/runs/environment.ts";
 import { parseKoitab } from "../lib/koitab.ts";
 import { parsePasswd } from "../lib/users.ts";
+import { type Delivered, smtpServerMissing, withSmtpServer } from "./_smtp.ts";
 import { entryFlags } from "../tools/task_flags.ts";
 
 const root = new URL("../", import.meta.url);
 const flags = entryFlags(await Deno.readTextFile(new URL("deno.json", root)));
 const me = parsePasswd(await Deno.readTextFile("/etc/passwd")).find((a) => a.uid === Deno.uid())!;
-/** Debian's python, which has aiosmtpd (a python3 earlier on PATH may not). */
-const PYTHON = "/usr/bin/python3";
-
 /** Why the real-mailer tests cannot run here, or null when they can. */
 async function missingParts(): Promise<string | null> {
-  const works = async (program: string, args: string[]) => {
-    try {
-      return (await new Deno.Command(program, { args, stdout: "null", stderr: "null" }).output())
-        .success;
-    } catch {
-      return false;
-    }
-  };
-  if (!await works(PYTHON, ["-c", "import aiosmtpd"])) {
-    return `${PYTHON} has no aiosmtpd (apt-get install python3-aiosmtpd; .ci/run does)`;
-  }
-  if (!await works("msmtp", ["--version"])) return "no msmtp (apt-get install msmtp; .ci/run does)";
-  return null;
-}
-
-/** One message the SMTP server accepted. */
-interface Delivered {
-  readonly mailFrom: string;
-  readonly rcptTos: string[];
-  readonly content: Uint8Array;
-}
-
-interface SmtpServer {
-  readonly port: number;
-  /** Waits until `count` messages have arrived (30 s at most) and returns them in order. */
-  messages(count: number): Promise<Delivered[]>;
-}
-
-/** Runs `fn` with the SMTP server listening on a free loopback port; stops it afterwards. */
-async function withSmtpServer(fn: (server: SmtpServer) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "koi_smtp_" });
-  const child = new Deno.Command(PYTHON, {
-    args: [new URL("_smtp_server.py", import.meta.url).pathname, dir],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const missing = await smtpServerMissing();
+  if (missing !== null) return missing;
   try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let first = "";
-    while (!first.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("the SMTP server ended before saying its port");
-      first += value;
-    }
-    reader.releaseLock();
-    const port = Number(first.trim());
-    assert(Number.isInteger(port) && port > 0, `port ${first}`);
-    await fn({
-      port,
-      async messages(count) {
-        const deadline = Date.now() + 30_000;
-        while (Date.now() < deadline) {
-          const names = [...Deno.readDirSync(dir)].map((entry) => entry.name);
-          if (names.filter((name) => name.endsWith(".json")).length >= count) break;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-        const delivered: Delivered[] = [];
-        for (let n = 1; exists(`${dir}/${n}.json`); n++) {
-          const meta = JSON.parse(await Deno.readTextFile(`${dir}/${n}.json`));
-          delivered.push({
-            mailFrom: meta.mail_from,
-            rcptTos: meta.rcpt_tos,
-            content: await Deno.readFile(`${dir}/${n}.eml`),
-          });
-        }
-        return delivered;
-      },
-    });
-  } finally {
-    child.kill("SIGTERM");
-    await child.status;
-    await child.stdout.cancel().catch(() => {});
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
+    const { success } = await new Deno.Command("msmtp", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (success) return null;
   } catch {
-    return false;
+    // Not installed.
   }
+  return "no msmtp (apt-get install msmtp; .ci/run does)";
 }
 
 Deno.test("koid mails a run's output through msmtp, with cron's sendmail flags, to a real SMTP server", async () => {

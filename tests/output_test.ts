@@ -1,5 +1,10 @@
 import { assert, assertEquals } from "./_assert.ts";
-import { DEFAULT_OUTPUT_LIMIT, OutputCapture, type OutputChunk } from "../lib/runs/output.ts";
+import {
+  capChunks,
+  DEFAULT_OUTPUT_LIMIT,
+  OutputCapture,
+  type OutputChunk,
+} from "../lib/output_cap.ts";
 
 const encoder = new TextEncoder();
 const bytes = (text: string) => encoder.encode(text);
@@ -191,36 +196,51 @@ Deno.test("OutputCapture matches a byte-by-byte model for random chunkings, stre
   }
 });
 
-Deno.test("OutputCapture with multi-byte UTF-8 cut at the head and tail edges does not throw", () => {
+Deno.test("OutputCapture cuts multi-byte UTF-8 at the head and tail edges between whole characters", () => {
   // "é" is 2 bytes, "😃" is 4: every cut point of the head and tail falls inside one somewhere.
   const text = "é😃aé😃bé😃";
   const all = bytes(text);
   for (let limit = 1; limit <= all.length + 1; limit++) {
     for (const chunkSize of [1, 2, 3, 5, all.length]) {
+      // Two streams that split a character each keep their half: only the edges are trimmed.
+      const mixed = new OutputCapture(limit);
+      for (let i = 0; i < all.length; i += chunkSize) {
+        mixed.add(i % 2 ? "stderr" : "stdout", all.subarray(i, i + chunkSize));
+      }
+      for (const chunk of mixed.chunks()) assertEquals(typeof chunk.text, "string");
       const output = new OutputCapture(limit);
       for (let i = 0; i < all.length; i += chunkSize) {
-        output.add(i % 2 ? "stderr" : "stdout", all.subarray(i, i + chunkSize));
+        output.add("stdout", all.subarray(i, i + chunkSize));
       }
       const chunks = output.chunks();
-      for (const chunk of chunks) assertEquals(typeof chunk.text, "string");
-      if (limit >= all.length && chunkSize === all.length) {
+      if (limit >= all.length) {
         assertEquals(chunks, [{ stream: "stdout", text }]);
       }
       if (limit < all.length) {
-        assertEquals(chunks.filter((c) => c.stream === "koi").map((c) => c.text), [
-          note(all.length - limit),
-        ]);
+        // The kept bytes are whole characters of the text, and the note counts the rest.
+        const at = chunks.findIndex((c) => c.stream === "koi");
+        const head = chunks.slice(0, at).map((c) => c.text).join("");
+        const tail = chunks.slice(at + 1).map((c) => c.text).join("");
+        assert(text.startsWith(head) && text.endsWith(tail), `${limit}/${chunkSize}`);
+        assert(bytes(head).length <= Math.ceil(limit / 2), `${limit}/${chunkSize} head`);
+        assert(bytes(tail).length <= Math.floor(limit / 2), `${limit}/${chunkSize} tail`);
+        assertEquals(chunks[at]!.text, note(all.length - bytes(head + tail).length));
       }
     }
   }
-  // A character cut in two by the head edge becomes replacement characters, not an error.
+  // A character cut in two by the head edge is left out whole, and counted as elided.
   const cut = new OutputCapture(4); // head 2 bytes: "a" and half of "é"; 11 bytes in all
   cut.add("stdout", bytes("aé-----xyz"));
   assertEquals(cut.chunks(), [
-    { stream: "stdout", text: "a\uFFFD" },
-    { stream: "koi", text: note(7) },
+    { stream: "stdout", text: "a" },
+    { stream: "koi", text: note(8) },
     { stream: "stdout", text: "yz" },
   ]);
+  // Bytes that are not UTF-8 at all lose at most 3 bytes at an edge.
+  const binary = new OutputCapture(10);
+  binary.add("stdout", new Uint8Array(40).fill(0x80));
+  const kept = binary.chunks().filter((c) => c.stream === "stdout").map((c) => bytes(c.text));
+  assert(kept.length === 2, JSON.stringify(binary.chunks()));
 });
 
 Deno.test("OutputCapture fed 200 MB in 64 KiB chunks keeps memory flat", () => {
@@ -244,4 +264,37 @@ Deno.test("OutputCapture fed 200 MB in 64 KiB chunks keeps memory flat", () => {
   assertEquals(chunks.filter((c) => c.stream === "koi").map((c) => c.text), [
     note(total - DEFAULT_OUTPUT_LIMIT),
   ]);
+});
+
+Deno.test("capChunks keeps whole characters and stays within the limit", () => {
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const alphabet = ["a", "é", "€", "😃", "\n"];
+  for (let round = 0; round < 200; round++) {
+    const chunks: OutputChunk[] = Array.from({ length: 1 + Math.floor(next() * 6) }, () => ({
+      stream: next() < 0.5 ? "stdout" : "stderr",
+      text: Array.from(
+        { length: Math.floor(next() * 900) },
+        () => alphabet[Math.floor(next() * alphabet.length)],
+      ).join(""),
+    }));
+    const limit = 1024 + Math.floor(next() * 1024);
+    const capped = capChunks(chunks, limit);
+    const size = (list: OutputChunk[]) =>
+      list.reduce((sum, c) => sum + new TextEncoder().encode(c.text).length, 0);
+    const all = chunks.map((c) => c.text).join("");
+    if (size(chunks) <= limit) {
+      assertEquals(capped, chunks);
+      continue;
+    }
+    assert(size(capped) <= limit, `${size(capped)} > ${limit}`);
+    const note = capped.find((c) => c.stream === "koi")!;
+    const elided = Number(/\[koi: (\d+) bytes elided\]/.exec(note.text)![1]);
+    assertEquals(size(capped) - size([note]) + elided, size(chunks));
+    const at = capped.indexOf(note);
+    const head = capped.slice(0, at).map((c) => c.text).join("");
+    const tail = capped.slice(at + 1).map((c) => c.text).join("");
+    assert(all.startsWith(head) && all.endsWith(tail), `round ${round}`);
+    assert(!head.includes("\ufffd") && !tail.includes("\ufffd"), `round ${round}`);
+  }
 });

@@ -4,7 +4,7 @@ import { parsePasswd } from "../lib/users.ts";
 import { CRON_PATH, CRON_SHELL } from "../lib/runs/environment.ts";
 import { History, type RunRecord } from "../lib/runs/history.ts";
 import type { MailSettings } from "../lib/runs/mail.ts";
-import type { OutputChunk } from "../lib/runs/output.ts";
+import type { OutputChunk } from "../lib/output_cap.ts";
 import { chooseRunUser, type RunUser } from "../lib/runs/run_user.ts";
 import { type RunEvent, Runner, type RunRequest } from "../lib/daemon/runner.ts";
 

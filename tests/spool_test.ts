@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "./_assert.ts";
-import type { Report } from "../lib/link/client.ts";
+import type { Report } from "../lib/protocol/wire.ts";
 import { History } from "../lib/runs/history.ts";
 import { COALESCE_BYTES, ReportSpool, SeenSignatures, utf8Length } from "../lib/daemon/spool.ts";
 
@@ -46,6 +46,7 @@ function start(id: string): Report {
       args: {},
       scheduledFor: 60_000,
       startedAt: 61_000,
+      manualId: null,
     },
   };
 }
@@ -79,7 +80,7 @@ Deno.test("ReportSpool keeps reports in the order appended", async () => {
       output("r2", 0, "b"),
       output("r1", 1, "c"),
       end("r2"),
-      { type: "manual", manualId: "m1", state: "refused", reason: "no" },
+      { type: "manual", manualId: "m1", state: "refused", reason: "no", runId: null },
       end("r1"),
     ];
     for (const report of reports) spool().append(D, report);

@@ -148,7 +148,8 @@ async function main(): Promise<number> {
   const dashboard = spawnEntry(
     "dashboard",
     flags,
-    ["--port", port, "--db", `${demo}/dashboard.db`],
+    // A demo on this machine: alerts may go to a receiver on it too.
+    ["--port", port, "--db", `${demo}/dashboard.db`, "--allow-private-destinations"],
     {},
     "piped",
   );
@@ -229,6 +230,10 @@ Koi is running (started in ${seconds} s).
 
   Dashboard:  ${dashboardUrl}
   Password:   ${password}
+
+  Alerts:     the "Fails" job fails every 2 minutes; its alert shows, once, under
+              Alerts on the page. Add a webhook, Slack, ntfy or email channel
+              there to have alerts sent.
 
   Demo KOI_DIR: ${koiDir}
   Try:  KOI_DIR=${koiDir} deno task koitab --next

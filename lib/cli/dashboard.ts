@@ -17,7 +17,6 @@ import {
   dashboardUrl,
   type HostJob,
   normalizeServer,
-  type OutputRecord,
   parseDashboardUrl,
 } from "../link/client.ts";
 import {
@@ -30,9 +29,13 @@ import {
 import { readJobListRefusal } from "../link/link_state.ts";
 import { deriveKeys, newDashboardId, signRun } from "../protocol/keys.ts";
 import type { KoiPaths } from "../koidir.ts";
+import { ArgumentError, type ArgValue, readArgValues } from "../args.ts";
+import { argDefault } from "../protocol/arg_types.js";
+import { scheduleKind } from "../protocol/job_kind.js";
 import { payloadText } from "../protocol/manual.ts";
+import type { OutputRecord } from "../protocol/wire.ts";
 import { CliError } from "./errors.ts";
-import { namesJob, similarNames } from "../job_name.ts";
+import { namesJob, similarNames, typedName } from "../job_name.ts";
 import { generatePassword, obtainPassword } from "./password.ts";
 import { askLine } from "./prompt.ts";
 import { parseArgOptions, signalNumber } from "./run.ts";
@@ -354,7 +357,7 @@ function uniqueTimestamp(): number {
 /** Which of the dashboard's `@manual` jobs the user means. */
 function chooseJob(jobs: readonly HostJob[], wanted: string, host: string | null): HostJob {
   const matches = (job: HostJob) => namesJob(job, wanted);
-  const manual = jobs.filter((job) => job.schedule === "@manual");
+  const manual = jobs.filter((job) => scheduleKind(job.schedule) === "manual");
   let found = manual.filter(matches);
   if (found.length === 0) {
     if (jobs.some(matches)) {
@@ -406,13 +409,14 @@ function chooseJob(jobs: readonly HostJob[], wanted: string, host: string | null
   return found[0]!;
 }
 
+/** A named job as a person types it, quoted: `"Admin/Say"`. */
 function label(job: HostJob): string {
-  return job.section === null ? `"${job.name}"` : `"${job.section}/${job.name}"`;
+  return `"${typedName({ ...job, name: job.name ?? "" })}"`;
 }
 
 /**
- * The typed values of `--arg name=value` options for a job, as koid checks them:
- * an int a whole number, a bool `true` or `false`.
+ * The typed values of `--arg name=value` options for a job, read as `koitab run`
+ * reads them and as koid checks them (`readArgValues()`), each required value given.
  *
  * @param job The job.
  * @param given The values as typed.
@@ -422,35 +426,16 @@ function label(job: HostJob): string {
 export function typedArgs(
   job: Pick<HostJob, "args">,
   given: Readonly<Record<string, string>>,
-): Record<string, string | number | boolean> {
-  const values: Record<string, string | number | boolean> = {};
-  for (const [name, text] of Object.entries(given)) {
-    const spec = job.args.find((arg) => arg.name === name);
-    if (spec === undefined) {
-      const known = job.args.map((arg) => `"${arg.name}"`).join(", ");
-      throw new CliError(
-        `unknown argument "${name}" (${
-          known ? `the job takes ${known}` : "the job takes no arguments"
-        })`,
-        2,
-      );
-    }
-    if (spec.type === "int") {
-      if (!/^[+-]?[0-9]+$/.test(text) || !Number.isSafeInteger(Number(text))) {
-        throw new CliError(`argument "${name}" must be a whole number, got "${text}"`, 2);
-      }
-      values[name] = Number(text);
-    } else if (spec.type === "bool") {
-      if (text !== "true" && text !== "false") {
-        throw new CliError(`argument "${name}" must be true or false, got "${text}"`, 2);
-      }
-      values[name] = text === "true";
-    } else {
-      values[name] = text;
-    }
+): Record<string, ArgValue> {
+  let values: Record<string, ArgValue>;
+  try {
+    values = readArgValues(job, given);
+  } catch (error) {
+    if (error instanceof ArgumentError) throw new CliError(error.message, 2);
+    throw error;
   }
   for (const spec of job.args) {
-    if (!(spec.name in values) && spec.default === undefined && spec.type !== "bool") {
+    if (!Object.hasOwn(values, spec.name) && argDefault(spec) === undefined) {
       throw new CliError(
         `argument "${spec.name}" has no default: give it with --arg "${spec.name}=VALUE"`,
         2,

@@ -8,7 +8,7 @@ import { History, type RunRecord } from "../runs/history.ts";
 import type { KoiPaths } from "../koidir.ts";
 import { formatWallTime } from "../timezone.ts";
 import { CliError } from "./errors.ts";
-import { namesJob } from "../job_name.ts";
+import { jobLabel, namesJob } from "../job_name.ts";
 
 /**
  * Reads the recorded runs, newest first.
@@ -50,7 +50,7 @@ export function formatHistory(runs: readonly RunRecord[], zone: string): string 
   if (runs.length === 0) return "no runs recorded\n";
   const rows = runs.map((run) => [
     formatWallTime(new Date(run.startedAt), zone),
-    run.name === null ? run.tag : `${run.section === null ? "" : `[${run.section}] `}${run.name}`,
+    jobLabel(run),
     run.trigger,
     outcome(run),
     run.durationMs === null ? "-" : `${(run.durationMs / 1000).toFixed(1)}s`,

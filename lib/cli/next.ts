@@ -5,7 +5,7 @@
  * @module
  */
 
-import { parseCron } from "../cron.ts";
+import { jobSchedule } from "../schedules.ts";
 import type { KoitabJob } from "../koitab.ts";
 import { jobLabel } from "../job_name.ts";
 import { formatWallTime } from "../timezone.ts";
@@ -39,16 +39,16 @@ export function upcomingRuns(
   let out = "";
   for (const job of jobs) {
     const zone = job.timezone ?? localZone;
-    if (job.schedule === "@manual") {
+    if (job.kind === "manual") {
       out += `${jobLabel(job)} @manual: runs only from the dashboard or with "koitab run"\n`;
       continue;
     }
-    if (job.schedule === "@reboot") {
+    if (job.kind === "reboot") {
       out += `${jobLabel(job)} @reboot: runs at koid's first start in each boot\n`;
       continue;
     }
     out += `${jobLabel(job)} ${job.schedule} (${zone})\n`;
-    const schedule = parseCron(job.schedule, { timezone: zone });
+    const schedule = jobSchedule(job, localZone)!;
     let after: Date | null = now;
     for (let i = 0; i < count; i++) {
       after = schedule.next(after);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { argName, fillArgs } from "../args.ts";
+import { argName, type ArgValue, fillArgs, readArgValues } from "../args.ts";
 import { jobEnvironment, type JobUser } from "../runs/environment.ts";
 import { type History, newRunId, runEnd, type RunStart } from "../runs/history.ts";
 import {
@@ -18,11 +18,11 @@ import {
   SENDMAIL_PATH,
 } from "../runs/mail.ts";
 import { OutputMail } from "../runs/mailer.ts";
-import { DEFAULT_OUTPUT_LIMIT, OutputCapture } from "../runs/output.ts";
+import { DEFAULT_OUTPUT_LIMIT, OutputCapture } from "../output_cap.ts";
 import { JobStartError, spawnJob } from "../runs/spawn.ts";
 import type { KoitabJob } from "../koitab.ts";
 import { CliError } from "./errors.ts";
-import { jobLabel, namesJob, similarNames } from "../job_name.ts";
+import { jobLabel, namesJob, similarNames, typedName } from "../job_name.ts";
 
 /**
  * Finds the job a user means: by name, by `Section/Name`, by tag, or, for a
@@ -56,7 +56,7 @@ export function findJob(jobs: readonly KoitabJob[], wanted: string): KoitabJob {
       : `; an unnamed job goes by its line number, as in "koitab run ${unnamed.line}", or its tag`;
     throw new CliError(`no job "${wanted}" in the koitab (${namedJobs(jobs)}${byLine})`);
   }
-  const choices = matches.map((job) => `"${job.section}/${job.name}"`).join(" or ");
+  const choices = matches.map((job) => `"${typedName({ ...job, name: job.name! })}"`).join(" or ");
   throw new CliError(`"${wanted}" names ${matches.length} jobs: say ${choices}`);
 }
 
@@ -74,11 +74,15 @@ export function namedJobs(jobs: readonly KoitabJob[]): string {
 
 /** Each named job as a person would type it: its name, or `Section/Name` where names repeat. */
 function typedNames(jobs: readonly KoitabJob[]): string[] {
-  return jobs.filter((job) => job.name !== null).map((job) =>
-    jobs.some((other) => other !== job && other.name === job.name)
-      ? `${job.section}/${job.name}`
-      : job.name!
-  );
+  return jobs.flatMap((job) => {
+    const name = job.name;
+    if (name === null) return [];
+    return [
+      jobs.some((other) => other !== job && other.name === name)
+        ? typedName({ ...job, name })
+        : name,
+    ];
+  });
 }
 
 /**
@@ -155,7 +159,7 @@ export interface RunNowOptions {
  * records how it ended; SIGTERM and SIGHUP sent to koitab are passed on to it.
  *
  * @param job The job to run.
- * @param values Its argument values, checked by `fillArgs()`.
+ * @param values Its argument values as typed (`--arg name=value`), read by `readArgValues()`.
  * @param user Who it runs as (the caller).
  * @param daemonEnv The caller's environment; only locale variables and MAILFROM pass to the job.
  * @param options Mail, the history, and the log.
@@ -170,8 +174,10 @@ export async function runJobNow(
   options: RunNowOptions,
 ): Promise<number> {
   let command: string;
+  let typed: Record<string, ArgValue>;
   try {
-    command = fillArgs(job, values);
+    typed = readArgValues(job, values);
+    command = fillArgs(job, typed);
   } catch (error) {
     throw new CliError(`${jobLabel(job)}: ${(error as Error).message}`, 2);
   }
@@ -183,7 +189,7 @@ export async function runJobNow(
     name: job.name,
     section: job.section,
     trigger: "cli",
-    args: typedValues(job, values),
+    args: typed,
     scheduledFor: null,
     startedAt,
   };
@@ -280,19 +286,6 @@ async function writeAll(
   } catch {
     return false;
   }
-}
-
-/** The values as the history keeps them: typed as the job's arguments declare (already checked). */
-function typedValues(
-  job: Pick<KoitabJob, "args">,
-  values: Readonly<Record<string, string>>,
-): Record<string, string | number | boolean> {
-  const typed: Record<string, string | number | boolean> = {};
-  for (const [name, text] of Object.entries(values)) {
-    const type = job.args.find((arg) => arg.name === name)?.type;
-    typed[name] = type === "int" ? Number(text) : type === "bool" ? text === "true" : text;
-  }
-  return typed;
 }
 
 const SIGNALS: Partial<Record<Deno.Signal, number>> = {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { sleep } from "../wakeup.ts";
+
 /** A source of the current time and of waits. */
 export interface Clock {
   /** The current instant, ms since the epoch. */
@@ -25,15 +27,6 @@ export interface Clock {
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleepUntil(until: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const timer = setTimeout(done, Math.max(0, Math.min(until - Date.now(), 60_000)));
-      signal.addEventListener("abort", done, { once: true });
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      }
-    });
+    return sleep(Math.max(0, Math.min(until - Date.now(), 60_000)), signal);
   },
 };

@@ -77,7 +77,7 @@ export class Daemon {
     const { clock, runner } = this.#options;
     const started = clock.now();
     const loaded = this.#load(true);
-    const reboot = this.#jobs.filter((job) => job.schedule === "@reboot");
+    const reboot = this.#jobs.filter((job) => job.kind === "reboot");
     if (await this.#newBoot(loaded, reboot.length) && reboot.length > 0) {
       runner.startAll(
         reboot.map((job) => ({ job, trigger: "reboot", values: {}, scheduledFor: null })),

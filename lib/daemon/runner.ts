@@ -7,7 +7,7 @@
  * @module
  */
 
-import { fillArgs } from "../args.ts";
+import { type ArgValue, fillArgs } from "../args.ts";
 import type { KoitabJob } from "../koitab.ts";
 import { jobLabel } from "../job_name.ts";
 import { jobEnvironment } from "../runs/environment.ts";
@@ -21,7 +21,7 @@ import {
 } from "../runs/history.ts";
 import { mailLog, type MailSettings, planMail } from "../runs/mail.ts";
 import { OutputMail } from "../runs/mailer.ts";
-import { OutputCapture, type OutputChunk } from "../runs/output.ts";
+import { OutputCapture, type OutputChunk } from "../output_cap.ts";
 import type { RunUser } from "../runs/run_user.ts";
 import { JobStartError, spawnJob, type UserSwitch } from "../runs/spawn.ts";
 
@@ -30,7 +30,7 @@ export interface RunRequest {
   readonly job: KoitabJob;
   readonly trigger: Trigger;
   /** Argument values; for scheduled runs, empty (defaults apply). */
-  readonly values: Record<string, unknown>;
+  readonly values: Readonly<Record<string, ArgValue>>;
   /** The minute it was due, for scheduled runs. */
   readonly scheduledFor: number | null;
   /** A run id chosen by the caller (a manual run's), else one is made. */

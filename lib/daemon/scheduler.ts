@@ -6,7 +6,8 @@
  * @module
  */
 
-import { classifyClockStep, type ClockStep, type CronSchedule, parseCron } from "../cron.ts";
+import { classifyClockStep, type ClockStep, type CronSchedule } from "../cron.ts";
+import { jobSchedule } from "../schedules.ts";
 import type { KoitabJob } from "../koitab.ts";
 
 const MINUTE_MS = 60_000;
@@ -112,11 +113,7 @@ export class Scheduler {
    */
   load(jobs: readonly KoitabJob[]): void {
     this.#jobs = jobs;
-    this.#schedules = jobs.map((job) =>
-      job.schedule.startsWith("@manual") || job.schedule === "@reboot"
-        ? null
-        : parseCron(job.schedule, { timezone: job.timezone ?? this.#localZone })
-    );
+    this.#schedules = jobs.map((job) => jobSchedule(job, this.#localZone));
     this.#count();
   }
 

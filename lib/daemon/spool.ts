@@ -13,7 +13,7 @@
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import type { OutputReport, Report } from "../link/client.ts";
+import type { OutputReport, Report } from "../protocol/wire.ts";
 
 /** The most bytes of reports in one batch (one report may exceed it alone). */
 export const BATCH_BYTES = 1024 * 1024;

@@ -2,12 +2,33 @@
  * The dashboard server's HTTP API, as koid and `koitab -d` call it: one typed
  * method per call, each bounded in time (a timeout that covers the whole answer,
  * body included) and in size (the body is read up to a limit), and every field of
- * every answer checked before it is used. A server that hangs, resets, answers
+ * every answer checked before it is used, by the contract's own checks
+ * (`../protocol/answers.ts`). A server that hangs, resets, answers
  * garbage or never stops answering costs a clear {@linkcode DashboardError},
  * nothing more.
  *
  * @module
  */
+
+import {
+  type DashboardSummary,
+  type HostJob,
+  type ManualStatus,
+  parseAcceptedAnswer,
+  parseDashboardAnswer,
+  parseJobsAnswer,
+  parseManualAnswer,
+  parsePollAnswer,
+  parseQueuedAnswer,
+  parseRunAnswer,
+  type PolledManual,
+  type RunAnswer,
+} from "../protocol/answers.ts";
+import { FieldError } from "../protocol/fields.ts";
+import { DASHBOARD_ID, type Job, type Report } from "../protocol/wire.ts";
+import { BodyTooLargeError, readBody } from "../read_body.ts";
+
+export type { DashboardSummary, HostJob, ManualStatus, PolledManual, RunAnswer };
 
 /** How long a call may take by default, answer included. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -20,12 +41,6 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
  * list alone may take 13 MB (see `MAX_JOB_LIST_BYTES`), more with each job's view.
  */
 export const MAX_JOBS_RESPONSE_BYTES = 256 * 1024 * 1024;
-
-/** A dashboard id: 16 to 64 characters of base64url's alphabet. */
-export const DASHBOARD_ID = /^[A-Za-z0-9_-]{16,64}$/;
-
-/** A host name as the API accepts it. */
-export const HOST_NAME = /^[A-Za-z0-9._-]{1,253}$/;
 
 /** What went wrong with a call: no answer, no answer in time, an error status, or a bad answer. */
 export type DashboardErrorKind = "network" | "timeout" | "status" | "answer";
@@ -49,149 +64,6 @@ export class DashboardError extends Error {
     this.status = status;
   }
 }
-
-/** An argument of a job, as the API describes it. */
-export interface JobArg {
-  readonly name: string;
-  readonly type: "string" | "int" | "bool";
-  readonly default?: string | number | boolean;
-}
-
-/** A job as koid sends it: `PUT /api/d/{id}/hosts/{host}/jobs`. */
-export interface Job {
-  readonly tag: string;
-  readonly name: string | null;
-  readonly section: string | null;
-  readonly schedule: string;
-  readonly timezone: string;
-  readonly args: readonly JobArg[];
-  /** The next run times, ISO 8601; empty for `@manual` and `@reboot` jobs. */
-  readonly next: readonly string[];
-  readonly command: string;
-  readonly line: number;
-}
-
-/** A job from `GET /api/d/{id}/jobs`: the fields `koitab -d run` uses, checked. */
-export interface HostJob {
-  readonly host: string;
-  readonly tag: string;
-  readonly name: string | null;
-  readonly section: string | null;
-  readonly schedule: string;
-  readonly args: readonly JobArg[];
-}
-
-/** A host the dashboard has heard from. */
-export interface DashboardHost {
-  readonly host: string;
-  readonly lastSeenAt: number | null;
-  readonly jobCount: number;
-  /** When and why the server refused the host's last job list (null from older servers). */
-  readonly jobListRefused: { readonly at: number; readonly reason: string } | null;
-}
-
-/** `GET /api/d/{id}`: the fields Koi uses, checked. */
-export interface DashboardInfo {
-  readonly id: string;
-  readonly createdAt: number;
-  readonly hosts: readonly DashboardHost[];
-}
-
-/** The statuses of a run. */
-export const RUN_STATUSES = [
-  "running",
-  "succeeded",
-  "failed",
-  "killed",
-  "interrupted",
-  "not-started",
-] as const;
-
-/** A run's state: the fields `koitab -d run` uses, checked. */
-export interface RunState {
-  readonly id: string;
-  readonly status: typeof RUN_STATUSES[number];
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  readonly error: string | null;
-}
-
-/** One piece of a run's output on the server. */
-export interface OutputRecord {
-  readonly seq: number;
-  readonly stream: "stdout" | "stderr" | "koi";
-  readonly text: string;
-}
-
-/** A manual run's state on the server. */
-export interface ManualState {
-  readonly id: string;
-  readonly state: "queued" | "claimed" | "refused" | "started" | "cancelled";
-  readonly reason: string | null;
-  readonly runId: string | null;
-}
-
-/**
- * A manual run handed to koid. The payload and signature are left unchecked here:
- * `checkManualRun()` judges them, so that a malformed one is refused with a reason.
- */
-export interface ManualRequest {
-  readonly manualId: string;
-  readonly payload: unknown;
-  readonly signature: unknown;
-}
-
-/** The start of a run, as reported. */
-export interface StartReport {
-  readonly type: "start";
-  readonly run: {
-    readonly id: string;
-    readonly tag: string;
-    readonly name: string | null;
-    readonly section: string | null;
-    readonly trigger: string;
-    readonly args: Readonly<Record<string, unknown>>;
-    readonly scheduledFor: number | null;
-    readonly startedAt: number;
-    readonly manualId?: string;
-  };
-}
-
-/** A piece of a run's output, as it arrives. */
-export interface OutputReport {
-  readonly type: "output";
-  readonly runId: string;
-  readonly seq: number;
-  readonly stream: "stdout" | "stderr" | "koi";
-  readonly text: string;
-}
-
-/** The end of a run, with its final (capped) output. */
-export interface EndReport {
-  readonly type: "end";
-  readonly runId: string;
-  readonly end: {
-    readonly finishedAt: number;
-    readonly exitCode: number | null;
-    readonly signal: string | null;
-    readonly status: string;
-    readonly error: string | null;
-    readonly outputBytes: number;
-    readonly chunks: readonly { readonly stream: string; readonly text: string }[];
-  };
-}
-
-/** koid's answer to a manual run. */
-export interface ManualReport {
-  readonly type: "manual";
-  readonly manualId: string;
-  readonly state: "refused" | "started";
-  readonly reason?: string;
-  readonly runId?: string;
-}
-
-/** What koid reports: `POST /api/d/{id}/hosts/{host}/reports`. */
-export type Report = StartReport | OutputReport | EndReport | ManualReport;
 
 /** Per-call options. */
 export interface CallOptions {
@@ -348,18 +220,18 @@ export class DashboardClient {
    * @param options Signal and timeout.
    * @returns The checked fields.
    */
-  async info(options: CallOptions = {}): Promise<DashboardInfo> {
-    const body = this.#json(this.#expectOk(await this.#call("GET", "", undefined, options)));
-    const hosts = array(body, "hosts").map((item, i) => {
-      const host = object(item, `hosts[${i}]`);
-      return {
-        host: hostName(host, "host", `hosts[${i}].host`),
-        lastSeenAt: nullable(host, "lastSeenAt", number, `hosts[${i}].lastSeenAt`),
-        jobCount: count(host, "jobCount", `hosts[${i}].jobCount`),
-        jobListRefused: optional(host, "jobListRefused", refusal, `hosts[${i}].jobListRefused`),
-      };
-    });
-    return { id: string(body, "id"), createdAt: number(body, "createdAt"), hosts };
+  async info(options: CallOptions = {}): Promise<DashboardSummary> {
+    const answer = await this.#call("GET", "", undefined, options);
+    const info = this.#read(answer, parseDashboardAnswer);
+    return {
+      ...info,
+      hosts: info.hosts.map((host) =>
+        host.jobListRefused === null ? host : {
+          ...host,
+          jobListRefused: { ...host.jobListRefused, reason: clean(host.jobListRefused.reason) },
+        }
+      ),
+    };
   }
 
   /**
@@ -397,21 +269,7 @@ export class DashboardClient {
       maxResponseBytes: MAX_JOBS_RESPONSE_BYTES,
       ...options,
     });
-    const body = this.#json(this.#expectOk(answer));
-    return array(body, "jobs").map((item, i) => {
-      const job = object(item, `jobs[${i}]`);
-      const where = (field: string) => `jobs[${i}].${field}`;
-      return {
-        host: hostName(job, "host", where("host")),
-        tag: string(job, "tag", where("tag")),
-        name: nullable(job, "name", string, where("name")),
-        section: nullable(job, "section", string, where("section")),
-        schedule: string(job, "schedule", where("schedule")),
-        args: array(job, "args", where("args")).map((arg, j) =>
-          jobArg(arg, `${where("args")}[${j}]`)
-        ),
-      };
-    });
+    return this.#read(answer, parseJobsAnswer);
   }
 
   /**
@@ -420,7 +278,7 @@ export class DashboardClient {
    * @param host The host they come from.
    * @param reports The reports, in order.
    * @param options Signal and timeout.
-   * @returns How many the server accepted (it ignores those it already has).
+   * @returns How many the server took: repeated reports too (each is idempotent, stored once).
    */
   async postReports(
     host: string,
@@ -428,8 +286,7 @@ export class DashboardClient {
     options: CallOptions = {},
   ): Promise<number> {
     const path = `/hosts/${encodeURIComponent(host)}/reports`;
-    const body = this.#json(this.#expectOk(await this.#call("POST", path, { reports }, options)));
-    return count(body, "accepted");
+    return this.#read(await this.#call("POST", path, { reports }, options), parseAcceptedAnswer);
   }
 
   /**
@@ -444,7 +301,7 @@ export class DashboardClient {
     runId: string,
     after: number | null,
     options: CallOptions = {},
-  ): Promise<{ run: RunState; output: OutputRecord[] }> {
+  ): Promise<RunAnswer> {
     const query = after === null ? "" : `?after=${after}`;
     const answer = await this.#call(
       "GET",
@@ -452,34 +309,7 @@ export class DashboardClient {
       undefined,
       options,
     );
-    const body = this.#json(this.#expectOk(answer));
-    const run = object(body.run, "run");
-    const status = string(run, "status", "run.status");
-    if (!(RUN_STATUSES as readonly string[]).includes(status)) {
-      throw invalid(`"run.status" is not a known status`);
-    }
-    const output = array(body, "output").map((item, i) => {
-      const chunk = object(item, `output[${i}]`);
-      const stream = string(chunk, "stream", `output[${i}].stream`);
-      if (stream !== "stdout" && stream !== "stderr" && stream !== "koi") {
-        throw invalid(`"output[${i}].stream" is not stdout, stderr or koi`);
-      }
-      return {
-        seq: count(chunk, "seq", `output[${i}].seq`),
-        stream,
-        text: string(chunk, "text", `output[${i}].text`),
-      } as OutputRecord;
-    });
-    return {
-      run: {
-        id: string(run, "id", "run.id"),
-        status: status as RunState["status"],
-        exitCode: nullable(run, "exitCode", integer, "run.exitCode"),
-        signal: nullable(run, "signal", string, "run.signal"),
-        error: nullable(run, "error", string, "run.error"),
-      },
-      output,
-    };
+    return this.#read(answer, parseRunAnswer);
   }
 
   /**
@@ -492,7 +322,7 @@ export class DashboardClient {
    */
   async postManual(payload: string, signature: string, options: CallOptions = {}): Promise<string> {
     const answer = await this.#call("POST", "/manual", { payload, signature }, options);
-    return identifier(this.#json(this.#expectOk(answer)), "manualId");
+    return this.#read(answer, parseQueuedAnswer);
   }
 
   /**
@@ -502,26 +332,14 @@ export class DashboardClient {
    * @param options Signal and timeout.
    * @returns Its checked state.
    */
-  async manual(manualId: string, options: CallOptions = {}): Promise<ManualState> {
+  async manual(manualId: string, options: CallOptions = {}): Promise<ManualStatus> {
     const answer = await this.#call(
       "GET",
       `/manual/${encodeURIComponent(manualId)}`,
       undefined,
       options,
     );
-    const manual = object(this.#json(this.#expectOk(answer)).manual, "manual");
-    const state = string(manual, "state", "manual.state");
-    if (!["queued", "claimed", "refused", "started", "cancelled"].includes(state)) {
-      throw invalid(`"manual.state" is not queued, claimed, refused, started or cancelled`);
-    }
-    const runId = optional(manual, "runId", string, "manual.runId");
-    if (state === "started" && runId === null) throw invalid(`"manual.runId" is missing`);
-    return {
-      id: string(manual, "id", "manual.id"),
-      state: state as ManualState["state"],
-      reason: optional(manual, "reason", string, "manual.reason"),
-      runId,
-    };
+    return this.#read(answer, parseManualAnswer);
   }
 
   /**
@@ -537,17 +355,9 @@ export class DashboardClient {
     host: string,
     waitSeconds: number,
     options: CallOptions = {},
-  ): Promise<ManualRequest[]> {
+  ): Promise<PolledManual[]> {
     const path = `/hosts/${encodeURIComponent(host)}/manual?wait=${waitSeconds}`;
-    const body = this.#json(this.#expectOk(await this.#call("GET", path, undefined, options)));
-    return array(body, "runs").map((item, i) => {
-      const run = object(item, `runs[${i}]`);
-      return {
-        manualId: identifier(run, "manualId", `runs[${i}].manualId`),
-        payload: run.payload,
-        signature: run.signature,
-      };
-    });
+    return this.#read(await this.#call("GET", path, undefined, options), parsePollAnswer);
   }
 
   #expectOk(answer: Answer): Answer {
@@ -574,14 +384,21 @@ export class DashboardClient {
     );
   }
 
-  #json(answer: Answer): Record<string, unknown> {
+  /** A successful answer's JSON body, checked by `parse`. */
+  #read<T>(answer: Answer, parse: (body: unknown) => T): T {
+    this.#expectOk(answer);
     let value: unknown;
     try {
       value = JSON.parse(answer.text);
     } catch {
       throw invalid("it is not JSON");
     }
-    return object(value, "the answer");
+    try {
+      return parse(value);
+    } catch (error) {
+      if (error instanceof FieldError) throw invalid(error.message);
+      throw error;
+    }
   }
 
   async #call(
@@ -641,46 +458,16 @@ async function readLimited(
   maxBytes: number,
   signal: AbortSignal,
 ): Promise<string> {
-  const tooLarge = () =>
-    new DashboardError(
+  try {
+    return new TextDecoder().decode(await readBody(response, maxBytes, signal));
+  } catch (error) {
+    if (!(error instanceof BodyTooLargeError)) throw error;
+    throw new DashboardError(
       `the server's answer is larger than ${maxBytes} bytes`,
       "answer",
       response.status,
     );
-  if (response.body === null) return "";
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) {
-    await response.body.cancel().catch(() => {});
-    throw tooLarge();
   }
-  const reader = response.body.getReader();
-  // Deno ends the read when the fetch's signal aborts; this makes sure of it.
-  const cancel = () => reader.cancel(signal.reason).catch(() => {});
-  signal.addEventListener("abort", cancel, { once: true });
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  try {
-    while (true) {
-      const { value, done } = await reader.read();
-      if (signal.aborted) throw signal.reason;
-      if (done) break;
-      total += value.length;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge();
-      }
-      parts.push(value);
-    }
-  } finally {
-    signal.removeEventListener("abort", cancel);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
-  return new TextDecoder().decode(bytes);
 }
 
 /** The useful part of a fetch failure: "connection refused", not "fetch failed". */
@@ -716,108 +503,4 @@ function clean(text: string): string {
 
 function invalid(what: string): DashboardError {
   return new DashboardError(`the server's answer is not valid: ${what}`, "answer");
-}
-
-function object(value: unknown, what: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw invalid(`${quote(what)} is not an object`);
-  }
-  return value as Record<string, unknown>;
-}
-
-function quote(what: string): string {
-  return what === "the answer" ? what : `"${what}"`;
-}
-
-function array(body: Record<string, unknown>, key: string, what = key): unknown[] {
-  const value = body[key];
-  if (!Array.isArray(value)) throw invalid(`"${what}" is not an array`);
-  return value;
-}
-
-function string(body: Record<string, unknown>, key: string, what = key): string {
-  const value = body[key];
-  if (typeof value !== "string") throw invalid(`"${what}" is not a string`);
-  return value;
-}
-
-function number(body: Record<string, unknown>, key: string, what = key): number {
-  const value = body[key];
-  if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw invalid(`"${what}" is not a number`);
-  }
-  return value;
-}
-
-function integer(body: Record<string, unknown>, key: string, what = key): number {
-  const value = body[key];
-  if (!Number.isSafeInteger(value)) throw invalid(`"${what}" is not a whole number`);
-  return value as number;
-}
-
-function count(body: Record<string, unknown>, key: string, what = key): number {
-  const value = integer(body, key, what);
-  if (value < 0) throw invalid(`"${what}" is negative`);
-  return value;
-}
-
-function hostName(body: Record<string, unknown>, key: string, what = key): string {
-  const value = string(body, key, what);
-  if (!HOST_NAME.test(value)) throw invalid(`"${what}" is not a host name`);
-  return value;
-}
-
-/** A short id from the server, used in URLs and reports. */
-function identifier(body: Record<string, unknown>, key: string, what = key): string {
-  const value = string(body, key, what);
-  if (value.length === 0 || value.length > 200) throw invalid(`"${what}" is not 1-200 characters`);
-  return value;
-}
-
-function nullable<T>(
-  body: Record<string, unknown>,
-  key: string,
-  read: (body: Record<string, unknown>, key: string, what: string) => T,
-  what: string,
-): T | null {
-  return body[key] === null ? null : read(body, key, what);
-}
-
-function optional<T>(
-  body: Record<string, unknown>,
-  key: string,
-  read: (body: Record<string, unknown>, key: string, what: string) => T,
-  what: string,
-): T | null {
-  return body[key] === undefined || body[key] === null ? null : read(body, key, what);
-}
-
-function refusal(
-  body: Record<string, unknown>,
-  key: string,
-  what: string,
-): { at: number; reason: string } {
-  const value = object(body[key], what);
-  return {
-    at: number(value, "at", `${what}.at`),
-    reason: clean(string(value, "reason", `${what}.reason`)),
-  };
-}
-
-function jobArg(value: unknown, what: string): JobArg {
-  const arg = object(value, what);
-  const name = string(arg, "name", `${what}.name`);
-  const type = string(arg, "type", `${what}.type`);
-  if (type !== "string" && type !== "int" && type !== "bool") {
-    throw invalid(`"${what}.type" is not string, int or bool`);
-  }
-  const given = arg.default;
-  if (given === undefined || given === null) return { name, type };
-  const fits = type === "int"
-    ? Number.isSafeInteger(given)
-    : type === "bool"
-    ? typeof given === "boolean"
-    : typeof given === "string";
-  if (!fits) throw invalid(`"${what}.default" is not a ${type}`);
-  return { name, type, default: given as string | number | boolean };
 }

@@ -10,7 +10,8 @@
 
 import { writeFileAtomic } from "../files.ts";
 import type { KoiPaths } from "../koidir.ts";
-import { DASHBOARD_ID, normalizeServer } from "./client.ts";
+import { DASHBOARD_ID } from "../protocol/wire.ts";
+import { normalizeServer } from "./client.ts";
 
 /** A linked dashboard and its keys. */
 export interface DashboardConfig {

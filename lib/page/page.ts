@@ -135,6 +135,7 @@ export function homePage(): Response {
  * Nothing else of `lib/ui/` is served.
  */
 export const UI_FILES: Readonly<Record<string, string>> = {
+  "alerts.js": "text/javascript; charset=utf-8",
   "ansi.js": "text/javascript; charset=utf-8",
   "api.js": "text/javascript; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
@@ -159,7 +160,9 @@ export const UI_FILES: Readonly<Record<string, string>> = {
  * modules the page shares with Koi's own commands. Nothing else of it is served.
  */
 export const PROTOCOL_FILES: Readonly<Record<string, string>> = {
+  "arg_types.js": "text/javascript; charset=utf-8",
   "envelope.js": "text/javascript; charset=utf-8",
+  "job_kind.js": "text/javascript; charset=utf-8",
   "signing.js": "text/javascript; charset=utf-8",
 };
 

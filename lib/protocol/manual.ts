@@ -11,6 +11,7 @@
  */
 
 import { ArgumentError, fillArgs } from "../args.ts";
+import { argFromJson, type ArgValue } from "./arg_types.js";
 import { verifyRun } from "./keys.ts";
 
 export { payloadText } from "./signing.js";
@@ -38,7 +39,7 @@ export interface ManualPayload {
   /** When it was signed, ms since the epoch; unique per request. */
   readonly ts: number;
   /** Argument values: a string, a whole number or a boolean, by argument name. */
-  readonly args: Readonly<Record<string, string | number | boolean>>;
+  readonly args: Readonly<Record<string, ArgValue>>;
 }
 
 /** What koid knows locally, against which a request is checked. */
@@ -62,7 +63,7 @@ export type ManualVerdict =
   | {
     readonly ok: true;
     readonly job: KoitabJob;
-    readonly values: Record<string, string | number | boolean>;
+    readonly values: Record<string, ArgValue>;
     readonly payload: ManualPayload;
   }
   | { readonly ok: false; readonly reason: string };
@@ -121,20 +122,17 @@ export async function checkManualRun(
   if (context.seen(signature)) return refuse("the request was already received once (a replay)");
   const job = context.jobs.find((candidate) => candidate.tag === payload.tag);
   if (job === undefined) return refuse(`no job with tag "${payload.tag}" in the local koitab`);
-  if (job.schedule !== "@manual") {
+  if (job.kind !== "manual") {
     return refuse(`the job with tag "${payload.tag}" is not an @manual job`);
   }
-  const values: Record<string, string | number | boolean> = {};
+  const values: Record<string, ArgValue> = {};
   for (const [name, value] of Object.entries(payload.args)) {
     const spec = job.args.find((arg) => arg.name === name);
     if (spec === undefined) return refuse(`the job has no argument "${name}"`);
-    const wanted = spec.type === "int" ? "number" : spec.type === "bool" ? "boolean" : "string";
-    if (typeof value !== wanted || (spec.type === "int" && !Number.isSafeInteger(value))) {
-      return refuse(
-        `argument "${name}" must be ${describe(spec.type)}, got ${JSON.stringify(value)}`,
-      );
-    }
-    values[name] = value;
+    // As JSON gives it: an int must be a number, a bool a boolean, never text.
+    const verdict = argFromJson(spec.type, value);
+    if (!verdict.ok) return refuse(`argument "${name}" ${verdict.problem}`);
+    values[name] = verdict.value;
   }
   try {
     fillArgs(job, values);
@@ -143,10 +141,6 @@ export async function checkManualRun(
     throw error;
   }
   return { ok: true, job, values, payload };
-}
-
-function describe(type: string): string {
-  return type === "int" ? "a whole number" : type === "bool" ? "true or false" : "a string";
 }
 
 /** The payload if it has the right shape, else what is wrong with it. */

@@ -1,16 +1,44 @@
 /**
- * The dashboard API's shapes, and the checks that turn untrusted JSON into them.
- * Every field is checked for type, length and format before the server uses it;
- * a bad one throws a {@linkcode FieldError} naming it. Unknown fields of jobs and
- * reports are dropped (a newer koid may send more); pure logic, no I/O.
+ * The checks that turn the untrusted JSON of requests into the API's shapes
+ * (`./wire.ts`), as the dashboard server reads them. Every field is checked for
+ * type, length and format before the server uses it; a bad one throws a
+ * {@linkcode FieldError} naming it. Unknown fields of jobs and reports are dropped
+ * (a newer koid may send more); pure logic, no I/O.
  *
  * @module
  */
 
-import type { ArgSpec } from "../args.ts";
+import { ARG_TYPES, type ArgSpec, type ArgValue, fitsArgType } from "./arg_types.js";
+import {
+  asArray,
+  asHostName,
+  asInteger,
+  asNullableInteger,
+  asNullableString,
+  asObject,
+  asOneOf,
+  asString,
+  asTime,
+  asToken,
+  FieldError,
+} from "./fields.ts";
 import { fromBase64url } from "./keys.ts";
-import type { OutputChunk, OutputStream } from "../runs/output.ts";
-import type { RunStatus, Trigger } from "../runs/history.ts";
+import {
+  type ArgValues,
+  DASHBOARD_ID,
+  type Job,
+  type ManualRequest,
+  MAX_QUEUED_PAYLOAD_BYTES,
+  MAX_REPORTS,
+  OUTPUT_STREAMS,
+  type OutputChunk,
+  type Report,
+  RUN_STATUSES,
+  RUN_TRIGGERS,
+  type RunStartInfo,
+  SETTING_RANGES,
+  type Settings,
+} from "./wire.ts";
 import {
   MAX_ARGS,
   MAX_COMMAND_BYTES,
@@ -19,235 +47,10 @@ import {
   MAX_NAME_CHARS,
 } from "../limits.ts";
 
-export { MAX_JOBS };
+export { FieldError };
 
-/** A dashboard id: 16 to 64 characters of `A-Za-z0-9_-`. */
-export const DASHBOARD_ID = /^[A-Za-z0-9_-]{16,64}$/;
-/** A host name: 1 to 253 characters of `A-Za-z0-9._-`. */
-export const HOST_NAME = /^[A-Za-z0-9._-]{1,253}$/;
-/** A job tag, run id or manual-run id: 1 to 64 characters of `A-Za-z0-9_-`. */
-export const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** The most reports in one batch. */
-export const MAX_REPORTS = 10_000;
-/**
- * The largest manual-run payload the server queues, in UTF-8 bytes: it must fit
- * one Deno KV value (64 KiB) with room to spare. Far above any real request.
- */
-export const MAX_QUEUED_PAYLOAD_BYTES = 16 * 1024;
 /** The largest run start, as JSON characters, so it fits one KV value. */
 const MAX_RECORD_CHARS = 20_000;
-/**
- * The most bytes of a job in a job list beyond what the koitab's parser counts
- * (its tag, zone, next runs and line, and the commas between jobs).
- */
-export const MAX_JOB_OVERHEAD_BYTES = 512;
-/**
- * The largest job list, in bytes of JSON: the most a koitab's jobs may take
- * (`MAX_JOB_LIST_JSON_BYTES`) and the overhead of as many jobs as it may hold,
- * so that every table `koitab` installs, the server takes.
- */
-export const MAX_JOB_LIST_BYTES = MAX_JOB_LIST_JSON_BYTES + MAX_JOBS * MAX_JOB_OVERHEAD_BYTES;
-/** The latest instant accepted, in ms: the year 9999. */
-const MAX_TIME = 253_402_300_799_999;
-
-/** A job as koid lists it. */
-export interface Job {
-  tag: string;
-  name: string | null;
-  section: string | null;
-  schedule: string;
-  timezone: string | null;
-  args: ArgSpec[];
-  /** The next run times, ISO 8601. */
-  next: string[];
-  command: string;
-  line: number;
-}
-
-/** A run's argument values. */
-export type ArgValues = Record<string, string | number | boolean>;
-
-/** What koid reports when a run starts. */
-export interface RunStartInfo {
-  id: string;
-  tag: string;
-  name: string | null;
-  section: string | null;
-  trigger: Trigger;
-  args: ArgValues;
-  scheduledFor: number | null;
-  startedAt: number;
-  manualId: string | null;
-}
-
-/** What koid reports when a run ends. */
-export interface RunEndInfo {
-  finishedAt: number;
-  exitCode: number | null;
-  signal: string | null;
-  status: Exclude<RunStatus, "running">;
-  error: string | null;
-  outputBytes: number;
-  /** The run's final output (koid's capped head and tail); it replaces what was streamed. */
-  chunks: OutputChunk[];
-}
-
-/** The answer koid gives to a manual run. */
-export type ManualAnswer = "refused" | "started";
-
-/** One report in a batch from koid. */
-export type Report =
-  | { type: "start"; run: RunStartInfo }
-  | { type: "output"; runId: string; seq: number; stream: OutputStream; text: string }
-  | { type: "end"; runId: string; end: RunEndInfo }
-  | {
-    type: "manual";
-    manualId: string;
-    state: ManualAnswer;
-    reason: string | null;
-    runId: string | null;
-  };
-
-/** A run as the API shows it. */
-export interface Run extends Omit<RunStartInfo, "id"> {
-  id: string;
-  host: string;
-  finishedAt: number | null;
-  exitCode: number | null;
-  signal: string | null;
-  status: RunStatus;
-  error: string | null;
-  outputBytes: number;
-}
-
-/** A dashboard's retention settings. */
-export interface Settings {
-  /** Runs kept per job. */
-  retentionRuns: number;
-  /** Days a run is kept. */
-  retentionDays: number;
-  /** Bytes of output kept per run. */
-  outputLimit: number;
-}
-
-/** The settings of a new dashboard. */
-export const DEFAULT_SETTINGS: Readonly<Settings> = {
-  retentionRuns: 100,
-  retentionDays: 30,
-  outputLimit: 1024 * 1024,
-};
-
-/** The allowed range of each setting. */
-export const SETTING_RANGES: Readonly<Record<keyof Settings, readonly [number, number]>> = {
-  retentionRuns: [1, 10_000],
-  retentionDays: [1, 3650],
-  outputLimit: [1024, 16 * 1024 * 1024],
-};
-
-/**
- * Where a manual run stands: `queued` for its host, `claimed` by it, then koid's
- * answer; or `cancelled` from the page while still queued.
- */
-export type ManualState = "queued" | "claimed" | ManualAnswer | "cancelled";
-
-/** A manual run as the API shows it. */
-export interface ManualRun {
-  id: string;
-  host: string;
-  tag: string;
-  queuedAt: number;
-  state: ManualState;
-  /** The values its payload asks for, as sent (koid checks them; the server cannot). */
-  args: ArgValues;
-  reason?: string;
-  runId?: string;
-}
-
-/** A manual-run request: the signed payload text, its signature, and what it names. */
-export interface ManualRequest {
-  payload: string;
-  signature: string;
-  host: string;
-  tag: string;
-}
-
-/** A field of a request that is missing, of the wrong type, or out of range. */
-export class FieldError extends TypeError {
-  /** The field's path in the request, such as `jobs[3].tag`. */
-  readonly field: string;
-
-  /**
-   * Makes the error; its message names the field and says what is wrong.
-   *
-   * @param field The field's path.
-   * @param problem What is wrong, such as `must be a string`.
-   * @param value The value found, quoted in the message when given (even if undefined).
-   */
-  constructor(field: string, problem: string, ...value: [] | [unknown]) {
-    const got = value.length > 0 ? ` (got ${quote(value[0])})` : "";
-    super(`Invalid "${field}": ${problem}${got}`);
-    this.name = "FieldError";
-    this.field = field;
-  }
-}
-
-function quote(value: unknown): string {
-  if (value === undefined) return "nothing";
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
-function object(value: unknown, field: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new FieldError(field, "must be an object", value);
-  }
-  return value as Record<string, unknown>;
-}
-
-function array(value: unknown, field: string, max: number): unknown[] {
-  if (!Array.isArray(value)) throw new FieldError(field, "must be an array", value);
-  if (value.length > max) throw new FieldError(field, `must have at most ${max} items`);
-  return value;
-}
-
-function string(value: unknown, field: string, max: number, min = 0): string {
-  if (typeof value !== "string") throw new FieldError(field, "must be a string", value);
-  if (value.length < min || value.length > max) {
-    throw new FieldError(field, `must be ${min} to ${max} characters`, value);
-  }
-  return value;
-}
-
-function nullableString(value: unknown, field: string, max: number): string | null {
-  return value === null || value === undefined ? null : string(value, field, max);
-}
-
-function token(value: unknown, field: string, pattern = TOKEN, what = "1 to 64"): string {
-  if (typeof value !== "string" || !pattern.test(value)) {
-    const alphabet = pattern === HOST_NAME ? "A-Za-z0-9._-" : "A-Za-z0-9_-";
-    throw new FieldError(field, `must be ${what} characters of ${alphabet}`, value);
-  }
-  return value;
-}
-
-function integer(value: unknown, field: string, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new FieldError(field, `must be a whole number from ${min} to ${max}`, value);
-  }
-  return value;
-}
-
-function time(value: unknown, field: string): number {
-  return integer(value, field, 0, MAX_TIME);
-}
-
-function oneOf<T extends string>(value: unknown, field: string, choices: readonly T[]): T {
-  if (!choices.includes(value as T)) {
-    throw new FieldError(field, `must be one of ${choices.map((c) => `"${c}"`).join(", ")}`, value);
-  }
-  return value as T;
-}
 
 function fits(record: unknown, field: string): void {
   if (JSON.stringify(record).length > MAX_RECORD_CHARS) {
@@ -256,34 +59,49 @@ function fits(record: unknown, field: string): void {
 }
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-const STREAMS = ["stdout", "stderr", "koi"] as const;
-const ARG_TYPES = ["string", "int", "bool"] as const;
 
 /**
  * An argument's value or default. A value fits any manual-run payload the server
  * queues (`MAX_QUEUED_PAYLOAD_BYTES`); a default fits any command.
  */
-function argValue(value: unknown, field: string, maxChars: number): string | number | boolean {
-  if (typeof value === "string") return string(value, field, maxChars);
+function argValue(value: unknown, field: string, maxChars: number): ArgValue {
+  if (typeof value === "string") return asString(value, field, maxChars);
   if (typeof value === "boolean") return value;
   if (typeof value === "number" && Number.isFinite(value)) return value;
   throw new FieldError(field, "must be a string, a finite number or a boolean", value);
 }
 
-function parseArgSpec(value: unknown, field: string): ArgSpec {
-  const raw = object(value, field);
+/**
+ * Reads an argument of a job, as a job list gives it: its default, if any, of
+ * its type.
+ *
+ * @param value The argument, as sent.
+ * @param field The field's path, for the error.
+ * @returns The argument.
+ * @throws {FieldError} If a field is missing or wrong.
+ */
+export function parseArgSpec(value: unknown, field: string): ArgSpec {
+  const raw = asObject(value, field);
   const spec: ArgSpec = {
-    name: string(raw.name, `${field}.name`, MAX_NAME_CHARS, 1),
-    type: oneOf(raw.type, `${field}.type`, ARG_TYPES),
+    name: asString(raw.name, `${field}.name`, MAX_NAME_CHARS, 1),
+    type: asOneOf(raw.type, `${field}.type`, ARG_TYPES),
   };
   if (raw.default !== undefined) {
-    spec.default = argValue(raw.default, `${field}.default`, MAX_COMMAND_BYTES);
+    const value = argValue(raw.default, `${field}.default`, MAX_COMMAND_BYTES);
+    if (!fitsArgType(spec.type, value)) {
+      throw new FieldError(
+        `${field}.default`,
+        `must be of the argument's type (${spec.type})`,
+        value,
+      );
+    }
+    spec.default = value;
   }
   return spec;
 }
 
 function command(value: unknown, field: string): string {
-  const text = string(value, field, MAX_COMMAND_BYTES);
+  const text = asString(value, field, MAX_COMMAND_BYTES);
   const bytes = new TextEncoder().encode(text).length;
   if (bytes > MAX_COMMAND_BYTES) {
     throw new FieldError(
@@ -298,24 +116,24 @@ function command(value: unknown, field: string): string {
 // whatever koitab installs, the server takes. A job is stored in parts, so it
 // needs no limit of its own beyond the job list's.
 function parseJob(value: unknown, field: string): Job {
-  const raw = object(value, field);
+  const raw = asObject(value, field);
   return {
-    tag: token(raw.tag, `${field}.tag`),
-    name: nullableString(raw.name, `${field}.name`, MAX_NAME_CHARS),
-    section: nullableString(raw.section, `${field}.section`, MAX_NAME_CHARS),
-    schedule: string(raw.schedule, `${field}.schedule`, MAX_JOB_LIST_JSON_BYTES, 1),
-    timezone: nullableString(raw.timezone, `${field}.timezone`, 100),
-    args: array(raw.args ?? [], `${field}.args`, MAX_ARGS).map((arg, i) =>
+    tag: asToken(raw.tag, `${field}.tag`),
+    name: asNullableString(raw.name, `${field}.name`, MAX_NAME_CHARS),
+    section: asNullableString(raw.section, `${field}.section`, MAX_NAME_CHARS),
+    schedule: asString(raw.schedule, `${field}.schedule`, MAX_JOB_LIST_JSON_BYTES, 1),
+    timezone: asNullableString(raw.timezone, `${field}.timezone`, 100),
+    args: asArray(raw.args ?? [], `${field}.args`, MAX_ARGS).map((arg, i) =>
       parseArgSpec(arg, `${field}.args[${i}]`)
     ),
-    next: array(raw.next ?? [], `${field}.next`, 50).map((next, i) => {
+    next: asArray(raw.next ?? [], `${field}.next`, 50).map((next, i) => {
       if (typeof next !== "string" || !ISO_8601.test(next)) {
         throw new FieldError(`${field}.next[${i}]`, "must be an ISO 8601 date and time", next);
       }
       return next;
     }),
     command: command(raw.command, `${field}.command`),
-    line: integer(raw.line, `${field}.line`, 1, Number.MAX_SAFE_INTEGER),
+    line: asInteger(raw.line, `${field}.line`, 1, Number.MAX_SAFE_INTEGER),
   };
 }
 
@@ -339,7 +157,7 @@ function parseJob(value: unknown, field: string): Job {
  * ```
  */
 export function parseJobList(body: unknown): Job[] {
-  const jobs = array(object(body, "body").jobs, "jobs", MAX_JOBS).map((job, i) =>
+  const jobs = asArray(asObject(body, "body").jobs, "jobs", MAX_JOBS).map((job, i) =>
     parseJob(job, `jobs[${i}]`)
   );
   const tags = new Set<string>();
@@ -361,47 +179,47 @@ export function parseJobList(body: unknown): Job[] {
  * @throws {FieldError} If they are not such an object.
  */
 export function parseArgValues(value: unknown, field: string): ArgValues {
-  const raw = object(value ?? {}, field);
+  const raw = asObject(value ?? {}, field);
   const entries = Object.entries(raw);
   if (entries.length > 100) throw new FieldError(field, "must have at most 100 entries");
   // fromEntries, not assignment: an argument named "__proto__" stays an argument.
   return Object.fromEntries(entries.map(([name, arg]) => {
-    string(name, `${field} name`, 200, 1);
+    asString(name, `${field} name`, 200, 1);
     return [name, argValue(arg, `${field}.${name}`, MAX_QUEUED_PAYLOAD_BYTES)];
   }));
 }
 
 function parseChunk(value: unknown, field: string): OutputChunk {
-  const raw = object(value, field);
+  const raw = asObject(value, field);
   return {
-    stream: oneOf(raw.stream, `${field}.stream`, STREAMS),
-    text: string(raw.text, `${field}.text`, Number.MAX_SAFE_INTEGER),
+    stream: asOneOf(raw.stream, `${field}.stream`, OUTPUT_STREAMS),
+    text: asString(raw.text, `${field}.text`, Number.MAX_SAFE_INTEGER),
   };
 }
 
 function parseReport(value: unknown, field: string): Report {
-  const raw = object(value, field);
-  const type = oneOf(raw.type, `${field}.type`, ["start", "output", "end", "manual"] as const);
+  const raw = asObject(value, field);
+  const type = asOneOf(raw.type, `${field}.type`, ["start", "output", "end", "manual"] as const);
   if (type === "start") {
-    const run = object(raw.run, `${field}.run`);
+    const run = asObject(raw.run, `${field}.run`);
     const info: RunStartInfo = {
-      id: token(run.id, `${field}.run.id`),
-      tag: token(run.tag, `${field}.run.tag`),
-      name: nullableString(run.name, `${field}.run.name`, 200),
-      section: nullableString(run.section, `${field}.run.section`, 200),
-      trigger: oneOf(
+      id: asToken(run.id, `${field}.run.id`),
+      tag: asToken(run.tag, `${field}.run.tag`),
+      name: asNullableString(run.name, `${field}.run.name`, 200),
+      section: asNullableString(run.section, `${field}.run.section`, 200),
+      trigger: asOneOf(
         run.trigger,
         `${field}.run.trigger`,
-        ["schedule", "reboot", "manual"] as const,
+        RUN_TRIGGERS,
       ),
       args: parseArgValues(run.args, `${field}.run.args`),
       scheduledFor: run.scheduledFor === null || run.scheduledFor === undefined
         ? null
-        : time(run.scheduledFor, `${field}.run.scheduledFor`),
-      startedAt: time(run.startedAt, `${field}.run.startedAt`),
+        : asTime(run.scheduledFor, `${field}.run.scheduledFor`),
+      startedAt: asTime(run.startedAt, `${field}.run.startedAt`),
       manualId: run.manualId === null || run.manualId === undefined
         ? null
-        : token(run.manualId, `${field}.run.manualId`),
+        : asToken(run.manualId, `${field}.run.manualId`),
     };
     fits(info, `${field}.run`);
     return { type, run: info };
@@ -409,50 +227,48 @@ function parseReport(value: unknown, field: string): Report {
   if (type === "output") {
     return {
       type,
-      runId: token(raw.runId, `${field}.runId`),
-      seq: integer(raw.seq, `${field}.seq`, 0, Number.MAX_SAFE_INTEGER),
-      stream: oneOf(raw.stream, `${field}.stream`, STREAMS),
-      text: string(raw.text, `${field}.text`, Number.MAX_SAFE_INTEGER),
+      runId: asToken(raw.runId, `${field}.runId`),
+      seq: asInteger(raw.seq, `${field}.seq`, 0, Number.MAX_SAFE_INTEGER),
+      stream: asOneOf(raw.stream, `${field}.stream`, OUTPUT_STREAMS),
+      text: asString(raw.text, `${field}.text`, Number.MAX_SAFE_INTEGER),
     };
   }
   if (type === "end") {
-    const end = object(raw.end, `${field}.end`);
+    const end = asObject(raw.end, `${field}.end`);
     return {
       type,
-      runId: token(raw.runId, `${field}.runId`),
+      runId: asToken(raw.runId, `${field}.runId`),
       end: {
-        finishedAt: time(end.finishedAt, `${field}.end.finishedAt`),
-        exitCode: end.exitCode === null || end.exitCode === undefined
-          ? null
-          : integer(end.exitCode, `${field}.end.exitCode`, -(2 ** 31), 2 ** 32),
-        signal: nullableString(end.signal, `${field}.end.signal`, 32),
-        status: oneOf(
+        finishedAt: asTime(end.finishedAt, `${field}.end.finishedAt`),
+        exitCode: asNullableInteger(end.exitCode, `${field}.end.exitCode`, -(2 ** 31), 2 ** 32),
+        signal: asNullableString(end.signal, `${field}.end.signal`, 32),
+        status: asOneOf(
           end.status,
           `${field}.end.status`,
-          ["succeeded", "failed", "killed", "interrupted", "not-started"] as const,
+          RUN_STATUSES.filter((status) => status !== "running"),
         ),
-        error: nullableString(end.error, `${field}.end.error`, 4000),
-        outputBytes: integer(
+        error: asNullableString(end.error, `${field}.end.error`, 4000),
+        outputBytes: asInteger(
           end.outputBytes ?? 0,
           `${field}.end.outputBytes`,
           0,
           Number.MAX_SAFE_INTEGER,
         ),
-        chunks: array(end.chunks ?? [], `${field}.end.chunks`, 1_000_000).map((chunk, i) =>
+        chunks: asArray(end.chunks ?? [], `${field}.end.chunks`, 1_000_000).map((chunk, i) =>
           parseChunk(chunk, `${field}.end.chunks[${i}]`)
         ),
       },
     };
   }
-  const state = oneOf(raw.state, `${field}.state`, ["refused", "started"] as const);
+  const state = asOneOf(raw.state, `${field}.state`, ["refused", "started"] as const);
   return {
     type,
-    manualId: token(raw.manualId, `${field}.manualId`),
+    manualId: asToken(raw.manualId, `${field}.manualId`),
     state,
-    reason: nullableString(raw.reason, `${field}.reason`, 4000),
+    reason: asNullableString(raw.reason, `${field}.reason`, 4000),
     runId: raw.runId === null || raw.runId === undefined
       ? null
-      : token(raw.runId, `${field}.runId`),
+      : asToken(raw.runId, `${field}.runId`),
   };
 }
 
@@ -474,7 +290,7 @@ function parseReport(value: unknown, field: string): Report {
  * ```
  */
 export function parseReports(body: unknown): Report[] {
-  return array(object(body, "body").reports, "reports", MAX_REPORTS).map((report, i) =>
+  return asArray(asObject(body, "body").reports, "reports", MAX_REPORTS).map((report, i) =>
     parseReport(report, `reports[${i}]`)
   );
 }
@@ -487,8 +303,11 @@ export function parseReports(body: unknown): Report[] {
  * @throws {FieldError} If the id or the key is malformed.
  */
 export function parseNewDashboard(body: unknown): { id: string; apiKey: string } {
-  const raw = object(body, "body");
-  const id = token(raw.id, "id", DASHBOARD_ID, "16 to 64");
+  const raw = asObject(body, "body");
+  const id = raw.id;
+  if (typeof id !== "string" || !DASHBOARD_ID.test(id)) {
+    throw new FieldError("id", "must be 16 to 64 characters of A-Za-z0-9_-", id);
+  }
   if (!isApiKey(raw.apiKey)) {
     throw new FieldError("apiKey", "must be 43 characters of base64url (32 bytes)");
   }
@@ -527,7 +346,7 @@ export function isApiKey(value: unknown): value is string {
  * ```
  */
 export function parseSettingsPatch(body: unknown): Partial<Settings> {
-  const raw = object(body, "body");
+  const raw = asObject(body, "body");
   const patch: Partial<Settings> = {};
   for (const [name, value] of Object.entries(raw)) {
     if (!Object.hasOwn(SETTING_RANGES, name)) {
@@ -537,7 +356,7 @@ export function parseSettingsPatch(body: unknown): Partial<Settings> {
       );
     }
     const [min, max] = SETTING_RANGES[name as keyof Settings];
-    patch[name as keyof Settings] = integer(value, name, min, max);
+    patch[name as keyof Settings] = asInteger(value, name, min, max);
   }
   return patch;
 }
@@ -566,8 +385,8 @@ export function parseSettingsPatch(body: unknown): Partial<Settings> {
  * ```
  */
 export function parseManualRequest(body: unknown, dashboardId: string): ManualRequest {
-  const raw = object(body, "body");
-  const payload = string(raw.payload, "payload", MAX_QUEUED_PAYLOAD_BYTES, 2);
+  const raw = asObject(body, "body");
+  const payload = asString(raw.payload, "payload", MAX_QUEUED_PAYLOAD_BYTES, 2);
   if (new TextEncoder().encode(payload).length > MAX_QUEUED_PAYLOAD_BYTES) {
     throw new FieldError("payload", `must be at most ${MAX_QUEUED_PAYLOAD_BYTES} bytes`);
   }
@@ -582,15 +401,15 @@ export function parseManualRequest(body: unknown, dashboardId: string): ManualRe
   } catch (error) {
     throw new FieldError("payload", `must be JSON text: ${(error as Error).message}`);
   }
-  const fields = object(parsed, "payload");
+  const fields = asObject(parsed, "payload");
   if (fields.dashboard !== dashboardId) {
     throw new FieldError("payload.dashboard", "must name this dashboard", fields.dashboard);
   }
   return {
     payload,
     signature,
-    host: token(fields.host, "payload.host", HOST_NAME, "1 to 253"),
-    tag: token(fields.tag, "payload.tag"),
+    host: asHostName(fields.host, "payload.host"),
+    tag: asToken(fields.tag, "payload.tag"),
   };
 }
 
@@ -602,7 +421,7 @@ export function parseManualRequest(body: unknown, dashboardId: string): ManualRe
  * @throws {FieldError} If it is not 1 to 253 characters of `A-Za-z0-9._-`.
  */
 export function parseHostName(value: string): string {
-  return token(value, "host", HOST_NAME, "1 to 253");
+  return asHostName(value, "host");
 }
 
 /**
@@ -614,7 +433,7 @@ export function parseHostName(value: string): string {
  * @throws {FieldError} If it is not 1 to 64 characters of `A-Za-z0-9_-`.
  */
 export function parseToken(value: string, field: string): string {
-  return token(value, field);
+  return asToken(value, field);
 }
 
 /**
@@ -635,5 +454,5 @@ export function parseQueryInteger(
 ): number | null {
   if (value === null) return null;
   const number = /^-?[0-9]{1,16}$/.test(value) ? Number(value) : NaN;
-  return integer(Number.isNaN(number) ? value : number, field, min, max);
+  return asInteger(Number.isNaN(number) ? value : number, field, min, max);
 }

@@ -1,5 +1,4 @@
 // @ts-check
-// @ts-self-types="./signing.d.ts"
 /**
  * The dashboard's key derivation and manual-run signing, in plain JavaScript so
  * that the browser page and Koi's own commands run the very same code: from the

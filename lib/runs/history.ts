@@ -12,22 +12,17 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { preparePrivateDatabase } from "../files.ts";
-import type { OutputChunk } from "./output.ts";
+import type { OutputChunk } from "../output_cap.ts";
+import type { ArgValue, RunStatus, RunTrigger } from "../protocol/wire.ts";
+
+export type { RunStatus };
 
 /**
  * What started a run: its schedule, koid's start in a new boot (`@reboot`), a
- * manual run from the dashboard, or `koitab run` on the command line.
+ * manual run from the dashboard (the triggers koid reports), or `koitab run` on
+ * the command line.
  */
-export type Trigger = "schedule" | "reboot" | "manual" | "cli";
-
-/** How a run ended, or that it has not. */
-export type RunStatus =
-  | "running"
-  | "succeeded"
-  | "failed"
-  | "killed"
-  | "interrupted"
-  | "not-started";
+export type Trigger = RunTrigger | "cli";
 
 /** One run, as `koitab history --json` prints it. */
 export interface RunRecord {
@@ -67,7 +62,7 @@ export interface RunStart {
   readonly name: string | null;
   readonly section: string | null;
   readonly trigger: Trigger;
-  readonly args: Record<string, unknown>;
+  readonly args: Readonly<Record<string, ArgValue>>;
   readonly scheduledFor: number | null;
   readonly startedAt: number;
 }

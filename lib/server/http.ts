@@ -6,6 +6,8 @@
  * @module
  */
 
+import { BodyTooLargeError, readBody } from "../read_body.ts";
+
 /** An error the server turns into a JSON error response with its status. */
 export class HttpError extends Error {
   /** The HTTP status. */
@@ -59,33 +61,14 @@ const API_HEADERS = {
  * ```
  */
 export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && /^[0-9]+$/.test(declared) && Number(declared) > limit) {
-    await request.body?.cancel();
-    throw tooLarge(limit);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readBody(request, limit);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) throw new HttpError(413, error.message);
+    throw error;
   }
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  if (request.body !== null) {
-    const reader = request.body.getReader();
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > limit) {
-        await reader.cancel();
-        throw tooLarge(limit);
-      }
-      parts.push(value);
-    }
-  }
-  if (size === 0) throw new HttpError(400, "The body is empty: a JSON object is expected");
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.length;
-  }
+  if (bytes.length === 0) throw new HttpError(400, "The body is empty: a JSON object is expected");
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -97,10 +80,6 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
   } catch (error) {
     throw new HttpError(400, `The body is not JSON: ${(error as Error).message}`);
   }
-}
-
-function tooLarge(limit: number): HttpError {
-  return new HttpError(413, `The body is larger than ${limit} bytes`);
 }
 
 /**

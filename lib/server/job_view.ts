@@ -6,63 +6,43 @@
  * @module
  */
 
-import { type CronSchedule, parseCron } from "../cron.ts";
+import type { CronSchedule } from "../cron.ts";
+import { scheduleKind } from "../protocol/job_kind.js";
+import { cronSchedule } from "../schedules.ts";
 import { describeSchedule } from "../describe.ts";
-import type { Job, Run } from "../protocol/schema.ts";
+import type { Job, JobState, JobView, Run } from "../protocol/wire.ts";
 
 /** How long after its due time a scheduled run may take to be reported before it is late. */
 export const LATE_GRACE_MS = 2 * 60_000;
 
-/** A job's state on the page. */
-export type JobState = "ok" | "failed" | "running" | "late" | "never";
-
-/** The fields the jobs API adds to each job. */
-export interface JobView {
-  /** The schedule in words: "every 5 minutes". */
-  readonly description: string;
-  /** The run the job owes: the first due time after its last run, ISO 8601, or null. */
-  readonly due: string | null;
-  /**
-   * Its next run by its schedule from now, ISO 8601: worked out here, since the
-   * times koid sent run out when its host goes quiet. Null for `@manual` and
-   * `@reboot` jobs, and for schedules with no date to come (`0 0 31 2 *`).
-   */
-  readonly nextRun: string | null;
-  readonly state: JobState;
-  /**
-   * When this view next changes by time alone, ISO 8601: its next run passes, or
-   * it becomes late. Null if never (a `@manual` job). Until then, only a new job
-   * list or a run changes it.
-   */
-  readonly refreshAt: string | null;
-}
+/**
+ * Each schedule's words, by expression: a dashboard of thousands of jobs has a
+ * few dozen schedules, which change rarely.
+ */
+const descriptions = new Map<string, string>();
+const MAX_DESCRIPTIONS = 10_000;
 
 /**
- * Parsed schedules by zone and expression, and their words by expression: a
- * dashboard of thousands of jobs has a few dozen schedules, which change rarely.
+ * A listed job's schedule in its zone, parsed once per expression and zone
+ * (`lib/schedules.ts`): the page asks for every job's view every few seconds,
+ * and a dashboard's schedules change rarely. Null for `@manual` and `@reboot`
+ * jobs, which have no times, and for a schedule or zone this server cannot read.
+ *
+ * @param job The job's schedule and zone, as koid sent them.
+ * @returns The schedule, or null.
  */
-const schedules = new Map<string, CronSchedule>();
-const descriptions = new Map<string, string>();
-const MAX_SCHEDULES = 10_000;
-
-/** The job's first time after `at` by its schedule, ms; null if none or unreadable. */
-function nextAfter(job: Job, at: number): number | null {
+export function listedJobSchedule(job: Pick<Job, "schedule" | "timezone">): CronSchedule | null {
+  if (scheduleKind(job.schedule) !== "cron") return null;
   try {
-    return scheduleOf(job).next(new Date(at))?.getTime() ?? null;
+    return cronSchedule(job.schedule, job.timezone ?? undefined);
   } catch {
     return null;
   }
 }
 
-function scheduleOf(job: Job): CronSchedule {
-  const key = `${job.timezone ?? ""}\n${job.schedule}`;
-  let schedule = schedules.get(key);
-  if (schedule === undefined) {
-    schedule = parseCron(job.schedule, job.timezone ? { timezone: job.timezone } : {});
-    if (schedules.size >= MAX_SCHEDULES) schedules.clear();
-    schedules.set(key, schedule);
-  }
-  return schedule;
+/** The job's first time after `at` by its schedule, ms; null if none or unreadable. */
+function nextAfter(schedule: CronSchedule | null, at: number): number | null {
+  return schedule?.next(new Date(at))?.getTime() ?? null;
 }
 
 /**
@@ -70,34 +50,42 @@ function scheduleOf(job: Job): CronSchedule {
  *
  * A scheduled job is late when the first run due after its last reported run (or,
  * if it never ran, its first run after koid sent its job list) has not been
- * reported within {@linkcode LATE_GRACE_MS}: koid is down, the machine is off,
- * or the link is cut.
+ * reported within the grace ({@linkcode LATE_GRACE_MS} unless given): koid is
+ * down, the machine is off, or the link is cut.
  *
  * @param job The job, as koid sent it.
  * @param lastRun Its newest run, or null.
  * @param now The current instant, ms since the epoch.
+ * @param graceMs How long after its due time a run may take to be reported
+ * (the dashboard's `missedGraceSeconds`).
  * @returns Description, due time, next run, state, and when these change by time alone.
  */
-export function viewJob(job: Job, lastRun: Run | null, now: number): JobView {
+export function viewJob(
+  job: Job,
+  lastRun: Run | null,
+  now: number,
+  graceMs: number = LATE_GRACE_MS,
+): JobView {
   let description = descriptions.get(job.schedule);
   if (description === undefined) {
     description = describeSchedule(job.schedule);
-    if (descriptions.size >= MAX_SCHEDULES) descriptions.clear();
+    if (descriptions.size >= MAX_DESCRIPTIONS) descriptions.clear();
     descriptions.set(job.schedule, description);
   }
   let due: number | null = null;
   let nextRun: number | null = null;
-  if (!job.schedule.startsWith("@manual") && job.schedule !== "@reboot") {
-    nextRun = nextAfter(job, now);
+  const schedule = listedJobSchedule(job);
+  if (schedule !== null) {
+    nextRun = nextAfter(schedule, now);
     if (lastRun === null) {
       const first = job.next[0] === undefined ? NaN : Date.parse(job.next[0]);
       due = Number.isNaN(first) ? null : first;
     } else {
-      due = nextAfter(job, lastRun.scheduledFor ?? lastRun.startedAt);
+      due = nextAfter(schedule, lastRun.scheduledFor ?? lastRun.startedAt);
     }
   }
-  const late = due !== null && due <= now - LATE_GRACE_MS;
-  const lateAt = due === null || late ? null : due + LATE_GRACE_MS;
+  const late = due !== null && due <= now - graceMs;
+  const lateAt = due === null || late ? null : due + graceMs;
   const refreshAt = nextRun === null || lateAt === null
     ? nextRun ?? lateAt
     : Math.min(nextRun, lateAt);

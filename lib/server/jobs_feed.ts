@@ -10,8 +10,9 @@
  *   `stale=h1,h2` come again whole (the page names those whose jobs' `refreshAt`
  *   has passed). Unchanged, it is a 304 when `If-None-Match` names the cursor.
  *
- * Which hosts are connected is a matter of time (a host goes quiet by not calling),
- * so it is read from every host's last call; each instance does so once per
+ * Which hosts are connected, and which silent (quiet for the dashboard's
+ * `hostSilentSeconds`), is a matter of time (a host goes quiet by not calling), so
+ * it is read from every host's last call; each instance does so once per
  * dashboard per {@linkcode CONNECTION_STEP_MS}, for the state at the step's start.
  * A refresh then reads two keys of the store, whatever the number of jobs and hosts.
  *
@@ -20,12 +21,25 @@
 
 import { FieldError, parseHostName } from "../protocol/schema.ts";
 import { base64url } from "../protocol/keys.ts";
+import type {
+  HostInfo,
+  HostState,
+  JobChanges,
+  JobRow,
+  JobWithLastRun,
+  Settings,
+} from "../protocol/wire.ts";
 import { ifNoneMatch, jsonResponse, notModified } from "./http.ts";
 import { viewJob } from "./job_view.ts";
-import type { DashboardStore, HostInfo, JobWithLastRun } from "./store.ts";
+import type { Dashboard, DashboardStore } from "./store.ts";
 
-/** A host as the page shows it: connected while it polls. */
-export type HostView = HostInfo & { connected: boolean };
+/** When a host counts as connected, and when as silent, ms. */
+export interface HostLimits {
+  /** A host is connected while its last call is at most this old. */
+  connectedMs: number;
+  /** A host is silent once its last call is at least this old (`hostSilentSeconds`). */
+  silentMs: number;
+}
 
 /** How a jobs answer is made. */
 export interface JobsFeed {
@@ -83,29 +97,47 @@ export const MAX_STALE_HOSTS = 1000;
 const CURSOR = /^(0|[0-9a-f]{20})\.([A-Za-z0-9_-]{16})$/;
 
 /**
- * Hosts with whether each is connected.
+ * Hosts with whether each is connected and whether silent.
  *
  * @param hosts The hosts as stored.
  * @param now The current instant, ms.
- * @param withinMs How recent a host's last call must be.
- * @returns The hosts, each with `connected`.
+ * @param limits When a host is connected, and when silent.
+ * @returns The hosts, each with `connected` and `silent`.
+ *
+ * @example Heard from 40 s ago: neither connected nor yet silent
+ * ```ts
+ * import { hostStates } from "./jobs_feed.ts";
+ *
+ * const host = { host: "web1", lastSeenAt: 0, jobCount: 1, jobListRefused: null };
+ * const [state] = hostStates([host], 40_000, { connectedMs: 35_000, silentMs: 300_000 });
+ * if (state!.connected || state!.silent) throw new Error(JSON.stringify(state));
+ * ```
  */
-export function connectedHosts(
+export function hostStates(
   hosts: readonly HostInfo[],
   now: number,
-  withinMs: number,
-): HostView[] {
-  return hosts.map((info) => ({
-    ...info,
-    connected: info.lastSeenAt !== null && now - info.lastSeenAt <= withinMs,
-  }));
+  limits: HostLimits,
+): HostState[] {
+  return hosts.map((info) => ({ ...info, ...hostState(info.lastSeenAt, now, limits) }));
+}
+
+/** Whether a host last heard from at `lastSeenAt` is connected, and whether silent, at `now`. */
+function hostState(
+  lastSeenAt: number | null,
+  now: number,
+  limits: HostLimits,
+): { connected: boolean; silent: boolean } {
+  return {
+    connected: lastSeenAt !== null && now - lastSeenAt <= limits.connectedMs,
+    silent: lastSeenAt !== null && now - lastSeenAt >= limits.silentMs,
+  };
 }
 
 /**
  * Answers `GET /api/d/{id}/jobs` (see the module's summary).
  *
  * @param feed The store and clock.
- * @param id The dashboard, authenticated.
+ * @param dashboard The dashboard, authenticated, with its settings as just read.
  * @param request The request, for `If-None-Match`.
  * @param query Its query: `since` and `stale`.
  * @returns The response: 200 or 304.
@@ -113,18 +145,20 @@ export function connectedHosts(
  */
 export async function jobsAnswer(
   feed: JobsFeed,
-  id: string,
+  dashboard: Pick<Dashboard, "id" | "settings">,
   request: Request,
   query: URLSearchParams,
 ): Promise<Response> {
+  const { id, settings } = dashboard;
   const since = query.get("since");
   const known = ifNoneMatch(request.headers.get("if-none-match"));
-  if (since === null) return await allJobs(feed, id, known);
+  if (since === null) return await allJobs(feed, id, settings, known);
   const cursor = since === "0" ? null : CURSOR.exec(since);
   if (since !== "0" && cursor === null) {
     throw new FieldError("since", "must be 0 or the cursor of an earlier answer", since);
   }
   const stale = parseStale(query.get("stale"));
+  const silentMs = settings.hostSilentSeconds * 1000;
   const [stamp, { digest: connections, at: connectedAt }] = await Promise.all([
     feed.store.viewStamp(id),
     feed.connections.digest(feed, id),
@@ -134,9 +168,8 @@ export async function jobsAnswer(
   const sinceStamp = cursor?.[1];
   if (next === since && stale.length === 0) {
     if (known.includes(next)) return notModified(`"${next}"`);
-    return jsonResponse(200, { cursor: next, full: false, jobs: [], replaced: [], hosts: null }, {
-      etag: `"${next}"`,
-    });
+    const same: JobChanges = { cursor: next, full: false, jobs: [], replaced: [], hosts: null };
+    return jsonResponse(200, same, { etag: `"${next}"` });
   }
   // A cursor from a store that was since replaced (or made up) gets everything.
   const full = sinceStamp === undefined || sinceStamp > stamp;
@@ -154,17 +187,28 @@ export async function jobsAnswer(
   );
   const hostsChanged = full || changes.hosts.length > 0 || cursor?.[2] !== connections;
   const hosts = hostsChanged
-    ? connectedHosts(await feed.store.listHosts(id), connectedAt, feed.connectedWithinMs)
+    ? hostStates(await feed.store.listHosts(id), connectedAt, {
+      connectedMs: feed.connectedWithinMs,
+      silentMs,
+    })
     : null;
-  return jsonResponse(
-    200,
-    { cursor: next, full, jobs: withViews(jobs, time), replaced: full ? [] : replaced, hosts },
-    { etag: `"${next}"` },
-  );
+  const answer: JobChanges = {
+    cursor: next,
+    full,
+    jobs: withViews(jobs, time, settings),
+    replaced: full ? [] : replaced,
+    hosts,
+  };
+  return jsonResponse(200, answer, { etag: `"${next}"` });
 }
 
 /** Every job; 304 while the stamp holds and no job's view has changed with time. */
-async function allJobs(feed: JobsFeed, id: string, known: string[]): Promise<Response> {
+async function allJobs(
+  feed: JobsFeed,
+  id: string,
+  settings: Settings,
+  known: string[],
+): Promise<Response> {
   const stamp = await feed.store.viewStamp(id);
   const time = feed.now();
   for (const tag of known) {
@@ -173,7 +217,7 @@ async function allJobs(feed: JobsFeed, id: string, known: string[]): Promise<Res
       return notModified(`"${tag}"`);
     }
   }
-  const jobs = withViews(await feed.store.listJobs(id), time);
+  const jobs = withViews(await feed.store.listJobs(id), time, settings);
   const until = jobs.reduce(
     (soonest, job) =>
       job.refreshAt === null ? soonest : Math.min(soonest, Date.parse(job.refreshAt)),
@@ -183,8 +227,14 @@ async function allJobs(feed: JobsFeed, id: string, known: string[]): Promise<Res
   return jsonResponse(200, { jobs }, { etag });
 }
 
-function withViews(jobs: readonly JobWithLastRun[], time: number) {
-  return jobs.map((job) => ({ ...job, ...viewJob(job, job.lastRun, time) }));
+/** The jobs with their views, as the dashboard's grace makes them. */
+function withViews(
+  jobs: readonly JobWithLastRun[],
+  time: number,
+  settings: Settings,
+): JobRow[] {
+  const graceMs = settings.missedGraceSeconds * 1000;
+  return jobs.map((job) => ({ ...job, ...viewJob(job, job.lastRun, time, graceMs) }));
 }
 
 function parseStale(value: string | null): string[] {

@@ -6,13 +6,14 @@
  * @module
  */
 
+import { Wakeup } from "../wakeup.ts";
+
 /**
- * One registration on a key. It is registered when created, so a notification
- * sent between creating it and calling {@linkcode Waiter.wait} is not lost.
+ * One registration on a key: a {@linkcode Wakeup} registered when created, so a
+ * notification sent between creating it and calling {@linkcode Wakeup.wait} is
+ * not lost.
  */
-export class Waiter {
-  #notified = false;
-  #wake: (() => void) | null = null;
+export class Waiter extends Wakeup {
   readonly #release: () => void;
 
   /**
@@ -21,36 +22,8 @@ export class Waiter {
    * @param release Removes this waiter from its notifier; called by {@linkcode close}.
    */
   constructor(release: () => void) {
+    super();
     this.#release = release;
-  }
-
-  /** Marks the waiter notified and ends a pending {@linkcode wait}. */
-  wake(): void {
-    this.#notified = true;
-    this.#wake?.();
-  }
-
-  /**
-   * Waits until notified, until `ms` have passed, or until `signal` aborts.
-   *
-   * @param ms The most milliseconds to wait.
-   * @param signal Ends the wait early when aborted.
-   * @returns True when notified (now or before the call), false on timeout or abort.
-   */
-  wait(ms: number, signal?: AbortSignal): Promise<boolean> {
-    if (this.#notified) return Promise.resolve(true);
-    if (signal?.aborted || ms <= 0) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", done);
-        this.#wake = null;
-        resolve(this.#notified);
-      };
-      const timer = setTimeout(done, ms);
-      signal?.addEventListener("abort", done);
-      this.#wake = done;
-    });
   }
 
   /** Unregisters the waiter. */
@@ -110,7 +83,7 @@ export class Notifier {
   notify(key: string): number {
     const waiters = this.#waiters.get(key);
     if (waiters === undefined) return 0;
-    for (const waiter of waiters) waiter.wake();
+    for (const waiter of waiters) waiter.notify();
     return waiters.size;
   }
 

@@ -7,7 +7,8 @@
  */
 
 import { Notifier } from "./notify.ts";
-import type { ClaimedManual, DashboardStore } from "./store.ts";
+import type { ClaimedManual } from "../protocol/wire.ts";
+import type { DashboardStore } from "./store.ts";
 
 /** Long-polls for manual runs, over one store. */
 export class ManualPoller {

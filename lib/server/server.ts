@@ -8,13 +8,12 @@
 
 import { fromBase64url, hashApiKey, timingSafeEqual } from "../protocol/keys.ts";
 import { errorResponse, HttpError, jsonResponse, noContent, readJsonBody } from "./http.ts";
-import { connectedHosts, ConnectionDigests, jobsAnswer, type JobsFeed } from "./jobs_feed.ts";
+import { ConnectionDigests, hostStates, jobsAnswer, type JobsFeed } from "./jobs_feed.ts";
 import { dashboardPage, homePage, pageFileResponse } from "../page/page.ts";
+import { Periodic } from "./periodic.ts";
 import { ManualPoller } from "./poll.ts";
 import {
-  DASHBOARD_ID,
   FieldError,
-  MAX_JOB_LIST_BYTES,
   parseHostName,
   parseJobList,
   parseManualRequest,
@@ -25,13 +24,17 @@ import {
   parseToken,
 } from "../protocol/schema.ts";
 import { type Dashboard, DashboardStore } from "./store.ts";
+import { AlertEngine } from "./alerts/engine.ts";
+import { alertRoutes } from "./alerts/routes.ts";
+import type { Resolver } from "./alerts/destination.ts";
+import {
+  BODY_LIMIT,
+  DASHBOARD_ID,
+  LARGE_BODY_LIMIT,
+  MAX_JOB_LIST_BYTES,
+  MAX_WAIT_SECONDS,
+} from "../protocol/wire.ts";
 
-/** The largest body of most calls. */
-export const BODY_LIMIT = 1024 * 1024;
-/** The largest body of a batch of reports. (A job list may take `MAX_JOB_LIST_BYTES`.) */
-export const LARGE_BODY_LIMIT = 8 * 1024 * 1024;
-/** The longest long-poll, in seconds. */
-export const MAX_WAIT_SECONDS = 25;
 /**
  * A host is connected while it polls for manual runs: koid starts a long-poll
  * at least every {@linkcode MAX_WAIT_SECONDS}, so a host unheard of for longer,
@@ -51,10 +54,30 @@ export interface ServerOptions {
   now?: () => number;
   /** How often waiting long-polls look at the store for runs queued elsewhere. Default 1000. */
   recheckMs?: number;
-  /** How often old runs are pruned, ms; 0 never. Default hourly, and once at start. */
+  /** How often old runs (and alerts) are pruned, ms; 0 never. Default hourly, and once at start. */
   pruneEveryMs?: number;
   /** Where log lines go. Default stderr, prefixed `dashboard: `. */
   log?: (line: string) => void;
+  /** How alerts are found and sent. */
+  alerts?: AlertOptions;
+}
+
+/** How alerts are found and sent. */
+export interface AlertOptions {
+  /** Whether webhooks and SMTP servers may be at private, loopback or link-local addresses. */
+  allowPrivateDestinations?: boolean;
+  /** The server's public address (`https://dash.example`), for the links in alerts. */
+  publicUrl?: string | null;
+  /** Extra root certificates for HTTPS and SMTP over TLS, PEM. */
+  caCerts?: readonly string[];
+  /** How often to look for missed runs and silent hosts, ms; 0 never. Default 10 s. */
+  checkEveryMs?: number;
+  /** How often to look at the queue of deliveries, ms; 0 never. Default 2 s. */
+  deliverEveryMs?: number;
+  /** A delivery's time limit, ms. Default 20 s. */
+  deliveryTimeoutMs?: number;
+  /** Resolves destination names; default Deno.resolveDns. */
+  resolve?: Resolver;
 }
 
 /** A running server. */
@@ -67,7 +90,8 @@ export interface DashboardServer {
   shutdown(): Promise<void>;
 }
 
-interface Context {
+/** What a route's handler gets. */
+export interface Context {
   request: Request;
   url: URL;
   params: Record<string, string>;
@@ -76,9 +100,11 @@ interface Context {
   signal: AbortSignal;
 }
 
-type Handler = (context: Context) => Promise<Response>;
+/** A route's handler for one method. */
+export type Handler = (context: Context) => Promise<Response>;
 
-interface Route {
+/** A route: its path, whether it needs the dashboard's key, and its handlers. */
+export interface Route {
   /** Segments; `:name` matches any one segment. */
   path: string;
   /** Whether the call is under `/api/d/{id}` and needs the dashboard's key. */
@@ -116,13 +142,32 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
   const store = new DashboardStore(options.kv, options.now);
   const poller = new ManualPoller(store, options.recheckMs ?? 1000, log);
   const stopping = new AbortController();
-  const feed = {
+  const now = options.now ?? Date.now;
+  const alertOptions = options.alerts ?? {};
+  const engine = new AlertEngine({
+    kv: options.kv,
     store,
-    now: options.now ?? Date.now,
+    now,
+    log,
+    connectedMs: CONNECTED_WITHIN_MS,
+    pruneEveryMs: options.pruneEveryMs ?? 3_600_000,
+    ...alertOptions,
+  });
+  const feed: JobsFeed = {
+    store,
+    now,
     connectedWithinMs: CONNECTED_WITHIN_MS,
     connections: new ConnectionDigests(),
   };
-  const routes = apiRoutes(poller, feed);
+  const routes = [
+    ...apiRoutes(poller, engine, feed),
+    ...alertRoutes({
+      engine,
+      now,
+      allowPrivateDestinations: alertOptions.allowPrivateDestinations ?? false,
+      publicUrl: alertOptions.publicUrl ?? null,
+    }),
+  ];
 
   const handler = async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
@@ -174,6 +219,7 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
       log(`cannot prune old runs: ${(error as Error).message}`);
     }
   });
+  engine.start();
   const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
   let stopped: Promise<void> | undefined;
   return {
@@ -185,6 +231,7 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
         await server.shutdown();
         await poller.close();
         await pruner.stop();
+        await engine.stop();
       })();
       return stopped;
     },
@@ -192,7 +239,7 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
 }
 
 /** The API's routes, the two pages, and the files the pages load. */
-function apiRoutes(poller: ManualPoller, feed: JobsFeed): Route[] {
+function apiRoutes(poller: ManualPoller, engine: AlertEngine, feed: JobsFeed): Route[] {
   const { store, now } = feed;
   const host = (context: Context) => parseHostName(context.params.host!);
   return [
@@ -242,11 +289,15 @@ function apiRoutes(poller: ManualPoller, feed: JobsFeed): Route[] {
       methods: {
         async GET({ dashboard }) {
           const { id, createdAt, settings } = dashboard;
-          const hosts = connectedHosts(await store.listHosts(id), now(), CONNECTED_WITHIN_MS);
+          const hosts = hostStates(await store.listHosts(id), now(), {
+            connectedMs: CONNECTED_WITHIN_MS,
+            silentMs: settings.hostSilentSeconds * 1000,
+          });
           return jsonResponse(200, { id, createdAt, settings, hosts });
         },
         async DELETE({ dashboard }) {
           await store.deleteDashboard(dashboard.id);
+          await engine.alerts.forgetDashboard(dashboard.id);
           return noContent();
         },
       },
@@ -289,7 +340,7 @@ function apiRoutes(poller: ManualPoller, feed: JobsFeed): Route[] {
       auth: true,
       methods: {
         GET: ({ request, url, dashboard }) =>
-          jobsAnswer(feed, dashboard.id, request, url.searchParams),
+          jobsAnswer(feed, dashboard, request, url.searchParams),
       },
     },
     {
@@ -300,9 +351,11 @@ function apiRoutes(poller: ManualPoller, feed: JobsFeed): Route[] {
           const name = host(context);
           const reports = parseReports(await readJsonBody(context.request, LARGE_BODY_LIMIT));
           const { id, settings } = context.dashboard;
-          return jsonResponse(200, {
-            accepted: await store.applyReports(id, name, reports, settings),
-          });
+          const accepted = await store.applyReports(id, name, reports, settings);
+          // Before the answer: koid sends the batch again until answered, so no end is
+          // stored without its alert raised.
+          await engine.reportsStored(id, name, reports);
+          return jsonResponse(200, { accepted });
         },
       },
     },
@@ -468,34 +521,4 @@ async function authenticate(
   const matches = timingSafeEqual(given, expected ?? NO_HASH);
   if (dashboard === null || expected === null || key === "" || !matches) throw unauthorized();
   return dashboard;
-}
-
-/** Runs a task now and then every `everyMs`, one run at a time; `everyMs` 0 never. */
-class Periodic {
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #running: Promise<void> | null = null;
-  #stopped = false;
-  readonly #everyMs: number;
-  readonly #task: () => Promise<void>;
-
-  constructor(everyMs: number, task: () => Promise<void>) {
-    this.#everyMs = everyMs;
-    this.#task = task;
-    if (everyMs > 0) this.#schedule(0);
-  }
-
-  #schedule(delay: number): void {
-    this.#timer = setTimeout(() => {
-      this.#running = this.#task().finally(() => {
-        this.#running = null;
-        if (!this.#stopped) this.#schedule(this.#everyMs);
-      });
-    }, delay);
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#running;
-  }
 }

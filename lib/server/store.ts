@@ -1,9 +1,10 @@
 /**
  * Everything the dashboard server keeps, in Deno KV: dashboards, hosts, job
  * lists, runs and their output, and manual runs. This module is the only one that
- * touches KV. Every key is `[kind, dashboardId, ...]`, so one dashboard's data is
- * found, and deleted, by its id, and every call made for a dashboard reads and
- * writes only keys with its id.
+ * touches KV, but for the keys of alerts (`alerts/alert_store.ts`). Every key is
+ * `[kind, dashboardId, ...]`, so one dashboard's data is found, and deleted, by
+ * its id, and every call made for a dashboard reads and writes only keys with
+ * its id.
  *
  * | key                                             | value                                    |
  * | ----------------------------------------------- | ---------------------------------------- |
@@ -25,6 +26,7 @@
  * | `["viewRev", id]`                               | null: the jobs view's newest change      |
  * | `["hostViewRev", id, host]`                     | null: a host's newest change in it       |
  * | `["jobViewRev", id, host, tag]`                 | null: a job's (tag `""`: the whole list) |
+ * | `["alert…", id, …]`                             | alerts' own: see `alerts/alert_store.ts` |
  *
  * The jobs view (every job with its newest run, and the hosts) changes with a job
  * list, a refusal of one, a run's start or end, and the deletion of a job's newest
@@ -47,20 +49,26 @@
  */
 
 import { base64url } from "../protocol/keys.ts";
-import type { OutputStream } from "../runs/output.ts";
-import { addSeq, capChunks, charBoundary, hasSeq, type SeqRanges, splitBytes } from "./chunks.ts";
+import { ALERT_KEY_KINDS } from "./alerts/alert_store.ts";
+import { capChunks, charBoundary, type OutputStream } from "../output_cap.ts";
+import { addSeq, hasSeq, type SeqRanges, splitBytes } from "./chunks.ts";
+import { parseArgValues } from "../protocol/schema.ts";
 import {
   type ArgValues,
+  type ClaimedManual,
   DEFAULT_SETTINGS,
+  type HostInfo,
   type Job,
+  type JobListRefused,
+  type JobWithLastRun,
   type ManualRequest,
   type ManualRun,
-  parseArgValues,
+  type OutputRecord,
   type Report,
   type Run,
   type RunStartInfo,
   type Settings,
-} from "../protocol/schema.ts";
+} from "../protocol/wire.ts";
 
 /** Every kind of key; a dashboard's data is every key `[kind, id, ...]`. */
 export const KEY_KINDS = [
@@ -83,6 +91,7 @@ export const KEY_KINDS = [
   "viewRev",
   "hostViewRev",
   "jobViewRev",
+  ...ALERT_KEY_KINDS,
 ] as const;
 
 const DAY_MS = 86_400_000;
@@ -112,30 +121,6 @@ export interface Dashboard {
   settings: Settings;
 }
 
-/** A host of a dashboard. */
-export interface HostInfo {
-  host: string;
-  /** The last call from this host, ms; null if it only ever had jobs listed. */
-  lastSeenAt: number | null;
-  jobCount: number;
-  /**
-   * When and why the server refused the host's last job list, so the list it
-   * shows is out of date; null when it took the last one.
-   */
-  jobListRefused: JobListRefused | null;
-}
-
-/** A job list the server refused. */
-export interface JobListRefused {
-  /** When, ms since the epoch. */
-  at: number;
-  /** Why: the error the server answered with. */
-  reason: string;
-}
-
-/** A job with its host and its newest run. */
-export type JobWithLastRun = Job & { host: string; lastRun: Run | null };
-
 /** Which jobs to read: whole hosts, and single jobs. */
 export interface JobSelection {
   hosts: readonly string[];
@@ -148,20 +133,6 @@ export interface ViewChanges {
   hosts: string[];
   /** Jobs, on other hosts, whose newest run changed. */
   jobs: { host: string; tag: string }[];
-}
-
-/** A chunk of a run's output, as the API shows it. */
-export interface OutputRecord {
-  seq: number;
-  stream: OutputStream;
-  text: string;
-}
-
-/** A manual run handed to its host. */
-export interface ClaimedManual {
-  manualId: string;
-  payload: string;
-  signature: string;
 }
 
 /** Which of a job's manual runs to list. */
@@ -375,7 +346,9 @@ export class DashboardStore {
    */
   async getDashboard(id: string): Promise<Dashboard | null> {
     const entry = await this.#kv.get<DashboardRecord>(["dash", id]);
-    return entry.value === null ? null : { id, ...entry.value };
+    if (entry.value === null) return null;
+    // A dashboard stored before a setting existed has its default.
+    return { id, ...entry.value, settings: { ...DEFAULT_SETTINGS, ...entry.value.settings } };
   }
 
   /**
@@ -401,7 +374,7 @@ export class DashboardStore {
     return this.#transact("update the settings", async () => {
       const entry = await this.#kv.get<DashboardRecord>(["dash", id]);
       if (entry.value === null) return { value: null };
-      const settings = { ...entry.value.settings, ...patch };
+      const settings = { ...DEFAULT_SETTINGS, ...entry.value.settings, ...patch };
       const result = await this.#kv.atomic().check(entry)
         .set(entry.key, { ...entry.value, settings }).commit();
       return result.ok ? { value: settings } : null;
@@ -1223,6 +1196,32 @@ export class DashboardStore {
       writes.push({ key: ["manualByJob", id, host, tag, queuedAt, entry.value.id] });
     }
     await this.#write(writes);
+  }
+
+  /**
+   * Every dashboard.
+   *
+   * @returns The dashboards, by id.
+   */
+  async listDashboards(): Promise<Dashboard[]> {
+    const dashboards: Dashboard[] = [];
+    for await (const entry of this.#kv.list<DashboardRecord>({ prefix: ["dash"] })) {
+      const settings = { ...DEFAULT_SETTINGS, ...entry.value.settings };
+      dashboards.push({ id: entry.key[1] as string, ...entry.value, settings });
+    }
+    return dashboards;
+  }
+
+  /**
+   * Runs by id, as the API shows them; those not found are left out.
+   *
+   * @param id The dashboard id.
+   * @param runIds The runs.
+   * @returns The runs found, in the order asked, each once.
+   */
+  async getRuns(id: string, runIds: readonly string[]): Promise<Run[]> {
+    const runs = await this.#getRuns(id, runIds);
+    return [...runs.values()].map(publicRun);
   }
 
   /** Applies every dashboard's age limit ({@linkcode pruneDashboard}). */

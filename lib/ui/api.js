@@ -8,23 +8,17 @@
  * @module
  */
 
-/** @typedef {import("../protocol/schema.ts").Run} Run */
-/** @typedef {import("../protocol/schema.ts").ManualRun} ManualRun */
-/** @typedef {import("../protocol/schema.ts").Settings} Settings */
-/** @typedef {import("../server/store.ts").HostInfo & { connected: boolean }} HostInfo */
-/** @typedef {import("../server/store.ts").OutputRecord} OutputRecord */
-/** @typedef {import("../server/job_view.ts").JobView} JobView */
-/** @typedef {import("../server/store.ts").JobWithLastRun & JobView} JobRow A job as the jobs call lists it. */
-/**
- * What changed in the jobs since a cursor (`GET /jobs?since=`; see the README's API).
- *
- * @typedef {object} JobChanges
- * @property {string} cursor The cursor for the next call.
- * @property {boolean} full Whether `jobs` is every job.
- * @property {JobRow[]} jobs The jobs that changed.
- * @property {string[]} replaced Hosts whose every job is in `jobs`: their others are gone.
- * @property {HostInfo[] | null} hosts Every host, when they changed; else null.
- */
+/** @typedef {import("../protocol/wire.ts").Run} Run */
+/** @typedef {import("../protocol/wire.ts").ManualRun} ManualRun */
+/** @typedef {import("../protocol/wire.ts").Settings} Settings */
+/** @typedef {import("../protocol/wire.ts").HostState} HostInfo */
+/** @typedef {import("../protocol/alerts.ts").PublicChannel} Channel */
+/** @typedef {import("../protocol/alerts.ts").PublicAlert} Alert */
+/** @typedef {import("../protocol/alerts.ts").Mute} Mute */
+/** @typedef {import("../protocol/wire.ts").OutputRecord} OutputRecord */
+/** @typedef {import("../protocol/wire.ts").JobView} JobView */
+/** @typedef {import("../protocol/wire.ts").JobRow} JobRow A job as the jobs call lists it. */
+/** @typedef {import("../protocol/wire.ts").JobChanges} JobChanges What changed in the jobs since a cursor. */
 
 /** A call the server refused or could not answer. */
 export class ApiError extends Error {
@@ -84,7 +78,8 @@ export class Api {
       if (options.signal?.aborted) throw error;
       throw new ApiError("Cannot reach the dashboard server", null);
     }
-    if (response.status === 304) return null;
+    // 304: the page's answer holds; 204: nothing to say.
+    if (response.status === 304 || response.status === 204) return null;
     /** @type {any} */
     let body = null;
     try {
@@ -188,6 +183,91 @@ export class Api {
    */
   async cancelManual(manualId) {
     return (await this.call("DELETE", `/manual/${encodeURIComponent(manualId)}`)).manual;
+  }
+
+  /**
+   * Changes some of the dashboard's settings.
+   *
+   * @param {Partial<Settings>} patch The settings to change.
+   * @returns {Promise<Settings>} All the settings after the change.
+   */
+  async patchSettings(patch) {
+    return (await this.call("PATCH", "/settings", { body: patch })).settings;
+  }
+
+  /**
+   * Where alerts go.
+   *
+   * @param {AbortSignal} [signal] Cancels the call.
+   * @returns {Promise<Channel[]>}
+   */
+  async channels(signal) {
+    return (await this.call("GET", "/channels", signal ? { signal } : {})).channels;
+  }
+
+  /**
+   * Adds a channel: `{kind, url}`, or `{kind: "email", to, smtp}`.
+   *
+   * @param {Record<string, unknown>} channel The channel, as the API takes it.
+   * @returns {Promise<Channel>} The channel added.
+   */
+  async addChannel(channel) {
+    return (await this.call("POST", "/channels", { body: channel })).channel;
+  }
+
+  /**
+   * Removes a channel.
+   *
+   * @param {string} channelId The channel.
+   * @returns {Promise<void>}
+   */
+  async removeChannel(channelId) {
+    await this.call("DELETE", `/channels/${encodeURIComponent(channelId)}`);
+  }
+
+  /**
+   * Sends a test alert to a channel.
+   *
+   * @param {string} channelId The channel.
+   * @returns {Promise<Alert>} The test alert, its delivery to come.
+   */
+  async testChannel(channelId) {
+    return (await this.call("POST", `/channels/${encodeURIComponent(channelId)}/test`)).alert;
+  }
+
+  /**
+   * The alerts raised, newest first, with each channel's delivery.
+   *
+   * @param {AbortSignal} [signal] Cancels the call.
+   * @returns {Promise<Alert[]>}
+   */
+  async alerts(signal) {
+    return (await this.call("GET", "/alerts", signal ? { signal } : {})).alerts;
+  }
+
+  /**
+   * The machines and jobs whose alerts are muted.
+   *
+   * @param {AbortSignal} [signal] Cancels the call.
+   * @returns {Promise<Mute[]>}
+   */
+  async mutes(signal) {
+    return (await this.call("GET", "/mutes", signal ? { signal } : {})).mutes;
+  }
+
+  /**
+   * Mutes or unmutes a machine's alerts (`tag` null) or a job's.
+   *
+   * @param {string} host The machine.
+   * @param {string | null} tag The job, or null for all of the machine's.
+   * @param {boolean} muted Whether to mute.
+   * @returns {Promise<void>}
+   */
+  async setMute(host, tag, muted) {
+    const path = `/mutes/${encodeURIComponent(host)}${
+      tag === null ? "" : `/${encodeURIComponent(tag)}`
+    }`;
+    await this.call(muted ? "PUT" : "DELETE", path);
   }
 
   /**

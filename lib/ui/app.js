@@ -3,11 +3,12 @@
  * The dashboard page's entry: signing in (the keys derived here, from the
  * password typed here, with the same code `koitab` uses; kept for the tab, or on
  * the device when asked), signing out, and the views behind `#/…` addresses: the
- * jobs, a job's page, a run's page.
+ * jobs, a job's page, a run's page, the alerts.
  *
  * @module
  */
 
+import { showAlerts } from "./alerts.js";
 import { Api, ApiError } from "./api.js";
 import { h } from "./dom.js";
 import { viewerZone, zoneOffset } from "./format.js";
@@ -289,7 +290,12 @@ function enter(api, kept) {
     () => signOut("Signed out: this browser no longer holds anything that lets it in."),
   );
   session.replaceChildren(
-    h("nav", { "aria-label": "Main" }, h("a", { href: "#/" }, "Jobs")),
+    h(
+      "nav",
+      { "aria-label": "Main" },
+      h("a", { href: "#/" }, "Jobs"),
+      h("a", { href: "#/alerts" }, "Alerts"),
+    ),
     signOutButton,
   );
   const zone = viewerZone();
@@ -340,6 +346,8 @@ function route() {
     showJob(context, /** @type {string} */ (parts[1]), /** @type {string} */ (parts[2]));
   } else if (parts[0] === "run" && parts.length === 2) {
     showRun(context, /** @type {string} */ (parts[1]));
+  } else if (parts[0] === "alerts" && parts.length === 1) {
+    showAlerts(context);
   } else {
     setTitle("Not found");
     main.replaceChildren(

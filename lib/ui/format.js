@@ -7,8 +7,12 @@
  * @module
  */
 
-/** @typedef {import("../protocol/schema.ts").Run} Run */
-/** @typedef {import("../server/job_view.ts").JobState} JobState */
+import { argFromText } from "../protocol/arg_types.js";
+
+/** @typedef {import("../protocol/arg_types.js").ArgType} ArgType */
+/** @typedef {import("../protocol/arg_types.js").ArgValue} ArgValue */
+/** @typedef {import("../protocol/wire.ts").Run} Run */
+/** @typedef {import("../protocol/wire.ts").JobState} JobState */
 
 /**
  * A duration in words a person reads at a glance: `35 ms`, `4.2 s`, `12 s`,
@@ -205,22 +209,37 @@ export function argumentWords(args) {
 }
 
 /**
- * Reads the text of a whole-number field as koid will: an optional sign and
- * digits, within the safe-integer range (±9,007,199,254,740,991); else the
- * problem, in words for the field.
+ * Reads what was typed into an argument's field with the verdict every path
+ * gives the same text (`argFromText()`, shared with koid and `koitab`), and words
+ * a refusal for the field: `Type a whole number, such as 42`.
  *
- * @param {string} text The field's text.
- * @returns {{ value: number } | { problem: string }} The number, or what is wrong.
+ * @param {ArgType} type The argument's type.
+ * @param {string} text The field's text, as typed.
+ * @returns {{ value: ArgValue } | { problem: string }} The value, or what is wrong.
  */
-export function readWholeNumber(text) {
-  const trimmed = text.trim();
-  if (!/^[+-]?[0-9]+$/.test(trimmed)) return { problem: "Type a whole number, such as 42" };
-  const value = Number(trimmed);
-  if (Number.isSafeInteger(value)) return { value };
+export function readArgumentField(type, text) {
+  const verdict = argFromText(type, text);
+  if (verdict.ok) return { value: verdict.value };
   const limit = Number.MAX_SAFE_INTEGER.toLocaleString("en-US");
-  return {
-    problem: `Too ${value < 0 ? "small" : "big"}: type a whole number from -${limit} to ${limit}`,
-  };
+  switch (verdict.reason) {
+    case "range":
+      return {
+        problem: `Too ${
+          text.startsWith("-") ? "small" : "big"
+        }: type a whole number from -${limit} to ${limit}`,
+      };
+    case "type":
+      if (type === "bool") return { problem: "Choose yes or no" };
+      // The same verdict as everywhere (refused), with the reason in view.
+      if (text.trim() !== text && argFromText(type, text.trim()).ok) {
+        return { problem: "Remove the spaces around the number" };
+      }
+      return { problem: "Type a whole number, such as 42" };
+    default: {
+      const problem = verdict.problem.replace(/^is /, "");
+      return { problem: problem[0]?.toUpperCase() + problem.slice(1) };
+    }
+  }
 }
 
 /**

@@ -23,11 +23,12 @@ import { argumentList, badge, cell, jobLabel, jobZone } from "./jobs.js";
 import { ManualRunForm } from "./manual.js";
 import { runsPlot } from "./plot.js";
 import { every } from "./poll.js";
+import { scheduleKind } from "../protocol/job_kind.js";
 
 /** @typedef {import("./api.js").Api} Api */
 /** @typedef {import("./api.js").JobRow} JobRow */
-/** @typedef {import("../protocol/schema.ts").Run} Run */
-/** @typedef {import("../protocol/schema.ts").ManualRun} ManualRun */
+/** @typedef {import("../protocol/wire.ts").Run} Run */
+/** @typedef {import("../protocol/wire.ts").ManualRun} ManualRun */
 /** @typedef {import("./app.js").ViewContext} ViewContext */
 
 /** How often the page asks for new runs. */
@@ -347,10 +348,10 @@ export async function showJob(context, host, tag) {
       // The same job (tag and name) on every machine that offers it as a manual job now.
       const reference = job ?? jobs.find((candidate) => candidate.tag === tag);
       const twins = jobs.filter((candidate) =>
-        candidate.schedule === "@manual" && candidate.tag === tag &&
+        scheduleKind(candidate.schedule) === "manual" && candidate.tag === tag &&
         candidate.name === (reference?.name ?? candidate.name)
       );
-      if (form === null && job?.schedule === "@manual") {
+      if (form === null && job !== undefined && scheduleKind(job.schedule) === "manual") {
         form = new ManualRunForm({
           api,
           runKey: context.runKey,

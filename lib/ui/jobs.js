@@ -26,10 +26,11 @@ import {
 } from "./format.js";
 import { every } from "./poll.js";
 import { WindowedTable } from "./window.js";
+import { scheduleKind } from "../protocol/job_kind.js";
 
 /** @typedef {import("./api.js").JobRow} JobRow */
 /** @typedef {import("./api.js").HostInfo} HostInfo */
-/** @typedef {import("../server/job_view.ts").JobState} JobState */
+/** @typedef {import("../protocol/wire.ts").JobState} JobState */
 
 /** The glyph beside each state's word, so that colour is never the only sign. */
 const STATE_GLYPHS = /** @type {const} */ ({
@@ -109,16 +110,38 @@ export function jobHref(job) {
 }
 
 /**
- * The next-run cell's content.
+ * The next-run cell's content. A silent machine's job shows no next run (it
+ * will not run while nothing is heard from there) but that its machine is
+ * silent, and when the run it owes is or was due.
  *
  * @param {JobRow} job The job.
  * @param {number} now The current instant.
+ * @param {HostInfo | undefined} info Its machine.
  * @returns {(Node | string)[]}
  */
-function nextRun(job, now) {
-  if (job.schedule === "@manual") return [h("span", { class: "muted" }, "when started")];
-  if (job.schedule === "@reboot") {
+function nextRun(job, now, info) {
+  const kind = scheduleKind(job.schedule);
+  if (kind === "manual") return [h("span", { class: "muted" }, "when started")];
+  if (kind === "reboot") {
     return [h("span", { class: "muted" }, "at the next start-up")];
+  }
+  if (info?.silent && job.nextRun !== null) {
+    const due = job.due === null ? null : Date.parse(job.due);
+    const note = h("span", { class: "silent-note" }, "the machine is silent");
+    if (due === null) return [note];
+    const time = h("time", { datetime: new Date(due).toISOString() }, formatTime(due, now));
+    return [
+      note,
+      due <= now
+        ? h("span", { class: "relative" }, "was due ", time, `, ${formatRelative(due, now)}`)
+        : h(
+          "span",
+          { class: "relative" },
+          "due ",
+          time,
+          ` (${formatRelative(due, now)}), if it is back`,
+        ),
+    ];
   }
   if (job.nextRun === null) {
     return [h("span", { class: "muted" }, "never: the schedule names no date to come")];
@@ -187,9 +210,10 @@ const COLUMNS = ["Job", "Schedule", "Next run", "Last run", "Duration"];
  *
  * @param {JobRow} job The job.
  * @param {number} now The current instant.
+ * @param {HostInfo | undefined} info Its machine.
  * @returns {HTMLTableRowElement}
  */
-function jobRow(job, now) {
+function jobRow(job, now, info) {
   const label = jobLabel(job);
   const run = job.lastRun;
   const zone = jobZone(job, now);
@@ -204,7 +228,7 @@ function jobRow(job, now) {
         { href: jobHref(job), class: job.name === null ? "command" : null },
         label,
       ),
-      job.schedule === "@manual"
+      scheduleKind(job.schedule) === "manual"
         ? h(
           "a",
           { href: jobHref(job), class: "button small", "aria-label": `Run ${label}…` },
@@ -217,14 +241,14 @@ function jobRow(job, now) {
       h(
         "span",
         { class: "description" },
-        job.schedule === "@reboot"
+        scheduleKind(job.schedule) === "reboot"
           ? "at start-up (when Koi starts on the machine)"
           : job.description || job.schedule,
       ),
       zone === null ? null : h("span", { class: "zone" }, `${zone} time`),
       h("code", { class: "schedule" }, job.schedule),
     ),
-    cell("Next run", ...nextRun(job, now)),
+    cell("Next run", ...nextRun(job, now, info)),
     cell("Last run", ...lastRun(job, now)),
     cell(
       "Duration",
@@ -306,9 +330,9 @@ function hostRow(host, info, now) {
           ? "connected"
           : lastSeen === null
           ? "never connected"
-          : `not connected, last seen ${formatTime(lastSeen, now)} (${
-            formatRelative(lastSeen, now)
-          })`,
+          : `${info?.silent ? "silent" : "not connected"}, last seen ${
+            formatTime(lastSeen, now)
+          } (${formatRelative(lastSeen, now)})`,
       ),
     ),
   );
@@ -360,7 +384,7 @@ function jobGroups(jobs, hosts, clock) {
         { key: `host\n${host}`, build: () => hostRow(host, known.get(host), clock()) },
         ...(/** @type {JobRow[]} */ (byHost.get(host))).map((job) => ({
           key: `${job.host}/${job.tag}`,
-          build: () => jobRow(job, clock()),
+          build: () => jobRow(job, clock(), known.get(host)),
         })),
       ]),
     };

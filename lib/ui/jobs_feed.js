@@ -37,7 +37,7 @@ export class JobsFeed {
   #byHost = new Map();
   /** @type {JobRow[] | null} Every job by host and line; null until asked for again. */
   #sorted = null;
-  /** @type {HostInfo[]} */
+  /** @type {readonly HostInfo[]} */
   #hosts = [];
   /** @type {Map<string, number>} Each host's soonest `refreshAt`, ms. */
   #refreshAt = new Map();

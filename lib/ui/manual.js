@@ -12,17 +12,24 @@
 
 import { ApiError } from "./api.js";
 import { h } from "./dom.js";
-import { formatDuration, formatTime, readWholeNumber, runDuration, runOutcome } from "./format.js";
+import {
+  formatDuration,
+  formatTime,
+  readArgumentField,
+  runDuration,
+  runOutcome,
+} from "./format.js";
 import { argumentList } from "./jobs.js";
 import { followRun, OutputView } from "./output.js";
 import { sleep } from "./poll.js";
+import { argTypeLabel } from "../protocol/arg_types.js";
 import { payloadText, signRun } from "../protocol/signing.js";
 
 /** @typedef {import("./api.js").Api} Api */
 /** @typedef {import("./api.js").JobRow} JobRow */
-/** @typedef {import("../args.ts").ArgSpec} ArgSpec */
-/** @typedef {import("../protocol/schema.ts").ManualRun} ManualRun */
-/** @typedef {import("../protocol/schema.ts").Run} Run */
+/** @typedef {import("../protocol/arg_types.js").ArgSpec} ArgSpec */
+/** @typedef {import("../protocol/wire.ts").ManualRun} ManualRun */
+/** @typedef {import("../protocol/wire.ts").Run} Run */
 
 /** How often a queued run is asked about. */
 const MANUAL_POLL_MS = 500;
@@ -297,25 +304,27 @@ function argumentField(arg, id) {
         { class: "field check" },
         input,
         h("label", { for: id }, arg.name),
-        h("span", { class: "type" }, "yes or no"),
+        h("span", { class: "type" }, argTypeLabel(arg.type)),
       ),
       read: () => ({ value: input.checked, error: null }),
     };
   }
   const isInt = arg.type === "int";
+  // Text, not type=number, for whole numbers too: the browser would judge "+5",
+  // "1e3" or " 5" by its own rules, and round numbers past 2^53; the field takes
+  // the text as typed and gives it the verdict koid and koitab give it.
   const input = h("input", {
     id,
     name: arg.name,
-    type: isInt ? "number" : "text",
-    step: isInt ? 1 : null,
+    type: "text",
     inputmode: isInt ? "numeric" : null,
     value: hasDefault ? String(arg.default) : null,
     required: !hasDefault,
     autocomplete: "off",
-    spellcheck: isInt ? null : "false",
+    spellcheck: "false",
     "aria-describedby": messageId,
   });
-  const hint = isInt ? "whole number" : "text";
+  const hint = argTypeLabel(arg.type);
   /** @param {string | null} error */
   const mark = (error) => {
     message.textContent = error ?? "";
@@ -348,20 +357,19 @@ function argumentField(arg, id) {
       message,
     ),
     read() {
-      if (!isInt) {
-        if (!hasDefault && input.value === "") return { error: mark("Required: type a value") };
-        mark(null);
-        return { value: input.value, error: null };
+      if (input.value === "") {
+        if (!hasDefault) {
+          return {
+            error: mark(isInt ? "Required: type a whole number" : "Required: type a value"),
+          };
+        }
+        // An emptied whole number takes its default; an emptied text is the empty text.
+        if (isInt) return { error: mark(null) };
       }
-      if (input.validity.badInput) return { error: mark("Type a whole number, such as 42") };
-      if (input.value.trim() === "") {
-        if (hasDefault) return { error: mark(null) };
-        return { error: mark("Required: type a whole number") };
-      }
-      const number = readWholeNumber(input.value);
-      if ("problem" in number) return { error: mark(number.problem) };
+      const read = readArgumentField(arg.type, input.value);
+      if ("problem" in read) return { error: mark(read.problem) };
       mark(null);
-      return { value: number.value, error: null };
+      return { value: read.value, error: null };
     },
   };
 }

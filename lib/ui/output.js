@@ -16,8 +16,8 @@ import { h, srOnly } from "./dom.js";
 import { sleep } from "./poll.js";
 
 /** @typedef {import("./api.js").Api} Api */
-/** @typedef {import("../protocol/schema.ts").Run} Run */
-/** @typedef {import("../server/store.ts").OutputRecord} OutputRecord */
+/** @typedef {import("../protocol/wire.ts").Run} Run */
+/** @typedef {import("../protocol/wire.ts").OutputRecord} OutputRecord */
 
 /** How often a running job's output is asked for. */
 export const FOLLOW_MS = 1000;

@@ -12,7 +12,7 @@
 import { h, s } from "./dom.js";
 import { formatDuration, formatTime, runDuration, runOutcome } from "./format.js";
 
-/** @typedef {import("../protocol/schema.ts").Run} Run */
+/** @typedef {import("../protocol/wire.ts").Run} Run */
 
 const HEIGHT = 172;
 const TOP = 12;

@@ -19,7 +19,7 @@ import {
 import { argumentList, badge, jobHref } from "./jobs.js";
 import { followRun, OutputView } from "./output.js";
 
-/** @typedef {import("../protocol/schema.ts").Run} Run */
+/** @typedef {import("../protocol/wire.ts").Run} Run */
 /** @typedef {import("./app.js").ViewContext} ViewContext */
 
 /**

@@ -1,0 +1,1 @@
+console.log("pid", Deno.pid, new Date().toISOString());

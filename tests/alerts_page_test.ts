@@ -1,0 +1,149 @@
+/**
+ * The page's alerts in Chromium (through `_browser.ts`) against a real server:
+ * a webhook channel added from the page, "Send test" pressed, the test alert
+ * received by a local HTTP server and shown sent in the history; a machine
+ * muted from the page; and the jobs of a silent machine saying so under "Next
+ * run" instead of a time that will not come. No console error, no CSP
+ * violation. Skips, with a note, without Chromium.
+ *
+ * @module
+ */
+
+import { assert, assertEquals } from "./_assert.ts";
+import { Browser, chromiumInstalled, chromiumPath, waitForText } from "./_browser.ts";
+import { Receiver } from "./_receiver.ts";
+import { deriveKeys } from "../lib/protocol/signing.js";
+import { hashApiKey, newDashboardId } from "../lib/protocol/keys.ts";
+import { startServer } from "../lib/server/server.ts";
+import { DashboardStore } from "../lib/server/store.ts";
+import type { Job } from "../lib/protocol/wire.ts";
+import { parseCron } from "../lib/cron.ts";
+
+const PASSWORD = "Alerts page test, tulip-4-comet!";
+const artifacts = new URL("../artifacts/", import.meta.url).pathname;
+const installed = chromiumInstalled();
+if (!installed) {
+  console.warn(
+    `alerts_page_test.ts: browser tests skipped, no Chromium at ${chromiumPath()} ` +
+      "(apt-get install chromium, or set CHROMIUM)",
+  );
+}
+
+/** A job as koid lists it at `at`, with its next runs from then. */
+function job(tag: string, name: string, schedule: string, at: number): Job {
+  const next = parseCron(schedule, { timezone: "UTC" }).next(new Date(at))!;
+  return {
+    tag,
+    name,
+    section: null,
+    schedule,
+    timezone: "UTC",
+    args: [],
+    next: [next.toISOString()],
+    command: "true",
+    line: 1,
+  };
+}
+
+Deno.test({
+  name: "alerts page: add a webhook, send a test, see it in the history; mute; a silent machine",
+  ignore: !installed,
+  async fn() {
+    const kv = await Deno.openKv(":memory:");
+    const receiver = new Receiver();
+    const server = await startServer({
+      kv,
+      port: 0,
+      pruneEveryMs: 0,
+      log: () => {},
+      alerts: { allowPrivateDestinations: true, checkEveryMs: 0 },
+    });
+    try {
+      const id = newDashboardId();
+      const keys = await deriveKeys(PASSWORD, id);
+      const now = Date.now();
+      // web1 was last heard from ten minutes ago: silent (after five, by default).
+      const past = new DashboardStore(kv, () => now - 10 * 60_000);
+      assert(await past.createDashboard(id, await hashApiKey(keys.apiKey)));
+      await past.replaceJobs(id, "web1", [
+        // Daily, six hours from now: due later, whenever the test runs.
+        job(
+          "jbackup",
+          "Nightly backup",
+          `0 ${(new Date(now).getUTCHours() + 6) % 24} * * *`,
+          now - 10 * 60_000,
+        ),
+        job("jbeat", "Heartbeat", "* * * * *", now - 10 * 60_000),
+      ]);
+      await using browser = await Browser.launch({ timeoutMs: 15_000, waitMs: 10_000 });
+      const page = browser.page;
+      await page.goto(`${server.url}/d/${id}`);
+      await page.waitFor("#password");
+      await page.type("#password", PASSWORD);
+      await page.press("Enter");
+      await page.waitFor(".jobs-table", { timeoutMs: 15_000 });
+
+      // The silent machine's jobs: no next time that will not come, but the truth.
+      await waitForText(page, ".host-row", "silent, last seen");
+      const beat = `tr[data-key="web1/jbeat"] td[data-label="Next run"]`;
+      await waitForText(page, beat, "the machine is silent");
+      assert(
+        /^the machine is silentwas due \d\d:\d\d, (9|10) min ago$/.test(await page.text(beat)),
+        await page.text(beat),
+      );
+      const backup = `tr[data-key="web1/jbackup"] td[data-label="Next run"]`;
+      assert(
+        /^the machine is silentdue .+, if it is back$/.test(await page.text(backup)),
+        await page.text(backup),
+      );
+
+      await page.click(`nav a[href="#/alerts"]`);
+      await page.waitFor("#channel-url");
+      await waitForText(page, ".channel-box", "No channel yet");
+      const hook = receiver.url("/koi-hook");
+      await page.type("#channel-url", hook);
+      await page.click(".add-channel button[type=submit]");
+      await waitForText(page, ".channels", "Webhook (JSON)");
+      await waitForText(page, ".channels", hook);
+      await page.click(".channel-actions button");
+      await waitForText(page, "[role=status].form-note", "Test alert sent");
+      await waitForText(page, ".alerts-table", "Test alert from the Koi dashboard");
+      await waitForText(page, ".alerts-table .deliveries", "sent");
+      assertEquals(receiver.received.map((r) => r.path), ["/koi-hook"]);
+      assertEquals(receiver.bodies().map((body) => [body.event, body.url]), [
+        ["test", `${server.url}/d/${id}#/alerts`],
+      ]);
+
+      // Mute the machine from the page, then unmute it.
+      await page.click(".mute-form button[type=submit]");
+      await waitForText(page, ".mute-list", "web1: all its jobs");
+      const mutes = await fetch(`${server.url}/api/d/${id}/mutes`, {
+        headers: { authorization: `Bearer ${keys.apiKey}` },
+      });
+      assertEquals((await mutes.json()).mutes.map((m: { host: string }) => m.host), ["web1"]);
+      await page.click(".mute-list button");
+      await waitForText(page, ".mutes", "Nothing is muted.");
+
+      // Screenshots (artifacts/, never tracked), and nothing scrolls sideways at 360 px.
+      await Deno.mkdir(artifacts, { recursive: true });
+      await page.screenshot(`${artifacts}page-alerts.png`, { width: 1280, height: 1400 });
+      await page.setViewport(360, 760, true);
+      assert(
+        await page.evaluate<number>("document.documentElement.scrollWidth") <= 360,
+        "the alerts view scrolls sideways at 360 px",
+      );
+      await page.screenshot(`${artifacts}page-360-alerts.png`, { width: 360, height: 2200 });
+      await page.setViewport(1280, 800);
+
+      // A bad address is refused with the server's reason, in words.
+      await page.type("#channel-url", "ftp://example.com/x");
+      await page.click(".add-channel button[type=submit]");
+      await waitForText(page, ".add-channel [role=alert]", "must be an http: or https: URL");
+      assertEquals(page.errors().filter((error) => !error.includes("400")), []);
+    } finally {
+      await server.shutdown();
+      await receiver.close();
+      kv.close();
+    }
+  },
+});
