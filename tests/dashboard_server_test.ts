@@ -441,9 +441,10 @@ Deno.test("GET jobs: an ETag; If-None-Match gets a bodiless 304 until a run, a l
       d.call("GET", "/jobs", undefined, etag === undefined ? {} : { "if-none-match": etag });
     const first = await get();
     const etag = first.headers.get("etag")!;
-    // The view's stamp, then the first instant a job's view changes by time: 12:05, the next run.
-    assert(/^"[0-9a-f]{20}\.\d+"$/.test(etag), etag);
-    assertEquals(etag.slice(22, -1), String(Date.parse("2026-03-01T12:05:00Z")));
+    // The view's stamp, the first instant a job's view changes by time (12:05, the next
+    // run), and the grace the states were worked out with (missedGraceSeconds).
+    assert(/^"[0-9a-f]{20}\.\d+\.60"$/.test(etag), etag);
+    assertEquals(etag.slice(22, -4), String(Date.parse("2026-03-01T12:05:00Z")));
     const unchanged = await get(etag);
     assertEquals([unchanged.status, unchanged.body, unchanged.headers.get("etag")], [
       304,
@@ -494,7 +495,7 @@ Deno.test("GET jobs: an ETag from one server instance holds at another on the sa
       await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j1", 1, { schedule: "@manual" })] });
       const etag = (await d.call("GET", "/jobs")).headers.get("etag")!;
       // A manual job never changes by time alone.
-      assert(etag.endsWith('.never"'), etag);
+      assert(etag.endsWith('.never.60"'), etag);
       await withServer(async ({ request }) => {
         const get = () =>
           request("GET", `/api/d/${d.id}/jobs`, {
@@ -613,7 +614,7 @@ Deno.test("GET jobs?since: only what changed, the hosts when they change, a 304 
     );
 
     // A cursor the store never gave (a replaced store): everything.
-    const future = await since(`ffffffffffffffffffff.${c3.split(".")[1]}`);
+    const future = await since(`ffffffffffffffffffff.${c3.split(".").slice(1).join(".")}`);
     assertEquals([future.body.full, keys(future.body.jobs)], [true, ["db/j1", "web/j2"]]);
 
     for (const bad of ["1", "abc.def", `${c3}x`]) {
@@ -624,6 +625,106 @@ Deno.test("GET jobs?since: only what changed, the hosts when they change, a 304 
     const badHost = await since(c3, "&stale=db,bad%20host");
     assertEquals(badHost.status, 400);
     assert(badHost.body.error.startsWith('Invalid "host"'), badHost.body.error);
+  }, { now: () => time });
+});
+
+Deno.test("GET jobs?since and its ETag: a new missedGraceSeconds brings every job again, with its state", async () => {
+  // j1 owes its 12:05 run (it never ran); at 12:06:30 it is late after a minute's grace.
+  const time = Date.parse("2026-03-01T12:06:30Z");
+  await withServer(async ({ dashboard }) => {
+    const d = await dashboard();
+    await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j1", 1), job("j2", 2)] });
+    await d.call("POST", "/hosts/web/reports", { reports: [start("r1", "j2", time)] });
+    const since = (cursor: string) =>
+      d.call("GET", `/jobs?since=${cursor}`, undefined, { "if-none-match": `"${cursor}"` });
+    const states = (jobs: { tag: string; state: string; refreshAt: string | null }[]) =>
+      jobs.map((j) => [j.tag, j.state, j.refreshAt]);
+    const all = await since("0");
+    assertEquals(states(all.body.jobs), [
+      ["j1", "late", "2026-03-01T12:10:00.000Z"],
+      ["j2", "running", "2026-03-01T12:10:00.000Z"],
+    ]);
+    const c0: string = all.body.cursor;
+    assert(c0.endsWith(".60"), c0);
+    const listing = await d.call("GET", "/jobs");
+    const etag = listing.headers.get("etag")!;
+    assertEquals((await since(c0)).status, 304);
+
+    // A setting that changes no row (retention) changes nothing the page has; nor does a
+    // mute, which silences alerts only (the alerts view lists mutes; job rows do not).
+    await d.call("PATCH", "/settings", { retentionRuns: 50 });
+    assertEquals((await d.call("PUT", "/mutes/web")).status, 204);
+    assertEquals((await since(c0)).status, 304);
+    assertEquals((await d.call("GET", "/jobs", undefined, { "if-none-match": etag })).status, 304);
+
+    // Ten minutes' grace: j1 is not late (until 12:15; its next run, 12:10, comes first).
+    await d.call("PATCH", "/settings", { missedGraceSeconds: 600 });
+    const regraced = await since(c0);
+    assertEquals([regraced.status, regraced.body.full, regraced.body.replaced], [200, true, []]);
+    assertEquals(states(regraced.body.jobs), [
+      ["j1", "never", "2026-03-01T12:10:00.000Z"],
+      ["j2", "running", "2026-03-01T12:10:00.000Z"],
+    ]);
+    assertEquals(regraced.body.hosts.map((h: { host: string }) => h.host), ["web"]);
+    const c1: string = regraced.body.cursor;
+    assert(c1.endsWith(".600") && c1 !== c0, c1);
+    assertEquals((await since(c1)).status, 304);
+    const relisted = await d.call("GET", "/jobs", undefined, { "if-none-match": etag });
+    assertEquals([relisted.status, relisted.body.jobs[0].state], [200, "never"]);
+    assert(relisted.headers.get("etag")!.endsWith('.600"'), relisted.headers.get("etag")!);
+
+    // Back to a minute: late again, at once.
+    await d.call("PATCH", "/settings", { missedGraceSeconds: 60 });
+    const back = await since(c1);
+    assertEquals([back.body.full, back.body.jobs[0].state], [true, "late"]);
+  }, { now: () => time });
+});
+
+Deno.test("GET jobs?since: a host going silent and coming back, or a new hostSilentSeconds, brings the hosts again", async () => {
+  let time = Date.parse("2026-03-01T12:00:30Z");
+  await withServer(async ({ dashboard }) => {
+    const d = await dashboard();
+    await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j1", 1, { schedule: "@manual" })] });
+    const since = (cursor: string) =>
+      d.call("GET", `/jobs?since=${cursor}`, undefined, { "if-none-match": `"${cursor}"` });
+    type Host = { host: string; connected: boolean; silent: boolean };
+    const hosts = (answer: { hosts: Host[] | null }) =>
+      answer.hosts?.map((h) => [h.host, h.connected, h.silent]) ?? null;
+    const all = await since("0");
+    assertEquals(hosts(all.body), [["web", true, false]]);
+
+    // Quiet from 12:01:10 (the step after 35 s); silent once 300 s old, 12:05:30.
+    time = Date.parse("2026-03-01T12:01:10Z");
+    const quiet = await since(all.body.cursor);
+    assertEquals(hosts(quiet.body), [["web", false, false]]);
+    time = Date.parse("2026-03-01T12:05:29.999Z");
+    assertEquals((await since(quiet.body.cursor)).status, 304);
+    time += 1;
+    const silent = await since(quiet.body.cursor);
+    assertEquals([silent.status, silent.body.jobs, silent.body.replaced], [200, [], []]);
+    assertEquals(hosts(silent.body), [["web", false, true]]);
+    assertEquals((await since(silent.body.cursor)).status, 304);
+    // GET /api/d/{id} says the same.
+    assertEquals(
+      (await d.call("GET", "")).body.hosts.map((h: Host) => [h.host, h.connected, h.silent]),
+      [["web", false, true]],
+    );
+
+    // Ten minutes before silent: web is not, within the same 10 s step.
+    await d.call("PATCH", "/settings", { hostSilentSeconds: 600 });
+    const longer = await since(silent.body.cursor);
+    assertEquals([longer.status, hosts(longer.body)], [200, [["web", false, false]]]);
+    assertEquals((await since(longer.body.cursor)).status, 304);
+    await d.call("PATCH", "/settings", { hostSilentSeconds: 300 });
+    const again = await since(longer.body.cursor);
+    assertEquals(hosts(again.body), [["web", false, true]]);
+
+    // It calls again: back, as of the next step.
+    await d.call("GET", "/hosts/web/manual?wait=0");
+    assertEquals((await since(again.body.cursor)).status, 304);
+    time += CONNECTION_STEP_MS;
+    const back = await since(again.body.cursor);
+    assertEquals([back.body.jobs, hosts(back.body)], [[], [["web", true, false]]]);
   }, { now: () => time });
 });
 

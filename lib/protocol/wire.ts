@@ -328,7 +328,8 @@ export interface JobView {
   /**
    * When this view next changes by time alone, ISO 8601: its next run passes, or
    * it becomes late (its due time plus the dashboard's `missedGraceSeconds`). Null
-   * if never (a `@manual` job). Until then, only a new job list or a run changes it.
+   * if never (a `@manual` job). Until then, only a new job list, a run, or a
+   * change of the grace changes it.
    */
   readonly refreshAt: string | null;
 }
@@ -349,9 +350,9 @@ export interface JobRow extends JobWithLastRun, JobView {}
  * answer that gave the cursor.
  */
 export interface JobChanges {
-  /** The cursor for the next call, opaque to clients. */
+  /** The cursor for the next call: `STAMP.CONNECTIONS.GRACE`, opaque to clients. */
   readonly cursor: string;
-  /** Whether `jobs` is every job (a first call, an unknown cursor). */
+  /** Whether `jobs` is every job (a first call, an unknown cursor, a new grace). */
   readonly full: boolean;
   /** The jobs that changed, and every job of the hosts in `replaced`. */
   readonly jobs: readonly JobRow[];

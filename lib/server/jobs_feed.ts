@@ -16,6 +16,11 @@
  * dashboard per {@linkcode CONNECTION_STEP_MS}, for the state at the step's start.
  * A refresh then reads two keys of the store, whatever the number of jobs and hosts.
  *
+ * Every job's `late` depends on the dashboard's `missedGraceSeconds`, which the
+ * cursor and the `ETag` name: an answer made with another grace is answered with
+ * every job again (`full`), so a change of the setting reaches every page at its
+ * next refresh, with no write to the jobs view.
+ *
  * @module
  */
 
@@ -63,24 +68,32 @@ const MAX_DIGESTS = 10_000;
  * hosts per dashboard per step, however many pages refresh.
  */
 export class ConnectionDigests {
-  readonly #digests = new Map<string, { step: number; digest: Promise<string> }>();
+  readonly #digests = new Map<
+    string,
+    { step: number; silentMs: number; digest: Promise<string> }
+  >();
 
   /**
    * The digest of a dashboard's connections at the start of the current step.
    *
    * @param feed The store, clock and rule.
    * @param id The dashboard id.
+   * @param silentMs When a host is silent: the dashboard's `hostSilentSeconds`, ms.
    * @returns The digest, and the instant it holds for (the step's start), ms.
    */
-  async digest(feed: JobsFeed, id: string): Promise<{ digest: string; at: number }> {
+  async digest(
+    feed: JobsFeed,
+    id: string,
+    silentMs: number,
+  ): Promise<{ digest: string; at: number }> {
     const step = Math.floor(feed.now() / CONNECTION_STEP_MS);
     const at = step * CONNECTION_STEP_MS;
     let entry = this.#digests.get(id);
-    if (entry?.step !== step) {
-      const digest = feed.store.lastSeen(id).then((seen) =>
-        connectionDigest(seen, at, feed.connectedWithinMs)
-      );
-      entry = { step, digest };
+    // A change of the silent time changes the digest within the step, like a host.
+    if (entry?.step !== step || entry.silentMs !== silentMs) {
+      const limits = { connectedMs: feed.connectedWithinMs, silentMs };
+      const digest = feed.store.lastSeen(id).then((seen) => connectionDigest(seen, at, limits));
+      entry = { step, silentMs, digest };
       if (this.#digests.size >= MAX_DIGESTS) this.#digests.clear();
       this.#digests.set(id, entry);
       // A failed look is not kept: the next request looks again.
@@ -93,8 +106,11 @@ export class ConnectionDigests {
 /** The most hosts one `stale` may name. */
 export const MAX_STALE_HOSTS = 1000;
 
-/** A cursor: the jobs view's stamp, and a digest of the hosts' connections. */
-const CURSOR = /^(0|[0-9a-f]{20})\.([A-Za-z0-9_-]{16})$/;
+/**
+ * A cursor: the jobs view's stamp, a digest of the hosts' connections, and the
+ * `missedGraceSeconds` its jobs' states were worked out with.
+ */
+const CURSOR = /^(0|[0-9a-f]{20})\.([A-Za-z0-9_-]{16})\.([0-9]{1,9})$/;
 
 /**
  * Hosts with whether each is connected and whether silent.
@@ -161,18 +177,20 @@ export async function jobsAnswer(
   const silentMs = settings.hostSilentSeconds * 1000;
   const [stamp, { digest: connections, at: connectedAt }] = await Promise.all([
     feed.store.viewStamp(id),
-    feed.connections.digest(feed, id),
+    feed.connections.digest(feed, id, silentMs),
   ]);
   const time = feed.now();
-  const next = `${stamp}.${connections}`;
+  const grace = String(settings.missedGraceSeconds);
+  const next = `${stamp}.${connections}.${grace}`;
   const sinceStamp = cursor?.[1];
   if (next === since && stale.length === 0) {
     if (known.includes(next)) return notModified(`"${next}"`);
     const same: JobChanges = { cursor: next, full: false, jobs: [], replaced: [], hosts: null };
     return jsonResponse(200, same, { etag: `"${next}"` });
   }
-  // A cursor from a store that was since replaced (or made up) gets everything.
-  const full = sinceStamp === undefined || sinceStamp > stamp;
+  // A cursor from a store that was since replaced (or made up) gets everything, and
+  // so does one whose jobs' states were worked out with another grace.
+  const full = sinceStamp === undefined || sinceStamp > stamp || cursor?.[3] !== grace;
   const changes = full || sinceStamp === stamp
     ? { hosts: [], jobs: [] }
     : await feed.store.viewChanges(id, sinceStamp);
@@ -202,7 +220,11 @@ export async function jobsAnswer(
   return jsonResponse(200, answer, { etag: `"${next}"` });
 }
 
-/** Every job; 304 while the stamp holds and no job's view has changed with time. */
+/**
+ * Every job; 304 while the stamp and the grace hold and no job's view has changed
+ * with time. The tag is `STAMP.UNTIL.GRACE`: the view's stamp, the first instant a
+ * job's view changes by time (or `never`), and the `missedGraceSeconds` used.
+ */
 async function allJobs(
   feed: JobsFeed,
   id: string,
@@ -211,9 +233,12 @@ async function allJobs(
 ): Promise<Response> {
   const stamp = await feed.store.viewStamp(id);
   const time = feed.now();
+  const grace = String(settings.missedGraceSeconds);
   for (const tag of known) {
-    const [tagStamp, until] = tag.split(".");
-    if (tagStamp === stamp && (until === "never" || time < Number(until))) {
+    const [tagStamp, until, tagGrace] = tag.split(".");
+    if (
+      tagStamp === stamp && tagGrace === grace && (until === "never" || time < Number(until))
+    ) {
       return notModified(`"${tag}"`);
     }
   }
@@ -223,7 +248,7 @@ async function allJobs(
       job.refreshAt === null ? soonest : Math.min(soonest, Date.parse(job.refreshAt)),
     Infinity,
   );
-  const etag = `"${stamp}.${until === Infinity ? "never" : until}"`;
+  const etag = `"${stamp}.${until === Infinity ? "never" : until}.${grace}"`;
   return jsonResponse(200, { jobs }, { etag });
 }
 
@@ -247,16 +272,20 @@ function parseStale(value: string | null): string[] {
 }
 
 /**
- * A digest of which hosts are connected, and when the others were last seen: it
- * changes when the page's hosts would, and not with each call of a connected host.
+ * A digest of which hosts are connected, which silent, and when the others were
+ * last seen: it changes when the page's hosts would, and not with each call of a
+ * connected host.
  */
 async function connectionDigest(
   seen: ReadonlyMap<string, number>,
   now: number,
-  withinMs: number,
+  limits: HostLimits,
 ): Promise<string> {
   let text = "";
-  for (const [host, at] of seen) text += `${host}\t${now - at <= withinMs ? "+" : at}\n`;
+  for (const [host, at] of seen) {
+    const { connected, silent } = hostState(at, now, limits);
+    text += `${host}\t${connected ? "+" : silent ? `${at}!` : at}\n`;
+  }
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return base64url(new Uint8Array(digest, 0, 12));
 }
