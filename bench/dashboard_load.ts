@@ -9,7 +9,8 @@
  * ```
  *
  * Options: `--json` prints the figures as one JSON object (progress goes to stderr);
- * `--quick` shrinks the counts and durations for a smoke run; `--instances N`, below.
+ * `--quick` shrinks the counts and durations for a smoke run; `--jobs`, part 3 alone;
+ * `--instances N`, below.
  *
  * The server is the real `dashboard.ts`, started in its own process with the flags
  * of `deno task dashboard` on a fresh store file, as it is deployed; this script
@@ -26,6 +27,12 @@
  *    (start, one output, end: three reports per run) as fast as the server takes
  *    them, with `retentionRuns` low enough that every end also trims old runs. The
  *    1,000 koids of part 1 stay connected. Goal: at least 2,000 reports per second.
+ * 3. The jobs view at scale (`_jobs_at_scale.ts`): a dashboard of 2,000 jobs (100
+ *    hosts of 20), then one of 10,000 (500 hosts), made as koids make them; every
+ *    job, then a refresh where nothing changed (`If-None-Match` → 304, plain and with
+ *    the page's `?since=` cursor; 200 calls each), then one after a single run.
+ *    Goals: a refresh where nothing changed in at most 5 ms and 1 KiB. `--jobs` runs
+ *    this part alone.
  *
  * `--instances N` (2 to 9) measures several stateless instances sharing one store
  * instead: N `dashboard.ts` processes on the KV Connect fixture
@@ -34,7 +41,8 @@
  * koids started at different times), manual runs queued through a random instance,
  * 20 a second, most for a koid waiting on another instance (reached through that
  * instance's once-a-second look at the store), the ingest clients spread over the
- * instances, and each process's RSS and CPU. It needs a few more than 10,000 file
+ * instances, the jobs view filled through one instance and asked through another,
+ * and each process's RSS and CPU. It needs a few more than 10,000 file
  * descriptors (`ulimit -n`).
  *
  * @module
@@ -47,21 +55,24 @@ import {
   startKvConnectProcess,
 } from "../tests/_dashboard_process.ts";
 import { runReports } from "../tests/_reports.ts";
+import { type JobsAtScale, jobsAtScale, jobsAtScaleLines } from "./_jobs_at_scale.ts";
 import { cpuShare, loadAverage, usage } from "./_process_usage.ts";
 
 let json = false;
 let quick = false;
+let jobsOnly = false;
 /** How many server instances share one store; 1 is the embedded store. */
 let instanceCount = 1;
 for (let i = 0; i < Deno.args.length; i++) {
   const arg = Deno.args[i]!;
   if (arg === "--json") json = true;
   else if (arg === "--quick") quick = true;
+  else if (arg === "--jobs") jobsOnly = true;
   else if (arg === "--instances" && /^[2-9]$/.test(Deno.args[i + 1] ?? "")) {
     instanceCount = Number(Deno.args[++i]);
   } else {
     console.error(
-      `dashboard_load: unknown option "${arg}" (expected --json, --quick, --instances 2-9)`,
+      `dashboard_load: unknown option "${arg}" (expected --json, --quick, --jobs, --instances 2-9)`,
     );
     Deno.exit(2);
   }
@@ -77,6 +88,9 @@ const config = {
   runsPerBatch: 20,
   ingestSeconds: quick ? 5 : 20,
   retentionRuns: 20,
+  /** The jobs view's dashboards: hosts of 20 jobs. */
+  jobsViewHosts: [100, 500],
+  jobsViewCalls: quick ? 50 : 200,
 };
 
 function progress(line: string): void {
@@ -346,6 +360,48 @@ async function stopKoids(koids: Koid[]): Promise<void> {
 
 const MiB = (bytes: number) => Math.round(bytes / 2 ** 20);
 
+/** Part 3: the jobs view at each size, filled through one URL and asked through another. */
+async function jobsView(fillUrl: string, measureUrl: string): Promise<JobsAtScale[]> {
+  const figures: JobsAtScale[] = [];
+  for (const hosts of config.jobsViewHosts) {
+    progress(`the jobs view: filling ${hosts * 20} jobs`);
+    const dashboard = await createDashboard(fillUrl);
+    figures.push(
+      await jobsAtScale(dashboard, fillUrl, measureUrl, hosts, config.jobsViewCalls),
+    );
+  }
+  return figures;
+}
+
+/** `--jobs`: part 3 alone, on one server (or, with `--instances`, across two of them). */
+async function jobsViewAlone(): Promise<void> {
+  const token = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  const dir = await Deno.makeTempDir({ prefix: "koi_dashboard_load_" });
+  const store = multi ? await startKvConnectProcess(token) : null;
+  const servers = await Promise.all(
+    Array.from(
+      { length: multi ? 2 : 1 },
+      () =>
+        store === null
+          ? startDashboardProcess(`${dir}/store.db`)
+          : startDashboardProcess(store.url, { DENO_KV_ACCESS_TOKEN: token }),
+    ),
+  );
+  try {
+    const figures = await jobsView(servers[0]!.url, servers.at(-1)!.url);
+    if (json) console.log(JSON.stringify({ jobsView: figures }));
+    else {
+      const where = multi ? "two instances on one KV Connect store" : "the embedded store";
+      console.log(`the jobs view (${where}, ${navigator.hardwareConcurrency} cores)`);
+      for (const line of jobsAtScaleLines(figures)) console.log(line);
+    }
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+    await store?.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 async function singleInstance(): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "koi_dashboard_load_" });
   const server = await startDashboardProcess(`${dir}/store.db`);
@@ -366,10 +422,12 @@ async function singleInstance(): Promise<void> {
     const ingest = await reportIngest([url]);
     const afterIngest = await usage(server.pid);
     progress(`${ingest.reportsPerSecond} reports/s`);
+    const views = await jobsView(url, url);
     const figures = {
       koids: koids.length,
       longPoll: latency,
       ingest,
+      jobsView: views,
       server: {
         rssIdleMiB: MiB(idle.rss),
         rssWithPollsMiB: MiB(polled.rss),
@@ -397,6 +455,7 @@ async function singleInstance(): Promise<void> {
       console.log(
         `  server: RSS ${stats.rssIdleMiB} MiB idle, ${stats.rssWithPollsMiB} MiB with the polls open, ${stats.rssAfterIngestMiB} MiB after ingest; ${stats.ingestCpuShare} CPU cores busy during ingest`,
       );
+      for (const line of jobsAtScaleLines(views)) console.log(line);
     }
   } finally {
     await stopKoids(koids);
@@ -454,6 +513,7 @@ async function multiInstance(): Promise<void> {
       },
       /** This process: the koids and the ingest clients. */
       benchIngestCpuShare: cpuShare(benchBefore, benchAfter, ingest.seconds),
+      jobsView: await jobsView(urls[0]!, urls.at(-1)!),
     };
     if (json) {
       console.log(JSON.stringify(figures));
@@ -482,6 +542,8 @@ async function multiInstance(): Promise<void> {
       console.log(
         `  store (the KV Connect fixture): RSS ${figures.store.rssMiB} MiB, ${figures.store.ingestCpuShare} CPU cores busy during ingest; this script, playing the koids and clients, ${figures.benchIngestCpuShare}`,
       );
+      console.log("  (the jobs view filled through the first instance, asked through the last)");
+      for (const line of jobsAtScaleLines(figures.jobsView)) console.log(line);
     }
   } finally {
     await stopKoids(koids);
@@ -491,5 +553,6 @@ async function multiInstance(): Promise<void> {
   }
 }
 
-if (multi) await multiInstance();
+if (jobsOnly) await jobsViewAlone();
+else if (multi) await multiInstance();
 else await singleInstance();

@@ -3,14 +3,16 @@
  * a webhook channel added from the page, "Send test" pressed, the test alert
  * received by a local HTTP server and shown sent in the history; a machine
  * muted from the page; and the jobs of a silent machine saying so under "Next
- * run" instead of a time that will not come. No console error, no CSP
- * violation. Skips, with a note, without Chromium.
+ * run" instead of a time that will not come. With the jobs view open, a new
+ * grace (set in the alerts view) and a machine going silent and coming back
+ * reach it at its next refresh. No console error, no CSP violation. Skips,
+ * with a note, without Chromium.
  *
  * @module
  */
 
 import { assert, assertEquals } from "./_assert.ts";
-import { Browser, chromiumInstalled, chromiumPath, waitForText } from "./_browser.ts";
+import { Browser, chromiumInstalled, chromiumPath, type Page, waitForText } from "./_browser.ts";
 import { Receiver } from "./_receiver.ts";
 import { deriveKeys } from "../lib/protocol/signing.js";
 import { hashApiKey, newDashboardId } from "../lib/protocol/keys.ts";
@@ -45,6 +47,27 @@ function job(tag: string, name: string, schedule: string, at: number): Job {
   };
 }
 
+/**
+ * A new dashboard, made through a store whose clock is `agoMs` behind, so the
+ * hosts it lists jobs for were last heard from then.
+ */
+async function dashboardHeardAgo(kv: Deno.Kv, agoMs: number) {
+  const id = newDashboardId();
+  const { apiKey } = await deriveKeys(PASSWORD, id);
+  const now = Date.now();
+  const past = new DashboardStore(kv, () => now - agoMs);
+  assert(await past.createDashboard(id, await hashApiKey(apiKey)));
+  return { id, apiKey, now, past };
+}
+
+/** Opens the dashboard's page and signs in. */
+async function signIn(page: Page, url: string, id: string): Promise<void> {
+  await page.goto(`${url}/d/${id}`);
+  await page.waitFor("#password");
+  await page.type("#password", PASSWORD);
+  await page.press("Enter");
+}
+
 Deno.test({
   name: "alerts page: add a webhook, send a test, see it in the history; mute; a silent machine",
   ignore: !installed,
@@ -59,12 +82,8 @@ Deno.test({
       alerts: { allowPrivateDestinations: true, checkEveryMs: 0 },
     });
     try {
-      const id = newDashboardId();
-      const keys = await deriveKeys(PASSWORD, id);
-      const now = Date.now();
       // web1 was last heard from ten minutes ago: silent (after five, by default).
-      const past = new DashboardStore(kv, () => now - 10 * 60_000);
-      assert(await past.createDashboard(id, await hashApiKey(keys.apiKey)));
+      const { id, apiKey, now, past } = await dashboardHeardAgo(kv, 10 * 60_000);
       await past.replaceJobs(id, "web1", [
         // Daily, six hours from now: due later, whenever the test runs.
         job(
@@ -77,10 +96,7 @@ Deno.test({
       ]);
       await using browser = await Browser.launch({ timeoutMs: 15_000, waitMs: 10_000 });
       const page = browser.page;
-      await page.goto(`${server.url}/d/${id}`);
-      await page.waitFor("#password");
-      await page.type("#password", PASSWORD);
-      await page.press("Enter");
+      await signIn(page, server.url, id);
       await page.waitFor(".jobs-table", { timeoutMs: 15_000 });
 
       // The silent machine's jobs: no next time that will not come, but the truth.
@@ -118,7 +134,7 @@ Deno.test({
       await page.click(".mute-form button[type=submit]");
       await waitForText(page, ".mute-list", "web1: all its jobs");
       const mutes = await fetch(`${server.url}/api/d/${id}/mutes`, {
-        headers: { authorization: `Bearer ${keys.apiKey}` },
+        headers: { authorization: `Bearer ${apiKey}` },
       });
       assertEquals((await mutes.json()).mutes.map((m: { host: string }) => m.host), ["web1"]);
       await page.click(".mute-list button");
@@ -143,6 +159,79 @@ Deno.test({
     } finally {
       await server.shutdown();
       await receiver.close();
+      kv.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "alerts page: a new grace, and a machine going silent and coming back, reach the open jobs view",
+  ignore: !installed,
+  async fn() {
+    const kv = await Deno.openKv(":memory:");
+    // The server's clock runs ahead of the browser's by `skew`: the machine ages.
+    let skew = 0;
+    const server = await startServer({
+      kv,
+      port: 0,
+      pruneEveryMs: 0,
+      log: () => {},
+      now: () => Date.now() + skew,
+      alerts: { checkEveryMs: 0, deliverEveryMs: 0 },
+    });
+    try {
+      // web1 was last heard from four minutes ago (silent after five): quiet, not silent.
+      const { id, apiKey, now, past } = await dashboardHeardAgo(kv, 4 * 60_000);
+      // Its heartbeat never ran and owes the run due three minutes ago: late after a minute.
+      const due = new Date(now - 3 * 60_000).toISOString();
+      await past.replaceJobs(id, "web1", [
+        { ...job("jbeat", "Heartbeat", "* * * * *", now), next: [due] },
+      ]);
+      await using browser = await Browser.launch({ timeoutMs: 15_000, waitMs: 10_000 });
+      const page = browser.page;
+      await signIn(page, server.url, id);
+      const row = `tr[data-key="web1/jbeat"]`;
+      const rowIs = (state: string) =>
+        page.waitForFunction(
+          `document.querySelector(${JSON.stringify(row)})?.className === "job ${state}"`,
+          { timeoutMs: 20_000 },
+        );
+      await rowIs("late");
+      await waitForText(page, ".host-row", "not connected, last seen");
+
+      // Ten minutes' grace, set in the alerts view (whose machine list comes from the jobs feed).
+      await page.click(`nav a[href="#/alerts"]`);
+      await waitForText(page, "#mute-host", "web1");
+      await page.type("#missed-grace", "10", { clear: true });
+      await page.click("form.timing button[type=submit]");
+      await waitForText(page, "form.timing [role=status]", "Saved.");
+      await page.click(`nav a[href="#/"]`);
+      // Back in the jobs view: the next refresh brings every job again, no longer late.
+      await rowIs("never");
+
+      // Two minutes on, web1 has been silent for a minute: its host row and job row say so.
+      skew = 2 * 60_000;
+      await waitForText(page, ".host-row", "silent, last seen", 20_000);
+      await waitForText(page, `${row} td[data-label="Next run"]`, "the machine is silent");
+      await rowIs("never");
+
+      // It calls again: connected as of the next 10 s step, and its next run is back.
+      const poll = await fetch(`${server.url}/api/d/${id}/hosts/web1/manual?wait=0`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+      });
+      assertEquals(poll.status, 200);
+      await poll.body?.cancel();
+      skew += 10_000;
+      await waitForText(page, ".host-row", "connected", 20_000);
+      await page.waitForFunction(
+        `!document.querySelector(${JSON.stringify(row)}).textContent.includes("silent")`,
+        { timeoutMs: 20_000 },
+      );
+      assertEquals(await page.text(".host-row .seen"), ", connected");
+      assertEquals(page.errors(), []);
+    } finally {
+      await server.shutdown();
       kv.close();
     }
   },

@@ -910,9 +910,9 @@ Deno.test({
         );
         // And stays so over another refresh.
         await page.waitForFunction(
-          `window.__sent.filter((r) => r.url.endsWith("/jobs")).length >= ${
+          `window.__sent.filter((r) => r.url.includes("/jobs?since=")).length >= ${
             await page.evaluate<number>(
-              `window.__sent.filter((r) => r.url.endsWith("/jobs")).length`,
+              `window.__sent.filter((r) => r.url.includes("/jobs?since=")).length`,
             ) + 2
           }`,
         );

@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { runEntry, spawnEntry } from "./_entry.ts";
 import { base64url, newDashboardId } from "../lib/protocol/keys.ts";
+import { CONNECTION_STEP_MS } from "../lib/server/jobs_feed.ts";
 import {
   CONNECTED_WITHIN_MS,
   type DashboardServer,
@@ -347,6 +348,8 @@ Deno.test("PUT jobs replaces a host's list; GET jobs lists every host's jobs wit
       due: "2026-03-01T12:05:00.000Z",
       nextRun: jobs[0].nextRun,
       state: "late",
+      // Late already: only its next run passing changes its view by time alone.
+      refreshAt: jobs[0].nextRun,
     });
     assertEquals(jobs[1].lastRun.id, "r2");
     assertEquals(jobs[1].lastRun.status, "running");
@@ -370,6 +373,8 @@ Deno.test("PUT jobs replaces a host's list; GET jobs lists every host's jobs wit
       due: "2026-03-01T12:05:00.000Z",
       nextRun: jobs[0].nextRun,
       state: "late",
+      // Late already: only its next run passing changes its view by time alone.
+      refreshAt: jobs[0].nextRun,
     });
     const hosts = (await d.call("GET", "")).body.hosts;
     assertEquals(hosts.map((h: { host: string; jobCount: number }) => [h.host, h.jobCount]), [
@@ -424,6 +429,302 @@ Deno.test("a refused job list is recorded for its host until a list is taken: GE
     ]);
     assertEquals((await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j2", 1)] })).status, 204);
     assertEquals((await hosts())[1].jobListRefused, null);
+  }, { now: () => time });
+});
+
+Deno.test("GET jobs: an ETag; If-None-Match gets a bodiless 304 until a run, a list or the clock changes the view", async () => {
+  let time = Date.parse("2026-03-01T12:00:30Z");
+  await withServer(async ({ dashboard }) => {
+    const d = await dashboard();
+    await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j1", 1), job("j2", 2)] });
+    const get = (etag?: string) =>
+      d.call("GET", "/jobs", undefined, etag === undefined ? {} : { "if-none-match": etag });
+    const first = await get();
+    const etag = first.headers.get("etag")!;
+    // The view's stamp, the first instant a job's view changes by time (12:05, the next
+    // run), and the grace the states were worked out with (missedGraceSeconds).
+    assert(/^"[0-9a-f]{20}\.\d+\.60"$/.test(etag), etag);
+    assertEquals(etag.slice(22, -4), String(Date.parse("2026-03-01T12:05:00Z")));
+    const unchanged = await get(etag);
+    assertEquals([unchanged.status, unchanged.body, unchanged.headers.get("etag")], [
+      304,
+      "",
+      etag,
+    ]);
+    assertEquals(unchanged.headers.get("cache-control"), "no-store");
+    // Weak, and in a list with others: the same.
+    assertEquals((await get(`"nope", W/${etag}`)).status, 304);
+
+    // A run starts: the view changes.
+    await d.call("POST", "/hosts/web/reports", { reports: [start("r1", "j1", time)] });
+    const started = await get(etag);
+    assertEquals(started.status, 200);
+    assertEquals(started.body.jobs[0].lastRun.status, "running");
+    const running = started.headers.get("etag")!;
+    assert(running !== etag);
+    // Output of a running run is not in the view: still 304.
+    await d.call("POST", "/hosts/web/reports", { reports: [output("r1", 0, "working")] });
+    assertEquals((await get(running)).status, 304);
+    // A poll is not in it either.
+    await d.call("GET", "/hosts/web/manual?wait=0");
+    assertEquals((await get(running)).status, 304);
+
+    // Up to the next run, the same; at it, the view moves on.
+    time = Date.parse("2026-03-01T12:05:00Z") - 1;
+    assertEquals((await get(running)).status, 304);
+    time += 1;
+    const moved = await get(running);
+    assertEquals(moved.status, 200);
+    assertEquals(moved.body.jobs[1].nextRun, "2026-03-01T12:10:00.000Z");
+    assert(moved.headers.get("etag") !== running);
+
+    // Another host's list changes the dashboard's view.
+    const now = moved.headers.get("etag")!;
+    await d.call("PUT", "/hosts/db/jobs", { jobs: [job("j1", 1)] });
+    const listed = await get(now);
+    assertEquals(listed.status, 200);
+    assertEquals(listed.body.jobs.map((j: { host: string }) => j.host), ["db", "web", "web"]);
+  }, { now: () => time });
+});
+
+Deno.test("GET jobs: an ETag from one server instance holds at another on the same store, until either writes", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await withServer(async ({ dashboard }) => {
+      const d = await dashboard();
+      await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j1", 1, { schedule: "@manual" })] });
+      const etag = (await d.call("GET", "/jobs")).headers.get("etag")!;
+      // A manual job never changes by time alone.
+      assert(etag.endsWith('.never.60"'), etag);
+      await withServer(async ({ request }) => {
+        const get = () =>
+          request("GET", `/api/d/${d.id}/jobs`, {
+            headers: { authorization: `Bearer ${d.apiKey}`, "if-none-match": etag },
+          });
+        assertEquals((await get()).status, 304);
+        await d.call("POST", "/hosts/web/reports", { reports: [start("r1", "j1", 1000)] });
+        const changed = await get();
+        assertEquals([changed.status, changed.body.jobs[0].lastRun.id], [200, "r1"]);
+      }, { kv });
+    }, { kv });
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("GET jobs?since: only what changed, the hosts when they change, a 304 when nothing did", async () => {
+  let time = Date.parse("2026-03-01T12:00:30Z");
+  await withServer(async ({ dashboard }) => {
+    const d = await dashboard();
+    await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j1", 1), job("j2", 2)] });
+    await d.call("PUT", "/hosts/db/jobs", { jobs: [job("j1", 1)] });
+    const since = (cursor: string, extra = "", etag = false) =>
+      d.call(
+        "GET",
+        `/jobs?since=${cursor}${extra}`,
+        undefined,
+        etag ? { "if-none-match": `"${cursor}"` } : {},
+      );
+    const keys = (jobs: { host: string; tag: string }[]) => jobs.map((j) => `${j.host}/${j.tag}`);
+
+    const all = await since("0");
+    assertEquals(all.status, 200);
+    assertEquals([all.body.full, keys(all.body.jobs), all.body.replaced], [
+      true,
+      ["db/j1", "web/j1", "web/j2"],
+      [],
+    ]);
+    assertEquals(all.body.hosts.map((h: { host: string; connected: boolean }) => h.connected), [
+      true,
+      true,
+    ]);
+    assertEquals(all.body.jobs[0].refreshAt, "2026-03-01T12:05:00.000Z");
+    const c0: string = all.body.cursor;
+    assertEquals(all.headers.get("etag"), `"${c0}"`);
+
+    // Nothing changed: a 304 without a body, or, unasked, an empty change.
+    const same = await since(c0, "", true);
+    assertEquals([same.status, same.body, same.headers.get("etag")], [304, "", `"${c0}"`]);
+    assertEquals((await since(c0)).body, {
+      cursor: c0,
+      full: false,
+      jobs: [],
+      replaced: [],
+      hosts: null,
+    });
+    // A connected host's calls change nothing the page shows.
+    time += 10_000;
+    await d.call("GET", "/hosts/web/manual?wait=0");
+    assertEquals((await since(c0, "", true)).status, 304);
+
+    // A run: that job alone.
+    await d.call("POST", "/hosts/web/reports", { reports: [start("r1", "j2", time)] });
+    const ran = await since(c0, "", true);
+    assertEquals([ran.status, keys(ran.body.jobs), ran.body.replaced, ran.body.hosts], [
+      200,
+      ["web/j2"],
+      [],
+      null,
+    ]);
+    assertEquals(ran.body.jobs[0].lastRun.id, "r1");
+    const c1: string = ran.body.cursor;
+    assert(c1 !== c0);
+
+    // A new list: the host's jobs whole, and the hosts (its job count changed).
+    await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j2", 2)] });
+    const listed = await since(c1);
+    assertEquals([keys(listed.body.jobs), listed.body.replaced], [["web/j2"], ["web"]]);
+    assertEquals(
+      listed.body.hosts.map((h: { host: string; jobCount: number }) => [h.host, h.jobCount]),
+      [["db", 1], ["web", 1]],
+    );
+    const c2: string = listed.body.cursor;
+
+    // db (last heard at 12:00:30) goes quiet: the hosts again, no job. Connections are
+    // worked out as of each 10 s step's start: not yet at 12:01:09.999 (as of 12:01:00).
+    time = Date.parse("2026-03-01T12:01:09.999Z");
+    assertEquals((await since(c2, "", true)).status, 304);
+    time += 1;
+    const quiet = await since(c2, "", true);
+    assertEquals([quiet.status, quiet.body.jobs, quiet.body.replaced], [200, [], []]);
+    assertEquals(
+      quiet.body.hosts.map((h: { host: string; connected: boolean }) => [h.host, h.connected]),
+      [["db", false], ["web", true]],
+    );
+    const c3: string = quiet.body.cursor;
+    assertEquals((await since(c3, "", true)).status, 304);
+
+    // The page names hosts whose jobs' views ran out: their jobs come whole.
+    const stale = await since(c3, "&stale=db");
+    assertEquals([keys(stale.body.jobs), stale.body.replaced, stale.body.hosts], [
+      ["db/j1"],
+      ["db"],
+      null,
+    ]);
+    assertEquals(stale.body.cursor, c3);
+
+    // db calls again: connected as of the next step (and web, quiet since 12:00:40, not).
+    await d.call("GET", "/hosts/db/manual?wait=0");
+    assertEquals((await since(c3, "", true)).status, 304);
+    time += CONNECTION_STEP_MS;
+    const back = await since(c3, "", true);
+    assertEquals(
+      back.body.hosts.map((h: { host: string; connected: boolean }) => [h.host, h.connected]),
+      [["db", true], ["web", false]],
+    );
+
+    // A cursor the store never gave (a replaced store): everything.
+    const future = await since(`ffffffffffffffffffff.${c3.split(".").slice(1).join(".")}`);
+    assertEquals([future.body.full, keys(future.body.jobs)], [true, ["db/j1", "web/j2"]]);
+
+    for (const bad of ["1", "abc.def", `${c3}x`]) {
+      const refused = await since(bad);
+      assertEquals(refused.status, 400, bad);
+      assert(refused.body.error.startsWith('Invalid "since"'), refused.body.error);
+    }
+    const badHost = await since(c3, "&stale=db,bad%20host");
+    assertEquals(badHost.status, 400);
+    assert(badHost.body.error.startsWith('Invalid "host"'), badHost.body.error);
+  }, { now: () => time });
+});
+
+Deno.test("GET jobs?since and its ETag: a new missedGraceSeconds brings every job again, with its state", async () => {
+  // j1 owes its 12:05 run (it never ran); at 12:06:30 it is late after a minute's grace.
+  const time = Date.parse("2026-03-01T12:06:30Z");
+  await withServer(async ({ dashboard }) => {
+    const d = await dashboard();
+    await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j1", 1), job("j2", 2)] });
+    await d.call("POST", "/hosts/web/reports", { reports: [start("r1", "j2", time)] });
+    const since = (cursor: string) =>
+      d.call("GET", `/jobs?since=${cursor}`, undefined, { "if-none-match": `"${cursor}"` });
+    const states = (jobs: { tag: string; state: string; refreshAt: string | null }[]) =>
+      jobs.map((j) => [j.tag, j.state, j.refreshAt]);
+    const all = await since("0");
+    assertEquals(states(all.body.jobs), [
+      ["j1", "late", "2026-03-01T12:10:00.000Z"],
+      ["j2", "running", "2026-03-01T12:10:00.000Z"],
+    ]);
+    const c0: string = all.body.cursor;
+    assert(c0.endsWith(".60"), c0);
+    const listing = await d.call("GET", "/jobs");
+    const etag = listing.headers.get("etag")!;
+    assertEquals((await since(c0)).status, 304);
+
+    // A setting that changes no row (retention) changes nothing the page has; nor does a
+    // mute, which silences alerts only (the alerts view lists mutes; job rows do not).
+    await d.call("PATCH", "/settings", { retentionRuns: 50 });
+    assertEquals((await d.call("PUT", "/mutes/web")).status, 204);
+    assertEquals((await since(c0)).status, 304);
+    assertEquals((await d.call("GET", "/jobs", undefined, { "if-none-match": etag })).status, 304);
+
+    // Ten minutes' grace: j1 is not late (until 12:15; its next run, 12:10, comes first).
+    await d.call("PATCH", "/settings", { missedGraceSeconds: 600 });
+    const regraced = await since(c0);
+    assertEquals([regraced.status, regraced.body.full, regraced.body.replaced], [200, true, []]);
+    assertEquals(states(regraced.body.jobs), [
+      ["j1", "never", "2026-03-01T12:10:00.000Z"],
+      ["j2", "running", "2026-03-01T12:10:00.000Z"],
+    ]);
+    assertEquals(regraced.body.hosts.map((h: { host: string }) => h.host), ["web"]);
+    const c1: string = regraced.body.cursor;
+    assert(c1.endsWith(".600") && c1 !== c0, c1);
+    assertEquals((await since(c1)).status, 304);
+    const relisted = await d.call("GET", "/jobs", undefined, { "if-none-match": etag });
+    assertEquals([relisted.status, relisted.body.jobs[0].state], [200, "never"]);
+    assert(relisted.headers.get("etag")!.endsWith('.600"'), relisted.headers.get("etag")!);
+
+    // Back to a minute: late again, at once.
+    await d.call("PATCH", "/settings", { missedGraceSeconds: 60 });
+    const back = await since(c1);
+    assertEquals([back.body.full, back.body.jobs[0].state], [true, "late"]);
+  }, { now: () => time });
+});
+
+Deno.test("GET jobs?since: a host going silent and coming back, or a new hostSilentSeconds, brings the hosts again", async () => {
+  let time = Date.parse("2026-03-01T12:00:30Z");
+  await withServer(async ({ dashboard }) => {
+    const d = await dashboard();
+    await d.call("PUT", "/hosts/web/jobs", { jobs: [job("j1", 1, { schedule: "@manual" })] });
+    const since = (cursor: string) =>
+      d.call("GET", `/jobs?since=${cursor}`, undefined, { "if-none-match": `"${cursor}"` });
+    type Host = { host: string; connected: boolean; silent: boolean };
+    const hosts = (answer: { hosts: Host[] | null }) =>
+      answer.hosts?.map((h) => [h.host, h.connected, h.silent]) ?? null;
+    const all = await since("0");
+    assertEquals(hosts(all.body), [["web", true, false]]);
+
+    // Quiet from 12:01:10 (the step after 35 s); silent once 300 s old, 12:05:30.
+    time = Date.parse("2026-03-01T12:01:10Z");
+    const quiet = await since(all.body.cursor);
+    assertEquals(hosts(quiet.body), [["web", false, false]]);
+    time = Date.parse("2026-03-01T12:05:29.999Z");
+    assertEquals((await since(quiet.body.cursor)).status, 304);
+    time += 1;
+    const silent = await since(quiet.body.cursor);
+    assertEquals([silent.status, silent.body.jobs, silent.body.replaced], [200, [], []]);
+    assertEquals(hosts(silent.body), [["web", false, true]]);
+    assertEquals((await since(silent.body.cursor)).status, 304);
+    // GET /api/d/{id} says the same.
+    assertEquals(
+      (await d.call("GET", "")).body.hosts.map((h: Host) => [h.host, h.connected, h.silent]),
+      [["web", false, true]],
+    );
+
+    // Ten minutes before silent: web is not, within the same 10 s step.
+    await d.call("PATCH", "/settings", { hostSilentSeconds: 600 });
+    const longer = await since(silent.body.cursor);
+    assertEquals([longer.status, hosts(longer.body)], [200, [["web", false, false]]]);
+    assertEquals((await since(longer.body.cursor)).status, 304);
+    await d.call("PATCH", "/settings", { hostSilentSeconds: 300 });
+    const again = await since(longer.body.cursor);
+    assertEquals(hosts(again.body), [["web", false, true]]);
+
+    // It calls again: back, as of the next step.
+    await d.call("GET", "/hosts/web/manual?wait=0");
+    assertEquals((await since(again.body.cursor)).status, 304);
+    time += CONNECTION_STEP_MS;
+    const back = await since(again.body.cursor);
+    assertEquals([back.body.jobs, hosts(back.body)], [[], [["web", true, false]]]);
   }, { now: () => time });
 });
 

@@ -1,6 +1,12 @@
 import { assert, assertEquals } from "./_assert.ts";
 import type { OutputChunk } from "../lib/output_cap.ts";
-import { DEFAULT_SETTINGS, type Job, type Report, type Settings } from "../lib/protocol/wire.ts";
+import {
+  DEFAULT_SETTINGS,
+  type Job,
+  type Report,
+  type Run,
+  type Settings,
+} from "../lib/protocol/wire.ts";
 import { DashboardStore, KEY_KINDS } from "../lib/server/store.ts";
 import { endReport, outputReport, startReport } from "./_reports.ts";
 
@@ -42,6 +48,19 @@ function job(tag: string, line: number): Job {
 
 async function keys(kv: Deno.Kv, prefix: Deno.KvKey = []): Promise<Deno.KvKey[]> {
   return (await Array.fromAsync(kv.list({ prefix }))).map((entry) => entry.key);
+}
+
+/** A job's run count and newest run's id and start, as stored. */
+async function jobRuns(kv: Deno.Kv, tag: string): Promise<Record<string, unknown> | null> {
+  const value = (await kv.get<Record<string, unknown>>(["jobRuns", ID, "web", tag])).value;
+  if (value === null) return null;
+  const { lastRun: _, ...counts } = value;
+  return counts;
+}
+
+/** The newest run a job's count keeps, as the API shows it. */
+async function lastRun(kv: Deno.Kv, tag: string): Promise<Run | undefined> {
+  return (await kv.get<{ lastRun?: Run }>(["jobRuns", ID, "web", tag])).value?.lastRun;
 }
 
 async function created(store: DashboardStore, id = ID): Promise<Settings> {
@@ -234,11 +253,8 @@ Deno.test("DashboardStore trims each job to retentionRuns and keeps its run coun
       );
     }
     assertEquals((await store.listRuns(ID, { limit: 50 })).map((r) => r.id), ["a5", "a4"]);
-    assertEquals((await kv.get(["jobRuns", ID, "web", "j1"])).value, {
-      count: 2,
-      lastRunId: "a5",
-      lastStartedAt: T0 + 5,
-    });
+    assertEquals(await jobRuns(kv, "j1"), { count: 2, lastRunId: "a5", lastStartedAt: T0 + 5 });
+    assertEquals(await lastRun(kv, "j1"), (await store.listRuns(ID, { limit: 1 }))[0]);
     for (const kind of ["run", "runAt", "runByHost", "runByTag", "runByJob"]) {
       assertEquals((await keys(kv, [kind, ID])).length, 2, kind);
     }
@@ -260,11 +276,12 @@ Deno.test("DashboardStore trims a job to retentionRuns even when one batch bring
       "b148",
       "b147",
     ]);
-    assertEquals((await kv.get(["jobRuns", ID, "web", "j1"])).value, {
+    assertEquals(await jobRuns(kv, "j1"), {
       count: 3,
       lastRunId: "b149",
       lastStartedAt: T0 + 149,
     });
+    assertEquals(await lastRun(kv, "j1"), (await store.listRuns(ID, { limit: 1 }))[0]);
     assertEquals((await keys(kv, ["out", ID])).length, 3);
     assertEquals((await keys(kv, ["runAt", ID])).length, 3);
     assertEquals((await store.getRunOutput(ID, "b148", null))?.output, [
@@ -364,6 +381,65 @@ Deno.test("DashboardStore prunes runs and manual runs older than retentionDays",
   });
 });
 
+Deno.test("DashboardStore says what changed in the jobs view since a stamp, and only that", async () => {
+  await withStore(async (store, _kv, clock) => {
+    const settings = { ...await created(store), retentionDays: 7 };
+    await store.replaceJobs(ID, "web", [job("j1", 1), job("j2", 2)]);
+    await store.replaceJobs(ID, "db", [job("j1", 1)]);
+    const changes = async (since: string) => {
+      const { hosts, jobs } = await store.viewChanges(ID, since);
+      return [hosts.toSorted(), jobs.map(({ host, tag }) => `${host}/${tag}`).toSorted()];
+    };
+    assertEquals(await changes("0"), [["db", "web"], []]);
+    const s0 = await store.viewStamp(ID);
+    assert(/^[0-9a-f]{20}$/.test(s0), s0);
+    assertEquals(await changes(s0), [[], []]);
+
+    await store.applyReports(ID, "web", [start("r1", "j1", T0), output("r1", 0, "x")], settings);
+    const s1 = await store.viewStamp(ID);
+    assert(s1 > s0);
+    assertEquals(await changes(s0), [[], ["web/j1"]]);
+    // More output of a running run is not in the view.
+    await store.applyReports(ID, "web", [output("r1", 1, "y")], settings);
+    assertEquals(await store.viewStamp(ID), s1);
+    await store.applyReports(ID, "web", [end("r1")], settings);
+    assertEquals(await changes(s1), [[], ["web/j1"]]);
+    // Each host's list counts for it alone; a refusal too, since it shows on the page.
+    const s2 = await store.viewStamp(ID);
+    await store.refuseJobs(ID, "db", "too large");
+    assertEquals(await changes(s2), [["db"], []]);
+    const s3 = await store.viewStamp(ID);
+    // Pruning a job's newest run changes what it shows.
+    clock.now = T0 + 8 * DAY;
+    await store.pruneDashboard(ID, settings);
+    assertEquals(await changes(s3), [[], ["web/j1"]]);
+    // A selection reads those jobs alone, as the whole list would show them.
+    await store.applyReports(ID, "web", [start("r2", "j2", clock.now)], settings);
+    const all = await store.listJobs(ID);
+    assertEquals(all.map((j) => j.lastRun?.id ?? null), [null, null, "r2"]);
+    assertEquals(
+      await store.listJobs(ID, { hosts: ["db"], jobs: [{ host: "web", tag: "j2" }] }),
+      all.filter((j) => j.host === "db" || j.tag === "j2"),
+    );
+  });
+});
+
+Deno.test("DashboardStore lists each job with its newest run, kept with its count or read when not", async () => {
+  await withStore(async (store, kv) => {
+    const settings = await created(store);
+    await store.replaceJobs(ID, "web", [job("j1", 1), job("j2", 2)]);
+    await store.applyReports(ID, "web", [start("r1", "j1", T0), start("r2", "j2", T0)], settings);
+    await store.applyReports(ID, "web", [output("r1", 0, "x"), end("r2")], settings);
+    const listed = await store.listRuns(ID, { limit: 50 });
+    const run = (id: string) => listed.find((r) => r.id === id) ?? null;
+    assertEquals((await store.listJobs(ID)).map((j) => j.lastRun), [run("r1"), run("r2")]);
+    assertEquals([await lastRun(kv, "j1"), await lastRun(kv, "j2")], [run("r1"), run("r2")]);
+    // Counts written before they kept the run: the run is read.
+    await kv.set(["jobRuns", ID, "web", "j2"], await jobRuns(kv, "j2"));
+    assertEquals((await store.listJobs(ID)).map((j) => j.lastRun), [run("r1"), run("r2")]);
+  });
+});
+
 Deno.test("DashboardStore lists a job's manual runs newest first, with the values asked for", async () => {
   await withStore(async (store, _kv, clock) => {
     await created(store);
@@ -449,11 +525,8 @@ Deno.test("DashboardStore deletes the newest run of a job and points the job at 
     await kv.set(["dash", ID], { keyHash: "hash", createdAt: T0, settings });
     clock.now = T0 + DAY / 2;
     await store.pruneAll();
-    assertEquals((await kv.get(["jobRuns", ID, "web", "j1"])).value, {
-      count: 1,
-      lastRunId: "a",
-      lastStartedAt: T0,
-    });
+    assertEquals(await jobRuns(kv, "j1"), { count: 1, lastRunId: "a", lastStartedAt: T0 });
+    assertEquals((await lastRun(kv, "j1"))?.status, "running");
   });
 });
 

@@ -1,4 +1,4 @@
-import { assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "./_assert.ts";
 import { LATE_GRACE_MS, viewJob } from "../lib/server/job_view.ts";
 import type { Job, Run } from "../lib/protocol/wire.ts";
 
@@ -44,8 +44,35 @@ Deno.test("viewJob() marks a job late once its next run is overdue by the grace"
     due: "2026-11-28T03:30:00.000Z",
     nextRun: "2026-11-29T03:30:00.000Z",
     state: "ok",
+    refreshAt: new Date(due + LATE_GRACE_MS).toISOString(),
   });
   assertEquals(viewJob(job, lastRun, due + LATE_GRACE_MS).state, "late");
+});
+
+Deno.test("viewJob() says when the view next changes by time alone: the sooner of late and next run", () => {
+  const refreshAt = (at: number, lastRun: Run | null, schedule = job.schedule) => {
+    const view = (time: number) => viewJob({ ...job, schedule }, lastRun, time);
+    const { refreshAt, ...shown } = view(at);
+    // Just before, the view is the same; at the instant, what it shows is not.
+    if (refreshAt !== null) {
+      const until = Date.parse(refreshAt);
+      assertEquals(view(until - 1), { ...shown, refreshAt });
+      const { refreshAt: _, ...then } = view(until);
+      assert(JSON.stringify(then) !== JSON.stringify(shown), `${schedule} at ${refreshAt}`);
+    }
+    return refreshAt;
+  };
+  // Ran yesterday; due at 03:30 today, late at 03:32, but before that its next run passes.
+  assertEquals(refreshAt(due - 3_600_000, run({})), "2026-11-28T03:30:00.000Z");
+  // Its run is due and not reported yet: late at 03:32, before the next run tomorrow.
+  assertEquals(refreshAt(due + 1000, run({})), "2026-11-28T03:32:00.000Z");
+  // Late already: only the next run is left to pass.
+  assertEquals(refreshAt(due + LATE_GRACE_MS, run({})), "2026-11-29T03:30:00.000Z");
+  // Every minute, never run, listed before it was due: the next minute.
+  assertEquals(refreshAt(due - 30_000, null, "* * * * *"), "2026-11-28T03:30:00.000Z");
+  // Manual and boot jobs never change by time alone.
+  assertEquals(refreshAt(due, null, "@manual"), null);
+  assertEquals(refreshAt(due, run({}), "@reboot"), null);
 });
 
 Deno.test("viewJob() shows running, failed and never, and never marks @manual jobs late", () => {
@@ -59,6 +86,7 @@ Deno.test("viewJob() shows running, failed and never, and never marks @manual jo
     due: null,
     nextRun: null,
     state: "never",
+    refreshAt: null,
   });
 });
 

@@ -325,6 +325,13 @@ export interface JobView {
   readonly nextRun: string | null;
   /** Whether its last run went well, or it is running, late, or never ran. */
   readonly state: JobState;
+  /**
+   * When this view next changes by time alone, ISO 8601: its next run passes, or
+   * it becomes late (its due time plus the dashboard's `missedGraceSeconds`). Null
+   * if never (a `@manual` job). Until then, only a new job list, a run, or a
+   * change of the grace changes it.
+   */
+  readonly refreshAt: string | null;
 }
 
 /** A job with its host and its newest run. */
@@ -337,6 +344,23 @@ export interface JobWithLastRun extends Job {
 
 /** A job as `GET /api/d/{id}/jobs` lists it. */
 export interface JobRow extends JobWithLastRun, JobView {}
+
+/**
+ * `GET /api/d/{id}/jobs?since=CURSOR`: what changed in the jobs view since the
+ * answer that gave the cursor.
+ */
+export interface JobChanges {
+  /** The cursor for the next call: `STAMP.CONNECTIONS.GRACE`, opaque to clients. */
+  readonly cursor: string;
+  /** Whether `jobs` is every job (a first call, an unknown cursor, a new grace). */
+  readonly full: boolean;
+  /** The jobs that changed, and every job of the hosts in `replaced`. */
+  readonly jobs: readonly JobRow[];
+  /** Hosts whose jobs come whole in `jobs`: a job of theirs not in it is gone. */
+  readonly replaced: readonly string[];
+  /** Every host, when any changed (also whether connected or silent); else null. */
+  readonly hosts: readonly HostState[] | null;
+}
 
 /**
  * Where a manual run stands: `queued` for its host, `claimed` by it, then koid's

@@ -87,10 +87,43 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
  *
  * @param status The HTTP status.
  * @param body The value to send as JSON.
+ * @param headers Extra headers, such as an `ETag`.
  * @returns The response.
  */
-export function jsonResponse(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), { status, headers: API_HEADERS });
+export function jsonResponse(
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): Response {
+  return new Response(JSON.stringify(body), { status, headers: { ...API_HEADERS, ...headers } });
+}
+
+/**
+ * A 304: the client's copy, named by its `ETag`, is still the answer.
+ *
+ * @param etag The entity tag, quoted.
+ * @returns The response, without a body.
+ */
+export function notModified(etag: string): Response {
+  return new Response(null, { status: 304, headers: { ...API_HEADERS, etag } });
+}
+
+/**
+ * The entity tags an `If-None-Match` header names, without quotes or `W/`.
+ *
+ * @param header The header's value, or null.
+ * @returns The tags; empty for none (and for `*`, which no API answer uses).
+ *
+ * @example Weak and strong tags, in a list
+ * ```ts
+ * import { ifNoneMatch } from "./http.ts";
+ *
+ * const tags = ifNoneMatch('W/"a.1", "b"');
+ * if (tags.join() !== "a.1,b") throw new Error(tags.join());
+ * ```
+ */
+export function ifNoneMatch(header: string | null): string[] {
+  return [...(header ?? "").matchAll(/(?:W\/)?"([^"]*)"/g)].map((match) => match[1]!);
 }
 
 /**

@@ -16,6 +16,13 @@ import type { Job, JobState, JobView, Run } from "../protocol/wire.ts";
 export const LATE_GRACE_MS = 2 * 60_000;
 
 /**
+ * Each schedule's words, by expression: a dashboard of thousands of jobs has a
+ * few dozen schedules, which change rarely.
+ */
+const descriptions = new Map<string, string>();
+const MAX_DESCRIPTIONS = 10_000;
+
+/**
  * A listed job's schedule in its zone, parsed once per expression and zone
  * (`lib/schedules.ts`): the page asks for every job's view every few seconds,
  * and a dashboard's schedules change rarely. Null for `@manual` and `@reboot`
@@ -51,7 +58,7 @@ function nextAfter(schedule: CronSchedule | null, at: number): number | null {
  * @param now The current instant, ms since the epoch.
  * @param graceMs How long after its due time a run may take to be reported
  * (the dashboard's `missedGraceSeconds`).
- * @returns Description, due time, next run and state.
+ * @returns Description, due time, next run, state, and when these change by time alone.
  */
 export function viewJob(
   job: Job,
@@ -59,7 +66,12 @@ export function viewJob(
   now: number,
   graceMs: number = LATE_GRACE_MS,
 ): JobView {
-  const description = describeSchedule(job.schedule);
+  let description = descriptions.get(job.schedule);
+  if (description === undefined) {
+    description = describeSchedule(job.schedule);
+    if (descriptions.size >= MAX_DESCRIPTIONS) descriptions.clear();
+    descriptions.set(job.schedule, description);
+  }
   let due: number | null = null;
   let nextRun: number | null = null;
   const schedule = listedJobSchedule(job);
@@ -73,11 +85,15 @@ export function viewJob(
     }
   }
   const late = due !== null && due <= now - graceMs;
+  const lateAt = due === null || late ? null : due + graceMs;
+  const refreshAt = nextRun === null || lateAt === null
+    ? nextRun ?? lateAt
+    : Math.min(nextRun, lateAt);
   let state: JobState;
   if (lastRun?.status === "running") state = "running";
   else if (late) state = "late";
   else if (lastRun === null) state = "never";
   else state = lastRun.status === "succeeded" ? "ok" : "failed";
   const iso = (at: number | null) => at === null ? null : new Date(at).toISOString();
-  return { description, due: iso(due), nextRun: iso(nextRun), state };
+  return { description, due: iso(due), nextRun: iso(nextRun), state, refreshAt: iso(refreshAt) };
 }

@@ -89,16 +89,21 @@ export class ManualPoller {
     await this.#sweep;
   }
 
-  /** While any poll waits, looks at the store once per `recheckMs`. */
-  #scheduleSweep(): void {
+  /**
+   * While any poll waits, looks at the store once per `recheckMs`, counted from the
+   * start of one look to the next: a slow store does not stretch the cadence.
+   */
+  #scheduleSweep(delay = this.#recheckMs): void {
     if (this.#closed || this.#timer !== undefined || this.#sweep !== null) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
+      const started = performance.now();
       this.#sweep = this.#lookAtQueue().finally(() => {
         this.#sweep = null;
-        if (this.#notifier.keys().length > 0) this.#scheduleSweep();
+        const left = this.#recheckMs - (performance.now() - started);
+        if (this.#notifier.keys().length > 0) this.#scheduleSweep(Math.max(0, left));
       });
-    }, this.#recheckMs);
+    }, delay);
   }
 
   async #lookAtQueue(): Promise<void> {

@@ -8,7 +8,7 @@
 
 import { fromBase64url, hashApiKey, timingSafeEqual } from "../protocol/keys.ts";
 import { errorResponse, HttpError, jsonResponse, noContent, readJsonBody } from "./http.ts";
-import { viewJob } from "./job_view.ts";
+import { ConnectionDigests, hostStates, jobsAnswer, type JobsFeed } from "./jobs_feed.ts";
 import { dashboardPage, homePage, pageFileResponse } from "../page/page.ts";
 import { Periodic } from "./periodic.ts";
 import { ManualPoller } from "./poll.ts";
@@ -153,8 +153,14 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
     pruneEveryMs: options.pruneEveryMs ?? 3_600_000,
     ...alertOptions,
   });
+  const feed: JobsFeed = {
+    store,
+    now,
+    connectedWithinMs: CONNECTED_WITHIN_MS,
+    connections: new ConnectionDigests(),
+  };
   const routes = [
-    ...apiRoutes(store, poller, engine, now),
+    ...apiRoutes(poller, engine, feed),
     ...alertRoutes({
       engine,
       now,
@@ -233,12 +239,8 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
 }
 
 /** The API's routes, the two pages, and the files the pages load. */
-function apiRoutes(
-  store: DashboardStore,
-  poller: ManualPoller,
-  engine: AlertEngine,
-  now: () => number,
-): Route[] {
+function apiRoutes(poller: ManualPoller, engine: AlertEngine, feed: JobsFeed): Route[] {
+  const { store, now } = feed;
   const host = (context: Context) => parseHostName(context.params.host!);
   return [
     {
@@ -287,13 +289,10 @@ function apiRoutes(
       methods: {
         async GET({ dashboard }) {
           const { id, createdAt, settings } = dashboard;
-          const time = now();
-          const hosts = (await store.listHosts(id)).map((info) => ({
-            ...info,
-            connected: info.lastSeenAt !== null && time - info.lastSeenAt <= CONNECTED_WITHIN_MS,
-            silent: info.lastSeenAt !== null &&
-              time - info.lastSeenAt >= settings.hostSilentSeconds * 1000,
-          }));
+          const hosts = hostStates(await store.listHosts(id), now(), {
+            connectedMs: CONNECTED_WITHIN_MS,
+            silentMs: settings.hostSilentSeconds * 1000,
+          });
           return jsonResponse(200, { id, createdAt, settings, hosts });
         },
         async DELETE({ dashboard }) {
@@ -340,15 +339,8 @@ function apiRoutes(
       path: "/api/d/:id/jobs",
       auth: true,
       methods: {
-        async GET({ dashboard }) {
-          const time = now();
-          const graceMs = dashboard.settings.missedGraceSeconds * 1000;
-          const jobs = (await store.listJobs(dashboard.id)).map((job) => ({
-            ...job,
-            ...viewJob(job, job.lastRun, time, graceMs),
-          }));
-          return jsonResponse(200, { jobs });
-        },
+        GET: ({ request, url, dashboard }) =>
+          jobsAnswer(feed, dashboard, request, url.searchParams),
       },
     },
     {

@@ -17,13 +17,22 @@
  * | `["runByHost", id, host, startedAt, runId]`     | null                                     |
  * | `["runByTag", id, tag, startedAt, runId]`       | null                                     |
  * | `["runByJob", id, host, tag, startedAt, runId]` | null                                     |
- * | `["jobRuns", id, host, tag]`                    | `{count, lastRunId, lastStartedAt}`      |
+ * | `["jobRuns", id, host, tag]`                    | `{count, lastRunId, lastStartedAt, lastRun}` |
  * | `["hostRev", id, host]`                         | null, rewritten by each change of runs   |
  * | `["out", id, runId, gen, seq, part]`            | output bytes; gen 0 streamed, 1 final    |
  * | `["manual", id, manualId]`                      | manual run, with payload and signature   |
  * | `["manualByJob", id, host, tag, queuedAt, mId]` | null: an index of a job's manual runs    |
  * | `["queue", id, host, queuedAt, manualId]`       | null: a manual run waiting for its host  |
+ * | `["viewRev", id]`                               | null: the jobs view's newest change      |
+ * | `["hostViewRev", id, host]`                     | null: a host's newest change in it       |
+ * | `["jobViewRev", id, host, tag]`                 | null: a job's (tag `""`: the whole list) |
  * | `["alert…", id, …]`                             | alerts' own: see `alerts/alert_store.ts` |
+ *
+ * The jobs view (every job with its newest run, and the hosts) changes with a job
+ * list, a refusal of one, a run's start or end, and the deletion of a job's newest
+ * run. Each such write also rewrites the `…ViewRev` keys it concerns, in the same
+ * atomic write: their versionstamps, ordered as the writes committed, say what
+ * changed since a reader's last look without reading any job ({@linkcode DashboardStore.viewChanges}).
  *
  * Concurrent writers, on this server instance or another sharing the store, are
  * kept apart by checked atomic writes (optimistic: read, check unchanged, write,
@@ -79,6 +88,9 @@ export const KEY_KINDS = [
   "manual",
   "manualByJob",
   "queue",
+  "viewRev",
+  "hostViewRev",
+  "jobViewRev",
   ...ALERT_KEY_KINDS,
 ] as const;
 
@@ -107,6 +119,20 @@ export interface Dashboard {
   keyHash: string;
   createdAt: number;
   settings: Settings;
+}
+
+/** Which jobs to read: whole hosts, and single jobs. */
+export interface JobSelection {
+  hosts: readonly string[];
+  jobs: readonly { host: string; tag: string }[];
+}
+
+/** What changed in a dashboard's jobs view since a stamp ({@linkcode DashboardStore.viewChanges}). */
+export interface ViewChanges {
+  /** Hosts whose whole job list changed (or its refusal): each of their jobs is to be read. */
+  hosts: string[];
+  /** Jobs, on other hosts, whose newest run changed. */
+  jobs: { host: string; tag: string }[];
 }
 
 /** Which of a job's manual runs to list. */
@@ -158,6 +184,8 @@ interface UnitPlan {
   changedStats: Set<string>;
   startedTags: Set<string>;
   endedTags: Set<string>;
+  /** The jobs whose newest run the jobs view shows differently: a run started or ended. */
+  viewTags: Set<string>;
   /** The runs written. */
   touched: Set<string>;
 }
@@ -177,6 +205,12 @@ interface JobRuns {
   count: number;
   lastRunId: string;
   lastStartedAt: number;
+  /**
+   * The newest run as the API shows it, kept with each of its changes that shows
+   * (its start, its end), so that listing jobs reads no run; absent in records
+   * written before, or after the newest run was deleted (then the run is read).
+   */
+  lastRun?: Run;
 }
 interface ChunkHead {
   stream: OutputStream;
@@ -242,11 +276,10 @@ function newRun(start: RunStartInfo, host: string): StoredRun {
 function nextStats(last: JobRuns | null, start: RunStartInfo): JobRuns {
   const newest = last === null || last.lastStartedAt < start.startedAt ||
     (last.lastStartedAt === start.startedAt && last.lastRunId < start.id);
-  return {
-    count: (last?.count ?? 0) + 1,
-    lastRunId: newest ? start.id : last.lastRunId,
-    lastStartedAt: newest ? start.startedAt : last.lastStartedAt,
-  };
+  const count = (last?.count ?? 0) + 1;
+  return newest
+    ? { count, lastRunId: start.id, lastStartedAt: start.startedAt }
+    : { ...last, count };
 }
 
 /** A manual run as the API shows it: the values its payload asks for, not the payload. */
@@ -327,6 +360,7 @@ export class DashboardStore {
     // The record first: from then on no call authenticates for this id.
     await this.#kv.delete(["dash", id]);
     for (const kind of KEY_KINDS) await this.#deletePrefix([kind, id]);
+    await this.#kv.delete(["viewRev", id]);
   }
 
   /**
@@ -358,6 +392,20 @@ export class DashboardStore {
   }
 
   /**
+   * When each host of a dashboard last called.
+   *
+   * @param id The dashboard id.
+   * @returns Each host's last call, ms, by name; hosts never heard from are absent.
+   */
+  async lastSeen(id: string): Promise<Map<string, number>> {
+    const seen = new Map<string, number>();
+    for await (const entry of this.#kv.list<number>({ prefix: ["seen", id] })) {
+      seen.set(entry.key[2] as string, entry.value);
+    }
+    return seen;
+  }
+
+  /**
    * A dashboard's hosts, by name.
    *
    * @param id The dashboard id.
@@ -373,9 +421,7 @@ export class DashboardStore {
       }
       return info;
     };
-    for await (const entry of this.#kv.list<number>({ prefix: ["seen", id] })) {
-      host(entry.key[2] as string).lastSeenAt = entry.value;
-    }
+    for (const [name, at] of await this.lastSeen(id)) host(name).lastSeenAt = at;
     for await (const entry of this.#kv.list<number>({ prefix: ["jobCount", id] })) {
       host(entry.key[2] as string).jobCount = entry.value;
     }
@@ -394,7 +440,10 @@ export class DashboardStore {
    */
   async refuseJobs(id: string, host: string, reason: string): Promise<void> {
     const refused: JobListRefused = { at: this.#now(), reason: reason.slice(0, 1000) };
-    await this.#kv.set(["jobsRefused", id, host], refused);
+    await this.#write([
+      recordWrite(["jobsRefused", id, host], refused),
+      ...viewWrites(id, host, [WHOLE_LIST]),
+    ]);
   }
 
   /**
@@ -423,37 +472,112 @@ export class DashboardStore {
         writes.push({ key: entry.key });
       }
     }
+    for await (const entry of this.#kv.list({ prefix: ["jobViewRev", id, host] })) {
+      const tag = entry.key[3] as string;
+      if (tag !== WHOLE_LIST && !parts.has(tag)) writes.push({ key: entry.key });
+    }
     writes.push({ key: ["jobCount", id, host], value: jobs.length, size: 16 });
     writes.push({ key: ["seen", id, host], value: this.#now(), size: 16 });
     writes.push({ key: ["jobsRefused", id, host] });
+    // Last, so in the last batch: a reader told of the change finds the whole list.
+    writes.push(...viewWrites(id, host, [WHOLE_LIST]));
     await this.#write(writes);
   }
 
   /**
-   * Every job of a dashboard, by host and line, each with its newest run.
+   * Every job of a dashboard, or those selected, by host and line, each with its
+   * newest run.
    *
    * @param id The dashboard id.
+   * @param only Which hosts' jobs and which single jobs to read; all when absent.
    * @returns The jobs.
    */
-  async listJobs(id: string): Promise<JobWithLastRun[]> {
-    const lastRunIds = new Map<string, string>();
-    for await (const entry of this.#kv.list<JobRuns>({ prefix: ["jobRuns", id] })) {
-      lastRunIds.set(`${entry.key[2] as string}/${entry.key[3] as string}`, entry.value.lastRunId);
-    }
-    const jobs: { host: string; job: Job; lastRunId: string | undefined }[] = [];
-    const reader = new JobReader();
-    for await (const entry of this.#kv.list<StoredJobPart | Job>({ prefix: ["job", id] })) {
-      const host = entry.key[2] as string;
-      const job = reader.take(entry.key, entry.value);
-      if (job === null) continue;
-      jobs.push({ host, job, lastRunId: lastRunIds.get(`${host}/${job.tag}`) });
-    }
-    const runs = await this.#getRuns(id, jobs.flatMap((job) => job.lastRunId ?? []));
+  async listJobs(id: string, only?: JobSelection): Promise<JobWithLastRun[]> {
+    const stats = new Map<string, JobRuns>();
+    const jobs: { host: string; job: Job }[] = [];
+    const readJobs = async (selector: Deno.KvListSelector) => {
+      const reader = new JobReader();
+      for await (const entry of this.#kv.list<StoredJobPart | Job>(selector)) {
+        const job = reader.take(entry.key, entry.value);
+        if (job !== null) jobs.push({ host: entry.key[2] as string, job });
+      }
+    };
+    const readStats = async (prefix: Deno.KvKey) => {
+      for await (const entry of this.#kv.list<JobRuns>({ prefix })) {
+        stats.set(`${entry.key[2] as string}/${entry.key[3] as string}`, entry.value);
+      }
+    };
+    const scopes = only === undefined ? [[id]] : only.hosts.map((host) => [id, host]);
+    const single = only?.jobs ?? [];
+    await Promise.all([
+      ...scopes.map((scope) => readJobs({ prefix: ["job", ...scope] })),
+      ...scopes.map((scope) => readStats(["jobRuns", ...scope])),
+      // A job's parts, and the job as stored whole before jobs were split (a key of four).
+      ...single.map(({ host, tag }) =>
+        readJobs({ start: ["job", id, host, tag], end: ["job", id, host, tag, true] })
+      ),
+      (async () => {
+        const found = await this.#getValues<JobRuns>(
+          single.map(({ host, tag }) => ["jobRuns", id, host, tag]),
+        );
+        single.forEach(({ host, tag }, i) => {
+          if (found[i] != null) stats.set(`${host}/${tag}`, found[i]!);
+        });
+      })(),
+    ]);
+    const newest = (host: string, job: Job) => stats.get(`${host}/${job.tag}`);
+    // Runs whose record the job's count does not hold: read them.
+    const runs = await this.#getRuns(
+      id,
+      jobs.flatMap(({ host, job }) => {
+        const last = newest(host, job);
+        return last !== undefined && last.lastRun?.id !== last.lastRunId ? [last.lastRunId] : [];
+      }),
+    );
     jobs.sort((a, b) => a.host < b.host ? -1 : a.host > b.host ? 1 : a.job.line - b.job.line);
-    return jobs.map(({ host, job, lastRunId }) => {
-      const run = lastRunId === undefined ? undefined : runs.get(lastRunId);
-      return { ...job, host, lastRun: run === undefined ? null : publicRun(run) };
+    return jobs.map(({ host, job }) => {
+      const last = newest(host, job);
+      const kept = last?.lastRun?.id === last?.lastRunId ? last?.lastRun : undefined;
+      const read = last === undefined ? undefined : runs.get(last.lastRunId);
+      return { ...job, host, lastRun: kept ?? (read === undefined ? null : publicRun(read)) };
     });
+  }
+
+  /**
+   * The stamp of the newest change of a dashboard's jobs view: a versionstamp,
+   * or `"0"` before any. Stamps compare as strings, in the order of the changes.
+   *
+   * @param id The dashboard id.
+   * @returns The stamp.
+   */
+  async viewStamp(id: string): Promise<string> {
+    return (await this.#kv.get(["viewRev", id])).versionstamp ?? NO_STAMP;
+  }
+
+  /**
+   * What changed in a dashboard's jobs view after `since`: hosts whose whole list
+   * is to be read again, and single jobs. Every change up to the stamp
+   * {@linkcode viewStamp} gave before this call is in it; later ones may be.
+   *
+   * @param id The dashboard id.
+   * @param since A stamp from {@linkcode viewStamp}.
+   * @returns The hosts and jobs changed.
+   */
+  async viewChanges(id: string, since: string): Promise<ViewChanges> {
+    const hosts: string[] = [];
+    for await (const entry of this.#kv.list({ prefix: ["hostViewRev", id] })) {
+      if (entry.versionstamp > since) hosts.push(entry.key[2] as string);
+    }
+    const changes: ViewChanges = { hosts: [], jobs: [] };
+    await Promise.all(hosts.map(async (host) => {
+      const tags: string[] = [];
+      for await (const entry of this.#kv.list({ prefix: ["jobViewRev", id, host] })) {
+        if (entry.versionstamp > since) tags.push(entry.key[3] as string);
+      }
+      if (tags.includes(WHOLE_LIST)) changes.hosts.push(host);
+      else changes.jobs.push(...tags.map((tag) => ({ host, tag })));
+    }));
+    return changes;
   }
 
   /**
@@ -539,6 +663,7 @@ export class DashboardStore {
         changedStats: new Set(),
         startedTags: new Set(),
         endedTags: new Set(trimTags),
+        viewTags: new Set(),
         touched: new Set(),
       };
       let taken = 0;
@@ -558,6 +683,7 @@ export class DashboardStore {
       for (const tag of plan.changedStats) {
         plan.writes.push(recordWrite(["jobRuns", id, host, tag], plan.stats.get(tag)!));
       }
+      if (plan.viewTags.size > 0) plan.writes.push(...viewWrites(id, host, plan.viewTags));
       plan.writes.push({ key: rev.key, value: null, size: 8 });
       plan.writes.push({ key: ["seen", id, host], value: this.#now(), size: 16 });
       const { writes, before, after } = plan;
@@ -579,6 +705,8 @@ export class DashboardStore {
   ): Promise<void> {
     plan.touched.add(runId);
     let run = found;
+    /** Whether what the API shows of the run changed: it started or ended. */
+    let shows = false;
     const streamedPrefix = ["out", id, runId, STREAMED];
     let streamed: Write[] = [];
     for (const report of reports) {
@@ -592,6 +720,8 @@ export class DashboardStore {
         plan.stats.set(tag, nextStats(plan.stats.get(tag) ?? null, report.run));
         plan.changedStats.add(tag);
         plan.startedTags.add(tag);
+        plan.viewTags.add(tag);
+        shows = true;
         for (const key of runIndexKeys(id, host, tag, startedAt, runId)) {
           plan.writes.push({ key, value: null, size: 8 });
         }
@@ -637,11 +767,19 @@ export class DashboardStore {
       const { chunks: _, ...fields } = report.end;
       run = { ...run, ...fields, storedBytes, seqs: [] };
       plan.endedTags.add(run.tag);
+      plan.viewTags.add(run.tag);
+      shows = true;
     }
     // A chunk shows only once all its parts are there (see getRunOutput), so its
     // parts may go ahead of the commit when the step is too large for one write.
     plan.before.push(...streamed);
-    if (run !== null && run !== found) plan.writes.push(recordWrite(["run", id, runId], run));
+    if (run === null || run === found) return;
+    plan.writes.push(recordWrite(["run", id, runId], run));
+    const stats = plan.stats.get(run.tag);
+    if (shows && stats?.lastRunId === runId) {
+      plan.stats.set(run.tag, { ...stats, lastRun: publicRun(run) });
+      plan.changedStats.add(run.tag);
+    }
   }
 
   /**
@@ -744,6 +882,7 @@ export class DashboardStore {
           }),
         );
       }
+      if (stats.value?.lastRunId === runId) writes.push(...viewWrites(id, host, [tag]));
       writes.push({ key: rev.key, value: null, size: 8 });
       const versionstamp = await this.#commitChecked([rev, run, stats], writes, {
         before: output.map((entry) => ({ key: entry.key })),
@@ -1193,6 +1332,22 @@ function batch(writes: readonly Write[]): Write[][] {
 function mutate(operation: Deno.AtomicOperation, write: Write): void {
   if (write.size === undefined) operation.delete(write.key);
   else operation.set(write.key, write.value);
+}
+
+/** The tag that stands for a host's whole job list in `["jobViewRev", id, host, tag]`. */
+const WHOLE_LIST = "";
+/** The stamp of a jobs view that never changed. */
+const NO_STAMP = "0";
+
+/**
+ * The writes that mark a change of the jobs view: of the dashboard's, the host's,
+ * and the jobs' (`WHOLE_LIST` for the host's list). The values say nothing; what
+ * counts is the versionstamp each gets.
+ */
+function viewWrites(id: string, host: string, tags: Iterable<string>): Write[] {
+  const keys: Deno.KvKey[] = [["viewRev", id], ["hostViewRev", id, host]];
+  for (const tag of tags) keys.push(["jobViewRev", id, host, tag]);
+  return keys.map((key) => ({ key, value: null, size: 8 }));
 }
 
 /** A write of a small record: a run, a job's run count. */

@@ -564,9 +564,10 @@ export async function showAlerts(context) {
   };
   let mutes = { show: (/** @type {readonly Mute[]} */ _) => {} };
   try {
-    const [info, jobs] = await Promise.all([api.info(signal), api.jobs(signal)]);
+    // The jobs from the page's shared copy: only what changed since it was last asked.
+    const [info] = await Promise.all([api.info(signal), context.feed.update()]);
     timingBox.replaceChildren(timingForm(api, info.settings));
-    const part = mutesPart(api, jobs, loadMutes);
+    const part = mutesPart(api, context.feed.jobs, loadMutes);
     mutes = part;
     mutesBox.replaceChildren(part.element);
   } catch (failure) {

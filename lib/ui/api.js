@@ -18,6 +18,7 @@
 /** @typedef {import("../protocol/wire.ts").OutputRecord} OutputRecord */
 /** @typedef {import("../protocol/wire.ts").JobView} JobView */
 /** @typedef {import("../protocol/wire.ts").JobRow} JobRow A job as the jobs call lists it. */
+/** @typedef {import("../protocol/wire.ts").JobChanges} JobChanges What changed in the jobs since a cursor. */
 
 /** A call the server refused or could not answer. */
 export class ApiError extends Error {
@@ -51,8 +52,9 @@ export class Api {
    *
    * @param {string} method The HTTP method.
    * @param {string} path The path after `/api/d/{id}`.
-   * @param {{ body?: unknown, signal?: AbortSignal }} [options] A JSON body; an abort signal.
-   * @returns {Promise<any>} The answer's JSON.
+   * @param {{ body?: unknown, signal?: AbortSignal, ifNoneMatch?: string }} [options] A JSON
+   *   body; an abort signal; the entity tag of the answer the page has.
+   * @returns {Promise<any>} The answer's JSON; null for a 304 (the page's answer holds).
    * @throws {ApiError} When the server answers with an error, or not at all.
    */
   async call(method, path, options = {}) {
@@ -64,6 +66,7 @@ export class Api {
         headers: {
           authorization: `Bearer ${this.apiKey}`,
           ...(options.body === undefined ? {} : { "content-type": "application/json" }),
+          ...(options.ifNoneMatch === undefined ? {} : { "if-none-match": options.ifNoneMatch }),
         },
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
         ...(options.signal ? { signal: options.signal } : {}),
@@ -75,7 +78,8 @@ export class Api {
       if (options.signal?.aborted) throw error;
       throw new ApiError("Cannot reach the dashboard server", null);
     }
-    if (response.status === 204) return null;
+    // 304: the page's answer holds; 204: nothing to say.
+    if (response.status === 304 || response.status === 204) return null;
     /** @type {any} */
     let body = null;
     try {
@@ -102,13 +106,16 @@ export class Api {
   }
 
   /**
-   * Every job of every host, each with its last run, state and schedule in words.
+   * What changed in the jobs since an earlier answer: see `JobsFeed`, which keeps them.
    *
-   * @param {AbortSignal} [signal] Cancels the call.
-   * @returns {Promise<JobRow[]>}
+   * @param {string} cursor The earlier answer's cursor; `"0"` for every job.
+   * @param {readonly string[]} stale Hosts whose jobs to send whole (their views ran out).
+   * @returns {Promise<JobChanges | null>} The changes; null when there are none.
    */
-  async jobs(signal) {
-    return (await this.call("GET", "/jobs", signal ? { signal } : {})).jobs;
+  jobChanges(cursor, stale) {
+    const query = new URLSearchParams({ since: cursor });
+    if (stale.length > 0) query.set("stale", stale.join(","));
+    return this.call("GET", `/jobs?${query}`, { ifNoneMatch: `"${cursor}"` });
   }
 
   /**

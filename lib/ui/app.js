@@ -14,6 +14,7 @@ import { h } from "./dom.js";
 import { viewerZone, zoneOffset } from "./format.js";
 import { showJob } from "./job.js";
 import { showJobs } from "./jobs.js";
+import { JobsFeed } from "./jobs_feed.js";
 import { showRun } from "./run.js";
 import {
   forgetKeys,
@@ -33,6 +34,7 @@ import { deriveKeys, PBKDF2_ITERATIONS } from "../protocol/signing.js";
  *
  * @typedef {object} ViewContext
  * @property {Api} api The dashboard's API, with the API key.
+ * @property {JobsFeed} feed Every job and host, kept up to date; one for the sign-in.
  * @property {string | CryptoKey} runKey The run key, for signing manual runs.
  * @property {AbortSignal} signal Aborts when the view is left.
  * @property {HTMLElement} main Where the view draws.
@@ -61,7 +63,7 @@ const dashboardId = DASHBOARD_PATH.exec(location.pathname)?.[1] ?? null;
 
 /** @type {AbortController | null} */
 let view = null;
-/** @type {{ api: Api, session: Session } | null} */
+/** @type {{ api: Api, feed: JobsFeed, session: Session } | null} */
 let signedIn = null;
 /** Whether the user has moved from one view to another (then the focus follows). */
 let navigated = false;
@@ -281,7 +283,7 @@ function adminDetails(id) {
  * @param {Session} kept The keys, and until when they are kept.
  */
 function enter(api, kept) {
-  signedIn = { api, session: kept };
+  signedIn = { api, feed: new JobsFeed(api), session: kept };
   const signOutButton = h("button", { type: "button", class: "secondary small" }, "Sign out");
   signOutButton.addEventListener(
     "click",
@@ -326,6 +328,7 @@ function route() {
   /** @type {ViewContext} */
   const context = {
     api: signedIn.api,
+    feed: signedIn.feed,
     runKey: signedIn.session.keys.runKey,
     signal: controller.signal,
     main,

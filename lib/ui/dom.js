@@ -116,7 +116,13 @@ export function morph(from, to) {
     if (!to.hasAttribute(name) && !kept.includes(name)) from.removeAttribute(name);
   }
   for (const { name, value } of [...to.attributes]) {
-    if (from.getAttribute(name) !== value && !kept.includes(name)) from.setAttribute(name, value);
+    if (from.getAttribute(name) === value || kept.includes(name)) continue;
+    // Styles through the CSS object model: the page's policy refuses style attributes.
+    if (name === "style" && from instanceof HTMLElement && to instanceof HTMLElement) {
+      from.style.cssText = to.style.cssText;
+    } else {
+      from.setAttribute(name, value);
+    }
   }
   morphChildren(from, [...to.childNodes]);
 }

@@ -58,6 +58,27 @@ export function formatRelative(at, now) {
   return delta > 0 ? `in ${text}` : `${text} ago`;
 }
 
+/** @type {Map<string, Intl.DateTimeFormat>} */
+const formatters = new Map();
+
+/**
+ * A date formatter, made once per locale and options: making one costs far more
+ * than using it, and a table of thousands of jobs formats thousands of times.
+ *
+ * @param {string} key What tells these options from others, cheap to make.
+ * @param {string} locale The locale.
+ * @param {() => Intl.DateTimeFormatOptions} options The options.
+ * @returns {Intl.DateTimeFormat}
+ */
+function formatter(key, locale, options) {
+  let made = formatters.get(key);
+  if (made === undefined) {
+    made = new Intl.DateTimeFormat(locale, options());
+    formatters.set(key, made);
+  }
+  return made;
+}
+
 /**
  * An instant as the viewer's clock shows it: the time alone when it is today,
  * else with the day (and the year when not this year).
@@ -70,8 +91,8 @@ export function formatRelative(at, now) {
  */
 export function formatTime(at, now, options = {}) {
   const zone = options.timeZone === undefined ? {} : { timeZone: options.timeZone };
-  const day = (/** @type {number} */ t) =>
-    new Intl.DateTimeFormat("en-CA", { ...zone, dateStyle: "short" }).format(t);
+  const where = options.timeZone ?? "";
+  const days = formatter(`day ${where}`, "en-CA", () => ({ ...zone, dateStyle: "short" }));
   /** @type {Intl.DateTimeFormatOptions} */
   const clock = {
     ...zone,
@@ -80,15 +101,17 @@ export function formatTime(at, now, options = {}) {
     hourCycle: "h23",
     ...(options.seconds ? { second: "2-digit" } : {}),
   };
-  if (day(at) === day(now)) return new Intl.DateTimeFormat("en-GB", clock).format(at);
-  const sameYear = day(at).slice(0, 4) === day(now).slice(0, 4);
-  return new Intl.DateTimeFormat("en-GB", {
+  const kind = `${where} ${options.seconds ? "s" : ""}`;
+  const [day, today] = [days.format(at), days.format(now)];
+  if (day === today) return formatter(`clock ${kind}`, "en-GB", () => clock).format(at);
+  const sameYear = day.slice(0, 4) === today.slice(0, 4);
+  return formatter(`dated ${kind} ${sameYear ? "" : "y"}`, "en-GB", () => ({
     ...clock,
     weekday: "short",
     day: "numeric",
     month: "short",
     ...(sameYear ? {} : { year: "numeric" }),
-  }).format(at);
+  })).format(at);
 }
 
 /**
@@ -225,7 +248,7 @@ export function readArgumentField(type, text) {
  * @returns {string} An IANA zone name, such as `Europe/Berlin`.
  */
 export function viewerZone() {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return formatter("viewer", "en-US", () => ({})).resolvedOptions().timeZone;
 }
 
 /**
@@ -236,8 +259,10 @@ export function viewerZone() {
  * @returns {string} The offset.
  */
 export function zoneOffset(zone, at) {
-  const name = new Intl.DateTimeFormat("en-US", { timeZone: zone, timeZoneName: "shortOffset" })
-    .formatToParts(at).find((part) => part.type === "timeZoneName")?.value ?? "GMT";
+  const name = formatter(`offset ${zone}`, "en-US", () => ({
+    timeZone: zone,
+    timeZoneName: "shortOffset",
+  })).formatToParts(at).find((part) => part.type === "timeZoneName")?.value ?? "GMT";
   return name === "GMT" || name === "GMT+0" ? "UTC" : name.replace(/^GMT/, "UTC");
 }
 

@@ -320,11 +320,12 @@ export async function showJob(context, host, tag) {
 
   const refresh = every(
     async () => {
-      const [jobs, latest, latestManuals] = await Promise.all([
-        api.jobs(signal),
+      const [, latest, latestManuals] = await Promise.all([
+        context.feed.update(),
         api.runs({ host, tag, limit: PAGE_SIZE }, signal),
         api.manualRuns({ host, tag, limit: PAGE_SIZE }, signal),
       ]);
+      const jobs = context.feed.jobs;
       context.problem(null);
       const now = Date.now();
       const job = jobs.find((candidate) => candidate.host === host && candidate.tag === tag);

@@ -3,9 +3,11 @@
  * The jobs view: every job of every host in one table, grouped by section, then
  * by machine within it (each section a row group under its own heading, each
  * machine a sub-heading), with its schedule in words, its next run, its last
- * run's outcome and duration. It is rebuilt every few seconds and morphed into
- * place, so the focus stays put. Also the small pieces the other views share:
- * state badges, job labels and links, argument lists.
+ * run's outcome and duration. Every few seconds it asks what changed
+ * (`jobs_feed.js`) and morphs the rows in view into place, so the focus stays put;
+ * a long table is shown a window at a time (`window.js`), with a filter. Also the
+ * small pieces the other views share: state badges, job labels and links,
+ * argument lists.
  *
  * @module
  */
@@ -23,6 +25,7 @@ import {
   zonesAgree,
 } from "./format.js";
 import { every } from "./poll.js";
+import { WindowedTable } from "./window.js";
 import { scheduleKind } from "../protocol/job_kind.js";
 
 /** @typedef {import("./api.js").JobRow} JobRow */
@@ -146,7 +149,8 @@ function nextRun(job, now, info) {
   const next = Date.parse(job.nextRun);
   return [
     h("time", { datetime: new Date(next).toISOString() }, formatTime(next, now)),
-    h("span", { class: "relative" }, formatRelative(next, now)),
+    // Passed, and the run's news or the next time not here yet: it is happening now.
+    h("span", { class: "relative" }, formatRelative(Math.max(next, now), now)),
   ];
 }
 
@@ -265,19 +269,36 @@ function jobRow(job, now, info) {
 function summary(jobs, hostCount) {
   /** @type {JobState[]} */
   const order = ["failed", "late", "running", "ok", "never"];
-  const counts = order
-    .map((state) => /** @type {const} */ ([state, jobs.filter((j) => j.state === state).length]))
-    .filter(([, count]) => count > 0);
+  /** @type {Map<JobState, number>} */
+  const tally = new Map();
+  for (const job of jobs) tally.set(job.state, (tally.get(job.state) ?? 0) + 1);
+  const counts = order.flatMap((state) => {
+    const count = tally.get(state) ?? 0;
+    return count > 0 ? [/** @type {const} */ ([state, count])] : [];
+  });
   return h(
     "p",
     { class: "summary" },
-    `${jobs.length} job${jobs.length === 1 ? "" : "s"} on ${hostCount} machine${
-      hostCount === 1 ? "" : "s"
-    }`,
-    ...counts.map(([state, count]) =>
-      h("span", { class: `count ${state}` }, badge(state, `${count} ${STATE_WORDS[state]}`))
+    `${count(jobs.length, "job")} on ${count(hostCount, "machine")}`,
+    ...counts.map(([state, n]) =>
+      h(
+        "span",
+        { class: `count ${state}` },
+        badge(state, `${n.toLocaleString("en-US")} ${STATE_WORDS[state]}`),
+      )
     ),
   );
+}
+
+/**
+ * "1 job", "10,000 jobs".
+ *
+ * @param {number} n How many.
+ * @param {string} noun The thing, singular.
+ * @returns {string}
+ */
+function count(n, noun) {
+  return `${n.toLocaleString("en-US")} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 /**
@@ -318,46 +339,37 @@ function hostRow(host, info, now) {
 }
 
 /**
- * The jobs view's content, built afresh (the caller morphs it into place).
+ * The jobs table's row groups: a section each (sections by name, jobs with none
+ * first), its machines under it by name, each machine's jobs by line.
  *
- * @param {readonly JobRow[]} jobs Every job, by host and line.
+ * @param {readonly JobRow[]} jobs The jobs to show, by host and line.
  * @param {readonly HostInfo[]} hosts The hosts.
- * @param {number} now The current instant.
- * @returns {HTMLElement}
+ * @param {() => number} clock The current instant when a row is built.
+ * @returns {import("./window.js").RowGroup[]}
  */
-export function jobsContent(jobs, hosts, now) {
-  if (jobs.length === 0) {
-    return h(
-      "div",
-      { class: "card empty-state" },
-      h("h2", {}, "No jobs yet"),
-      h(
-        "p",
-        {},
-        "Jobs appear here when koid on a linked machine sends its koitab. On each machine, run ",
-        h("code", {}, "koitab -d join URL"),
-        " with this page's address, and make sure koid is running.",
-      ),
-    );
-  }
+function jobGroups(jobs, hosts, clock) {
   /** @type {Map<string, Map<string, JobRow[]>>} */
   const sections = new Map();
   for (const job of jobs) {
     const section = job.section ?? "";
-    const byHost = sections.get(section) ?? new Map();
-    sections.set(section, byHost);
-    byHost.set(job.host, [...(byHost.get(job.host) ?? []), job]);
+    let byHost = sections.get(section);
+    if (byHost === undefined) {
+      byHost = new Map();
+      sections.set(section, byHost);
+    }
+    const list = byHost.get(job.host);
+    if (list === undefined) byHost.set(job.host, [job]);
+    else list.push(job);
   }
   const known = new Map(hosts.map((host) => [host.host, host]));
   const sectionKeys = [...sections.keys()].sort((a, b) =>
     a === "" ? -1 : b === "" ? 1 : a.localeCompare(b)
   );
-  const groups = sectionKeys.map((section) => {
+  return sectionKeys.map((section) => {
     const byHost = /** @type {Map<string, JobRow[]>} */ (sections.get(section));
-    return h(
-      "tbody",
-      { "data-key": `section\n${section}` },
-      h(
+    return {
+      key: section,
+      head: h(
         "tr",
         { class: "section-row" },
         h(
@@ -368,41 +380,92 @@ export function jobsContent(jobs, hosts, now) {
           h("span", { class: "section-name" }, section === "" ? "No section" : section),
         ),
       ),
-      ...[...byHost.keys()].sort().flatMap((host) => [
-        hostRow(host, known.get(host), now),
-        ...(/** @type {JobRow[]} */ (byHost.get(host))).map((job) =>
-          jobRow(job, now, known.get(host))
-        ),
+      rows: [...byHost.keys()].sort().flatMap((host) => [
+        { key: `host\n${host}`, build: () => hostRow(host, known.get(host), clock()) },
+        ...(/** @type {JobRow[]} */ (byHost.get(host))).map((job) => ({
+          key: `${job.host}/${job.tag}`,
+          build: () => jobRow(job, clock(), known.get(host)),
+        })),
       ]),
-    );
+    };
   });
+}
+
+/**
+ * The jobs table, without its rows.
+ *
+ * @returns {HTMLTableElement}
+ */
+function jobsTable() {
   return h(
-    "div",
-    { class: "jobs" },
-    summary(jobs, new Set(jobs.map((job) => job.host)).size),
+    "table",
+    { class: "jobs-table" },
+    h("caption", { class: "sr-only" }, "Jobs by section, then machine"),
+    h("colgroup", {}, ...COLUMNS.map((_, i) => h("col", { class: `column-${i}` }))),
     h(
-      "div",
-      { class: "table-card" },
+      "thead",
+      {},
       h(
-        "table",
-        { class: "jobs-table" },
-        h("caption", { class: "sr-only" }, "Jobs by section, then machine"),
-        h("colgroup", {}, ...COLUMNS.map((_, i) => h("col", { class: `column-${i}` }))),
-        h(
-          "thead",
-          {},
-          h(
-            "tr",
-            {},
-            ...COLUMNS.map((name, i) =>
-              h("th", { scope: "col", class: i === 4 ? "number" : null }, name)
-            ),
-          ),
+        "tr",
+        {},
+        ...COLUMNS.map((name, i) =>
+          h("th", { scope: "col", class: i === 4 ? "number" : null }, name)
         ),
-        ...groups,
       ),
     ),
   );
+}
+
+/**
+ * What the page shows when there are no jobs at all.
+ *
+ * @returns {HTMLElement}
+ */
+function noJobs() {
+  return h(
+    "div",
+    { class: "card empty-state" },
+    h("h2", {}, "No jobs yet"),
+    h(
+      "p",
+      {},
+      "Jobs appear here when koid on a linked machine sends its koitab. On each machine, run ",
+      h("code", {}, "koitab -d join URL"),
+      " with this page's address, and make sure koid is running.",
+    ),
+  );
+}
+
+/** From this many jobs on, the view offers a filter. */
+const FILTER_FROM = 25;
+
+/** Each job's words for the filter, lower-cased, by the job as the feed holds it. */
+const filterWords = /** @type {WeakMap<JobRow, string>} */ (new WeakMap());
+
+/**
+ * Whether a job has every word of a filter in its name, command, machine, section,
+ * schedule or state.
+ *
+ * @param {JobRow} job The job.
+ * @param {readonly string[]} words The filter's words, lower-cased.
+ * @returns {boolean}
+ */
+function jobMatches(job, words) {
+  let text = filterWords.get(job);
+  if (text === undefined) {
+    text = [
+      job.name ?? "",
+      job.command,
+      job.host,
+      job.section ?? "",
+      job.schedule,
+      job.description,
+      STATE_WORDS[job.state],
+    ].join("\n").toLowerCase();
+    filterWords.set(job, text);
+  }
+  const haystack = text;
+  return words.every((word) => haystack.includes(word));
 }
 
 /**
@@ -429,6 +492,8 @@ export function refusedJobLists(hosts, now) {
 
 /** How often the jobs view refreshes. */
 const REFRESH_MS = 5000;
+/** How long typing in the filter may pause before the table follows. */
+const FILTER_PAUSE_MS = 120;
 
 /**
  * Shows the jobs view, refreshed every few seconds.
@@ -437,24 +502,90 @@ const REFRESH_MS = 5000;
  * @returns {Promise<void>} Settles when the view is left.
  */
 export async function showJobs(context) {
-  const { api, signal } = context;
+  const { feed, signal } = context;
   const updated = h("p", { class: "updated muted", "aria-live": "off" });
-  const content = h("div", {}, h("p", { class: "muted" }, "Loading jobs…"));
+  const notices = h("div", {});
+  const counts = h("div", {});
+  const filter = h("input", {
+    id: "job-filter",
+    type: "search",
+    autocomplete: "off",
+    spellcheck: "false",
+    "aria-describedby": "job-filter-status",
+  });
+  const filterStatus = h("p", { id: "job-filter-status", class: "muted", "aria-live": "polite" });
+  const filterBox = h(
+    "div",
+    { class: "filter", hidden: true },
+    h("label", { for: "job-filter" }, "Filter"),
+    filter,
+    filterStatus,
+  );
+  const table = jobsTable();
+  const tableCard = h("div", { class: "table-card", hidden: true }, table);
+  const empty = h("div", { hidden: true }, noJobs());
+  const loading = h("p", { class: "muted" }, "Loading jobs…");
   context.main.replaceChildren(
     h("div", { class: "page-head" }, h("h1", { tabindex: -1 }, "Jobs"), updated),
-    content,
+    notices,
+    loading,
+    counts,
+    filterBox,
+    tableCard,
+    empty,
   );
   context.setTitle("Jobs");
   context.focusHeading();
+  const rows = new WindowedTable(table, COLUMNS.length, signal);
+  let now = Date.now();
+  /** What the table was last drawn from: the same again needs only its rows in view. */
+  let drawn = { jobs: /** @type {readonly JobRow[]} */ ([]), hosts: feed.hosts, filter: "" };
+  /** @type {import("./window.js").RowGroup[]} */
+  let groups = [];
+
+  const draw = () => {
+    const began = performance.now();
+    const { jobs, hosts } = feed;
+    loading.hidden = true;
+    morph(notices, h("div", {}, ...refusedJobLists(hosts, now)));
+    empty.hidden = jobs.length > 0;
+    tableCard.hidden = jobs.length === 0;
+    filterBox.hidden = jobs.length < FILTER_FROM && filter.value === "";
+    if (jobs !== drawn.jobs || hosts !== drawn.hosts || filter.value !== drawn.filter) {
+      drawn = { jobs, hosts, filter: filter.value };
+      counts.replaceChildren(
+        jobs.length === 0 ? "" : summary(jobs, new Set(jobs.map((job) => job.host)).size),
+      );
+      const words = filter.value.toLowerCase().split(/\s+/).filter((word) => word !== "");
+      const shown = words.length === 0 ? jobs : jobs.filter((job) => jobMatches(job, words));
+      filterStatus.textContent = words.length === 0
+        ? ""
+        : shown.length === 0
+        ? `No job matches “${filter.value.trim()}”.`
+        : `${count(shown.length, "job")} of ${jobs.length.toLocaleString("en-US")} shown.`;
+      groups = jobGroups(shown, hosts, () => now);
+    }
+    rows.show(groups);
+    // For the page's tests and anyone profiling: how long drawing the table took.
+    performance.measure("jobs drawn", { start: began });
+  };
+
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let pause;
+  filter.addEventListener("input", () => {
+    clearTimeout(pause);
+    pause = setTimeout(draw, FILTER_PAUSE_MS);
+  }, { signal });
+  signal.addEventListener("abort", () => clearTimeout(pause));
+
+  // Back from another view: the jobs as last seen, at once.
+  if (feed.loaded) draw();
   await every(
     async () => {
-      const [info, jobs] = await Promise.all([api.info(signal), api.jobs(signal)]);
+      await feed.update();
       context.problem(null);
-      const now = Date.now();
-      morph(
-        content,
-        h("div", {}, ...refusedJobLists(info.hosts, now), jobsContent(jobs, info.hosts, now)),
-      );
+      now = Date.now();
+      draw();
       updated.textContent = `Updated ${formatTime(now, now, { seconds: true })}`;
     },
     REFRESH_MS,

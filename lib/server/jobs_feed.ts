@@ -1,0 +1,291 @@
+/**
+ * `GET /api/d/{id}/jobs`, whose cost follows what changed, not what exists.
+ *
+ * - Without `since`: every job, with an `ETag` of the jobs view's stamp and the
+ *   instant its first job changes by time alone. A request naming it in
+ *   `If-None-Match` is answered 304, from one read of the store, until either moves.
+ * - With `since=CURSOR` (what the page calls every few seconds): only what changed
+ *   since the answer that gave the cursor (`since=0`: everything), with the hosts
+ *   only when they changed, and a new cursor. The jobs of hosts named in
+ *   `stale=h1,h2` come again whole (the page names those whose jobs' `refreshAt`
+ *   has passed). Unchanged, it is a 304 when `If-None-Match` names the cursor.
+ *
+ * Which hosts are connected, and which silent (quiet for the dashboard's
+ * `hostSilentSeconds`), is a matter of time (a host goes quiet by not calling), so
+ * it is read from every host's last call; each instance does so once per
+ * dashboard per {@linkcode CONNECTION_STEP_MS}, for the state at the step's start.
+ * A refresh then reads two keys of the store, whatever the number of jobs and hosts.
+ *
+ * Every job's `late` depends on the dashboard's `missedGraceSeconds`, which the
+ * cursor and the `ETag` name: an answer made with another grace is answered with
+ * every job again (`full`), so a change of the setting reaches every page at its
+ * next refresh, with no write to the jobs view.
+ *
+ * @module
+ */
+
+import { FieldError, parseHostName } from "../protocol/schema.ts";
+import { base64url } from "../protocol/keys.ts";
+import type {
+  HostInfo,
+  HostState,
+  JobChanges,
+  JobRow,
+  JobWithLastRun,
+  Settings,
+} from "../protocol/wire.ts";
+import { ifNoneMatch, jsonResponse, notModified } from "./http.ts";
+import { viewJob } from "./job_view.ts";
+import type { Dashboard, DashboardStore } from "./store.ts";
+
+/** When a host counts as connected, and when as silent, ms. */
+export interface HostLimits {
+  /** A host is connected while its last call is at most this old. */
+  connectedMs: number;
+  /** A host is silent once its last call is at least this old (`hostSilentSeconds`). */
+  silentMs: number;
+}
+
+/** How a jobs answer is made. */
+export interface JobsFeed {
+  store: DashboardStore;
+  /** The clock, ms since the epoch. */
+  now: () => number;
+  /** A host is connected while its last call is at most this old, ms. */
+  connectedWithinMs: number;
+  /** This instance's digests of the hosts' connections. */
+  connections: ConnectionDigests;
+}
+
+/** How often the page's hosts' connections are worked out again, ms. */
+export const CONNECTION_STEP_MS = 10_000;
+/** The most dashboards whose digests an instance keeps. */
+const MAX_DIGESTS = 10_000;
+
+/**
+ * Digests of which hosts of a dashboard are connected, and when the others were
+ * last seen, as of the start of each {@linkcode CONNECTION_STEP_MS}: one look at the
+ * hosts per dashboard per step, however many pages refresh.
+ */
+export class ConnectionDigests {
+  readonly #digests = new Map<
+    string,
+    { step: number; silentMs: number; digest: Promise<string> }
+  >();
+
+  /**
+   * The digest of a dashboard's connections at the start of the current step.
+   *
+   * @param feed The store, clock and rule.
+   * @param id The dashboard id.
+   * @param silentMs When a host is silent: the dashboard's `hostSilentSeconds`, ms.
+   * @returns The digest, and the instant it holds for (the step's start), ms.
+   */
+  async digest(
+    feed: JobsFeed,
+    id: string,
+    silentMs: number,
+  ): Promise<{ digest: string; at: number }> {
+    const step = Math.floor(feed.now() / CONNECTION_STEP_MS);
+    const at = step * CONNECTION_STEP_MS;
+    let entry = this.#digests.get(id);
+    // A change of the silent time changes the digest within the step, like a host.
+    if (entry?.step !== step || entry.silentMs !== silentMs) {
+      const limits = { connectedMs: feed.connectedWithinMs, silentMs };
+      const digest = feed.store.lastSeen(id).then((seen) => connectionDigest(seen, at, limits));
+      entry = { step, silentMs, digest };
+      if (this.#digests.size >= MAX_DIGESTS) this.#digests.clear();
+      this.#digests.set(id, entry);
+      // A failed look is not kept: the next request looks again.
+      digest.catch(() => this.#digests.get(id) === entry && this.#digests.delete(id));
+    }
+    return { digest: await entry.digest, at };
+  }
+}
+
+/** The most hosts one `stale` may name. */
+export const MAX_STALE_HOSTS = 1000;
+
+/**
+ * A cursor: the jobs view's stamp, a digest of the hosts' connections, and the
+ * `missedGraceSeconds` its jobs' states were worked out with.
+ */
+const CURSOR = /^(0|[0-9a-f]{20})\.([A-Za-z0-9_-]{16})\.([0-9]{1,9})$/;
+
+/**
+ * Hosts with whether each is connected and whether silent.
+ *
+ * @param hosts The hosts as stored.
+ * @param now The current instant, ms.
+ * @param limits When a host is connected, and when silent.
+ * @returns The hosts, each with `connected` and `silent`.
+ *
+ * @example Heard from 40 s ago: neither connected nor yet silent
+ * ```ts
+ * import { hostStates } from "./jobs_feed.ts";
+ *
+ * const host = { host: "web1", lastSeenAt: 0, jobCount: 1, jobListRefused: null };
+ * const [state] = hostStates([host], 40_000, { connectedMs: 35_000, silentMs: 300_000 });
+ * if (state!.connected || state!.silent) throw new Error(JSON.stringify(state));
+ * ```
+ */
+export function hostStates(
+  hosts: readonly HostInfo[],
+  now: number,
+  limits: HostLimits,
+): HostState[] {
+  return hosts.map((info) => ({ ...info, ...hostState(info.lastSeenAt, now, limits) }));
+}
+
+/** Whether a host last heard from at `lastSeenAt` is connected, and whether silent, at `now`. */
+function hostState(
+  lastSeenAt: number | null,
+  now: number,
+  limits: HostLimits,
+): { connected: boolean; silent: boolean } {
+  return {
+    connected: lastSeenAt !== null && now - lastSeenAt <= limits.connectedMs,
+    silent: lastSeenAt !== null && now - lastSeenAt >= limits.silentMs,
+  };
+}
+
+/**
+ * Answers `GET /api/d/{id}/jobs` (see the module's summary).
+ *
+ * @param feed The store and clock.
+ * @param dashboard The dashboard, authenticated, with its settings as just read.
+ * @param request The request, for `If-None-Match`.
+ * @param query Its query: `since` and `stale`.
+ * @returns The response: 200 or 304.
+ * @throws {FieldError} For a malformed `since` or `stale`.
+ */
+export async function jobsAnswer(
+  feed: JobsFeed,
+  dashboard: Pick<Dashboard, "id" | "settings">,
+  request: Request,
+  query: URLSearchParams,
+): Promise<Response> {
+  const { id, settings } = dashboard;
+  const since = query.get("since");
+  const known = ifNoneMatch(request.headers.get("if-none-match"));
+  if (since === null) return await allJobs(feed, id, settings, known);
+  const cursor = since === "0" ? null : CURSOR.exec(since);
+  if (since !== "0" && cursor === null) {
+    throw new FieldError("since", "must be 0 or the cursor of an earlier answer", since);
+  }
+  const stale = parseStale(query.get("stale"));
+  const silentMs = settings.hostSilentSeconds * 1000;
+  const [stamp, { digest: connections, at: connectedAt }] = await Promise.all([
+    feed.store.viewStamp(id),
+    feed.connections.digest(feed, id, silentMs),
+  ]);
+  const time = feed.now();
+  const grace = String(settings.missedGraceSeconds);
+  const next = `${stamp}.${connections}.${grace}`;
+  const sinceStamp = cursor?.[1];
+  if (next === since && stale.length === 0) {
+    if (known.includes(next)) return notModified(`"${next}"`);
+    const same: JobChanges = { cursor: next, full: false, jobs: [], replaced: [], hosts: null };
+    return jsonResponse(200, same, { etag: `"${next}"` });
+  }
+  // A cursor from a store that was since replaced (or made up) gets everything, and
+  // so does one whose jobs' states were worked out with another grace.
+  const full = sinceStamp === undefined || sinceStamp > stamp || cursor?.[3] !== grace;
+  const changes = full || sinceStamp === stamp
+    ? { hosts: [], jobs: [] }
+    : await feed.store.viewChanges(id, sinceStamp);
+  const replaced = [...new Set([...changes.hosts, ...stale])];
+  const whole = new Set(replaced);
+  const jobs = await feed.store.listJobs(
+    id,
+    full ? undefined : {
+      hosts: replaced,
+      jobs: changes.jobs.filter(({ host }) => !whole.has(host)),
+    },
+  );
+  const hostsChanged = full || changes.hosts.length > 0 || cursor?.[2] !== connections;
+  const hosts = hostsChanged
+    ? hostStates(await feed.store.listHosts(id), connectedAt, {
+      connectedMs: feed.connectedWithinMs,
+      silentMs,
+    })
+    : null;
+  const answer: JobChanges = {
+    cursor: next,
+    full,
+    jobs: withViews(jobs, time, settings),
+    replaced: full ? [] : replaced,
+    hosts,
+  };
+  return jsonResponse(200, answer, { etag: `"${next}"` });
+}
+
+/**
+ * Every job; 304 while the stamp and the grace hold and no job's view has changed
+ * with time. The tag is `STAMP.UNTIL.GRACE`: the view's stamp, the first instant a
+ * job's view changes by time (or `never`), and the `missedGraceSeconds` used.
+ */
+async function allJobs(
+  feed: JobsFeed,
+  id: string,
+  settings: Settings,
+  known: string[],
+): Promise<Response> {
+  const stamp = await feed.store.viewStamp(id);
+  const time = feed.now();
+  const grace = String(settings.missedGraceSeconds);
+  for (const tag of known) {
+    const [tagStamp, until, tagGrace] = tag.split(".");
+    if (
+      tagStamp === stamp && tagGrace === grace && (until === "never" || time < Number(until))
+    ) {
+      return notModified(`"${tag}"`);
+    }
+  }
+  const jobs = withViews(await feed.store.listJobs(id), time, settings);
+  const until = jobs.reduce(
+    (soonest, job) =>
+      job.refreshAt === null ? soonest : Math.min(soonest, Date.parse(job.refreshAt)),
+    Infinity,
+  );
+  const etag = `"${stamp}.${until === Infinity ? "never" : until}.${grace}"`;
+  return jsonResponse(200, { jobs }, { etag });
+}
+
+/** The jobs with their views, as the dashboard's grace makes them. */
+function withViews(
+  jobs: readonly JobWithLastRun[],
+  time: number,
+  settings: Settings,
+): JobRow[] {
+  const graceMs = settings.missedGraceSeconds * 1000;
+  return jobs.map((job) => ({ ...job, ...viewJob(job, job.lastRun, time, graceMs) }));
+}
+
+function parseStale(value: string | null): string[] {
+  if (value === null || value === "") return [];
+  const hosts = value.split(",");
+  if (hosts.length > MAX_STALE_HOSTS) {
+    throw new FieldError("stale", `must name at most ${MAX_STALE_HOSTS} hosts`);
+  }
+  return [...new Set(hosts.map((host) => parseHostName(host)))];
+}
+
+/**
+ * A digest of which hosts are connected, which silent, and when the others were
+ * last seen: it changes when the page's hosts would, and not with each call of a
+ * connected host.
+ */
+async function connectionDigest(
+  seen: ReadonlyMap<string, number>,
+  now: number,
+  limits: HostLimits,
+): Promise<string> {
+  let text = "";
+  for (const [host, at] of seen) {
+    const { connected, silent } = hostState(at, now, limits);
+    text += `${host}\t${connected ? "+" : silent ? `${at}!` : at}\n`;
+  }
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return base64url(new Uint8Array(digest, 0, 12));
+}
