@@ -13,7 +13,8 @@ import { HistoryStore } from "./lib/daemon/history_store.ts";
 import { JobUser } from "./lib/daemon/job_user.ts";
 import { KoidStatus } from "./lib/daemon/koid_status.ts";
 import { DashboardLink, linkHost } from "./lib/daemon/link.ts";
-import { type MailCommand, parseMailCommand, SENDMAIL_PATH } from "./lib/runs/mail.ts";
+import { type MailCommand, parseMailCommand, SENDMAIL_PATH, tableMails } from "./lib/runs/mail.ts";
+import type { KoitabJob } from "./lib/koitab.ts";
 import { DEFAULT_OUTPUT_LIMIT } from "./lib/output_cap.ts";
 import { Runner } from "./lib/daemon/runner.ts";
 import { isExecutable } from "./lib/runs/spawn.ts";
@@ -180,13 +181,28 @@ export async function main(args: string[]): Promise<number> {
         }
       });
     };
+    // Said once, when a table first would mail (not for one that sets MAILTO="" throughout).
+    let mailerChecked = false;
+    const warnIfNoMailer = (jobs: readonly KoitabJob[]) => {
+      const mailer = options.mailCommand;
+      if (mailerChecked || mailer.kind !== "sendmail" || !tableMails(jobs)) return;
+      mailerChecked = true;
+      if (isExecutable(mailer.path)) return;
+      log(
+        `warning: no ${mailer.path}: output of runs cannot be mailed (each such run is logged); ` +
+          `name a mailer with --mail-command CMD, or say --mail-command off`,
+      );
+    };
     const daemon = new Daemon({
       paths,
       clock: systemClock,
       runner,
       localZone,
       log,
-      onTable: () => link?.tableChanged(),
+      onTable: (jobs) => {
+        link?.tableChanged();
+        warnIfNoMailer(jobs);
+      },
       bootId: readBootId,
       onDirRecreated: watch,
       onChange: changed,
@@ -233,13 +249,6 @@ export async function main(args: string[]): Promise<number> {
     );
     // Written alongside: the jobs do not wait for it.
     void status.changed();
-    const mailer = options.mailCommand;
-    if (mailer.kind === "sendmail" && !isExecutable(mailer.path)) {
-      log(
-        `warning: no ${mailer.path}: output of runs cannot be mailed (each such run is logged); ` +
-          `name a mailer with --mail-command CMD, or say --mail-command off`,
-      );
-    }
     await dashboardLink.start();
     for (const [ids, at] of interruptedEarly) dashboardLink.reportInterrupted(ids, at);
     await daemon.run();

@@ -305,6 +305,16 @@ Deno.test("koid without --mail-command warns at start when there is no /usr/sbin
   });
 });
 
+Deno.test("koid says nothing of a missing mailer when every job sets MAILTO empty", async () => {
+  await withKoiDir(`HOME=$DIR\nMAILTO=""\n"quiet" @reboot echo hi\n`, async (dir) => {
+    await withKoid(dir, [], async (koid) => {
+      await koid.waitFor(/^koid: "quiet" ended /);
+      assertEquals((await koid.exit("SIGTERM")).code, 0);
+      assertEquals(koid.lines.filter((line) => line.includes("mail")), [], koid.lines.join("\n"));
+    }, "default");
+  });
+});
+
 Deno.test("koid refuses bad options", async () => {
   await withKoiDir(null, async (dir) => {
     const env = { KOI_DIR: dir };

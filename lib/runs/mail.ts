@@ -135,6 +135,28 @@ export type MailPlan =
   };
 
 /**
+ * Whether any of these jobs would mail its output: cron mails unless the job's
+ * environment sets `MAILTO` empty (`MAILTO=""`). koid warns about a missing
+ * mailer only when a table would use it.
+ *
+ * @param jobs The jobs of a table, with their environments.
+ * @returns True when one of them would mail.
+ *
+ * @example
+ * ```ts
+ * import { tableMails } from "./mail.ts";
+ *
+ * if (tableMails([{ env: { MAILTO: "" } }])) throw new Error("MAILTO is empty");
+ * if (!tableMails([{ env: { MAILTO: "" } }, { env: {} }])) throw new Error("to the user");
+ * ```
+ */
+export function tableMails(
+  jobs: readonly { readonly env: Readonly<Record<string, string>> }[],
+): boolean {
+  return jobs.some((job) => job.env.MAILTO !== "");
+}
+
+/**
  * Decides where a run's output goes, as cron does once the first byte arrives:
  * to MAILTO (a comma-separated list), else to the job's user; no mail when MAILTO
  * is set but empty, or fails {@linkcode isSafeMailAddress}. The sender is MAILFROM
