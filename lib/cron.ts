@@ -215,6 +215,9 @@ function parseField(field: FieldSpec, text: string): ParsedField {
     if (term === "") fail(field, text, "empty item in a list");
     // No value before the - or /: not a cron term at all (`//`, `--full`).
     if (term.startsWith("-") || term.startsWith("/")) fail(field, term, field.allowed);
+    if (term.includes("~")) {
+      fail(field, term, `cronie's random "~" is not supported: write the value to use`);
+    }
     if (field.name === "day-of-month" && (term === "L" || term === "l")) {
       parsed.lastDay = true;
       continue;

@@ -170,6 +170,14 @@ Deno.test("parseCron() rejects malformed numbers and stray characters", () => {
   assertSyntaxError("0 0 ? * *", "day-of-month", 'bad day-of-month "?" (1-31)');
 });
 
+Deno.test("parseCron() rejects cronie's random ~ and says it is not supported", () => {
+  const why = `cronie's random "~" is not supported: write the value to use`;
+  assertSyntaxError("0 1~5 * * *", "hour", `bad hour "1~5" (${why})`);
+  assertSyntaxError("~ * * * *", "minute", `bad minute "~" (${why})`);
+  assertSyntaxError("0 0 * * 1,mon~fri", "day-of-week", `bad day-of-week "mon~fri" (${why})`);
+  assertSyntaxError("0 0 ~15 * *", "day-of-month", `bad day-of-month "~15" (${why})`);
+});
+
 Deno.test("parseCron() accepts L only in day-of-month, nL and n#k only in day-of-week", () => {
   assertSyntaxError("L * * * *", "minute", 'bad minute "L" (0-59)');
   assertSyntaxError("0 0 5L * *", "day-of-month", 'bad day-of-month "5L" (1-31)');
