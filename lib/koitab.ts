@@ -182,6 +182,26 @@ function fnv1a64(text: string): string {
   return high.toString(16).padStart(8, "0") + low.toString(16).padStart(8, "0");
 }
 
+/**
+ * A command that cronie would read as options: since cronie 1.7 a leading `-n`
+ * means "mail the output only when the job fails" and any other leading `-` is
+ * refused (`bad option`). Koi has no `-n`, and `sh -c` would take such a command
+ * for options of its own, so the job could never run: refused with what to do.
+ */
+function checkCommandStart(field: string): void {
+  if (!field.startsWith("-")) return;
+  if (/^-n[ \t]/.test(field)) {
+    throw new LineError(
+      `cronie's "-n" before the command (mail only when the job fails) is not supported: remove it, and the output is mailed as cron mails it without -n`,
+    );
+  }
+  throw new LineError(
+    `the command starts with "${
+      /^[^ \t]+/.exec(field)![0]
+    }": cron reads a "-" there as an option (cronie has only -n), and sh -c would too`,
+  );
+}
+
 /** A name's length checked against {@linkcode MAX_NAME_CHARS}; `what` is "job name" or "section name". */
 function checkNameLength(what: string, name: string): void {
   if (name.length > MAX_NAME_CHARS) {
@@ -228,7 +248,9 @@ function sectionLabel(section: string | null): string {
  * - time fields: the message of `parseCron()` (./cron.ts), `bad hour "25" (0-23)`; a line
  *   that is no cron entry at all gets its first bad field, `bad minute "//" (0-59)`;
  * - `missing command after the schedule`; a sixth field starting with `*` (the
- *   seconds typo): `too many fields: cron has five …`;
+ *   seconds typo): `too many fields: cron has five …`; a command starting with
+ *   `-`, which cronie reads as an option (`-n`, which Koi does not support, or
+ *   `bad option`); cronie's `-` before the schedule (root's "no syslog line");
  * - a `CRON_TZ` that is not an IANA zone; a broken assignment (`D='a'b`);
  * - an empty job or section name; a name used twice in a section:
  *   `duplicate job name "X" in section [S] (first on line N)`;
@@ -313,6 +335,12 @@ export function parseKoitab(text: string): Koitab {
     let field: string;
     // Parsed to check it, and kept for koid and --next (see ./schedules.ts).
     const check = (schedule: string) => cronSchedule(schedule, timezone ?? undefined);
+    if (/^-[0-9*@]/.test(rest)) {
+      // cronie's "-" before the schedule, allowed for root: run without a syslog line.
+      throw new LineError(
+        `cronie's "-" before the schedule (no syslog line for the job, root only) is not supported: remove it`,
+      );
+    }
     if (rest.startsWith("@")) {
       schedule = /^[^ \t]+/.exec(rest)![0];
       if (scheduleKind(schedule) === "cron") check(schedule);
@@ -338,6 +366,7 @@ export function parseKoitab(text: string): Koitab {
       }
     }
 
+    checkCommandStart(field);
     const { command, stdin } = splitPercent(field);
     checkCommandBytes("command", command, "to sh -c as one argument");
     const args = parseArgSpecs(command);

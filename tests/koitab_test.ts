@@ -191,6 +191,32 @@ Deno.test("parseKoitab() rejects a sixth field starting with * (the seconds typo
   assertEquals(onlyJob("0 0 12 * * MON cmd").command, "MON cmd");
 });
 
+Deno.test("parseKoitab() refuses a command cronie would read as options, saying why", () => {
+  const noMail =
+    `cronie's "-n" before the command (mail only when the job fails) is not supported: remove it, and the output is mailed as cron mails it without -n`;
+  assertEquals(errorOf("0 9 * * 1-5 -n /opt/report.sh"), noMail);
+  assertEquals(errorOf("@weekly\t-n\tbackup --all"), noMail);
+  assertEquals(
+    errorOf("*/10 * * * * -q sync"),
+    'the command starts with "-q": cron reads a "-" there as an option (cronie has only -n), and sh -c would too',
+  );
+  assertEquals(
+    errorOf("@reboot -n"),
+    'the command starts with "-n": cron reads a "-" there as an option (cronie has only -n), and sh -c would too',
+  );
+  // A "-" later in the command is the command's own.
+  assertEquals(onlyJob("0 9 * * * rsync -n a b\n").command, "rsync -n a b");
+});
+
+Deno.test("parseKoitab() refuses root's no-log - before the schedule, saying why", () => {
+  const noLog =
+    `cronie's "-" before the schedule (no syslog line for the job, root only) is not supported: remove it`;
+  assertEquals(errorOf("-15 3 * * * /usr/sbin/fstrim -a"), noLog);
+  assertEquals(errorOf("-*/5 * * * * ping -c1 gw"), noLog);
+  assertEquals(errorOf("-@hourly sync"), noLog);
+  assertEquals(errorOf('"Trim" -15 3 * * * fstrim -a'), noLog);
+});
+
 // Environment lines (cron-semantics §4.1)
 
 Deno.test("parseKoitab() reads env values as cron does: unquoted to the end, trailing blanks trimmed", () => {
