@@ -131,17 +131,24 @@ Deno.test({
           const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
           const draws = () =>
             page.evaluate<number>(`performance.getEntriesByName("jobs drawn").length`);
-          await nextRefresh(page);
-          const drawsBefore = await draws();
-          const idleFrom = await mainThreadMs(page);
-          await sleep(2_000);
-          const idleMsPerS = (await mainThreadMs(page) - idleFrom) / 2;
-          await nextRefresh(page);
-          const quietFrom = await mainThreadMs(page);
-          await sleep(6_500);
-          const windowMs = await mainThreadMs(page) - quietFrom;
+          // A loaded machine may draw a refresh late or early, into the idle sample or twice in
+          // the window: such a measure is taken again.
+          let idleMsPerS = NaN;
+          let windowMs = NaN;
+          for (let tries = 0; Number.isNaN(windowMs) && tries < 3; tries++) {
+            await nextRefresh(page);
+            const drawsBefore = await draws();
+            const idleFrom = await mainThreadMs(page);
+            await sleep(2_000);
+            idleMsPerS = (await mainThreadMs(page) - idleFrom) / 2;
+            await nextRefresh(page);
+            const quietFrom = await mainThreadMs(page);
+            await sleep(6_500);
+            const measured = await mainThreadMs(page) - quietFrom;
+            if (await draws() === drawsBefore + 2) windowMs = measured;
+          }
+          assert(!Number.isNaN(windowMs), "one refresh in the window measured, in three tries");
           const refreshMainMs = windowMs - idleMsPerS * 6.5;
-          assertEquals(await draws(), drawsBefore + 2, "one refresh in the window measured");
           const drawnMs = await page.evaluate<number>(
             `performance.getEntriesByName("jobs drawn").at(-1).duration`,
           );
