@@ -12,7 +12,7 @@ import { Daemon } from "./lib/daemon/daemon.ts";
 import { HistoryStore } from "./lib/daemon/history_store.ts";
 import { JobUser } from "./lib/daemon/job_user.ts";
 import { KoidStatus } from "./lib/daemon/koid_status.ts";
-import { DashboardLink, linkHost } from "./lib/daemon/link.ts";
+import { LinkLoader } from "./lib/daemon/link_loader.ts";
 import { type MailCommand, parseMailCommand, SENDMAIL_PATH } from "./lib/runs/mail.ts";
 import { DEFAULT_OUTPUT_LIMIT } from "./lib/output_cap.ts";
 import { Runner } from "./lib/daemon/runner.ts";
@@ -117,7 +117,6 @@ export async function main(args: string[]): Promise<number> {
   }
   let store: HistoryStore | undefined;
   let status: KoidStatus | undefined;
-  const timers: ReturnType<typeof setInterval>[] = [];
   try {
     const options = parseOptions(args);
     const paths = koiPaths(Deno.env.get("KOI_DIR") || DEFAULT_KOI_DIR);
@@ -139,8 +138,8 @@ export async function main(args: string[]): Promise<number> {
       log(`warning: no setpriv: jobs run as uid ${jobUser.user.uid} without supplementary groups`);
     }
 
-    // The link is made last; runs start only once the daemon runs, after it exists.
-    let link: DashboardLink | null = null;
+    // The link is loaded last; runs start only once the daemon runs, after it is.
+    let link: LinkLoader | null = null;
     const interruptedEarly: [readonly string[], number][] = [];
     store = new HistoryStore({
       path: paths.history,
@@ -176,7 +175,7 @@ export async function main(args: string[]): Promise<number> {
         if (names.has("koitab")) daemon.requestReload();
         if (names.has("user")) void jobUser.check();
         if (names.has("dashboard.json") || names.has("apikey") || names.has("runkey")) {
-          dashboardLink.requestCheck();
+          dashboardLink.filesChanged();
         }
       });
     };
@@ -190,6 +189,11 @@ export async function main(args: string[]): Promise<number> {
       bootId: readBootId,
       onDirRecreated: watch,
       onChange: changed,
+      // koid's checks of the jobs' user and of a new dashboard link, once a minute.
+      onMinute: () => {
+        void jobUser.check();
+        dashboardLink.minutely();
+      },
     });
     status = new KoidStatus({
       path: paths.koidState,
@@ -200,20 +204,27 @@ export async function main(args: string[]): Promise<number> {
       daemonProblems: () => daemon.problems,
       log,
     });
-    const dashboardLink = new DashboardLink({
+    const database = store;
+    // The link's code is loaded only once this machine is linked to a dashboard.
+    const dashboardLink = new LinkLoader({
       paths,
-      database: store,
-      host: linkHost(Deno.env.get("KOI_HOST"), host),
-      localZone,
-      outputLimit: options.outputLimit,
       log,
-      jobs: () => daemon.jobs,
-      start: (request) => runner.startAll([request]),
+      load: async () => {
+        const { DashboardLink, linkHost } = await import("./lib/daemon/link.ts");
+        return new DashboardLink({
+          paths,
+          database,
+          host: linkHost(Deno.env.get("KOI_HOST"), host),
+          localZone,
+          outputLimit: options.outputLimit,
+          log,
+          jobs: () => daemon.jobs,
+          start: (request) => runner.startAll([request]),
+        });
+      },
     });
     link = dashboardLink;
     watch();
-    // The jobs' user is checked each minute: one deleted, or a user file changed, is logged once.
-    timers.push(setInterval(() => void jobUser.check(), 60_000));
     const stop = (signal: Deno.Signal) => {
       log(`${signal}: stopping; no new runs will start`);
       daemon.stop();
@@ -240,7 +251,7 @@ export async function main(args: string[]): Promise<number> {
           `name a mailer with --mail-command CMD, or say --mail-command off`,
       );
     }
-    await dashboardLink.start();
+    await dashboardLink.check();
     for (const [ids, at] of interruptedEarly) dashboardLink.reportInterrupted(ids, at);
     await daemon.run();
     await runner.stop(options.graceMs);
@@ -254,7 +265,6 @@ export async function main(args: string[]): Promise<number> {
     console.error(`koid: ${error.message}`);
     return error.exitCode;
   } finally {
-    for (const timer of timers) clearInterval(timer);
     store?.close();
     await status?.stop();
   }
