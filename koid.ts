@@ -166,6 +166,8 @@ export async function main(args: string[]): Promise<number> {
       outputLimit: options.outputLimit,
       mail: { command: options.mailCommand, hostname: host },
       onEvent: (event) => link?.onEvent(event),
+      // Output is decoded for the dashboard only while a link is loaded.
+      liveOutput: () => link?.link != null,
     });
     const localZone = localTimeZone();
     let watcher: Deno.FsWatcher | null = null;
