@@ -71,7 +71,7 @@ const HARNESS_FLAGS = [
   "--allow-sys=uid",
 ];
 /** The in-process measurements, each run in a fresh copy of this script (`--phase=…`). */
-const PHASES = ["latency", "same-minute", "bare-spawn"] as const;
+const PHASES = ["latency", "same-minute", "bare-spawn", "bare-setsid"] as const;
 type Phase = typeof PHASES[number];
 
 const json = Deno.args.includes("--json");
@@ -500,19 +500,34 @@ interface SameMinuteResult {
   readonly bareMs: number[];
   /** The bare loop's start → every status awaited, each repetition. */
   readonly bareAllEndedMs: number[];
+  /** The bare loop through `setsid`, as koid starts jobs, each repetition. */
+  readonly setsidMs: number[];
+  readonly setsidMedianMs: number;
+  /** koid's median over the loop through `setsid`: koid's own share. */
+  readonly setsidRatio: number;
   readonly koidMedianMs: number;
   readonly bareMedianMs: number;
   /** koid's median over the bare loop's. */
   readonly ratio: number;
 }
 
-async function bareSpawnLoop(count: number): Promise<{ spawnMs: number; allMs: number }> {
+/** util-linux setsid, which koid starts each job through on Linux (its own session). */
+const SETSID = "/usr/bin/setsid";
+
+/**
+ * A bare loop of `count` spawns of `/bin/sh -c true`, or of the same through
+ * `setsid` as koid starts jobs: the second exec is the wrapper's price, not koid's.
+ */
+async function bareSpawnLoop(
+  count: number,
+  setsid: boolean,
+): Promise<{ spawnMs: number; allMs: number }> {
+  const [program, ...args] = [...(setsid ? [SETSID] : []), "/bin/sh", "-c", "true"];
   const started = performance.now();
   const children: Deno.ChildProcess[] = [];
   for (let i = 0; i < count; i++) {
     children.push(
-      new Deno.Command("/bin/sh", { args: ["-c", "true"], stdout: "piped", stderr: "piped" })
-        .spawn(),
+      new Deno.Command(program!, { args, stdout: "piped", stderr: "piped" }).spawn(),
     );
   }
   const spawnMs = performance.now() - started;
@@ -579,11 +594,15 @@ async function sameMinute(v8Flags: readonly string[]): Promise<SameMinuteResult>
   const koidAllEndedMs: number[] = [];
   const bareMs: number[] = [];
   const bareAllEndedMs: number[] = [];
+  const setsidMs: number[] = [];
   const koidRssMiB: number[] = [];
   for (let i = 0; i < repetitions; i++) {
     const bare = await runPhase<{ spawnMs: number; allMs: number }>("bare-spawn", v8Flags);
     bareMs.push(round(bare.spawnMs));
     bareAllEndedMs.push(round(bare.allMs));
+    await delay(500);
+    const wrapped = await runPhase<{ spawnMs: number }>("bare-setsid", v8Flags);
+    setsidMs.push(round(wrapped.spawnMs));
     await delay(500);
     const koid = await runPhase<KoidMinute>("same-minute", v8Flags);
     koidMs.push(koid.lastEventMs);
@@ -606,6 +625,9 @@ async function sameMinute(v8Flags: readonly string[]): Promise<SameMinuteResult>
     koidMedianMs,
     bareMedianMs,
     ratio: round(koidMedianMs / bareMedianMs, 2),
+    setsidMs,
+    setsidMedianMs: round(median(setsidMs)),
+    setsidRatio: round(koidMedianMs / median(setsidMs), 2),
   };
 }
 
@@ -637,6 +659,11 @@ interface IdleResult {
   };
   /** A bare `deno run` of an idle script (one 60 s interval), with koid's flags. */
   readonly floor: IdleProcess;
+  /**
+   * The same script having used what koid cannot do without: a SQLite database in
+   * WAL mode, one process spawned, a watched directory and a signal listener.
+   */
+  readonly featureFloor: IdleProcess;
   /** The daemon's timers that ran out in the same minute, counted on its clock (in this process). */
   readonly daemonTimers: number;
   readonly minuteBoundaries: number;
@@ -695,13 +722,25 @@ async function sampleIdle(pids: readonly number[], seconds: number): Promise<Idl
   });
 }
 
+/** The runtime with what koid cannot do without used once, then idle; its directory is its argument. */
+const FEATURE_FLOOR_SCRIPT = `import { DatabaseSync } from "node:sqlite";
+const dir = Deno.args[0];
+const db = new DatabaseSync(dir + "/floor.db");
+db.exec("PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS t (a TEXT)");
+db.prepare("INSERT INTO t VALUES (?)").run("x");
+await new Deno.Command("/bin/true").output();
+Deno.watchFs(dir);
+Deno.addSignalListener("SIGHUP", () => {});
+setInterval(() => {}, 60_000);
+`;
+
 /** An idle `deno run` with the given flags: the runtime's floor. */
 class FloorProcess {
   readonly child: Deno.ChildProcess;
 
-  constructor(flags: readonly string[], script: string) {
+  constructor(flags: readonly string[], script: string, args: readonly string[] = []) {
     this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...flags, script],
+      args: ["run", ...flags, script, ...args],
       env: { DENO_NO_UPDATE_CHECK: "1" },
       stdin: "null",
       stdout: "null",
@@ -763,9 +802,13 @@ async function idle(flags: readonly string[]): Promise<IdleResult> {
   });
   const floorScript = `${smallDir}/floor.ts`;
   await Deno.writeTextFile(floorScript, "setInterval(() => {}, 60_000);\n");
+  const featureDir = await tempDir();
+  const featureScript = `${featureDir}/features.ts`;
+  await Deno.writeTextFile(featureScript, FEATURE_FLOOR_SCRIPT);
   const small = new KoidProcess(flags, smallDir, ["--grace", "5"]);
   const large = new KoidProcess(flags, largeDir, ["--grace", "5"]);
   const floor = new FloorProcess(flags, floorScript);
+  const featureFloor = new FloorProcess(flags, featureScript, [featureDir]);
   await small.waitFor(/loaded .*: 10 job\(s\)/, 60_000);
   const loaded = await large.waitFor(new RegExp(`loaded .*: ${jobs} job\\(s\\)`), 120_000);
   await delay(settleMs);
@@ -774,8 +817,8 @@ async function idle(flags: readonly string[]): Promise<IdleResult> {
   const counting = countDaemonTimers(stopCounting.signal);
   const startMinute = Math.floor(Date.now() / MINUTE_MS);
   const started = performance.now();
-  const [smallUsage, largeUsage, floorUsage] = await sampleIdle(
-    [small.pid, large.pid, floor.child.pid],
+  const [smallUsage, largeUsage, floorUsage, featureUsage] = await sampleIdle(
+    [small.pid, large.pid, floor.child.pid, featureFloor.child.pid],
     seconds,
   );
   stopCounting.abort();
@@ -786,12 +829,13 @@ async function idle(flags: readonly string[]): Promise<IdleResult> {
       sum + koid.lines.slice(linesBefore[i]).filter((l) => / started \(run /.test(l.text)).length,
     0,
   );
-  await Promise.all([small.stop(), large.stop(), floor.stop()]);
+  await Promise.all([small.stop(), large.stop(), floor.stop(), featureFloor.stop()]);
   return {
     seconds: round(elapsed),
     small: { jobs: 10, ...smallUsage! },
     large: { jobs, startupMs: Math.round(loaded.t - large.spawnedAt), ...largeUsage! },
     floor: floorUsage!,
+    featureFloor: featureUsage!,
     daemonTimers,
     minuteBoundaries: Math.floor(Date.now() / MINUTE_MS) - startMinute,
     runsStarted,
@@ -994,7 +1038,8 @@ function format(report: Report): string {
       timersPerMinute - TARGETS.idleTimersPerMinute,
     ),
     `   the runtime's floor: a bare \`deno run\` of an idle script with koid's flags, ` +
-    `${i.floor.rssEndMiB} MiB after a minute`,
+    `${i.floor.rssEndMiB} MiB after a minute; ${i.featureFloor.rssEndMiB} MiB once it has ` +
+    `used SQLite, spawned a process and watched a directory, as koid must`,
     "",
     `1. Start latency from the due minute, ${n(l.jobs)} jobs (${l.duePerMinute} due each minute)`,
     `   ${l.samples} runs over ${l.minutes} minutes (shifted clock, ${l.realSeconds} s real; ` +
@@ -1009,6 +1054,9 @@ function format(report: Report): string {
     `   koid, due instant -> last start event   ${s.koidMedianMs} ms   (${list(s.koidMs)})`,
     `   bare loop of ${n(s.jobs)} spawn()s              ${s.bareMedianMs} ms   (${list(s.bareMs)})`,
     `   ratio ${s.ratio}x (koid overhead ${overhead >= 0 ? "+" : ""}${overhead}%)`,
+    `   bare loop through setsid, as koid starts jobs   ${s.setsidMedianMs} ms   (${
+      list(s.setsidMs)
+    }): koid ${s.setsidRatio}x of it`,
     `   koid, due instant -> last spawn returned ${median(s.koidLastSpawnMs)} ms; ` +
     `-> all ${n(s.jobs)} ended ${median(s.koidAllEndedMs)} ms ` +
     `(bare: all statuses ${median(s.bareAllEndedMs)} ms)`,
@@ -1022,6 +1070,7 @@ function format(report: Report): string {
     idleLine(`koid, ${n(i.large.jobs)} jobs`, i.large) +
     ` (startup to "loaded": ${i.large.startupMs} ms)`,
     idleLine("bare deno, koid's flags", i.floor),
+    idleLine("bare deno + SQLite, spawn, watch", i.featureFloor),
     `   the daemon's own timers in the same time, counted on its clock: ${i.daemonTimers}`,
     "",
     ...[b, t].flatMap((r) => [
@@ -1089,7 +1138,9 @@ async function runOnePhase(name: Phase): Promise<unknown> {
     case "same-minute":
       return await koidSameMinute(config.sameMinute.jobs);
     case "bare-spawn":
-      return await bareSpawnLoop(config.sameMinute.jobs);
+      return await bareSpawnLoop(config.sameMinute.jobs, false);
+    case "bare-setsid":
+      return await bareSpawnLoop(config.sameMinute.jobs, true);
   }
 }
 
