@@ -12,7 +12,7 @@ import { Daemon } from "./lib/daemon/daemon.ts";
 import { HistoryStore } from "./lib/daemon/history_store.ts";
 import { JobUser } from "./lib/daemon/job_user.ts";
 import { KoidStatus } from "./lib/daemon/koid_status.ts";
-import { DashboardLink, linkHost } from "./lib/daemon/link.ts";
+import { LinkLoader } from "./lib/daemon/link_loader.ts";
 import { type MailCommand, parseMailCommand, SENDMAIL_PATH, tableMails } from "./lib/runs/mail.ts";
 import type { KoitabJob } from "./lib/koitab.ts";
 import { DEFAULT_OUTPUT_LIMIT } from "./lib/output_cap.ts";
@@ -118,7 +118,6 @@ export async function main(args: string[]): Promise<number> {
   }
   let store: HistoryStore | undefined;
   let status: KoidStatus | undefined;
-  const timers: ReturnType<typeof setInterval>[] = [];
   try {
     const options = parseOptions(args);
     const paths = koiPaths(Deno.env.get("KOI_DIR") || DEFAULT_KOI_DIR);
@@ -140,8 +139,8 @@ export async function main(args: string[]): Promise<number> {
       log(`warning: no setpriv: jobs run as uid ${jobUser.user.uid} without supplementary groups`);
     }
 
-    // The link is made last; runs start only once the daemon runs, after it exists.
-    let link: DashboardLink | null = null;
+    // The link is loaded last; runs start only once the daemon runs, after it is.
+    let link: LinkLoader | null = null;
     const interruptedEarly: [readonly string[], number][] = [];
     store = new HistoryStore({
       path: paths.history,
@@ -168,6 +167,8 @@ export async function main(args: string[]): Promise<number> {
       outputLimit: options.outputLimit,
       mail: { command: options.mailCommand, hostname: host },
       onEvent: (event) => link?.onEvent(event),
+      // Output is decoded for the dashboard only while a link is loaded.
+      liveOutput: () => link?.link != null,
     });
     const localZone = localTimeZone();
     let watcher: Deno.FsWatcher | null = null;
@@ -177,7 +178,7 @@ export async function main(args: string[]): Promise<number> {
         if (names.has("koitab")) daemon.requestReload();
         if (names.has("user")) void jobUser.check();
         if (names.has("dashboard.json") || names.has("apikey") || names.has("runkey")) {
-          dashboardLink.requestCheck();
+          dashboardLink.filesChanged();
         }
       });
     };
@@ -206,6 +207,11 @@ export async function main(args: string[]): Promise<number> {
       bootId: readBootId,
       onDirRecreated: watch,
       onChange: changed,
+      // koid's checks of the jobs' user and of a new dashboard link, once a minute.
+      onMinute: () => {
+        void jobUser.check();
+        dashboardLink.minutely();
+      },
     });
     status = new KoidStatus({
       path: paths.koidState,
@@ -216,20 +222,27 @@ export async function main(args: string[]): Promise<number> {
       daemonProblems: () => daemon.problems,
       log,
     });
-    const dashboardLink = new DashboardLink({
+    const database = store;
+    // The link's code is loaded only once this machine is linked to a dashboard.
+    const dashboardLink = new LinkLoader({
       paths,
-      database: store,
-      host: linkHost(Deno.env.get("KOI_HOST"), host),
-      localZone,
-      outputLimit: options.outputLimit,
       log,
-      jobs: () => daemon.jobs,
-      start: (request) => runner.startAll([request]),
+      load: async () => {
+        const { DashboardLink, linkHost } = await import("./lib/daemon/link.ts");
+        return new DashboardLink({
+          paths,
+          database,
+          host: linkHost(Deno.env.get("KOI_HOST"), host),
+          localZone,
+          outputLimit: options.outputLimit,
+          log,
+          jobs: () => daemon.jobs,
+          start: (request) => runner.startAll([request]),
+        });
+      },
     });
     link = dashboardLink;
     watch();
-    // The jobs' user is checked each minute: one deleted, or a user file changed, is logged once.
-    timers.push(setInterval(() => void jobUser.check(), 60_000));
     const stop = (signal: Deno.Signal) => {
       log(`${signal}: stopping; no new runs will start`);
       daemon.stop();
@@ -249,7 +262,7 @@ export async function main(args: string[]): Promise<number> {
     );
     // Written alongside: the jobs do not wait for it.
     void status.changed();
-    await dashboardLink.start();
+    await dashboardLink.check();
     for (const [ids, at] of interruptedEarly) dashboardLink.reportInterrupted(ids, at);
     await daemon.run();
     await runner.stop(options.graceMs);
@@ -263,7 +276,6 @@ export async function main(args: string[]): Promise<number> {
     console.error(`koid: ${error.message}`);
     return error.exitCode;
   } finally {
-    for (const timer of timers) clearInterval(timer);
     store?.close();
     await status?.stop();
   }

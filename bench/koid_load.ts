@@ -23,17 +23,24 @@
  *    runs in a fresh copy of this script (`--phase=…`, internal), as spawning slows
  *    down with the RSS a process has built up.
  * 3. and 4. The real `koid.ts`, run with the flags of `deno task koid` in a
- *    temporary `KOI_DIR`, sampled through `/proc/<pid>/status` (VmRSS) and
- *    `/proc/<pid>/stat` (utime + stime), read with `/bin/cat` since Deno opens
- *    `/proc/<pid>/` only to `--allow-all`. The 1 GB job is
- *    `@reboot sleep 2; head -c 1000000000 /dev/zero`: the sleep gives the baseline.
+ *    temporary `KOI_DIR`, sampled through `/proc/<pid>/status` (VmRSS, RssFile),
+ *    `/proc/<pid>/stat` (utime + stime) and `/proc/<pid>/task/<pid>/status` (the
+ *    main thread's voluntary context switches: each wake of its event loop), read
+ *    with `/bin/cat` since Deno opens `/proc/<pid>/` only to `--allow-all`.
+ *    3 runs koid with 10 jobs, koid with 10,000, and a bare `deno run` of an idle
+ *    script with koid's flags (the runtime's floor) side by side for a minute,
+ *    while this process runs the Daemon alone on the real clock, its timers
+ *    counted. The 1 GB job is `@reboot sleep 2; head -c 1000000000 /dev/zero`, then
+ *    the same with `yes` (text): the sleep gives the baseline.
  * 5. As 4, with the output mailed through `--mail-command` to a script that skips
  *    the header and counts the rest, which must be every byte the job wrote.
+ *
+ * The report opens with issue 15's targets, each beside its figure.
  *
  * @module
  */
 
-import type { Clock } from "../lib/daemon/clock.ts";
+import { type Clock, wallClock } from "../lib/daemon/clock.ts";
 import { Daemon } from "../lib/daemon/daemon.ts";
 import { History, type RunRecord } from "../lib/runs/history.ts";
 import { DEFAULT_OUTPUT_LIMIT } from "../lib/output_cap.ts";
@@ -42,6 +49,7 @@ import { type RunEvent, Runner } from "../lib/daemon/runner.ts";
 import { koiPaths } from "../lib/koidir.ts";
 import { parsePasswd } from "../lib/users.ts";
 import { entryFlags } from "../tools/task_flags.ts";
+import { Wakeup } from "../lib/wakeup.ts";
 
 const MINUTE_MS = 60_000;
 const CLOCK_TICKS = 100; // USER_HZ on Linux.
@@ -63,7 +71,7 @@ const HARNESS_FLAGS = [
   "--allow-sys=uid",
 ];
 /** The in-process measurements, each run in a fresh copy of this script (`--phase=…`). */
-const PHASES = ["latency", "same-minute", "bare-spawn"] as const;
+const PHASES = ["latency", "same-minute", "bare-spawn", "bare-setsid"] as const;
 type Phase = typeof PHASES[number];
 
 const json = Deno.args.includes("--json");
@@ -185,12 +193,6 @@ function parseCpuTicks(stat: string): number {
 async function readRss(pid: number): Promise<number | null> {
   const [status] = await readProc(pid, "status") ?? [];
   return status === undefined ? null : parseRss(status);
-}
-
-/** RSS (bytes) and CPU time (ticks) in one read, or null once the process is gone. */
-async function readUsage(pid: number): Promise<{ rss: number; ticks: number } | null> {
-  const texts = await readProc(pid, "status", "stat");
-  return texts ? { rss: parseRss(texts[0]!), ticks: parseCpuTicks(texts[1]!) } : null;
 }
 
 /**
@@ -498,19 +500,34 @@ interface SameMinuteResult {
   readonly bareMs: number[];
   /** The bare loop's start → every status awaited, each repetition. */
   readonly bareAllEndedMs: number[];
+  /** The bare loop through `setsid`, as koid starts jobs, each repetition. */
+  readonly setsidMs: number[];
+  readonly setsidMedianMs: number;
+  /** koid's median over the loop through `setsid`: koid's own share. */
+  readonly setsidRatio: number;
   readonly koidMedianMs: number;
   readonly bareMedianMs: number;
   /** koid's median over the bare loop's. */
   readonly ratio: number;
 }
 
-async function bareSpawnLoop(count: number): Promise<{ spawnMs: number; allMs: number }> {
+/** util-linux setsid, which koid starts each job through on Linux (its own session). */
+const SETSID = "/usr/bin/setsid";
+
+/**
+ * A bare loop of `count` spawns of `/bin/sh -c true`, or of the same through
+ * `setsid` as koid starts jobs: the second exec is the wrapper's price, not koid's.
+ */
+async function bareSpawnLoop(
+  count: number,
+  setsid: boolean,
+): Promise<{ spawnMs: number; allMs: number }> {
+  const [program, ...args] = [...(setsid ? [SETSID] : []), "/bin/sh", "-c", "true"];
   const started = performance.now();
   const children: Deno.ChildProcess[] = [];
   for (let i = 0; i < count; i++) {
     children.push(
-      new Deno.Command("/bin/sh", { args: ["-c", "true"], stdout: "piped", stderr: "piped" })
-        .spawn(),
+      new Deno.Command(program!, { args, stdout: "piped", stderr: "piped" }).spawn(),
     );
   }
   const spawnMs = performance.now() - started;
@@ -569,7 +586,7 @@ async function koidSameMinute(count: number): Promise<KoidMinute> {
   };
 }
 
-async function sameMinute(): Promise<SameMinuteResult> {
+async function sameMinute(v8Flags: readonly string[]): Promise<SameMinuteResult> {
   const { jobs, repetitions } = config.sameMinute;
   progress(`2. ${jobs} jobs due in one minute, ${repetitions} repetition(s)`);
   const koidMs: number[] = [];
@@ -577,13 +594,17 @@ async function sameMinute(): Promise<SameMinuteResult> {
   const koidAllEndedMs: number[] = [];
   const bareMs: number[] = [];
   const bareAllEndedMs: number[] = [];
+  const setsidMs: number[] = [];
   const koidRssMiB: number[] = [];
   for (let i = 0; i < repetitions; i++) {
-    const bare = await runPhase<{ spawnMs: number; allMs: number }>("bare-spawn");
+    const bare = await runPhase<{ spawnMs: number; allMs: number }>("bare-spawn", v8Flags);
     bareMs.push(round(bare.spawnMs));
     bareAllEndedMs.push(round(bare.allMs));
     await delay(500);
-    const koid = await runPhase<KoidMinute>("same-minute");
+    const wrapped = await runPhase<{ spawnMs: number }>("bare-setsid", v8Flags);
+    setsidMs.push(round(wrapped.spawnMs));
+    await delay(500);
+    const koid = await runPhase<KoidMinute>("same-minute", v8Flags);
     koidMs.push(koid.lastEventMs);
     koidLastSpawnMs.push(koid.lastSpawnMs);
     koidAllEndedMs.push(koid.allEndedMs);
@@ -604,21 +625,47 @@ async function sameMinute(): Promise<SameMinuteResult> {
     koidMedianMs,
     bareMedianMs,
     ratio: round(koidMedianMs / bareMedianMs, 2),
+    setsidMs,
+    setsidMedianMs: round(median(setsidMs)),
+    setsidRatio: round(koidMedianMs / median(setsidMs), 2),
   };
 }
 
 // ---------------------------------------------------------------------------
-// 3. The real koid idle with 10,000 jobs
+// 3. The real koid idle, with 10 and with 10,000 jobs, beside the runtime's floor
 
-interface IdleResult {
-  readonly jobs: number;
-  readonly seconds: number;
-  /** Spawn → the "loaded … job(s)" line. */
-  readonly startupMs: number;
+/** One idle process over the minute: its RSS and CPU, and how often its main thread woke. */
+interface IdleProcess {
+  /** The RSS at the end of the minute. */
+  readonly rssEndMiB: number;
   readonly rssMeanMiB: number;
   readonly rssMaxMiB: number;
+  /** The resident pages of the `deno` executable and libraries, shared and clean (`RssFile`). */
+  readonly rssFileEndMiB: number;
   readonly cpuPercent: number;
-  readonly cpuSeconds: number;
+  /** Voluntary context switches of the main thread per minute: every wake from its event loop. */
+  readonly mainThreadWakesPerMinute: number;
+}
+
+interface IdleResult {
+  readonly seconds: number;
+  /** koid with 10 jobs. */
+  readonly small: IdleProcess & { readonly jobs: number };
+  /** koid with 10,000 jobs. */
+  readonly large: IdleProcess & {
+    readonly jobs: number;
+    /** Spawn → the "loaded … job(s)" line. */
+    readonly startupMs: number;
+  };
+  /** A bare `deno run` of an idle script (one 60 s interval), with koid's flags. */
+  readonly floor: IdleProcess;
+  /**
+   * The same script having used what koid cannot do without: a SQLite database in
+   * WAL mode, one process spawned, a watched directory and a signal listener.
+   */
+  readonly featureFloor: IdleProcess;
+  /** The daemon's timers that ran out in the same minute, counted on its clock (in this process). */
+  readonly daemonTimers: number;
   readonly minuteBoundaries: number;
   /** Runs koid started during the measurement (should be none). */
   readonly runsStarted: number;
@@ -629,43 +676,167 @@ function farMonth(): number {
   return (new Date().getMonth() + 6) % 12 + 1;
 }
 
+/** RSS, RssFile, CPU ticks and the main thread's voluntary context switches of a process. */
+async function readIdleSample(pid: number) {
+  const texts = await readProc(pid, "status", "stat");
+  // The process's status counts every thread's switches; its main task's, the main thread's.
+  const [main] = await readProc(pid, `task/${pid}/status`) ?? [];
+  if (texts === null || main === undefined) {
+    throw new Error(`process ${pid} exited during the idle measurement`);
+  }
+  const [status, stat] = texts as [string, string];
+  const file = /^RssFile:\s+(\d+) kB$/m.exec(status);
+  const switches = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(main);
+  return {
+    t: performance.now(),
+    rss: parseRss(status),
+    rssFile: Number(file?.[1] ?? 0) * 1024,
+    ticks: parseCpuTicks(stat),
+    wakes: Number(switches?.[1] ?? 0),
+  };
+}
+
+/** Samples processes once a second for `seconds`; each one's figures. */
+async function sampleIdle(pids: readonly number[], seconds: number): Promise<IdleProcess[]> {
+  const first = await Promise.all(pids.map(readIdleSample));
+  const samples = first.map((sample) => [sample]);
+  const started = performance.now();
+  for (let second = 1; second <= seconds; second++) {
+    await delay(Math.max(0, started + second * 1000 - performance.now()));
+    const now = await Promise.all(pids.map(readIdleSample));
+    now.forEach((sample, i) => samples[i]!.push(sample));
+  }
+  return samples.map((series) => {
+    const a = series[0]!;
+    const z = series.at(-1)!;
+    const minutes = (z.t - a.t) / MINUTE_MS;
+    const rss = series.map((s) => s.rss);
+    return {
+      rssEndMiB: round(z.rss / MIB),
+      rssMeanMiB: round(rss.reduce((x, y) => x + y, 0) / rss.length / MIB),
+      rssMaxMiB: round(Math.max(...rss) / MIB),
+      rssFileEndMiB: round(z.rssFile / MIB),
+      cpuPercent: round((z.ticks - a.ticks) / CLOCK_TICKS / (minutes * 60) * 100, 3),
+      mainThreadWakesPerMinute: round((z.wakes - a.wakes) / minutes),
+    };
+  });
+}
+
+/** The runtime with what koid cannot do without used once, then idle; its directory is its argument. */
+const FEATURE_FLOOR_SCRIPT = `import { DatabaseSync } from "node:sqlite";
+const dir = Deno.args[0];
+const db = new DatabaseSync(dir + "/floor.db");
+db.exec("PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS t (a TEXT)");
+db.prepare("INSERT INTO t VALUES (?)").run("x");
+await new Deno.Command("/bin/true").output();
+Deno.watchFs(dir);
+Deno.addSignalListener("SIGHUP", () => {});
+setInterval(() => {}, 60_000);
+`;
+
+/** An idle `deno run` with the given flags: the runtime's floor. */
+class FloorProcess {
+  readonly child: Deno.ChildProcess;
+
+  constructor(flags: readonly string[], script: string, args: readonly string[] = []) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...flags, script, ...args],
+      env: { DENO_NO_UPDATE_CHECK: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    cleanups.push(() => this.stop());
+  }
+
+  async stop(): Promise<void> {
+    try {
+      this.child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    await this.child.status;
+  }
+}
+
+/**
+ * The daemon alone in this process, over a table whose runs are months away, on the
+ * real clock with its timers counted: how often koid's own timers wake it while idle.
+ */
+async function countDaemonTimers(signal: AbortSignal): Promise<number> {
+  const dir = await tempDir();
+  const paths = koiPaths(dir);
+  await Deno.writeTextFile(paths.koitab, koitab(10, 0, farMonth()), { mode: 0o600 });
+  let fired = 0;
+  const clock = wallClock({
+    now: () => Date.now(),
+    wait: async (ms, stop) => {
+      const timedOut = !(await new Wakeup().wait(ms, stop));
+      if (timedOut && !stop.aborted) fired++;
+    },
+  });
+  const daemon = new Daemon({
+    paths,
+    clock,
+    runner: { startAll: (requests) => requests.map(() => "never") },
+    localZone: "UTC",
+    log: () => {},
+    bootId: () => Promise.resolve("bench"),
+  });
+  const running = daemon.run();
+  signal.addEventListener("abort", () => daemon.stop(), { once: true });
+  await running;
+  return fired;
+}
+
 async function idle(flags: readonly string[]): Promise<IdleResult> {
   const { jobs, settleMs, seconds } = config.idle;
-  progress(`3. koid idle with ${jobs} jobs for ${seconds} s`);
-  const dir = await tempDir();
-  await Deno.writeTextFile(koiPaths(dir).koitab, koitab(jobs, 0, farMonth()), { mode: 0o600 });
-  const koid = new KoidProcess(flags, dir, ["--grace", "5"]);
-  const loaded = await koid.waitFor(new RegExp(`loaded .*: ${jobs} job\\(s\\)`), 120_000);
+  progress(
+    `3. koid idle with 10 and with ${jobs} jobs, and a bare deno with koid's flags, for ${seconds} s`,
+  );
+  const smallDir = await tempDir();
+  const largeDir = await tempDir();
+  await Deno.writeTextFile(koiPaths(smallDir).koitab, koitab(10, 0, farMonth()), { mode: 0o600 });
+  await Deno.writeTextFile(koiPaths(largeDir).koitab, koitab(jobs, 0, farMonth()), {
+    mode: 0o600,
+  });
+  const floorScript = `${smallDir}/floor.ts`;
+  await Deno.writeTextFile(floorScript, "setInterval(() => {}, 60_000);\n");
+  const featureDir = await tempDir();
+  const featureScript = `${featureDir}/features.ts`;
+  await Deno.writeTextFile(featureScript, FEATURE_FLOOR_SCRIPT);
+  const small = new KoidProcess(flags, smallDir, ["--grace", "5"]);
+  const large = new KoidProcess(flags, largeDir, ["--grace", "5"]);
+  const floor = new FloorProcess(flags, floorScript);
+  const featureFloor = new FloorProcess(flags, featureScript, [featureDir]);
+  await small.waitFor(/loaded .*: 10 job\(s\)/, 60_000);
+  const loaded = await large.waitFor(new RegExp(`loaded .*: ${jobs} job\\(s\\)`), 120_000);
   await delay(settleMs);
-  const linesBefore = koid.lines.length;
-  const usage = async () => {
-    const sample = await readUsage(koid.pid);
-    if (sample === null) throw new Error("koid exited during the idle measurement");
-    return { ...sample, t: performance.now() };
-  };
-  const first = await usage();
+  const linesBefore = [small.lines.length, large.lines.length];
+  const stopCounting = new AbortController();
+  const counting = countDaemonTimers(stopCounting.signal);
   const startMinute = Math.floor(Date.now() / MINUTE_MS);
-  const samples = [first];
-  for (let second = 1; second <= seconds; second++) {
-    await delay(Math.max(0, first.t + second * 1000 - performance.now()));
-    samples.push(await usage());
-  }
-  const last = samples.at(-1)!;
-  const ticks = last.ticks - first.ticks;
-  const elapsed = (last.t - first.t) / 1000;
-  const rss = samples.map((s) => s.rss);
-  const runsStarted = koid.lines.slice(linesBefore).filter((l) => / started \(run /.test(l.text))
-    .length;
-  await koid.stop();
-  const cpuSeconds = ticks / CLOCK_TICKS;
+  const started = performance.now();
+  const [smallUsage, largeUsage, floorUsage, featureUsage] = await sampleIdle(
+    [small.pid, large.pid, floor.child.pid, featureFloor.child.pid],
+    seconds,
+  );
+  stopCounting.abort();
+  const daemonTimers = await counting;
+  const elapsed = (performance.now() - started) / 1000;
+  const runsStarted = [small, large].reduce(
+    (sum, koid, i) =>
+      sum + koid.lines.slice(linesBefore[i]).filter((l) => / started \(run /.test(l.text)).length,
+    0,
+  );
+  await Promise.all([small.stop(), large.stop(), floor.stop(), featureFloor.stop()]);
   return {
-    jobs,
     seconds: round(elapsed),
-    startupMs: Math.round(loaded.t - koid.spawnedAt),
-    rssMeanMiB: round(rss.reduce((a, b) => a + b, 0) / rss.length / MIB),
-    rssMaxMiB: round(Math.max(...rss) / MIB),
-    cpuPercent: round(cpuSeconds / elapsed * 100, 3),
-    cpuSeconds,
+    small: { jobs: 10, ...smallUsage! },
+    large: { jobs, startupMs: Math.round(loaded.t - large.spawnedAt), ...largeUsage! },
+    floor: floorUsage!,
+    featureFloor: featureUsage!,
+    daemonTimers,
     minuteBoundaries: Math.floor(Date.now() / MINUTE_MS) - startMinute,
     runsStarted,
   };
@@ -675,6 +846,8 @@ async function idle(flags: readonly string[]): Promise<IdleResult> {
 // 4. RSS while a job writes 1 GB
 
 interface BigOutputResult {
+  /** What the job wrote. */
+  readonly source: OutputSource;
   /** Whether the output was mailed (to a mailer that counts it), or mail was off. */
   readonly mailed: boolean;
   /** The output bytes the mailer received after the header; null when mail was off. */
@@ -691,19 +864,25 @@ interface BigOutputResult {
   readonly throughputMiBps: number;
 }
 
-async function bigOutput(flags: readonly string[], mail: boolean): Promise<BigOutputResult> {
+/** What the 1 GB job writes: NUL bytes (`/dev/zero`), or lines of text (`yes`). */
+type OutputSource = "zero" | "text";
+
+async function bigOutput(
+  flags: readonly string[],
+  mail: boolean,
+  source: OutputSource,
+): Promise<BigOutputResult> {
   const { bytes, sleepSeconds } = config.bigOutput;
   progress(
-    `${
-      mail ? 5 : 4
-    }. koid while a job writes ${bytes} bytes (output limit ${DEFAULT_OUTPUT_LIMIT}), ${
-      mail ? "all of it mailed" : "mail off"
-    }`,
+    `${mail ? 5 : 4}. koid while a job writes ${bytes} bytes of ${
+      source === "zero" ? "NUL bytes" : "text"
+    } (output limit ${DEFAULT_OUTPUT_LIMIT}), ${mail ? "all of it mailed" : "mail off"}`,
   );
   const dir = await tempDir();
   const paths = koiPaths(dir);
   // The sleep leaves koid idle with the run started, for the baseline.
-  const command = `sleep ${sleepSeconds}; head -c ${bytes} /dev/zero`;
+  const writer = source === "zero" ? `head -c ${bytes} /dev/zero` : `yes | head -c ${bytes}`;
+  const command = `sleep ${sleepSeconds}; ${writer}`;
   await Deno.writeTextFile(paths.koitab, `HOME=${dir}\n@reboot ${command}\n`, { mode: 0o600 });
   // The mailer skips the header (up to its blank line; sh reads a pipe byte by byte, so the
   // rest stays unread), then counts the rest.
@@ -752,6 +931,7 @@ async function bigOutput(flags: readonly string[], mail: boolean): Promise<BigOu
     throw new Error(`the mailer got ${mailedBodyBytes} bytes of output, not ${bytes}`);
   }
   return {
+    source,
     mailed: mail,
     mailedBodyBytes,
     bytesWritten: bytes,
@@ -780,19 +960,86 @@ interface Report {
   readonly sameMinute: SameMinuteResult;
   readonly idle: IdleResult;
   readonly bigOutput: BigOutputResult;
+  readonly bigOutputText: BigOutputResult;
   readonly bigOutputMailed: BigOutputResult;
+}
+
+/** Issue 15's targets for koid's own process. */
+const TARGETS = {
+  idleSmallMiB: 42,
+  idleLargeMiB: 64,
+  bigOutputRiseMiB: 10,
+  sameMinuteRatio: 1.2,
+  idleTimersPerMinute: 1,
+} as const;
+
+/** One line of the targets table: the measure, its figure, the target and whether it is met. */
+function targetLine(what: string, figure: string, target: string, missedBy: number | null): string {
+  const verdict = missedBy === null || missedBy <= 0 ? "met" : `MISSED by ${round(missedBy, 2)}`;
+  return `   ${what.padEnd(46)} ${figure.padStart(10)}   target ${target.padEnd(9)} ${verdict}`;
 }
 
 function format(report: Report): string {
   const { startLatency: l, sameMinute: s, idle: i, bigOutput: b, bigOutputMailed: m } = report;
+  const t = report.bigOutputText;
   const n = (value: number) => value.toLocaleString("en-US");
   const list = (values: readonly number[]) => values.map((v) => `${v}`).join(", ");
   const overhead = Math.round((s.ratio - 1) * 100);
+  const rise = (r: BigOutputResult) => round(r.peakRssMiB - r.baselineRssMiB);
+  // Per minute boundary passed: one minute's idle wakes, whatever the window's length.
+  const timersPerMinute = round(i.daemonTimers / Math.max(1, i.minuteBoundaries), 2);
+  const idleLine = (label: string, p: IdleProcess) =>
+    `   ${
+      label.padEnd(28)
+    } RSS ${p.rssEndMiB} MiB at the end (mean ${p.rssMeanMiB}, max ${p.rssMaxMiB}; ` +
+    `${p.rssFileEndMiB} of it the runtime's pages), CPU ${p.cpuPercent} %, ` +
+    `main thread woke ${p.mainThreadWakesPerMinute}/min`;
   return [
     `koid load benchmark: Deno ${report.deno}, ${report.os}, ${report.cpus} CPUs${
       report.quick ? " (--quick: small samples, not for the README)" : ""
     }`,
     `koid flags: ${report.koidFlags.join(" ")}`,
+    "",
+    "Targets (issue 15), on koid's own process:",
+    targetLine(
+      "RSS, 10 jobs, idle after a minute",
+      `${i.small.rssEndMiB} MiB`,
+      `<= ${TARGETS.idleSmallMiB}`,
+      i.small.rssEndMiB - TARGETS.idleSmallMiB,
+    ),
+    targetLine(
+      `RSS, ${n(i.large.jobs)} jobs, idle after a minute`,
+      `${i.large.rssEndMiB} MiB`,
+      `<= ${TARGETS.idleLargeMiB}`,
+      i.large.rssEndMiB - TARGETS.idleLargeMiB,
+    ),
+    targetLine(
+      `RSS rise while one job writes ${n(b.bytesWritten)} B (NUL)`,
+      `+${rise(b)} MiB`,
+      `<= +${TARGETS.bigOutputRiseMiB}`,
+      rise(b) - TARGETS.bigOutputRiseMiB,
+    ),
+    targetLine(
+      `  the same, ${n(t.bytesWritten)} B of text`,
+      `+${rise(t)} MiB`,
+      `<= +${TARGETS.bigOutputRiseMiB}`,
+      rise(t) - TARGETS.bigOutputRiseMiB,
+    ),
+    targetLine(
+      `${n(s.jobs)} jobs due at once ÷ bare spawn loop`,
+      `${s.ratio}x`,
+      `<= ${TARGETS.sameMinuteRatio}`,
+      s.ratio - TARGETS.sameMinuteRatio,
+    ),
+    targetLine(
+      "koid's timers while idle (no job due)",
+      `${timersPerMinute}/min`,
+      `<= ${TARGETS.idleTimersPerMinute}/min`,
+      timersPerMinute - TARGETS.idleTimersPerMinute,
+    ),
+    `   the runtime's floor: a bare \`deno run\` of an idle script with koid's flags, ` +
+    `${i.floor.rssEndMiB} MiB after a minute; ${i.featureFloor.rssEndMiB} MiB once it has ` +
+    `used SQLite, spawned a process and watched a directory, as koid must`,
     "",
     `1. Start latency from the due minute, ${n(l.jobs)} jobs (${l.duePerMinute} due each minute)`,
     `   ${l.samples} runs over ${l.minutes} minutes (shifted clock, ${l.realSeconds} s real; ` +
@@ -807,6 +1054,9 @@ function format(report: Report): string {
     `   koid, due instant -> last start event   ${s.koidMedianMs} ms   (${list(s.koidMs)})`,
     `   bare loop of ${n(s.jobs)} spawn()s              ${s.bareMedianMs} ms   (${list(s.bareMs)})`,
     `   ratio ${s.ratio}x (koid overhead ${overhead >= 0 ? "+" : ""}${overhead}%)`,
+    `   bare loop through setsid, as koid starts jobs   ${s.setsidMedianMs} ms   (${
+      list(s.setsidMs)
+    }): koid ${s.setsidRatio}x of it`,
     `   koid, due instant -> last spawn returned ${median(s.koidLastSpawnMs)} ms; ` +
     `-> all ${n(s.jobs)} ended ${median(s.koidAllEndedMs)} ms ` +
     `(bare: all statuses ${median(s.bareAllEndedMs)} ms)`,
@@ -814,24 +1064,30 @@ function format(report: Report): string {
       list(s.koidRssMiB)
     } MiB`,
     "",
-    `3. koid idle, ${n(i.jobs)} jobs, none due, ${i.seconds} s ` +
+    `3. Idle, none due, ${i.seconds} s, sampled each second ` +
     `(minute boundaries passed: ${i.minuteBoundaries}; runs started: ${i.runsStarted})`,
-    `   RSS ${i.rssMeanMiB} MiB mean, ${i.rssMaxMiB} MiB max   CPU ${i.cpuPercent} % ` +
-    `(${i.cpuSeconds} s of CPU)   startup to "loaded": ${i.startupMs} ms`,
+    idleLine("koid, 10 jobs", i.small),
+    idleLine(`koid, ${n(i.large.jobs)} jobs`, i.large) +
+    ` (startup to "loaded": ${i.large.startupMs} ms)`,
+    idleLine("bare deno, koid's flags", i.floor),
+    idleLine("bare deno + SQLite, spawn, watch", i.featureFloor),
+    `   the daemon's own timers in the same time, counted on its clock: ${i.daemonTimers}`,
     "",
-    `4. koid while one job writes ${n(b.bytesWritten)} bytes (output limit ${
-      n(b.outputLimit)
-    } bytes, the default)`,
-    `   RSS baseline ${b.baselineRssMiB} MiB, peak ${b.peakRssMiB} MiB (+${
-      round(b.peakRssMiB - b.baselineRssMiB)
-    } MiB; ${b.samples} samples, every 100 ms)`,
-    `   run ${b.status}: outputBytes ${n(b.outputBytes)}, stored ${n(b.storedBytes)} bytes (${
-      round(b.storedBytes / MIB, 2)
-    } MiB); ${b.runSeconds} s of writing, ~${n(b.throughputMiBps)} MiB/s`,
+    ...[b, t].flatMap((r) => [
+      `4. koid while one job writes ${n(r.bytesWritten)} bytes of ${
+        r.source === "zero" ? "NUL bytes (/dev/zero)" : "text (yes)"
+      } (output limit ${n(r.outputLimit)} bytes, the default), mail off`,
+      `   RSS baseline ${r.baselineRssMiB} MiB, peak ${r.peakRssMiB} MiB (+${
+        rise(r)
+      } MiB; ${r.samples} samples, every 100 ms)`,
+      `   run ${r.status}: outputBytes ${n(r.outputBytes)}, stored ${n(r.storedBytes)} bytes (${
+        round(r.storedBytes / MIB, 2)
+      } MiB); ${r.runSeconds} s of writing, ~${n(r.throughputMiBps)} MiB/s`,
+    ]),
     "",
-    `5. the same with all of it mailed, streamed to a mailer that counts it`,
+    `5. NUL bytes again, all of it mailed, streamed to a mailer that counts it`,
     `   RSS baseline ${m.baselineRssMiB} MiB, peak ${m.peakRssMiB} MiB (+${
-      round(m.peakRssMiB - m.baselineRssMiB)
+      rise(m)
     } MiB; ${m.samples} samples, every 100 ms)`,
     `   the mailer got ${n(m.mailedBodyBytes ?? 0)} bytes after the header; stored ${
       n(m.storedBytes)
@@ -844,10 +1100,11 @@ function format(report: Report): string {
  * inherits the memory of another: a process's spawns slow down as its RSS grows
  * (koid starts jobs detached, which forks), and RSS grows with every run.
  */
-async function runPhase<T>(name: Phase): Promise<T> {
+async function runPhase<T>(name: Phase, v8Flags: readonly string[]): Promise<T> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      ...v8Flags,
       ...HARNESS_FLAGS,
       decodeURIComponent(new URL(import.meta.url).pathname),
       `--phase=${name}`,
@@ -881,7 +1138,9 @@ async function runOnePhase(name: Phase): Promise<unknown> {
     case "same-minute":
       return await koidSameMinute(config.sameMinute.jobs);
     case "bare-spawn":
-      return await bareSpawnLoop(config.sameMinute.jobs);
+      return await bareSpawnLoop(config.sameMinute.jobs, false);
+    case "bare-setsid":
+      return await bareSpawnLoop(config.sameMinute.jobs, true);
   }
 }
 
@@ -894,11 +1153,14 @@ async function main(): Promise<void> {
   progress(
     `1. start latency: ${config.latency.jobs} jobs, ${config.latency.duePerMinute} due each minute, ${config.latency.minutes} minutes`,
   );
-  const startLatencyResult = await runPhase<LatencyResult>("latency");
-  const sameMinuteResult = await sameMinute();
+  // The in-process measurements (and the bare spawn loop) run with koid's V8 flags too.
+  const v8Flags = flags.filter((flag) => flag.startsWith("--v8-flags="));
+  const startLatencyResult = await runPhase<LatencyResult>("latency", v8Flags);
+  const sameMinuteResult = await sameMinute(v8Flags);
   const idleResult = await idle(flags);
-  const bigOutputResult = await bigOutput(flags, false);
-  const bigOutputMailedResult = await bigOutput(flags, true);
+  const bigOutputResult = await bigOutput(flags, false, "zero");
+  const bigOutputTextResult = await bigOutput(flags, false, "text");
+  const bigOutputMailedResult = await bigOutput(flags, true, "zero");
   const report: Report = {
     deno: Deno.version.deno,
     os: `${Deno.build.os} ${Deno.build.arch}`,
@@ -909,6 +1171,7 @@ async function main(): Promise<void> {
     sameMinute: sameMinuteResult,
     idle: idleResult,
     bigOutput: bigOutputResult,
+    bigOutputText: bigOutputTextResult,
     bigOutputMailed: bigOutputMailedResult,
   };
   console.log(json ? JSON.stringify(report, null, 2) : format(report));

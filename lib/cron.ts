@@ -269,12 +269,33 @@ function parseField(field: FieldSpec, text: string): ParsedField {
 }
 
 /**
- * Fills `table` so that table[i] is the first v >= i with values[v] set, or -1;
+ * A table where table[i] is the first v >= i with values[v] set, or -1;
  * table[length] is -1.
  */
-function fillNextTable(table: Int8Array, values: readonly boolean[], length: number): Int8Array {
+function nextTable(values: readonly boolean[], length: number): Int8Array {
+  const table = new Int8Array(length + 1);
   table[length] = -1;
   for (let i = length - 1; i >= 0; i--) table[i] = values[i] ? i : table[i + 1]!;
+  return table;
+}
+
+/** The most tables kept; past it the cache starts afresh. */
+const MAX_TABLES = 4096;
+
+/**
+ * Field tables by field and text (`m5`, `h*\/2`, `d1 *`), shared by every schedule
+ * with that field: 10,000 schedules hold a few hundred tables, not 50,000. Tables
+ * are never written after they are made.
+ */
+const tables = new Map<string, Int8Array | Int32Array>();
+
+function sharedTable<T extends Int8Array | Int32Array>(key: string, make: () => T): T {
+  let table = tables.get(key) as T | undefined;
+  if (table === undefined) {
+    table = make();
+    if (tables.size >= MAX_TABLES) tables.clear();
+    tables.set(key, table);
+  }
   return table;
 }
 
@@ -343,7 +364,12 @@ export class CronSchedule {
   #searchedTo = Number.NaN;
 
   /** @internal Use {@linkcode parseCron}. */
-  constructor(expression: string, fields: readonly ParsedField[], zone: ZoneInfo) {
+  constructor(
+    expression: string,
+    fields: readonly ParsedField[],
+    zone: ZoneInfo,
+    texts: readonly string[],
+  ) {
     const [minute, hour, dayOfMonth, month, dayOfWeek] = fields as [
       ParsedField,
       ParsedField,
@@ -354,11 +380,15 @@ export class CronSchedule {
     this.expression = expression;
     this.timezone = zone.name;
     this.wildcard = minute.star || hour.star;
-    const tables = new Int8Array(61 + 25 + 14);
-    this.#minutes = fillNextTable(tables.subarray(0, 61), minute.values, 60);
-    this.#hours = fillNextTable(tables.subarray(61, 86), hour.values, 24);
-    this.#months = fillNextTable(tables.subarray(86), month.values, 13);
-    this.#days = dayTable(dayOfMonth, dayOfWeek);
+    const [minuteText, hourText, dayText, monthText, weekdayText] = texts;
+    // Tables depend on their fields' text alone: schedules share them.
+    this.#minutes = sharedTable(`m${minuteText}`, () => nextTable(minute.values, 60));
+    this.#hours = sharedTable(`h${hourText}`, () => nextTable(hour.values, 24));
+    this.#months = sharedTable(`M${monthText}`, () => nextTable(month.values, 13));
+    this.#days = sharedTable(
+      `d${dayText} ${weekdayText}`,
+      () => dayTable(dayOfMonth, dayOfWeek),
+    );
     this.#zone = zone;
     this.possible = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].some((m) =>
       month.values[m] &&
@@ -684,5 +714,5 @@ export function parseCron(expression: string, options: CronOptions = {}): CronSc
     );
   }
   const fields = FIELDS.map((field, i) => parseField(field, parts[i]!));
-  return new CronSchedule(trimmed, fields, zone);
+  return new CronSchedule(trimmed, fields, zone, parts);
 }

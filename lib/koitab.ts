@@ -62,13 +62,19 @@ export interface KoitabJob {
   command: string;
   /** The standard input from cron's `%` rule, ending in a newline, or null when there is none. */
   stdin: string | null;
-  /** The arguments the command declares, in order of first appearance. */
+  /**
+   * The arguments the command declares, in order of first appearance. Jobs that
+   * declare none share one frozen empty array.
+   */
   args: ArgSpec[];
   /** The 1-based line number of the job. */
   line: number;
   /** The `CRON_TZ` in force for this job, or null for the local zone. */
   timezone: string | null;
-  /** The variables set above the job, as they stand at its line. */
+  /**
+   * The variables set above the job, as they stand at its line: one frozen object
+   * shared by the jobs between two assignments.
+   */
   env: Record<string, string>;
 }
 
@@ -134,6 +140,8 @@ function readAssignment(body: string): { name: string; value: string } | null {
 
 /** Cron's `%` rule: the command before the first unescaped `%`, and the stdin after it. */
 function splitPercent(field: string): { command: string; stdin: string | null } {
+  // Without a %, the command is the field itself: no copy built a character at a time.
+  if (!field.includes("%")) return { command: field, stdin: null };
   let command = "";
   let i = 0;
   for (; i < field.length; i++) {
@@ -163,6 +171,9 @@ function splitPercent(field: string): { command: string; stdin: string | null } 
 }
 
 const utf8 = new TextEncoder();
+
+/** The arguments of every job that declares none: one array for all of them, never changed. */
+const NO_ARGS: ArgSpec[] = Object.freeze([]) as unknown as ArgSpec[];
 
 /**
  * 64-bit FNV-1a of the UTF-8 bytes of `text`, as 16 hex digits. The hash is kept
@@ -308,6 +319,11 @@ export function parseKoitab(text: string): Koitab {
   let timezone: string | null = null;
   /** What the jobs so far take in the dashboard's job list (see {@linkcode jobJsonBytes}). */
   let jsonBytes = 0;
+  /**
+   * The variables as they stand, shared by every job until the next assignment:
+   * 10,000 jobs under the same variables hold one object, not 10,000 copies.
+   */
+  let jobEnv: Record<string, string> | null = null;
 
   const readJob = (body: string, line: number): void => {
     let rest = body;
@@ -369,7 +385,8 @@ export function parseKoitab(text: string): Koitab {
     checkCommandStart(field);
     const { command, stdin } = splitPercent(field);
     checkCommandBytes("command", command, "to sh -c as one argument");
-    const args = parseArgSpecs(command);
+    const parsedArgs = parseArgSpecs(command);
+    const args = parsedArgs.length === 0 ? NO_ARGS : parsedArgs;
     const kind = scheduleKind(schedule);
     if (kind !== "manual") {
       const required = args.find((arg) => argDefault(arg) === undefined);
@@ -408,7 +425,7 @@ export function parseKoitab(text: string): Koitab {
       args,
       line,
       timezone,
-      env: Object.fromEntries(env),
+      env: jobEnv ??= Object.freeze(Object.fromEntries(env)),
     };
     const size = jobJsonBytes(job);
     if (jsonBytes + size > MAX_JOB_LIST_JSON_BYTES) {
@@ -450,6 +467,7 @@ export function parseKoitab(text: string): Koitab {
           timezone = assignment.value === "" ? null : assignment.value;
         }
         env.set(assignment.name, assignment.value);
+        jobEnv = null;
       } else if (body.startsWith("[")) {
         const header = body.replace(/[ \t]+$/, "");
         if (!header.endsWith("]")) {

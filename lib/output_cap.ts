@@ -55,8 +55,12 @@ export class OutputCapture {
   readonly #headLimit: number;
   readonly #head: ByteChunk[] = [];
   #headBytes = 0;
-  /** The tail: a ring of the last bytes, and which stream each stretch of it came from. */
-  readonly #ring: Uint8Array;
+  /**
+   * The tail: a ring of the last bytes, and which stream each stretch of it came
+   * from. Made when the head is full, so a run that writes little never holds it.
+   */
+  #ring: Uint8Array | null = null;
+  readonly #ringSize: number;
   #ringStart = 0;
   #ringLength = 0;
   #segments: { stream: OutputStream; length: number }[] = [];
@@ -65,7 +69,7 @@ export class OutputCapture {
   /** @param limit The most bytes kept; half from the start, half from the end. */
   constructor(limit: number = DEFAULT_OUTPUT_LIMIT) {
     this.#headLimit = Math.ceil(limit / 2);
-    this.#ring = new Uint8Array(Math.floor(limit / 2));
+    this.#ringSize = Math.floor(limit / 2);
   }
 
   /** Every byte the job wrote, kept or not. */
@@ -89,11 +93,11 @@ export class OutputCapture {
       this.#headBytes += taken.length;
       bytes = bytes.subarray(taken.length);
     }
-    if (bytes.length > 0 && this.#ring.length > 0) this.#addTail(stream, bytes);
+    if (bytes.length > 0 && this.#ringSize > 0) this.#addTail(stream, bytes);
   }
 
   #addTail(stream: OutputStream, bytes: Uint8Array): void {
-    const ring = this.#ring;
+    const ring = this.#ring ??= new Uint8Array(this.#ringSize);
     const capacity = ring.length;
     if (bytes.length >= capacity) {
       ring.set(bytes.subarray(bytes.length - capacity));
@@ -129,14 +133,16 @@ export class OutputCapture {
 
   /** The tail's bytes, oldest first, split by stream. */
   #tail(): ByteChunk[] {
-    const capacity = this.#ring.length;
+    const ring = this.#ring;
+    if (ring === null) return [];
+    const capacity = ring.length;
     const chunks: ByteChunk[] = [];
     let at = this.#ringStart;
     for (const segment of this.#segments) {
       const bytes = new Uint8Array(segment.length);
       const firstPart = Math.min(segment.length, capacity - at);
-      bytes.set(this.#ring.subarray(at, at + firstPart));
-      bytes.set(this.#ring.subarray(0, segment.length - firstPart), firstPart);
+      bytes.set(ring.subarray(at, at + firstPart));
+      bytes.set(ring.subarray(0, segment.length - firstPart), firstPart);
       at = (at + segment.length) % capacity;
       chunks.push({ stream: segment.stream, bytes });
     }

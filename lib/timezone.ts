@@ -57,9 +57,54 @@ const FIXED_ZONE = /^(UTC|Etc\/(UTC|GMT([+-]\d{1,2})?)|[+-]\d{2}(:?\d{2})?)$/;
 
 const zones = new Map<string, ZoneInfo>();
 
-/** The machine's local zone, as `Intl` sees it. */
+/**
+ * The IANA names of UTC, lower-cased. A zone named so needs no `Intl`: loading
+ * ICU's zone data costs a process ~5 MiB of resident memory (koid on a UTC server
+ * never does).
+ */
+const UTC_NAMES = new Set([
+  "utc",
+  "uct",
+  "gmt",
+  "gmt0",
+  "gmt+0",
+  "gmt-0",
+  "greenwich",
+  "universal",
+  "zulu",
+].flatMap((name) => [name, `etc/${name}`]));
+
+/** Where the system's zone file is linked from, as glibc and ICU read it. */
+const ZONEINFO_LINK = /^(?:\.\.)?\/usr\/share\/zoneinfo\/(.+)$/;
+
+let localZone: string | undefined;
+
+/**
+ * The machine's local zone, as `Intl` sees it, found once per process (as ICU
+ * does). A machine on UTC (`TZ` naming UTC, or unset with `/etc/localtime` linked
+ * to UTC's file) is told without asking `Intl`, when this process may read both.
+ *
+ * @returns An IANA zone name: `"UTC"` on a machine on UTC.
+ */
 export function localTimeZone(): string {
-  return new Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return localZone ??= systemOnUtc() ? "UTC" : new Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/** Whether `TZ` or `/etc/localtime` says UTC; false when unsure or not allowed to look. */
+function systemOnUtc(): boolean {
+  try {
+    const permissions = Deno.permissions;
+    if (permissions.querySync({ name: "env", variable: "TZ" }).state !== "granted") return false;
+    const tz = Deno.env.get("TZ");
+    if (tz !== undefined) return UTC_NAMES.has(tz.replace(/^:/, "").toLowerCase());
+    if (permissions.querySync({ name: "read", path: "/etc/localtime" }).state !== "granted") {
+      return false;
+    }
+    const match = ZONEINFO_LINK.exec(Deno.readLinkSync("/etc/localtime"));
+    return match !== null && UTC_NAMES.has(match[1]!.toLowerCase());
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -72,10 +117,46 @@ export function localTimeZone(): string {
 export function zoneInfo(name: string = localTimeZone()): ZoneInfo {
   let zone = zones.get(name);
   if (zone === undefined) {
-    zone = new IntlZone(name);
+    zone = UTC_NAMES.has(name.toLowerCase()) ? new UtcZone(name) : new IntlZone(name);
     zones.set(name, zone);
   }
   return zone;
+}
+
+/** UTC under one of its names: offset 0, always. */
+class UtcZone implements ZoneInfo {
+  readonly name: string;
+  readonly fixedOffset = 0;
+  readonly #years = new Map<number, ZoneYear>();
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  offsetAt(): number {
+    return 0;
+  }
+
+  yearContaining(t: number): ZoneYear {
+    return this.yearNumbered(utcYear(t));
+  }
+
+  yearNumbered(year: number): ZoneYear {
+    let info = this.#years.get(year);
+    if (info === undefined) {
+      const start = utcYearStart(year);
+      info = {
+        year,
+        start,
+        end: utcYearStart(year + 1),
+        startOffset: 0,
+        transitions: [],
+        backwardChangeBefore: null,
+      };
+      this.#years.set(year, info);
+    }
+    return info;
+  }
 }
 
 class IntlZone implements ZoneInfo {

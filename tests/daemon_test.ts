@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Clock } from "../lib/daemon/clock.ts";
+import { type Clock, wallClock } from "../lib/daemon/clock.ts";
 import { Daemon } from "../lib/daemon/daemon.ts";
 import type { RunRequest } from "../lib/daemon/runner.ts";
 import { writeFileAtomic } from "../lib/files.ts";
@@ -843,4 +843,75 @@ Deno.test("Daemon keeps the last good table when the koitab becomes garbage, and
     );
     assertEquals(await h.step(), ["schedule every 10:03"]);
   });
+});
+
+Deno.test("Daemon idle, its next run hours away, sets exactly one timer a minute, and its minute's checks ride on it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "koid_test_" });
+  const paths = koiPaths(dir);
+  // Due at 15:00 and tomorrow; a boot job and a manual one, which never wake the daemon.
+  await writeFileAtomic(
+    paths.koitab,
+    "0 15 * * * later\n30 9 * * * tomorrow\n@reboot boot\n@manual by-hand\n",
+  );
+  let time = at("10:00:30");
+  /** Each timer the clock set, in ms, and the one running. */
+  const timers: number[] = [];
+  /** Each timer that ran out, in ms. */
+  const fired: number[] = [];
+  let pending: { ms: number; fire: () => void } | null = null;
+  const clock = wallClock({
+    now: () => time,
+    wait: (ms, signal) =>
+      new Promise<void>((resolve) => {
+        timers.push(ms);
+        const fire = () => {
+          pending = null;
+          resolve();
+        };
+        pending = { ms, fire };
+        signal.addEventListener("abort", fire, { once: true });
+      }),
+  });
+  const minutes: string[] = [];
+  const started: string[] = [];
+  const daemon = new Daemon({
+    paths,
+    clock,
+    runner: {
+      startAll: (requests: readonly RunRequest[]) => {
+        started.push(...requests.map(describe));
+        return requests.map((_, i) => `run-${i}`);
+      },
+    },
+    localZone: "UTC",
+    log: () => {},
+    bootId: () => Promise.resolve(null),
+    onMinute: () => minutes.push(hhmm(time)),
+  });
+  const done = daemon.run();
+  try {
+    // Each timer runs out exactly: the time moves on by what it was set for.
+    while (!started.some((run) => run.startsWith("schedule"))) {
+      for (let i = 0; i < 500 && pending === null; i++) await tick();
+      const timer = pending as { ms: number; fire: () => void } | null;
+      assert(timer !== null, "the daemon set no timer");
+      time += timer.ms;
+      fired.push(timer.ms);
+      timer.fire();
+      await tick();
+    }
+  } finally {
+    daemon.stop();
+    await done;
+    await Deno.remove(dir, { recursive: true });
+  }
+  // 10:00:30 to 15:00: a first timer of 30 s to 10:01, then one a minute, none more;
+  // the last one set waits for 15:01.
+  assertEquals(fired.length, 1 + 4 * 60 + 59);
+  assertEquals(fired[0], 30_000);
+  assertEquals(fired.slice(1).every((ms) => ms === MINUTE), true);
+  assertEquals(timers, [...fired, MINUTE]);
+  assertEquals(minutes.length, fired.length);
+  assertEquals([minutes[0], minutes.at(-1)], ["10:01", "15:00"]);
+  assertEquals(started, ["reboot boot -", "schedule later 15:00"]);
 });

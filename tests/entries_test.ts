@@ -91,5 +91,35 @@ Deno.test("taskFlags() refuses -A and anything that is not a permission flag", (
   } catch (error) {
     message = (error as Error).message;
   }
-  assertEquals(message, 'Task "koid" has "--check" where only permission flags may stand');
+  assertEquals(
+    message,
+    'Task "koid" has "--check" where only permission, unstable and V8 flags may stand',
+  );
+  try {
+    taskFlags("deno run --v8-flags=--expose-gc;rm --allow-read koid.ts", "koid");
+  } catch (error) {
+    message = (error as Error).message;
+  }
+  assertEquals(
+    message,
+    'Task "koid" has "--v8-flags=--expose-gc;rm" where only permission, unstable and V8 flags may stand',
+  );
+});
+
+Deno.test("koid's V8 flags are defined once, in its task, and its executable carries them", () => {
+  const flags = entryFlags(denoJson).koid;
+  const v8 = flags.filter((flag) => flag.startsWith("--v8-flags="));
+  assertEquals(v8, ["--v8-flags=--max-semi-space-size=1"]);
+  assertEquals(
+    taskFlags(
+      "deno run --v8-flags=--max-semi-space-size=1,--optimize-for-size --allow-read koid.ts",
+      "koid",
+    ),
+    ["--v8-flags=--max-semi-space-size=1,--optimize-for-size", "--allow-read"],
+  );
+  const [command] = compileCommands(denoJson, ["x86_64-unknown-linux-gnu"]).filter((c) =>
+    c.at(-1) === "koid.ts"
+  );
+  assertEquals(command!.slice(0, 1 + flags.length), ["compile", ...flags]);
+  assertEquals(command!.includes(v8[0]!), true);
 });

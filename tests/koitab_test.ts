@@ -1,5 +1,6 @@
 import { formatKoitabError, type KoitabJob, parseKoitab } from "../lib/koitab.ts";
 import { assertEquals } from "./_assert_koitab.ts";
+import { assertThrows } from "./_assert.ts";
 
 const FIVE_FIELDS = "(minute hour day-of-month month day-of-week)";
 
@@ -317,11 +318,17 @@ Deno.test("parseKoitab() gives each job the variables above it, not those below"
   assertEquals(env, { MAILTO: "", SHELL: "/bin/bash", HOME: "/srv" });
 });
 
-Deno.test("parseKoitab() gives each job its own copy of the environment", () => {
-  const { jobs, env } = parseKoitab("A=1\n@daily one\n@daily two\n");
-  jobs[0]!.env.A = "changed";
+Deno.test("parseKoitab() gives the jobs between two assignments one frozen environment, not a copy each", () => {
+  const { jobs, env } = parseKoitab("A=1\n@daily one\n@daily two\nB=2\n@daily three\n");
+  assertEquals(jobs[0]!.env === jobs[1]!.env, true);
+  assertEquals(Object.isFrozen(jobs[0]!.env), true);
+  assertThrows(() => {
+    jobs[0]!.env.A = "changed";
+  }, TypeError);
   assertEquals(jobs[1]!.env, { A: "1" });
-  assertEquals(env, { A: "1" });
+  assertEquals(jobs[2]!.env, { A: "1", B: "2" });
+  assertEquals(env, { A: "1", B: "2" });
+  assertEquals(Object.isFrozen(env), false);
 });
 
 Deno.test("parseKoitab() keeps a variable named __proto__ as an ordinary variable", () => {

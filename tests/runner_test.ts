@@ -33,6 +33,8 @@ interface SetupOptions {
   daemonEnv?: Record<string, string>;
   outputLimit?: number;
   events?: boolean;
+  /** Whether runs starting now have live output events (the runner's `liveOutput`). */
+  liveOutput?: () => boolean;
   /** How output is mailed; by default not at all. */
   mail?: MailSettings;
 }
@@ -57,6 +59,7 @@ async function withRunner(
     now: () => Date.now(),
     outputLimit: options.outputLimit ?? 1024 * 1024,
     mail: options.mail ?? { command: { kind: "off" }, hostname: "test" },
+    ...(options.liveOutput ? { liveOutput: options.liveOutput } : {}),
     ...(options.events === false ? {} : {
       onEvent: (event: RunEvent) => {
         events.push(event);
@@ -346,6 +349,27 @@ Deno.test("output events decode UTF-8 split across reads, and say what the histo
     // The events' text must add up to the stored output: the last partial character is
     // flushed when the stream ends.
     assertEquals(eventText(events, truncated!.id, "stdout"), truncated!.output);
+  });
+});
+
+Deno.test("a run started while liveOutput() says no has no output events, only its start and end, and all its output in the history", async () => {
+  let live = false;
+  await withRunner({ liveOutput: () => live }, async ({ dir, start, runner, events, history }) => {
+    const job = `HOME=${dir}\n@reboot printf 'a'; sleep 0.3; printf 'b' >&2\n`;
+    const [quiet] = start(job);
+    live = true;
+    const [heard] = start(job);
+    await runner.stop(30_000);
+    const of = (id: string) =>
+      events.filter((e) => (e.type === "start" ? e.run.id : e.id) === id).map((e) =>
+        e.type === "output" ? `${e.chunk.stream}:${e.chunk.text}` : e.type
+      );
+    assertEquals(of(quiet!), ["start", "end"]);
+    assertEquals(of(heard!), ["start", "stdout:a", "stderr:b", "end"]);
+    assertEquals(history.get(quiet!)!.chunks, [
+      { stream: "stdout", text: "a" },
+      { stream: "stderr", text: "b" },
+    ]);
   });
 });
 

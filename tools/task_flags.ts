@@ -9,12 +9,18 @@
 /** The entry scripts that become executables, each run by the task of the same name. */
 export const ENTRIES = ["koitab", "koid", "dashboard"] as const;
 
+/**
+ * V8's flags for an entry (`--v8-flags=--max-semi-space-size=1`): `deno compile`
+ * takes the same flag and bakes it into the executable.
+ */
+const V8_FLAGS = /^--v8-flags=--[a-z0-9-]+(=[A-Za-z0-9.]+)?(,--[a-z0-9-]+(=[A-Za-z0-9.]+)?)*$/;
+
 /** An entry's name. */
 export type Entry = typeof ENTRIES[number];
 
 /**
- * The runtime flags (`--allow-*`, `--unstable-*`) a task passes to `deno run`
- * before its entry script.
+ * The runtime flags (`--allow-*`, `--deny-*`, `--unstable-*`, `--v8-flags=`) a
+ * task passes to `deno run` before its entry script.
  *
  * @param task The task's command line, as written in deno.json.
  * @param entry The entry whose script the task must run (`koid` runs `koid.ts`).
@@ -36,8 +42,10 @@ export function taskFlags(task: string, entry: string): string[] {
         `Task "${entry}" grants every permission (${flag}): list the flags it needs`,
       );
     }
-    if (!/^--(allow|deny|unstable)-[a-z-]+(=.+)?$/.test(flag)) {
-      throw new SyntaxError(`Task "${entry}" has "${flag}" where only permission flags may stand`);
+    if (!/^--(allow|deny|unstable)-[a-z-]+(=.+)?$/.test(flag) && !V8_FLAGS.test(flag)) {
+      throw new SyntaxError(
+        `Task "${entry}" has "${flag}" where only permission, unstable and V8 flags may stand`,
+      );
     }
   }
   return flags;

@@ -38,6 +38,12 @@ export interface DaemonOptions {
   readonly onDirRecreated?: () => void;
   /** Called when {@linkcode Daemon.problems} change. */
   readonly onChange?: () => void;
+  /**
+   * Called at each new minute, after the table check and before the minute's runs
+   * start: koid's other once-a-minute checks ride on the daemon's one wake a minute
+   * instead of timers of their own.
+   */
+  readonly onMinute?: () => void;
 }
 
 interface TableVersion {
@@ -129,6 +135,7 @@ export class Daemon {
         minute = thisMinute;
         // cron's check of the table, once a minute, before the minute's jobs are chosen.
         if (this.#load(false)) this.#scheduler.load(this.#jobs);
+        this.#options.onMinute?.();
       }
       const due = this.#scheduler.takeDue(time);
       const change = this.#scheduler.clockChange;

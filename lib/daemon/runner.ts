@@ -25,6 +25,13 @@ import { OutputCapture, type OutputChunk } from "../output_cap.ts";
 import type { RunUser } from "../runs/run_user.ts";
 import { JobStartError, spawnJob, type UserSwitch } from "../runs/spawn.ts";
 
+/**
+ * The buffer each of a run's output streams is read into, over and over: small
+ * while the run is quiet (1,000 runs at once wait on 2,000 reads), 64 KiB once a
+ * read fills it.
+ */
+const READ_BUFFER_BYTES = { first: 1024, full: 64 * 1024 } as const;
+
 /** A run to start. */
 export interface RunRequest {
   readonly job: KoitabJob;
@@ -66,6 +73,11 @@ export interface RunnerOptions {
   readonly mail: MailSettings;
   /** Called for every start, output chunk and end. */
   readonly onEvent?: (event: RunEvent) => void;
+  /**
+   * Whether a run starting now has its output decoded and sent to `onEvent` as it
+   * comes (koid: only while a dashboard link is loaded); always when absent.
+   */
+  readonly liveOutput?: () => boolean;
 }
 
 /** A run that did not start, and what mailing its reason needs (null: no mail). */
@@ -246,28 +258,36 @@ export class Runner {
       ...(switchUser ? { switchUser } : {}),
       signal: release.signal,
     });
+    const onEvent = options.liveOutput?.() === false ? undefined : options.onEvent;
     const emit = (name: "stdout" | "stderr", text: string) => {
-      if (text) options.onEvent?.({ type: "output", id: start.id, chunk: { stream: name, text } });
+      if (text) onEvent?.({ type: "output", id: start.id, chunk: { stream: name, text } });
     };
     const pump = async (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr") => {
       const decoder = new TextDecoder();
-      const reader = stream.getReader();
+      // Each read fills the same buffer: 1 GB of output passes through 64 KiB, where a
+      // fresh chunk per read would leave tens of MiB of dead buffers between collections.
+      const reader = stream.getReader({ mode: "byob" });
+      let buffer = new ArrayBuffer(READ_BUFFER_BYTES.first);
       const cancel = () => reader.cancel().catch(() => {});
       release.signal.addEventListener("abort", cancel, { once: true });
       try {
         while (true) {
-          const { value, done } = await reader.read();
-          if (done) break;
+          const { value, done } = await reader.read(new Uint8Array(buffer));
+          if (done || value === undefined) break;
+          // The capture copies what it keeps; the mailer has written it when write() returns.
           capture.add(name, value);
-          if (options.onEvent) emit(name, decoder.decode(value, { stream: true }));
+          if (onEvent) emit(name, decoder.decode(value, { stream: true }));
           await mail.write(value);
+          buffer = value.length === READ_BUFFER_BYTES.first
+            ? new ArrayBuffer(READ_BUFFER_BYTES.full)
+            : value.buffer as ArrayBuffer;
         }
       } catch {
         // Cancelled by stop(): what was read is kept.
       } finally {
         release.signal.removeEventListener("abort", cancel);
       }
-      if (options.onEvent) emit(name, decoder.decode());
+      if (onEvent) emit(name, decoder.decode());
     };
     const done = (async () => {
       const [status] = await Promise.all([
