@@ -76,6 +76,11 @@ export interface KoitabJob {
    * shared by the jobs between two assignments.
    */
   env: Record<string, string>;
+  /**
+   * Set by cronie's `-n` before the command: the output is mailed only when the
+   * run fails (a status other than 0); absent otherwise.
+   */
+  mailOnlyOnFailure?: true;
 }
 
 /** A line of the koitab that could not be read. */
@@ -194,23 +199,30 @@ function fnv1a64(text: string): string {
 }
 
 /**
- * A command that cronie would read as options: since cronie 1.7 a leading `-n`
- * means "mail the output only when the job fails" and any other leading `-` is
- * refused (`bad option`). Koi has no `-n`, and `sh -c` would take such a command
- * for options of its own, so the job could never run: refused with what to do.
+ * Reads cronie's options before the command: `-n` and a blank (mail the output
+ * only when the job fails), once at most. Any other leading `-` is refused, as
+ * cronie refuses it (`bad option`): `sh -c` would take it for options of its own,
+ * so the job could never run.
+ *
+ * @returns The command field without the option, and whether `-n` was given.
  */
-function checkCommandStart(field: string): void {
-  if (!field.startsWith("-")) return;
-  if (/^-n[ \t]/.test(field)) {
+function readCommandOptions(field: string): { field: string; mailOnlyOnFailure: boolean } {
+  let mailOnlyOnFailure = false;
+  while (field.startsWith("-")) {
+    const option = /^[^ \t]+/.exec(field)![0];
+    if (option === "-n" && field.length > 2 && !mailOnlyOnFailure) {
+      mailOnlyOnFailure = true;
+      field = field.slice(2).replace(LEADING_BLANKS, "");
+      if (field === "") throw new LineError("missing command after -n");
+      continue;
+    }
     throw new LineError(
-      `cronie's "-n" before the command (mail only when the job fails) is not supported: remove it, and the output is mailed as cron mails it without -n`,
+      option === "-n"
+        ? (mailOnlyOnFailure ? `"-n" given twice` : "missing command after -n")
+        : `the command starts with "${option}": cron reads a "-" there as an option (cronie has only -n, to mail only when the job fails), and sh -c would too`,
     );
   }
-  throw new LineError(
-    `the command starts with "${
-      /^[^ \t]+/.exec(field)![0]
-    }": cron reads a "-" there as an option (cronie has only -n), and sh -c would too`,
-  );
+  return { field, mailOnlyOnFailure };
 }
 
 /** A name's length checked against {@linkcode MAX_NAME_CHARS}; `what` is "job name" or "section name". */
@@ -260,8 +272,8 @@ function sectionLabel(section: string | null): string {
  *   that is no cron entry at all gets its first bad field, `bad minute "//" (0-59)`;
  * - `missing command after the schedule`; a sixth field starting with `*` (the
  *   seconds typo): `too many fields: cron has five …`; a command starting with
- *   `-`, which cronie reads as an option (`-n`, which Koi does not support, or
- *   `bad option`); cronie's `-` before the schedule (root's "no syslog line");
+ *   `-` other than cronie's one option, `-n` (mail only on failure), once, then a
+ *   command; cronie's `-` before the schedule (root's "no syslog line");
  * - a `CRON_TZ` that is not an IANA zone; a broken assignment (`D='a'b`);
  * - an empty job or section name; a name used twice in a section:
  *   `duplicate job name "X" in section [S] (first on line N)`;
@@ -382,8 +394,8 @@ export function parseKoitab(text: string): Koitab {
       }
     }
 
-    checkCommandStart(field);
-    const { command, stdin } = splitPercent(field);
+    const options = readCommandOptions(field);
+    const { command, stdin } = splitPercent(options.field);
     checkCommandBytes("command", command, "to sh -c as one argument");
     const parsedArgs = parseArgSpecs(command);
     const args = parsedArgs.length === 0 ? NO_ARGS : parsedArgs;
@@ -427,6 +439,7 @@ export function parseKoitab(text: string): Koitab {
       timezone,
       env: jobEnv ??= Object.freeze(Object.fromEntries(env)),
     };
+    if (options.mailOnlyOnFailure) job.mailOnlyOnFailure = true;
     const size = jobJsonBytes(job);
     if (jsonBytes + size > MAX_JOB_LIST_JSON_BYTES) {
       throw new LineError(

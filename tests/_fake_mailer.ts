@@ -12,6 +12,8 @@ export interface Received {
   readonly uid: number;
   readonly cwd: string;
   readonly stdin: Uint8Array;
+  /** Whether it read its input to the end and exited (a mailer killed before sends nothing). */
+  readonly ended: boolean;
 }
 
 /**
@@ -31,6 +33,7 @@ id -u > "$out.uid"
 pwd > "$out.cwd"
 ${extra}
 cat > "$out.stdin"
+: > "$out.ended"
 exit ${status}
 `,
   );
@@ -54,6 +57,7 @@ export async function received(dir: string): Promise<Received[]> {
       uid: Number((await Deno.readTextFile(`${base}.uid`)).trim()),
       cwd: (await Deno.readTextFile(`${base}.cwd`)).trim(),
       stdin: await Deno.readFile(`${base}.stdin`),
+      ended: await Deno.stat(`${base}.ended`).then(() => true, () => false),
     };
   }));
 }

@@ -192,19 +192,23 @@ Deno.test("parseKoitab() rejects a sixth field starting with * (the seconds typo
   assertEquals(onlyJob("0 0 12 * * MON cmd").command, "MON cmd");
 });
 
-Deno.test("parseKoitab() refuses a command cronie would read as options, saying why", () => {
-  const noMail =
-    `cronie's "-n" before the command (mail only when the job fails) is not supported: remove it, and the output is mailed as cron mails it without -n`;
-  assertEquals(errorOf("0 9 * * 1-5 -n /opt/report.sh"), noMail);
-  assertEquals(errorOf("@weekly\t-n\tbackup --all"), noMail);
+Deno.test("parseKoitab() reads cronie's -n (mail only on failure) and refuses other options", () => {
+  const job = onlyJob("0 9 * * 1-5 -n /opt/report.sh --daily%to ops\n");
   assertEquals(
-    errorOf("*/10 * * * * -q sync"),
-    'the command starts with "-q": cron reads a "-" there as an option (cronie has only -n), and sh -c would too',
+    [job.command, job.stdin, job.mailOnlyOnFailure],
+    ["/opt/report.sh --daily", "to ops\n", true],
   );
-  assertEquals(
-    errorOf("@reboot -n"),
-    'the command starts with "-n": cron reads a "-" there as an option (cronie has only -n), and sh -c would too',
-  );
+  assertEquals(onlyJob("@weekly\t-n \t backup --all\n").command, "backup --all");
+  assertEquals("mailOnlyOnFailure" in onlyJob("0 9 * * * /opt/report.sh\n"), false);
+  const other = (option: string) =>
+    `the command starts with "${option}": cron reads a "-" there as an option (cronie has only -n, to mail only when the job fails), and sh -c would too`;
+  assertEquals(errorOf("*/10 * * * * -q sync"), other("-q"));
+  // "-n" must be followed by a blank, as in cronie.
+  assertEquals(errorOf("*/10 * * * * -nq sync"), other("-nq"));
+  assertEquals(errorOf("0 9 * * * -n -x sync"), other("-x"));
+  assertEquals(errorOf("0 9 * * * -n -n sync"), '"-n" given twice');
+  assertEquals(errorOf("@reboot -n"), "missing command after -n");
+  assertEquals(errorOf("@reboot -n \t"), "missing command after -n");
   // A "-" later in the command is the command's own.
   assertEquals(onlyJob("0 9 * * * rsync -n a b\n").command, "rsync -n a b");
 });

@@ -134,6 +134,32 @@ MAILTO=""
   });
 });
 
+Deno.test("cronie's -n: a run that succeeds mails nothing, even once its mailer started; one that fails mails all", async () => {
+  await withFakeMailer(async (mailer) => {
+    await withRunner({ kind: "sendmail", path: mailer.path }, async ({ dir, run, logs }) => {
+      // The job goes on once its first line has started the mailer.
+      const waitForMailer =
+        `until ls ${mailer.dir}/mail.*.argv >/dev/null 2>&1; do sleep 0.05; done`;
+      const ok = `HOME=${dir}\n"ok" @reboot -n echo fine; ${waitForMailer}; echo still fine\n`;
+      const [record] = await run(ok);
+      assertEquals([record!.status, record!.outputBytes], ["succeeded", 16]);
+      // The mailer had the header and some output, and was killed before its input ended.
+      assertEquals((await received(mailer.dir)).map((mail) => mail.ended), [false]);
+      assertEquals(logs.filter((line) => line.includes("mail")), []);
+    });
+  });
+  await withFakeMailer(async (mailer) => {
+    await withRunner({ kind: "sendmail", path: mailer.path }, async ({ dir, run }) => {
+      const fails = `HOME=${dir}\n"fails" @reboot -n echo broken; exit 3\n`;
+      const [record] = await run(fails);
+      assertEquals(record!.status, "failed");
+      const [mail, ...more] = await received(mailer.dir);
+      assertEquals(more.length, 0, "one mail");
+      assertEquals([mail!.ended, text(mail!.stdin)], [true, headerFor(fails) + "broken\n"]);
+    });
+  });
+});
+
 Deno.test("MAILTO as the koitab sets it above the job: a list goes into To; later lines change later jobs", async () => {
   await withFakeMailer(async (mailer) => {
     await withRunner({ kind: "sendmail", path: mailer.path }, async ({ dir, run }) => {

@@ -296,7 +296,8 @@ export class Runner {
         pump(child.stderr, "stderr"),
       ]);
       const finishedAt = options.now();
-      const mailed = mail.finish();
+      // cronie's -n: the output is mailed only when the run fails.
+      const mailed = job.mailOnlyOnFailure && status.success ? mail.discard() : mail.finish();
       const end = runEnd(status, capture, finishedAt);
       this.#record(
         () => options.history.recordEnd(start.id, start.tag, end),

@@ -138,6 +138,29 @@ export class OutputMail {
   }
 
   /**
+   * Drops the mail once the job's output has ended, as cronie does for a job with
+   * `-n` that succeeded: a mailer already started is killed before its input
+   * ends, so it sends nothing.
+   *
+   * @returns The output, not mailed, with nothing to log.
+   */
+  async discard(): Promise<MailOutcome> {
+    const state = this.#state;
+    if (state.kind === "waiting") return { kind: "no-output" };
+    if (state.kind === "mailing") {
+      try {
+        state.child.kill("SIGKILL");
+      } catch {
+        // Gone already.
+      }
+      await state.writer.abort().catch(() => {});
+      await Promise.all([state.child.status, state.stderr]);
+      this.#forgetAbort?.();
+    }
+    return { kind: "not-mailed", bytes: this.#bytes, reason: null };
+  }
+
+  /**
    * Ends the mail once the job's output has ended: closes the mailer's input and
    * waits for it to exit.
    *
