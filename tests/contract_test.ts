@@ -15,6 +15,7 @@ import { parseKoitab } from "../lib/koitab.ts";
 import { DashboardClient, DashboardError } from "../lib/link/client.ts";
 import { base64url, newDashboardId, signRun } from "../lib/protocol/keys.ts";
 import { checkManualRun, payloadText } from "../lib/protocol/manual.ts";
+import { sealedPayload } from "./_sealed.ts";
 import type { Job, Report } from "../lib/protocol/wire.ts";
 import { startServer } from "../lib/server/server.ts";
 
@@ -29,7 +30,7 @@ const NOW = Date.parse("2026-03-01T12:00:00Z");
 async function withServer(
   fn: (context: {
     api: DashboardClient;
-    keys: { id: string; apiKey: string; runKey: string };
+    keys: { id: string; apiKey: string; runKey: string; dataKey: string };
     url: string;
     clock: { now: number };
   }) => Promise<void>,
@@ -45,7 +46,7 @@ async function withServer(
     log: () => {},
   });
   const key = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
-  const keys = { id: newDashboardId(), apiKey: key(), runKey: key() };
+  const keys = { id: newDashboardId(), apiKey: key(), runKey: key(), dataKey: key() };
   const api = new DashboardClient({ server: server.url, ...keys, timeoutMs: 10_000 });
   try {
     await api.create();
@@ -209,8 +210,8 @@ Deno.test("contract: a manual run queued by koitab -d is handed to koid as signe
     await api.putJobs("web1", dashboardJobs(jobs, "UTC", new Date(NOW)));
     const say = jobs[0]!;
     const sign = async (args: Record<string, string | number | boolean>) => {
-      const payload = payloadText({
-        v: 1,
+      const payload = await sealedPayload(keys.dataKey, {
+        v: 2,
         dashboard: keys.id,
         host: "web1",
         tag: say.tag,
@@ -233,6 +234,7 @@ Deno.test("contract: a manual run queued by koitab -d is handed to koid as signe
     assertEquals(polled, { manualId, ...request });
     const verdict = await checkManualRun(polled!, {
       runKey: keys.runKey,
+      dataKey: keys.dataKey,
       dashboardId: keys.id,
       host: "web1",
       jobs,
@@ -283,7 +285,7 @@ Deno.test("contract: a manual run queued by koitab -d is handed to koid as signe
 Deno.test("contract: a manual run cancelled on the page reads as cancelled to koitab -d", async () => {
   await withServer(async ({ api, keys, url }) => {
     const payload = payloadText({
-      v: 1,
+      v: 2,
       dashboard: keys.id,
       host: "web1",
       tag: "j0123456789abcdef",

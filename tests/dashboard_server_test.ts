@@ -10,6 +10,7 @@ import {
 } from "../lib/server/server.ts";
 import { CONTENT_SECURITY_POLICY } from "../lib/page/page.ts";
 import { KEY_KINDS } from "../lib/server/store.ts";
+import { MAX_JOB_LIST_BYTES } from "../lib/protocol/wire.ts";
 import { VERSION } from "../lib/version.ts";
 
 /** An answer, its body parsed when it is JSON. */
@@ -403,14 +404,14 @@ Deno.test("a refused job list is recorded for its host until a list is taken: GE
     const error =
       'Invalid "jobs[0].line": must be a whole number from 1 to 9007199254740991 (got 0)';
     assertEquals([bad.status, bad.body], [400, { error }]);
-    const tooLarge = await d.call("PUT", "/hosts/db/jobs", "x".repeat(14_000_000));
+    const tooLarge = await d.call("PUT", "/hosts/db/jobs", "x".repeat(MAX_JOB_LIST_BYTES + 1));
     assertEquals(tooLarge.status, 413);
     assertEquals(await hosts(), [
       {
         host: "db",
         lastSeenAt: null,
         jobCount: 0,
-        jobListRefused: { at: time, reason: "The body is larger than 13508608 bytes" },
+        jobListRefused: { at: time, reason: `The body is larger than ${MAX_JOB_LIST_BYTES} bytes` },
         connected: false,
         silent: false,
       },
@@ -933,6 +934,7 @@ Deno.test("manual runs: queued, claimed by the host's poll, then started or refu
       queuedAt: queued.queuedAt,
       state: "started",
       args: {},
+      ts: JSON.parse(text).ts,
       runId: "r9",
     });
 
@@ -996,6 +998,7 @@ Deno.test("manual runs: a job's are listed newest first, refused ones with koid'
       queuedAt: last.queuedAt,
       state: "refused",
       args: { Loud: true },
+      ts: last.ts,
       reason,
     });
     const older = await d.call("GET", `/manual?host=web&tag=j1&before=${all[1].queuedAt}`);

@@ -465,6 +465,7 @@ Deno.test("DashboardStore lists a job's manual runs newest first, with the value
         queuedAt: T0 + 1000,
         state: "queued",
         args: { Who: "Zoë", N: 3, Loud: true },
+        ts: T0 + 1000,
       },
     ]);
     const paged = await store.listManual(ID, {

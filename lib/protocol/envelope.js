@@ -301,6 +301,27 @@ export function isEnvelope(value) {
     value.length % 4 !== 1;
 }
 
+/**
+ * How many bytes the value in an envelope has, from the envelope's length alone
+ * (the inverse of {@linkcode sealedLength}): what the server counts against a
+ * limit of plain bytes, never having the key.
+ *
+ * @param {string} envelope An envelope ({@linkcode isEnvelope}).
+ * @returns {number} The value's length in bytes.
+ *
+ * @example
+ * ```ts
+ * import { openedLength, sealedLength } from "./envelope.js";
+ *
+ * const envelope = "k1.AAAAAAAAAAAAAAAA." + "A".repeat(sealedLength(1024) - 20);
+ * if (openedLength(envelope) !== 1024) throw new Error("length");
+ * ```
+ */
+export function openedLength(envelope) {
+  const sealed = envelope.length - (ENVELOPE_VERSION.length + 1 + base64urlLength(IV_BYTES) + 1);
+  return Math.max(0, Math.floor(sealed * 3 / 4) - TAG_BYTES);
+}
+
 /** @param {number} bytes */
 function base64urlLength(bytes) {
   return Math.floor(bytes / 3) * 4 + (bytes % 3 === 0 ? 0 : bytes % 3 + 1);

@@ -23,6 +23,7 @@ import {
   FieldError,
 } from "./fields.ts";
 import { fromBase64url } from "./keys.ts";
+import { isEnvelope, sealedLength } from "./envelope.js";
 import {
   type ArgValues,
   DASHBOARD_ID,
@@ -51,6 +52,9 @@ export { FieldError };
 
 /** The largest run start, as JSON characters, so it fits one KV value. */
 const MAX_RECORD_CHARS = 20_000;
+
+/** The longest `error` or refusal reason: 4,000 characters of UTF-8, sealed. */
+const MAX_SEALED_NOTE_CHARS = sealedLength(4000 * 3);
 
 function fits(record: unknown, field: string): void {
   if (JSON.stringify(record).length > MAX_RECORD_CHARS) {
@@ -87,8 +91,9 @@ export function parseArgSpec(value: unknown, field: string): ArgSpec {
     type: asOneOf(raw.type, `${field}.type`, ARG_TYPES),
   };
   if (raw.default !== undefined) {
-    const value = argValue(raw.default, `${field}.default`, MAX_COMMAND_BYTES);
-    if (!fitsArgType(spec.type, value)) {
+    const value = argValue(raw.default, `${field}.default`, sealedLength(MAX_COMMAND_BYTES));
+    // A sealed default (koid's) cannot be checked without the key; a plain one can.
+    if (!isEnvelope(value) && !fitsArgType(spec.type, value)) {
       throw new FieldError(
         `${field}.default`,
         `must be of the argument's type (${spec.type})`,
@@ -101,7 +106,9 @@ export function parseArgSpec(value: unknown, field: string): ArgSpec {
 }
 
 function command(value: unknown, field: string): string {
-  const text = asString(value, field, MAX_COMMAND_BYTES);
+  const text = asString(value, field, sealedLength(MAX_COMMAND_BYTES));
+  // An envelope is ASCII: its length is that of the command sealed, plus the overhead.
+  if (isEnvelope(text)) return text;
   const bytes = new TextEncoder().encode(text).length;
   if (bytes > MAX_COMMAND_BYTES) {
     throw new FieldError(
@@ -247,7 +254,7 @@ function parseReport(value: unknown, field: string): Report {
           `${field}.end.status`,
           RUN_STATUSES.filter((status) => status !== "running"),
         ),
-        error: asNullableString(end.error, `${field}.end.error`, 4000),
+        error: asNullableString(end.error, `${field}.end.error`, MAX_SEALED_NOTE_CHARS),
         outputBytes: asInteger(
           end.outputBytes ?? 0,
           `${field}.end.outputBytes`,
@@ -265,7 +272,7 @@ function parseReport(value: unknown, field: string): Report {
     type,
     manualId: asToken(raw.manualId, `${field}.manualId`),
     state,
-    reason: asNullableString(raw.reason, `${field}.reason`, 4000),
+    reason: asNullableString(raw.reason, `${field}.reason`, MAX_SEALED_NOTE_CHARS),
     runId: raw.runId === null || raw.runId === undefined
       ? null
       : asToken(raw.runId, `${field}.runId`),
