@@ -20,6 +20,7 @@ import {
   chromiumPath,
   isLoopbackUrl,
   type Page,
+  visibleText,
   waitForText,
 } from "./_browser.ts";
 import { runEntry } from "./_entry.ts";
@@ -388,17 +389,6 @@ function startKoid(dir: string): { child: Deno.ChildProcess; log: () => Promise<
   }).spawn();
   const text = new Response(child.stderr).text();
   return { child, log: () => text };
-}
-
-/** The text of the first element matching `selector`, without screen-reader-only text. */
-function visibleText(page: Page, selector: string): Promise<string | null> {
-  return page.evaluate(`(() => {
-    const element = document.querySelector(${JSON.stringify(selector)});
-    if (element === null) return null;
-    const copy = element.cloneNode(true);
-    copy.querySelectorAll(".sr-only").forEach((hidden) => hidden.remove());
-    return copy.textContent;
-  })()`);
 }
 
 /** Words a coworker should not meet on the page: the exact terms live in folds for admins. */
