@@ -22,7 +22,7 @@ import {
   type Report,
 } from "../lib/protocol/wire.ts";
 import { ReportSealer } from "../lib/daemon/report_sealer.ts";
-import { contexts, openValue } from "../lib/protocol/sealed.js";
+import { contexts, openValue, UNDECRYPTABLE_TEXT } from "../lib/protocol/sealed.js";
 import { base64url, deriveKeys, newDashboardId, verifyRun } from "../lib/protocol/keys.ts";
 import { type KoiPaths, koiPaths } from "../lib/koidir.ts";
 import { parseKoitab } from "../lib/koitab.ts";
@@ -873,4 +873,35 @@ Deno.test("koitab -d run: a run cancelled on the dashboard before its host took 
     kv.close();
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("koitab -d run: chunks a server swapped show as undecryptable, in their place", async () => {
+  await withSandbox(async ({ dashboard, koitab, link, listJobs }) => {
+    const keys = await link();
+    await listJobs(keys.id, "web1", dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date()));
+    const stop = playKoid(dashboard, keys, () => ({
+      final: [["stdout", "first\n"], ["stdout", "second\n"], ["stdout", "third\n"]],
+      exitCode: 0,
+    }));
+    // The server hands out the run's chunks with the first two swapped.
+    dashboard.misbehave = async (request, url) => {
+      if (request.method !== "GET" || !/\/runs\/[^/]+$/.test(url.pathname)) return null;
+      const answer = await fetch(`${dashboard.server.url}${url.pathname}${url.search}`, {
+        headers: { authorization: request.headers.get("authorization")! },
+      });
+      const body = await answer.json() as { output: { text: string }[] };
+      if (body.output.length === 3) {
+        const [a, b] = body.output;
+        [a!.text, b!.text] = [b!.text, a!.text];
+      }
+      return Response.json(body, { status: answer.status });
+    };
+    const result = await koitab(["run", "Say", "--arg", "Who=x"]);
+    await stop();
+    assertEquals(result, {
+      code: 0,
+      stdout: `${UNDECRYPTABLE_TEXT}${UNDECRYPTABLE_TEXT}third\n`,
+      stderr: "",
+    });
+  });
 });
