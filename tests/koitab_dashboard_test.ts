@@ -848,7 +848,8 @@ Deno.test("koitab -d run: a run cancelled on the dashboard before its host took 
       });
     await (await api("POST", "/dashboards", { id: keys.id, apiKey: keys.apiKey })).body?.cancel();
     await writeDashboardConfig(paths, { ...keys, server: server.url });
-    const jobs = dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date());
+    const plain = dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date());
+    const jobs = await new ReportSealer(keys.id, "web1", keys.dataKey).jobs(plain);
     await (await api("PUT", `/d/${keys.id}/hosts/web1/jobs`, { jobs })).body?.cancel();
     const running = runEntry("koitab", ["-d", "run", "Say", "--arg", "Who=x", "--timeout", "60"], {
       env: { KOI_DIR: paths.dir, KOI_PASSWORD: "" },

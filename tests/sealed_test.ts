@@ -23,7 +23,7 @@ import {
   UNDECRYPTABLE_TEXT,
 } from "../lib/protocol/sealed.js";
 import type { JobRow, OutputRecord, Report, Run } from "../lib/protocol/wire.ts";
-import { endReport, startReport } from "./_reports.ts";
+import { plainOutputReport, startReport } from "./_reports.ts";
 
 const key = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
 const NOW = Date.parse("2026-03-01T10:00:00Z");
@@ -70,13 +70,7 @@ async function withSealed(
   }
 }
 
-const output = (runId: string, seq: number, text: string): Report => ({
-  type: "output",
-  runId,
-  seq,
-  stream: "stdout",
-  text,
-});
+const output = plainOutputReport;
 
 Deno.test("sealed: commands and defaults reach the server as envelopes, open where they belong, and not when swapped", async () => {
   await withSealed(async ({ dashboard, keys, sealer, jobs }) => {
@@ -178,11 +172,23 @@ Deno.test("sealed: output, arguments and errors open where they belong; swapped 
     assertEquals((await open("r1", ended)).text, [UNDECRYPTABLE_TEXT, UNDECRYPTABLE_TEXT]);
 
     // The end: final chunks and the error, each in its place.
-    const end = endReport("r1", NOW + 1000, [
-      { stream: "stdout", text: "final one\n" },
-      { stream: "stderr", text: "final two\n" },
-    ]) as Extract<Report, { type: "end" }>;
-    await post({ ...end, end: { ...end.end, status: "failed", exitCode: 1, error: "it broke" } });
+    const chunks = [
+      { stream: "stdout" as const, text: "final one\n" },
+      { stream: "stderr" as const, text: "final two\n" },
+    ];
+    await post({
+      type: "end",
+      runId: "r1",
+      end: {
+        finishedAt: NOW + 1000,
+        exitCode: 1,
+        signal: null,
+        status: "failed",
+        error: "it broke",
+        outputBytes: 20,
+        chunks,
+      },
+    });
     assertEquals(await open("r1"), {
       args: { Target: "r1" },
       error: "it broke",

@@ -285,7 +285,7 @@ export function sealedLength(bytes) {
  * open): what the server can check of what it stores, never having the key.
  *
  * @param {unknown} value The value, as received.
- * @returns {boolean} True for `k1.` then 16 and at least 22 characters of base64url.
+ * @returns {value is string} True for `k1.` then 16 and at least 22 characters of base64url.
  *
  * @example
  * ```ts

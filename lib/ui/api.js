@@ -20,6 +20,7 @@
 /** @typedef {import("../protocol/wire.ts").JobRow} JobRow A job as the jobs call lists it. */
 /** @typedef {import("../protocol/wire.ts").JobChanges} JobChanges What changed in the jobs since a cursor. */
 
+import { importDataKey } from "../protocol/envelope.js";
 import { openJob, openManualRun, openOutput, openRun } from "../protocol/sealed.js";
 
 export { UNDECRYPTABLE_TEXT } from "../protocol/sealed.js";
@@ -55,8 +56,14 @@ export class Api {
     this.id = id;
     /** @readonly */
     this.apiKey = apiKey;
-    /** @readonly */
-    this.dataKey = dataKey;
+    /**
+     * The data key, imported once: importing it for each value would cost more than
+     * opening it.
+     *
+     * @readonly
+     * @type {Promise<CryptoKey>}
+     */
+    this.key = typeof dataKey === "string" ? importDataKey(dataKey) : Promise.resolve(dataKey);
     /**
      * Jobs opened, by host, tag and their sealed fields: koid sends the same
      * envelopes while a job is unchanged, so each is opened once.
@@ -76,10 +83,12 @@ export class Api {
     const key = JSON.stringify([job.host, job.tag, job.command, job.args]);
     let opened = this.opened.get(key);
     if (opened === undefined) {
-      opened = await openJob(this.dataKey, this.id, job);
+      opened = await openJob(await this.key, this.id, job);
       this.opened.set(key, opened);
     }
-    const lastRun = job.lastRun === null ? null : await openRun(this.dataKey, this.id, job.lastRun);
+    const lastRun = job.lastRun === null
+      ? null
+      : await openRun(await this.key, this.id, job.lastRun);
     return { ...job, command: opened.command, args: opened.args, lastRun };
   }
 
@@ -171,7 +180,8 @@ export class Api {
     if (query.before !== undefined) params.set("before", String(query.before));
     /** @type {Run[]} */
     const runs = (await this.call("GET", `/runs?${params}`, signal ? { signal } : {})).runs;
-    return await Promise.all(runs.map((run) => openRun(this.dataKey, this.id, run)));
+    const key = await this.key;
+    return await Promise.all(runs.map((run) => openRun(key, this.id, run)));
   }
 
   /**
@@ -191,8 +201,9 @@ export class Api {
       signal ? { signal } : {},
     );
     // Chunk by chunk: output stays live, each chunk opened as it comes.
-    const run = await openRun(this.dataKey, this.id, answer.run);
-    return { run, output: await openOutput(this.dataKey, this.id, answer.run, answer.output) };
+    const key = await this.key;
+    const run = await openRun(key, this.id, answer.run);
+    return { run, output: await openOutput(key, this.id, answer.run, answer.output) };
   }
 
   /**
@@ -220,7 +231,8 @@ export class Api {
     /** @type {ManualRun[]} */
     const manual = (await this.call("GET", `/manual?${params}`, signal ? { signal } : {}))
       .manual;
-    return await Promise.all(manual.map((run) => openManualRun(this.dataKey, this.id, run)));
+    const key = await this.key;
+    return await Promise.all(manual.map((run) => openManualRun(key, this.id, run)));
   }
 
   /**
@@ -232,7 +244,7 @@ export class Api {
    */
   async cancelManual(manualId) {
     const manual = (await this.call("DELETE", `/manual/${encodeURIComponent(manualId)}`)).manual;
-    return await openManualRun(this.dataKey, this.id, manual);
+    return await openManualRun(await this.key, this.id, manual);
   }
 
   /**
@@ -330,6 +342,6 @@ export class Api {
   async manual(manualId, signal) {
     const path = `/manual/${encodeURIComponent(manualId)}`;
     const manual = (await this.call("GET", path, signal ? { signal } : {})).manual;
-    return await openManualRun(this.dataKey, this.id, manual);
+    return await openManualRun(await this.key, this.id, manual);
   }
 }

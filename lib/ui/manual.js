@@ -431,7 +431,7 @@ async function startRun(options, job, args, results) {
   try {
     // Sealed before signing: the signature covers the envelopes; the server sees no value.
     const payload = await manualPayload(
-      api.dataKey,
+      await api.key,
       { dashboard: api.id, host, tag: job.tag, ts },
       args,
     );
