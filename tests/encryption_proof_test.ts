@@ -16,6 +16,7 @@ import { runEntry } from "./_entry.ts";
 import { Koid } from "./_koid.ts";
 import { readDashboardConfig } from "../lib/link/config.ts";
 import { koiPaths } from "../lib/koidir.ts";
+import { UNDECRYPTABLE_TEXT } from "../lib/protocol/sealed.js";
 
 const PASSWORD = "Proof of sealing, kiwi-7-harbour!";
 const random = () =>
@@ -163,6 +164,66 @@ Deno.test({
           assertEquals(await visibleText(page, "pre.output"), `${outputMarker} ${argMarker}\n`);
         },
       );
+
+      await t.step("a value the server moves shows as undecryptable on the page", async () => {
+        // What a rogue server could store: the real job's sealed command as another host's
+        // job, and the real run's sealed output as another run's. The shapes pass.
+        const { jobs } = await api("/jobs");
+        const { runs } = await api(`/runs?host=${host}&tag=${tag}`);
+        const { output } = await api(`/runs/${runs[0].id}`);
+        const asRogue = async (path: string, body: unknown) => {
+          const response = await fetch(`${server.url}/api/d/${link.id}/hosts/rogue${path}`, {
+            method: path === "/jobs" ? "PUT" : "POST",
+            headers: { authorization: `Bearer ${link.apiKey}` },
+            body: JSON.stringify(body),
+          });
+          await response.body?.cancel();
+          assert(response.ok, `${path}: ${response.status}`);
+        };
+        const { host: _, lastRun: _r, description: _d, due: _u, nextRun: _n, state: _s, ...job } =
+          jobs[0];
+        void [_, _r, _d, _u, _n, _s];
+        await asRogue("/jobs", { jobs: [{ ...job, refreshAt: undefined }] });
+        const startedAt = Date.now();
+        await asRogue("/reports", {
+          reports: [
+            {
+              type: "start",
+              run: { ...runs[0], id: "moved1", startedAt, scheduledFor: null },
+            },
+            {
+              type: "end",
+              runId: "moved1",
+              end: {
+                finishedAt: startedAt + 1,
+                exitCode: 0,
+                signal: null,
+                status: "succeeded",
+                error: null,
+                outputBytes: 1,
+                chunks: output.map((chunk: { stream: string; text: string }) => chunk),
+              },
+            },
+          ],
+        });
+        await using browser = await Browser.launch({ timeoutMs: 15_000, waitMs: 10_000 });
+        const page = browser.page;
+        await page.goto(`${server.url}/d/${link.id}`);
+        await page.waitFor("#password");
+        await page.type("#password", PASSWORD);
+        await page.press("Enter");
+        await page.waitFor(".jobs-table", { timeoutMs: 15_000 });
+        await page.goto(`${server.url}/d/${link.id}#/job/rogue/${tag}`);
+        await page.waitForFunction(
+          `document.querySelectorAll(".runs-table tbody tr").length === 1`,
+        );
+        assertEquals(await page.text(".command-text"), UNDECRYPTABLE_TEXT);
+        const row = (await visibleText(page, ".runs-table tbody tr"))!;
+        assert(row.includes(UNDECRYPTABLE_TEXT) && !row.includes(argMarker), row);
+        await page.goto(`${server.url}/d/${link.id}#/run/moved1`);
+        await page.waitForFunction(`document.querySelector("pre.output:not(.empty)")`);
+        assertEquals(await visibleText(page, "pre.output"), UNDECRYPTABLE_TEXT);
+      });
 
       await t.step("no marker in the store: the KV file, its -wal and -shm", async () => {
         const scan = async () => {
