@@ -10,7 +10,7 @@
  */
 
 import { assert, assertEquals } from "./_assert.ts";
-import { Browser, chromiumInstalled, visibleText } from "./_browser.ts";
+import { Browser, chromiumInstalled, type Page, visibleText } from "./_browser.ts";
 import { startDashboardProcess } from "./_dashboard_process.ts";
 import { runEntry } from "./_entry.ts";
 import { Koid } from "./_koid.ts";
@@ -39,6 +39,15 @@ function spellings(marker: string): string[] {
     found.push(middle, middle.replaceAll("+", "-").replaceAll("/", "_"));
   }
   return found;
+}
+
+/** Signs in to the dashboard page at `url` with the password, as a person does. */
+async function signIn(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.waitFor("#password");
+  await page.type("#password", PASSWORD);
+  await page.press("Enter");
+  await page.waitFor(".jobs-table", { timeoutMs: 15_000 });
 }
 
 /** The spellings of the markers found in some bytes, as `marker: spelling`. */
@@ -147,11 +156,7 @@ Deno.test({
         async () => {
           await using browser = await Browser.launch({ timeoutMs: 15_000, waitMs: 10_000 });
           const page = browser.page;
-          await page.goto(`${server.url}/d/${link.id}`);
-          await page.waitFor("#password");
-          await page.type("#password", PASSWORD);
-          await page.press("Enter");
-          await page.waitFor(".jobs-table", { timeoutMs: 15_000 });
+          await signIn(page, `${server.url}/d/${link.id}`);
           await page.goto(`${server.url}/d/${link.id}#/job/${host}/${tag}`);
           await page.waitForFunction(
             `document.querySelectorAll(".runs-table tbody tr").length === 1`,
@@ -208,11 +213,7 @@ Deno.test({
         });
         await using browser = await Browser.launch({ timeoutMs: 15_000, waitMs: 10_000 });
         const page = browser.page;
-        await page.goto(`${server.url}/d/${link.id}`);
-        await page.waitFor("#password");
-        await page.type("#password", PASSWORD);
-        await page.press("Enter");
-        await page.waitFor(".jobs-table", { timeoutMs: 15_000 });
+        await signIn(page, `${server.url}/d/${link.id}`);
         await page.goto(`${server.url}/d/${link.id}#/job/rogue/${tag}`);
         await page.waitForFunction(
           `document.querySelectorAll(".runs-table tbody tr").length === 1`,
