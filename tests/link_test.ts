@@ -627,6 +627,35 @@ Deno.test("koid links and unlinks while running, without a restart", async () =>
   });
 });
 
+Deno.test("koid does not link without the data key, says how to add it, and links once it is there", async () => {
+  await withKoid(`"Quick" @manual echo quick\n`, async ({ paths, koid, dashboard }) => {
+    const keys = newKeys();
+    await dashboard.create(keys);
+    await writeDashboardConfig(paths, { ...keys, server: dashboard.url });
+    await koid.waitFor(/^koid: dashboard: linked to dashboard /);
+    await dashboard.until(() => dashboard.jobPuts.length === 1, "the job list");
+    // As a link made before the data key: koid stops using it, and sends nothing in plain.
+    await Deno.remove(paths.dataKey);
+    await koid.waitFor(
+      new RegExp(
+        `^koid: dashboard: cannot use the dashboard link: ${
+          escape(paths.dataKey)
+        } is missing: .*"koitab -d join ${escape(dashboard.url)}/d/${keys.id}" adds it`,
+      ),
+    );
+    const calls = dashboard.received.length;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assertEquals(dashboard.received.length, calls, "no call without the data key");
+    // Another key (a new password): the link is made again with it.
+    const dataKey = randomKey();
+    await Deno.writeTextFile(paths.dataKey, `${dataKey}\n`, { mode: 0o600 });
+    await koid.waitFor(/^koid: dashboard: linked to dashboard /, 2);
+    const status = await koid.exit("SIGTERM");
+    assertEquals(status.code, 0);
+    assert(!koid.lines.some((line) => line.includes(dataKey)), "the key is never logged");
+  });
+});
+
 Deno.test("a run left unfinished by a hard-killed koid is reported interrupted by the next koid", async () => {
   const keys = newKeys();
   await withKoid(
