@@ -177,7 +177,7 @@ export async function main(args: string[]): Promise<number> {
       watcher = watchDir(paths.dir, (names) => {
         if (names.has("koitab")) daemon.requestReload();
         if (names.has("user")) void jobUser.check();
-        if (names.has("dashboard.json") || names.has("apikey") || names.has("runkey")) {
+        if (["dashboard.json", "apikey", "runkey", "datakey"].some((name) => names.has(name))) {
           dashboardLink.filesChanged();
         }
       });

@@ -9,6 +9,8 @@
  */
 
 import { bigHostName, bigRunReports, fillBigDashboard } from "../tests/_big_dashboard.ts";
+import { ReportSealer } from "../lib/daemon/report_sealer.ts";
+import { base64url } from "../lib/protocol/keys.ts";
 
 /** One size's figures. */
 export interface JobsAtScale {
@@ -90,7 +92,8 @@ export async function jobsAtScale(
   calls: number,
 ): Promise<JobsAtScale> {
   const { id, headers: auth } = dashboard;
-  await fillBigDashboard({ url: fillUrl, id, headers: auth }, hosts, 20);
+  const dataKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  await fillBigDashboard({ url: fillUrl, id, headers: auth, dataKey }, hosts, 20);
   const jobsUrl = `${measureUrl}/api/d/${id}/jobs`;
 
   const alls = [];
@@ -110,7 +113,9 @@ export async function jobsAtScale(
     method: "POST",
     headers: auth,
     body: JSON.stringify({
-      reports: bigRunReports("bench-run", `j${"1".padStart(16, "0")}`, Date.now(), false),
+      reports: await new ReportSealer(id, host, dataKey).reports(
+        bigRunReports("bench-run", `j${"1".padStart(16, "0")}`, Date.now(), false),
+      ),
     }),
   });
   await reported.body?.cancel();

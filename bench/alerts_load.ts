@@ -40,6 +40,7 @@
 import { base64url, newDashboardId } from "../lib/protocol/keys.ts";
 import { startDashboardProcess } from "../tests/_dashboard_process.ts";
 import { cpuShare, loadAverage, usage } from "./_process_usage.ts";
+import { sealedStub } from "../tests/_reports.ts";
 
 let json = false;
 let quick = false;
@@ -124,7 +125,7 @@ function job(tag: string, schedule: string, line: number) {
     timezone: "UTC",
     args: [],
     next: [],
-    command: "true",
+    command: sealedStub("true"),
     line,
   };
 }

@@ -19,6 +19,7 @@ import { DEFAULT_SETTINGS } from "../lib/protocol/wire.ts";
 import { DashboardStore } from "../lib/server/store.ts";
 import { AlertEngine } from "../lib/server/alerts/engine.ts";
 import { bigJobList, bigRunReports } from "../tests/_big_dashboard.ts";
+import { sealedStub, stubReports } from "../tests/_reports.ts";
 
 const ID = "dashboard-bench-0001";
 const dir = await Deno.makeTempDir({ prefix: "koi_store_bench_" });
@@ -26,7 +27,13 @@ const kv = await Deno.openKv(`${dir}/store.db`);
 const store = new DashboardStore(kv);
 await store.createDashboard(ID, "hash");
 const settings = { ...DEFAULT_SETTINGS, retentionRuns: 5 };
-const jobs = parseJobList({ jobs: bigJobList(20, Date.now()) });
+// As the server takes them: each command sealed (a stand-in of the same length).
+const jobs = parseJobList({
+  jobs: bigJobList(20, Date.now()).map((job) => ({
+    ...job,
+    command: sealedStub(job.command as string),
+  })),
+});
 for (let h = 0; h < 100; h++) await store.replaceJobs(ID, `host-${h}`, jobs);
 const SMALL_ID = "dashboard-bench-0002";
 await store.createDashboard(SMALL_ID, "hash");
@@ -53,7 +60,7 @@ Deno.bench("a run: its start, then its end (trimming the oldest)", { group: "hos
   const n = run++;
   const host = `host-${n % 100}`;
   const [start, end] = parseReports({
-    reports: bigRunReports(`run-${n}`, jobs[n % 20]!.tag, Date.now(), false),
+    reports: stubReports(bigRunReports(`run-${n}`, jobs[n % 20]!.tag, Date.now(), false)),
   });
   await store.applyReports(ID, host, [start!], settings);
   await store.applyReports(ID, host, [end!], settings);

@@ -8,8 +8,9 @@
  */
 
 import { parseCron } from "../lib/cron.ts";
-import type { Report } from "../lib/protocol/wire.ts";
-import { endReport, startReport } from "./_reports.ts";
+import type { Job, Report } from "../lib/protocol/wire.ts";
+import { ReportSealer } from "../lib/daemon/report_sealer.ts";
+import { startReport } from "./_reports.ts";
 
 /**
  * The schedules the jobs take turns with, all first due half a day after `at`: daily,
@@ -41,6 +42,8 @@ export interface BigDashboard {
   id: string;
   /** The headers of its calls: its API key. */
   headers: Record<string, string>;
+  /** Its data key: each host's job list and reports are sealed with it, as its koid seals them. */
+  dataKey: string;
 }
 
 /** A host's name: `host-0000`, `host-0001`, … */
@@ -83,7 +86,7 @@ export function bigJobList(count: number, at: number): Record<string, unknown>[]
 }
 
 /**
- * One ended run of a job, as koid reports it: a start and an end.
+ * One ended run of a job, as koid reports it before sealing: a start and an end.
  *
  * @param id The run id.
  * @param tag The job's tag.
@@ -98,7 +101,19 @@ export function bigRunReports(
   failed: boolean,
 ): Report[] {
   const start = startReport(id, tag, startedAt);
-  const end = endReport(id, startedAt + 1500, [{ stream: "stdout", text: "all is well\n" }]);
+  const end: Report = {
+    type: "end",
+    runId: id,
+    end: {
+      finishedAt: startedAt + 1500,
+      exitCode: 0,
+      signal: null,
+      status: "succeeded",
+      error: null,
+      outputBytes: 12,
+      chunks: [{ stream: "stdout", text: "all is well\n" }],
+    },
+  };
   return [
     start.type === "start" ? { ...start, run: { ...start.run, scheduledFor: startedAt } } : start,
     end.type === "end" && failed
@@ -134,11 +149,12 @@ export async function fillBigDashboard(
   };
   const fillHost = async (index: number) => {
     const host = bigHostName(index);
-    await call(host, "/jobs", "PUT", { jobs });
+    const sealer = new ReportSealer(dashboard.id, host, dashboard.dataKey);
+    await call(host, "/jobs", "PUT", { jobs: await sealer.jobs(jobs as unknown as Job[]) });
     const reports = jobs.filter((job) => job.schedule !== "@manual").flatMap((job, i) =>
       bigRunReports(`r${index}x${i}`, job.tag as string, now - 60_000 + i, (index + i) % 11 === 0)
     );
-    await call(host, "/reports", "POST", { reports });
+    await call(host, "/reports", "POST", { reports: await sealer.reports(reports) });
   };
   for (let first = 0; first < hosts; first += 8) {
     await Promise.all(

@@ -1279,3 +1279,20 @@ export async function waitForText(
     });
   }
 }
+
+/**
+ * The text of the first element matching `selector`, without screen-reader-only text.
+ *
+ * @param page The page.
+ * @param selector A CSS selector.
+ * @returns The text, or null when nothing matches.
+ */
+export function visibleText(page: Page, selector: string): Promise<string | null> {
+  return page.evaluate(`(() => {
+    const element = document.querySelector(${JSON.stringify(selector)});
+    if (element === null) return null;
+    const copy = element.cloneNode(true);
+    copy.querySelectorAll(".sr-only").forEach((hidden) => hidden.remove());
+    return copy.textContent;
+  })()`);
+}

@@ -16,6 +16,8 @@
 import { DashboardClient } from "../lib/link/client.ts";
 import type { Job, ManualReport, Report } from "../lib/protocol/wire.ts";
 import { type DashboardServer, startServer } from "../lib/server/server.ts";
+import { openJob } from "../lib/protocol/sealed.js";
+import { openReports } from "./_sealed.ts";
 
 /** A request as the front received it, and the status it was answered with. */
 export interface Received {
@@ -24,6 +26,12 @@ export interface Received {
   readonly query: URLSearchParams;
   readonly body: unknown;
   readonly authorization: string | null;
+  /**
+   * The body with what koid sealed opened (reports and job lists of a dashboard
+   * created with its data key), for the tests that check what koid said; else
+   * the body itself.
+   */
+  opened: unknown;
   /** The answer's status; 0 while unanswered. */
   status: number;
   /** Whether the server answered it (rather than the front misbehaving in its place). */
@@ -37,10 +45,11 @@ export type Misbehaviour = (
   body: unknown,
 ) => Promise<Response | null> | Response | null;
 
-/** A dashboard's id and API key. */
+/** A dashboard's id and API key, and its data key to open what koid seals. */
 export interface DashboardKeys {
   readonly id: string;
   readonly apiKey: string;
+  readonly dataKey?: string;
 }
 
 /** A manual run a rogue front hands out, never queued on the server. */
@@ -60,6 +69,7 @@ export class TestDashboard {
   /** Set to answer requests in place of the server. */
   misbehave: Misbehaviour | null = null;
   readonly #keys = new Map<string, string>();
+  readonly #dataKeys = new Map<string, string>();
   #front: Deno.HttpServer<Deno.NetAddr> | null = null;
   #port = 0;
   #release = new AbortController();
@@ -143,7 +153,9 @@ export class TestDashboard {
    */
   async create(keys: DashboardKeys): Promise<void> {
     this.#keys.set(keys.id, keys.apiKey);
-    await new DashboardClient({ server: this.server.url, ...keys }).create();
+    if (keys.dataKey !== undefined) this.#dataKeys.set(keys.id, keys.dataKey);
+    await new DashboardClient({ server: this.server.url, id: keys.id, apiKey: keys.apiKey })
+      .create();
   }
 
   /**
@@ -186,13 +198,13 @@ export class TestDashboard {
       r,
     ) => ({
       host: decodeURIComponent(r.path.split("/").at(-2)!),
-      jobs: (r.body as { jobs: Job[] }).jobs,
+      jobs: (r.opened as { jobs: Job[] }).jobs,
     }));
   }
 
   /** Every report of the batches the server took (it answered 200), in the order sent. */
   get reports(): Report[] {
-    return this.#reportBatches().flatMap((r) => (r.body as { reports: Report[] }).reports);
+    return this.#reportBatches().flatMap((r) => (r.opened as { reports: Report[] }).reports);
   }
 
   /**
@@ -252,6 +264,7 @@ export class TestDashboard {
       path: url.pathname,
       query: url.searchParams,
       body,
+      opened: await this.#open(url, body),
       authorization: request.headers.get("authorization"),
       status: 0,
       served: false,
@@ -262,6 +275,31 @@ export class TestDashboard {
       await this.#forward(request, url, text, received);
     received.status = answer.status;
     return answer;
+  }
+
+  /** A body with koid's sealed fields opened, when this test gave the dashboard's data key. */
+  async #open(url: URL, body: unknown): Promise<unknown> {
+    const [, id, host, what] = /^\/api\/d\/([^/]+)\/hosts\/([^/]+)\/(reports|jobs)$/
+      .exec(url.pathname) ?? [];
+    const dataKey = this.#dataKeys.get(id ?? "");
+    if (dataKey === undefined || typeof body !== "object" || body === null) return body;
+    const name = decodeURIComponent(host!);
+    try {
+      if (what === "reports") {
+        const { reports } = body as { reports: Report[] };
+        return { ...body, reports: await openReports(dataKey, id!, name, reports) };
+      }
+      const { jobs } = body as { jobs: Job[] };
+      return {
+        ...body,
+        jobs: await Promise.all(jobs.map(async (job) => {
+          const { host: _, ...opened } = await openJob(dataKey, id!, { ...job, host: name });
+          return opened;
+        })),
+      };
+    } catch {
+      return body; // Not what koid sends: the server judges it.
+    }
   }
 
   /** A host's poll answered with the runs injected for it; null when there are none. */

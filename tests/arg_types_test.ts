@@ -17,7 +17,8 @@ import { typedArgs } from "../lib/cli/dashboard.ts";
 import { parseKoitab } from "../lib/koitab.ts";
 import { argFromJson, argFromText } from "../lib/protocol/arg_types.js";
 import { signRun } from "../lib/protocol/keys.ts";
-import { checkManualRun, payloadText } from "../lib/protocol/manual.ts";
+import { checkManualRun } from "../lib/protocol/manual.ts";
+import { sealedPayload } from "./_sealed.ts";
 
 const KOITAB = `"Typed" @manual echo {{string, string, -}} {{int, int, 0}} {{bool, bool}}\n`;
 const job = parseKoitab(KOITAB).jobs[0]!;
@@ -74,8 +75,10 @@ Deno.test("koitab -d run: each value is typed for the payload with the same verd
 
 Deno.test("koid: a signed value of each case is checked with the same verdict", async () => {
   const runKey = "A".repeat(43);
+  const dataKey = "B".repeat(43);
   const context = {
     runKey,
+    dataKey,
     dashboardId: "Zm9vYmFyYmF6cXV4MTIzNA",
     host: "web1",
     jobs: [job],
@@ -86,8 +89,8 @@ Deno.test("koid: a signed value of each case is checked with the same verdict", 
     // What koitab -d run or the page sends: the typed value; a client that skipped
     // the check would send the text as it was typed.
     const sent = verdict ?? text;
-    const payload = payloadText({
-      v: 1,
+    const payload = await sealedPayload(dataKey, {
+      v: 2,
       dashboard: context.dashboardId,
       host: "web1",
       tag: job.tag,

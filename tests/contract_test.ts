@@ -15,6 +15,10 @@ import { parseKoitab } from "../lib/koitab.ts";
 import { DashboardClient, DashboardError } from "../lib/link/client.ts";
 import { base64url, newDashboardId, signRun } from "../lib/protocol/keys.ts";
 import { checkManualRun, payloadText } from "../lib/protocol/manual.ts";
+import { sealedPayload } from "./_sealed.ts";
+import { ReportSealer } from "../lib/daemon/report_sealer.ts";
+import { isEnvelope } from "../lib/protocol/envelope.js";
+import { contexts, openJob, openOutput, openText } from "../lib/protocol/sealed.js";
 import type { Job, Report } from "../lib/protocol/wire.ts";
 import { startServer } from "../lib/server/server.ts";
 
@@ -29,7 +33,7 @@ const NOW = Date.parse("2026-03-01T12:00:00Z");
 async function withServer(
   fn: (context: {
     api: DashboardClient;
-    keys: { id: string; apiKey: string; runKey: string };
+    keys: { id: string; apiKey: string; runKey: string; dataKey: string };
     url: string;
     clock: { now: number };
   }) => Promise<void>,
@@ -45,7 +49,7 @@ async function withServer(
     log: () => {},
   });
   const key = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
-  const keys = { id: newDashboardId(), apiKey: key(), runKey: key() };
+  const keys = { id: newDashboardId(), apiKey: key(), runKey: key(), dataKey: key() };
   const api = new DashboardClient({ server: server.url, ...keys, timeoutMs: 10_000 });
   try {
     await api.create();
@@ -54,6 +58,26 @@ async function withServer(
     await server.shutdown();
     kv.close();
   }
+}
+
+/** What koid sends, sealed as koid seals it for host web1. */
+function koidSealer(keys: { id: string; dataKey: string }): ReportSealer {
+  return new ReportSealer(keys.id, "web1", keys.dataKey);
+}
+
+/** A run and its output as `koitab -d run` shows them: opened. */
+async function opened(
+  keys: { id: string; dataKey: string },
+  runId: string,
+  answer: Awaited<ReturnType<DashboardClient["run"]>>,
+) {
+  const at = contexts(keys.id, "web1");
+  const error = answer.run.error === null
+    ? null
+    : await openText(keys.dataKey, at.error(runId), answer.run.error);
+  const run = { ...answer.run, error };
+  const output = await openOutput(keys.dataKey, keys.id, { ...run, host: "web1" }, answer.output);
+  return { run, output };
 }
 
 /** The error a call fails with. */
@@ -84,14 +108,18 @@ Deno.test("contract: a dashboard is created once, and known only by its key", as
 });
 
 Deno.test("contract: the job list koid sends is the one koitab -d reads, arguments typed", async () => {
-  await withServer(async ({ api, clock }) => {
+  await withServer(async ({ api, clock, keys }) => {
     const { jobs } = parseKoitab(KOITAB);
     const listed = dashboardJobs(jobs, "UTC", new Date(NOW));
-    await api.putJobs("web1", listed);
+    await api.putJobs("web1", await koidSealer(keys).jobs(listed));
     assertEquals(await api.info().then((info) => info.hosts), [
       { host: "web1", lastSeenAt: NOW, jobCount: 3, jobListRefused: null },
     ]);
-    const read = await api.jobs();
+    const sealedRead = await api.jobs();
+    assert(
+      sealedRead[0]!.args.every((arg) => arg.default === undefined || isEnvelope(arg.default)),
+    );
+    const read = await Promise.all(sealedRead.map((job) => openJob(keys.dataKey, keys.id, job)));
     assertEquals(
       read,
       listed.map((job) => ({
@@ -112,11 +140,13 @@ Deno.test("contract: the job list koid sends is the one koitab -d reads, argumen
     // A list the server refuses: the client says why, and the list before stays,
     // marked out of date, as koitab -d shows it.
     clock.now = NOW + 1000;
-    const bad: Job = { ...listed[0]!, args: [{ name: "N", type: "int", default: "2" as never }] };
+    // A koid that forgot to seal a default: refused, the value not repeated.
+    const [good] = await koidSealer(keys).jobs([listed[0]!]);
+    const bad: Job = { ...good!, args: [{ name: "N", type: "int", default: "2" }] };
     const refused = await failure(api.putJobs("web1", [bad]));
     assertEquals([refused.kind, refused.status], ["status", 400]);
     const reason =
-      `Invalid "jobs[0].args[0].default": must be of the argument's type (int) (got "2")`;
+      `Invalid "jobs[0].args[0].default": must be sealed with the data key (an envelope k1.IV.SEALED), not plain text`;
     assertEquals(refused.message, `the server answered 400: ${reason}`);
     assertEquals((await api.info()).hosts[0]!.jobListRefused, { at: NOW + 1000, reason });
     assertEquals((await api.jobs()).length, 3);
@@ -168,27 +198,29 @@ function reportsOf(events: readonly RunEvent[], manualId: string | null): Report
 }
 
 Deno.test("contract: the reports koid sends are the run koitab -d follows, once each", async () => {
-  await withServer(async ({ api }) => {
+  await withServer(async ({ api, keys }) => {
     const tag = parseKoitab(KOITAB).jobs[0]!.tag;
     const events = sayEvents("r1", null, tag);
-    const reports = reportsOf(events, null);
+    const reports = await koidSealer(keys).reports(reportsOf(events, null));
+    const run = async (runId: string, after: number | null) =>
+      await opened(keys, runId, await api.run(runId, after));
     assertEquals(reports.map((r) => r.type), ["start", "output", "output", "end"]);
     // Streamed: the start and the output so far.
     assertEquals(await api.postReports("web1", reports.slice(0, 2)), 2);
-    assertEquals(await api.run("r1", null), {
+    assertEquals(await run("r1", null), {
       run: { id: "r1", status: "running", exitCode: null, signal: null, error: null },
       output: [{ seq: 0, stream: "stdout", text: "o'brien 5 " }],
     });
     // A batch sent again is taken whole, and stores nothing twice.
     assertEquals(await api.postReports("web1", reports.slice(0, 3)), 3);
-    assertEquals((await api.run("r1", null)).output, [
+    assertEquals((await run("r1", null)).output, [
       { seq: 0, stream: "stdout", text: "o'brien 5 " },
       { seq: 1, stream: "stderr", text: "oops\n" },
     ]);
-    assertEquals((await api.run("r1", 0)).output, [{ seq: 1, stream: "stderr", text: "oops\n" }]);
+    assertEquals((await run("r1", 0)).output, [{ seq: 1, stream: "stderr", text: "oops\n" }]);
     // The end: its chunks replace the streamed ones, numbered from 0.
     assertEquals(await api.postReports("web1", reports.slice(3)), 1);
-    assertEquals(await api.run("r1", null), {
+    assertEquals(await run("r1", null), {
       run: { id: "r1", status: "failed", exitCode: 3, signal: null, error: null },
       output: [
         { seq: 0, stream: "stdout", text: "o'brien 5 " },
@@ -206,11 +238,14 @@ Deno.test("contract: the reports koid sends are the run koitab -d follows, once 
 Deno.test("contract: a manual run queued by koitab -d is handed to koid as signed, and followed to its answer", async () => {
   await withServer(async ({ api, keys }) => {
     const { jobs } = parseKoitab(KOITAB);
-    await api.putJobs("web1", dashboardJobs(jobs, "UTC", new Date(NOW)));
+    await api.putJobs(
+      "web1",
+      await koidSealer(keys).jobs(dashboardJobs(jobs, "UTC", new Date(NOW))),
+    );
     const say = jobs[0]!;
     const sign = async (args: Record<string, string | number | boolean>) => {
-      const payload = payloadText({
-        v: 1,
+      const payload = await sealedPayload(keys.dataKey, {
+        v: 2,
         dashboard: keys.id,
         host: "web1",
         tag: say.tag,
@@ -233,6 +268,7 @@ Deno.test("contract: a manual run queued by koitab -d is handed to koid as signe
     assertEquals(polled, { manualId, ...request });
     const verdict = await checkManualRun(polled!, {
       runKey: keys.runKey,
+      dataKey: keys.dataKey,
       dashboardId: keys.id,
       host: "web1",
       jobs,
@@ -251,7 +287,14 @@ Deno.test("contract: a manual run queued by koitab -d is handed to koid as signe
       reason: null,
       runId: "r2",
     };
-    assertEquals(await api.postReports("web1", [reports[0]!, started, ...reports.slice(1)]), 5);
+    const sealer = koidSealer(keys);
+    assertEquals(
+      await api.postReports(
+        "web1",
+        await sealer.reports([reports[0]!, started, ...reports.slice(1)]),
+      ),
+      5,
+    );
     assertEquals(await api.manual(manualId), {
       id: manualId,
       state: "started",
@@ -268,22 +311,31 @@ Deno.test("contract: a manual run queued by koitab -d is handed to koid as signe
     const nextId = await api.postManual(next.payload, next.signature);
     assertEquals((await waiting).map((run) => run.manualId), [nextId]);
     assert(performance.now() - started2 < 5000, "woken, not timed out");
-    await api.postReports("web1", [
-      { type: "manual", manualId: nextId, state: "refused", reason: "no such job", runId: null },
-    ]);
-    assertEquals(await api.manual(nextId), {
+    await api.postReports(
+      "web1",
+      await sealer.reports([
+        { type: "manual", manualId: nextId, state: "refused", reason: "no such job", runId: null },
+      ]),
+    );
+    const refusal = await api.manual(nextId);
+    assertEquals({ ...refusal, reason: null }, {
       id: nextId,
       state: "refused",
-      reason: "no such job",
+      reason: null,
       runId: null,
     });
+    const at = contexts(keys.id, "web1");
+    assertEquals(
+      await openText(keys.dataKey, at.refusal(nextId), refusal.reason),
+      "no such job",
+    );
   });
 });
 
 Deno.test("contract: a manual run cancelled on the page reads as cancelled to koitab -d", async () => {
   await withServer(async ({ api, keys, url }) => {
     const payload = payloadText({
-      v: 1,
+      v: 2,
       dashboard: keys.id,
       host: "web1",
       tag: "j0123456789abcdef",

@@ -15,6 +15,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { Browser, chromiumInstalled, chromiumPath, type Page } from "./_browser.ts";
 import { bigHostName, bigRunReports, fillBigDashboard } from "./_big_dashboard.ts";
+import { ReportSealer } from "../lib/daemon/report_sealer.ts";
 import { base64url, newDashboardId } from "../lib/protocol/keys.ts";
 import { startServer } from "../lib/server/server.ts";
 
@@ -87,13 +88,14 @@ Deno.test({
             body: JSON.stringify({ id, apiKey }),
           })).body?.cancel();
           const headers = { authorization: `Bearer ${apiKey}` };
-          const dashboard = { url: server.url, id, headers };
+          const dataKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
+          const dashboard = { url: server.url, id, headers, dataKey };
           let began = performance.now();
           stoppedAt = null;
           await fillBigDashboard(dashboard, hosts, JOBS_PER_HOST);
           stoppedAt = Date.now();
           const fillMs = performance.now() - began;
-          const keys = JSON.stringify({ apiKey, runKey: "k".repeat(43) });
+          const keys = JSON.stringify({ apiKey, runKey: "k".repeat(43), dataKey });
           await page.goto("about:blank");
           const { identifier } = await page.cdp("Page.addScriptToEvaluateOnNewDocument", {
             source: `sessionStorage.setItem(${JSON.stringify(`koi.dashboard.${id}`)}, ${
@@ -173,7 +175,11 @@ Deno.test({
           const response = await fetch(`${server.url}/api/d/${id}/hosts/${last}/reports`, {
             method: "POST",
             headers,
-            body: JSON.stringify({ reports: bigRunReports("fresh", tag, Date.now(), true) }),
+            body: JSON.stringify({
+              reports: await new ReportSealer(id, last, dataKey).reports(
+                bigRunReports("fresh", tag, Date.now(), true),
+              ),
+            }),
           });
           assertEquals(response.status, 200);
           await response.body?.cancel();

@@ -20,6 +20,7 @@ import {
   chromiumPath,
   isLoopbackUrl,
   type Page,
+  visibleText,
   waitForText,
 } from "./_browser.ts";
 import { runEntry } from "./_entry.ts";
@@ -38,6 +39,10 @@ import { type DashboardServer, startServer } from "../lib/server/server.ts";
 import { CONTENT_SECURITY_POLICY, PROTOCOL_FILES, UI_FILES } from "../lib/page/page.ts";
 import { parseCron } from "../lib/cron.ts";
 import { koiPaths } from "../lib/koidir.ts";
+import { ReportSealer } from "../lib/daemon/report_sealer.ts";
+import { isEnvelope } from "../lib/protocol/envelope.js";
+import { contexts, openJob, openManualRun, openValue } from "../lib/protocol/sealed.js";
+import type { ArgSpec, Job, ManualRun, Report } from "../lib/protocol/wire.ts";
 import { entryFlags } from "../tools/task_flags.ts";
 import { ARG_CASES } from "./_arg_cases.ts";
 
@@ -199,6 +204,7 @@ interface ListedJob {
   state: string;
   description: string;
   lastRun: { id: string; status: string } | null;
+  args: ArgSpec[];
   [field: string]: unknown;
 }
 
@@ -385,17 +391,6 @@ function startKoid(dir: string): { child: Deno.ChildProcess; log: () => Promise<
   return { child, log: () => text };
 }
 
-/** The text of the first element matching `selector`, without screen-reader-only text. */
-function visibleText(page: Page, selector: string): Promise<string | null> {
-  return page.evaluate(`(() => {
-    const element = document.querySelector(${JSON.stringify(selector)});
-    if (element === null) return null;
-    const copy = element.cloneNode(true);
-    copy.querySelectorAll(".sr-only").forEach((hidden) => hidden.remove());
-    return copy.textContent;
-  })()`);
-}
-
 /** Words a coworker should not meet on the page: the exact terms live in folds for admins. */
 const JARGON =
   /API key|run key|dashboard ID|\bkoid\b|koitab|sessionStorage|HMAC|signed in this browser/i;
@@ -461,6 +456,7 @@ function storedOnDevice(page: Page): Promise<
     apiKey: string;
     expiresAt: number;
     runKey: Record<string, unknown>;
+    dataKey: Record<string, unknown>;
     json: string;
   } | null
 > {
@@ -480,17 +476,20 @@ function storedOnDevice(page: Page): Promise<
     db.close();
     const record = records[0];
     if (record === undefined) return null;
-    const key = record.runKey;
-    let exported = "refused";
-    try {
-      await crypto.subtle.exportKey("raw", key);
-      exported = "allowed";
-    } catch {}
+    const describe = async (key) => {
+      let exported = "refused";
+      try {
+        await crypto.subtle.exportKey("raw", key);
+        exported = "allowed";
+      } catch {}
+      return { type: key.type, extractable: key.extractable, algorithm: key.algorithm.name,
+        usages: key.usages, exported };
+    };
     return {
       apiKey: record.apiKey,
       expiresAt: record.expiresAt,
-      runKey: { type: key.type, extractable: key.extractable, algorithm: key.algorithm.name,
-        usages: key.usages, exported },
+      runKey: await describe(record.runKey),
+      dataKey: await describe(record.dataKey),
       json: JSON.stringify(record),
     };
   })()`);
@@ -555,10 +554,18 @@ Deno.test({
        * from. A call koid on web1 made meanwhile was heard at that time too: then the test
        * waits for web1's next one.
        */
+      // What web2's koid would send: sealed with the data key, as web2.
+      const web2Sealer = new ReportSealer(link.id, "web2", link.dataKey!);
       const asWeb2 = async (method: string, path: string, body: unknown) => {
+        const plain = body as { jobs?: Job[]; reports?: Report[] };
+        const sealed = plain.jobs !== undefined
+          ? { jobs: await web2Sealer.jobs(plain.jobs) }
+          : plain.reports !== undefined
+          ? { reports: await web2Sealer.reports(plain.reports) }
+          : body;
         skew = -QUIET_MS;
         try {
-          await api.call(method, `/hosts/web2${path}`, body);
+          await api.call(method, `/hosts/web2${path}`, sealed);
         } finally {
           skew = 0;
         }
@@ -577,7 +584,7 @@ Deno.test({
       const putWeb2 = (list: unknown[]) => asWeb2("PUT", "/jobs", { jobs: list });
 
       koid = startKoid(dir);
-      const jobs = await until(async () => {
+      const sealedJobs = await until(async () => {
         const listed = await api.jobs();
         const ended = listed.filter((job) => job.schedule === "@reboot" && job.state !== "running")
           .filter((job) => job.lastRun !== null);
@@ -585,6 +592,10 @@ Deno.test({
       }, "koid's job list and its two boot runs").catch(async (error) => {
         throw new Error(`${error.message}; koid said:\n${await koid?.log()}`);
       });
+      // The server has only envelopes; the test, as the page, opens them.
+      const jobs = await Promise.all(
+        sealedJobs.map((listed) => openJob(link.dataKey!, link.id, listed)),
+      );
       const job = (name: string) => jobs.find((j) => j.name === name)!;
       await addSecondHost(job("Greet"), asWeb2);
       await Deno.mkdir(artifacts, { recursive: true });
@@ -667,7 +678,11 @@ Deno.test({
         const stored = await page.evaluate<string>(
           `sessionStorage.getItem(${JSON.stringify(`koi.dashboard.${link.id}`)})`,
         );
-        assertEquals(JSON.parse(stored), { apiKey: link.apiKey, runKey: link.runKey });
+        assertEquals(JSON.parse(stored), {
+          apiKey: link.apiKey,
+          runKey: link.runKey,
+          dataKey: link.dataKey,
+        });
         assertEquals(await page.evaluate("localStorage.length"), 0);
         assertEquals(await page.evaluate("document.cookie"), "");
         assertEquals(await page.value("#password").catch(() => "gone"), "gone");
@@ -1034,16 +1049,29 @@ Deno.test({
           const parsed = JSON.parse(payload);
           assertEquals(Object.keys(parsed), ["v", "dashboard", "host", "tag", "ts", "args"]);
           assertEquals(
-            { ...parsed, ts: 0 },
+            { ...parsed, ts: 0, args: Object.keys(parsed.args) },
             {
-              v: 1,
+              v: 2,
               dashboard: link.id,
               host: "web1",
               tag: greet.tag,
               ts: 0,
-              args: { Who: HOSTILE, Count: 42, Loud: true },
+              args: ["Who", "Count", "Loud"],
             },
           );
+          // Each value sealed for this request alone: the server never sees one.
+          assert(!post.body!.includes("o'brien") && !post.body!.includes("42"), post.body!);
+          const at = contexts(link.id, "web1");
+          const values: Record<string, unknown> = {};
+          for (const [name, envelope] of Object.entries(parsed.args)) {
+            assert(isEnvelope(envelope), String(envelope));
+            values[name] = await openValue(
+              link.dataKey!,
+              at.payloadArg(greet.tag, name, parsed.ts),
+              envelope,
+            );
+          }
+          assertEquals(values, { Who: HOSTILE, Count: 42, Loud: true });
           assertEquals(page.dialogs(), []);
         },
       );
@@ -1223,8 +1251,11 @@ Deno.test({
         const [manual] = (await api.call(
           "GET",
           `/manual?host=web2&tag=${greet.tag}`,
-        ) as { manual: { state: string; args: unknown }[] }).manual;
-        assertEquals([manual!.state, manual!.args], ["cancelled", { Who: "waiting", Count: 3 }]);
+        ) as { manual: ManualRun[] }).manual;
+        // The server has the values sealed; opened, they are what was asked for.
+        assert(Object.values(manual!.args).every(isEnvelope), JSON.stringify(manual!.args));
+        const opened = await openManualRun(link.dataKey!, link.id, manual!);
+        assertEquals([opened.state, opened.args], ["cancelled", { Who: "waiting", Count: 3 }]);
         // The history keeps it, after a reload too.
         await page.goto("about:blank");
         await page.goto(greetOnWeb2);
@@ -1366,12 +1397,20 @@ Deno.test({
           usages: ["sign"],
           exported: "refused",
         });
+        assertEquals(stored.dataKey, {
+          type: "secret",
+          extractable: false,
+          algorithm: "AES-GCM",
+          usages: ["encrypt", "decrypt"],
+          exported: "refused",
+        });
         const week = 7 * 86_400_000;
         assert(
           stored.expiresAt >= signedInAt + week && stored.expiresAt <= Date.now() + week,
           `kept until ${new Date(stored.expiresAt).toISOString()}`,
         );
         assert(!stored.json.includes(PASSWORD) && !stored.json.includes(link.runKey), stored.json);
+        assert(!stored.json.includes(link.dataKey!), stored.json);
         // Another tab is signed in at once, and signs with the kept key.
         const other = await browser.newPage();
         try {

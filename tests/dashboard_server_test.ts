@@ -10,6 +10,8 @@ import {
 } from "../lib/server/server.ts";
 import { CONTENT_SECURITY_POLICY } from "../lib/page/page.ts";
 import { KEY_KINDS } from "../lib/server/store.ts";
+import { sealedStub as sealed, stubArgs } from "./_reports.ts";
+import { MAX_JOB_LIST_BYTES } from "../lib/protocol/wire.ts";
 import { VERSION } from "../lib/version.ts";
 
 /** An answer, its body parsed when it is JSON. */
@@ -108,9 +110,9 @@ function job(tag: string, line: number, extra: Record<string, unknown> = {}) {
     section: null,
     schedule: "*/5 * * * *",
     timezone: null,
-    args: [{ name: "Who", type: "string", default: "world" }],
+    args: [{ name: "Who", type: "string", default: sealed('"world"') }],
     next: ["2026-03-01T12:05:00.000Z"],
-    command: `echo {{Who}} ${tag}`,
+    command: sealed(`echo {{Who}} ${tag}`),
     line,
     ...extra,
   };
@@ -125,16 +127,16 @@ function start(id: string, tag: string, startedAt: number, extra: Record<string,
       name: `job ${tag}`,
       section: null,
       trigger: "schedule",
-      args: {},
       scheduledFor: startedAt,
       startedAt,
       ...extra,
+      args: stubArgs((extra.args ?? {}) as Record<string, unknown>),
     },
   };
 }
 
 function output(runId: string, seq: number, text: string, stream = "stdout") {
-  return { type: "output", runId, seq, stream, text };
+  return { type: "output", runId, seq, stream, text: sealed(text) };
 }
 
 function end(runId: string, finishedAt: number, chunks: { stream: string; text: string }[]) {
@@ -148,7 +150,7 @@ function end(runId: string, finishedAt: number, chunks: { stream: string; text: 
       status: "succeeded",
       error: null,
       outputBytes: chunks.reduce((sum, c) => sum + new TextEncoder().encode(c.text).length, 0),
-      chunks,
+      chunks: chunks.map((chunk) => ({ ...chunk, text: sealed(chunk.text) })),
     },
   };
 }
@@ -295,12 +297,12 @@ Deno.test("one dashboard's key cannot reach another's jobs, runs or manual runs"
     const late = await b.call("POST", "/hosts/web/reports", {
       reports: [
         output("r1", 1, "injected"),
-        { type: "manual", manualId: manual.body.manualId, state: "refused", reason: "x" },
+        { type: "manual", manualId: manual.body.manualId, state: "refused", reason: sealed("x") },
       ],
     });
     assertEquals(late.body, { accepted: 0 });
     const run = await a.call("GET", "/runs/r1");
-    assertEquals(run.body.output, [{ seq: 0, stream: "stdout", text: "secret\n" }]);
+    assertEquals(run.body.output, [{ seq: 0, stream: "stdout", text: sealed("secret\n") }]);
     assertEquals(
       (await a.call("GET", `/manual/${manual.body.manualId}`)).body.manual.state,
       "queued",
@@ -358,7 +360,7 @@ Deno.test("PUT jobs replaces a host's list; GET jobs lists every host's jobs wit
 
     // Replaced: j3 dropped, j2 changed, j4 added; unknown fields are not kept.
     await d.call("PUT", "/hosts/web/jobs", {
-      jobs: [job("j1", 3), job("j2", 8, { command: "true", extra: 1 }), job("j4", 12)],
+      jobs: [job("j1", 3), job("j2", 8, { command: sealed("true"), extra: 1 }), job("j4", 12)],
     });
     jobs = (await d.call("GET", "/jobs")).body.jobs;
     assertEquals(
@@ -366,7 +368,7 @@ Deno.test("PUT jobs replaces a host's list; GET jobs lists every host's jobs wit
       ["db/j1", "web/j1", "web/j2", "web/j4"],
     );
     assertEquals(jobs[2], {
-      ...job("j2", 8, { command: "true" }),
+      ...job("j2", 8, { command: sealed("true") }),
       host: "web",
       lastRun: null,
       description: "every 5 minutes",
@@ -403,14 +405,14 @@ Deno.test("a refused job list is recorded for its host until a list is taken: GE
     const error =
       'Invalid "jobs[0].line": must be a whole number from 1 to 9007199254740991 (got 0)';
     assertEquals([bad.status, bad.body], [400, { error }]);
-    const tooLarge = await d.call("PUT", "/hosts/db/jobs", "x".repeat(14_000_000));
+    const tooLarge = await d.call("PUT", "/hosts/db/jobs", "x".repeat(MAX_JOB_LIST_BYTES + 1));
     assertEquals(tooLarge.status, 413);
     assertEquals(await hosts(), [
       {
         host: "db",
         lastSeenAt: null,
         jobCount: 0,
-        jobListRefused: { at: time, reason: "The body is larger than 13508608 bytes" },
+        jobListRefused: { at: time, reason: `The body is larger than ${MAX_JOB_LIST_BYTES} bytes` },
         connected: false,
         silent: false,
       },
@@ -749,7 +751,7 @@ Deno.test("reports: start, output and end are stored exactly; a retried batch du
       name: "job j1",
       section: null,
       trigger: "schedule",
-      args: { Who: "Zoë", N: 3, Loud: true },
+      args: stubArgs({ Who: "Zoë", N: 3, Loud: true }),
       scheduledFor: 1000,
       startedAt: 1000,
       finishedAt: null,
@@ -761,9 +763,9 @@ Deno.test("reports: start, output and end are stored exactly; a retried batch du
       manualId: "m1",
     });
     assertEquals(running.output, [
-      { seq: 0, stream: "stdout", text: "héllo\n" },
-      { seq: 1, stream: "stderr", text: "warn: 😃\n" },
-      { seq: 2, stream: "stdout", text: "" },
+      { seq: 0, stream: "stdout", text: sealed("héllo\n") },
+      { seq: 1, stream: "stderr", text: sealed("warn: 😃\n") },
+      { seq: 2, stream: "stdout", text: sealed("") },
     ]);
     assertEquals((await d.call("GET", "/runs/r1?after=0")).body.output, running.output.slice(1));
     assertEquals((await d.call("GET", "/runs/r1?after=2")).body.output, []);
@@ -781,7 +783,10 @@ Deno.test("reports: start, output and end are stored exactly; a retried batch du
     assertEquals(ended.run.finishedAt, 4000);
     assertEquals(ended.run.exitCode, 0);
     assertEquals(ended.run.outputBytes, 35);
-    assertEquals(ended.output, final.map((chunk, seq) => ({ seq, ...chunk })));
+    assertEquals(
+      ended.output,
+      final.map((chunk, seq) => ({ seq, stream: chunk.stream, text: sealed(chunk.text) })),
+    );
 
     // Reports for a run never started are skipped, not counted.
     const orphan = await d.call("POST", "/hosts/web/reports", {
@@ -798,7 +803,7 @@ Deno.test("reports: an argument named __proto__ is kept as an argument", async (
   await withServer(async ({ request, dashboard }) => {
     const d = await dashboard();
     const body = JSON.stringify({ reports: [start("r1", "j1", 1000)] })
-      .replace('"args":{}', '"args":{"__proto__":"x","A":1}');
+      .replace('"args":{}', `"args":{"__proto__":"${sealed('"x"')}","A":"${sealed("1")}"}`);
     const posted = await request("POST", `/api/d/${d.id}/hosts/web/reports`, {
       headers: { authorization: `Bearer ${d.apiKey}` },
       body,
@@ -810,7 +815,7 @@ Deno.test("reports: an argument named __proto__ is kept as an argument", async (
   });
 });
 
-Deno.test("reports: streamed output stops at the dashboard's outputLimit; the end's chunks are capped head and tail", async () => {
+Deno.test("reports: streamed output stops at the dashboard's outputLimit; the end's chunks are kept whole, head and tail", async () => {
   await withServer(async ({ dashboard }) => {
     const d = await dashboard();
     const patched = await d.call("PATCH", "/settings", { outputLimit: 1024 });
@@ -823,35 +828,29 @@ Deno.test("reports: streamed output stops at the dashboard's outputLimit; the en
         hostSilentSeconds: 300,
       },
     });
+    // Sealed chunks are kept whole or not at all: their plain bytes count, not the envelope's.
     await d.call("POST", "/hosts/web/reports", {
       reports: [
         start("r1", "j1", 1000),
         output("r1", 0, "a".repeat(600)),
-        output("r1", 1, "é".repeat(300)), // 600 bytes: 212 of them fit, cut between characters
-        output("r1", 2, "c".repeat(600)),
+        output("r1", 1, "é".repeat(300)), // 600 bytes: over the 424 left, so live output stops
+        output("r1", 2, "c".repeat(10)),
       ],
     });
     const streamed = (await d.call("GET", "/runs/r1")).body.output;
-    assertEquals(streamed, [
-      { seq: 0, stream: "stdout", text: "a".repeat(600) },
-      { seq: 1, stream: "stdout", text: "é".repeat(212) },
-    ]);
-    const chunks = [
-      { stream: "stdout", text: "H".repeat(2000) },
-      { stream: "stderr", text: "T".repeat(2000) },
-    ];
+    assertEquals(streamed, [{ seq: 0, stream: "stdout", text: sealed("a".repeat(600)) }]);
+    // The final chunks: the first while they fit half the limit, the last while all fit.
+    const chunks = ["H", "I", "J", "K"].map((letter, i) => ({
+      stream: i < 2 ? "stdout" : "stderr",
+      text: letter.repeat(300),
+    }));
     await d.call("POST", "/hosts/web/reports", { reports: [end("r1", 2000, chunks)] });
     const final = (await d.call("GET", "/runs/r1")).body.output;
     assertEquals(final, [
-      { seq: 0, stream: "stdout", text: "H".repeat(480) },
-      { seq: 1, stream: "koi", text: "\n[koi: 3040 bytes elided]\n" },
-      { seq: 2, stream: "stderr", text: "T".repeat(480) },
+      { seq: 0, stream: "stdout", text: sealed("H".repeat(300)) },
+      { seq: 2, stream: "stderr", text: sealed("J".repeat(300)) },
+      { seq: 3, stream: "stderr", text: sealed("K".repeat(300)) },
     ]);
-    const stored = final.reduce(
-      (sum: number, c: { text: string }) => sum + new TextEncoder().encode(c.text).length,
-      0,
-    );
-    assert(stored <= 1024, String(stored));
   });
 });
 
@@ -922,7 +921,7 @@ Deno.test("manual runs: queued, claimed by the host's poll, then started or refu
     assertEquals((await d.call("POST", "/hosts/web/reports", { reports: [started] })).body, {
       accepted: 1,
     });
-    const late = { type: "manual", manualId, state: "refused", reason: "late" };
+    const late = { type: "manual", manualId, state: "refused", reason: sealed("late") };
     assertEquals((await d.call("POST", "/hosts/web/reports", { reports: [late, started] })).body, {
       accepted: 2,
     });
@@ -933,6 +932,7 @@ Deno.test("manual runs: queued, claimed by the host's poll, then started or refu
       queuedAt: queued.queuedAt,
       state: "started",
       args: {},
+      ts: JSON.parse(text).ts,
       runId: "r9",
     });
 
@@ -942,7 +942,7 @@ Deno.test("manual runs: queued, claimed by the host's poll, then started or refu
       type: "manual",
       manualId: second.body.manualId,
       state: "refused",
-      reason: "the request was already received once (a replay)",
+      reason: sealed("the request was already received once (a replay)"),
     };
     await d.call("POST", "/hosts/web/reports", { reports: [refused] });
     const manual = (await d.call("GET", `/manual/${second.body.manualId}`)).body.manual;
@@ -967,7 +967,7 @@ Deno.test("manual runs: a job's are listed newest first, refused ones with koid'
         host: "web",
         tag,
         ts: Date.now(),
-        args,
+        args: stubArgs(args),
       });
       return (await d.call("POST", "/manual", { payload: text, signature: SIGNATURE })).body
         .manualId as string;
@@ -976,7 +976,7 @@ Deno.test("manual runs: a job's are listed newest first, refused ones with koid'
     const other = await ask("j2", {});
     const waiting = await ask("j1", { Who: "o'brien" });
     await d.call("GET", "/hosts/web/manual?wait=0");
-    const reason = 'the job has no argument "Loud"';
+    const reason = sealed('the job has no argument "Loud"');
     await d.call("POST", "/hosts/web/reports", {
       reports: [{ type: "manual", manualId: refused, state: "refused", reason }],
     });
@@ -995,7 +995,8 @@ Deno.test("manual runs: a job's are listed newest first, refused ones with koid'
       tag: "j1",
       queuedAt: last.queuedAt,
       state: "refused",
-      args: { Loud: true },
+      args: stubArgs({ Loud: true }),
+      ts: last.ts,
       reason,
     });
     const older = await d.call("GET", `/manual?host=web&tag=j1&before=${all[1].queuedAt}`);
@@ -1372,7 +1373,8 @@ Deno.test("a 50 MB streamed body is cut off with 413 after the limit, without bu
       reports: [start("r1", "j1", 1), output("r1", 0, "y".repeat(2 * 1024 * 1024))],
     });
     assertEquals(fits.body, { accepted: 2 });
-    assertEquals((await d.call("GET", "/runs/r1")).body.output[0].text.length, 1024 * 1024);
+    // Over the 1 MiB outputLimit, a sealed chunk is not kept live (it cannot be cut).
+    assertEquals((await d.call("GET", "/runs/r1")).body.output, []);
     assertEquals((await request("GET", "/")).status, 200);
   });
 });
@@ -1483,7 +1485,7 @@ Deno.test("no body crashes the server: garbage and wrongly typed fields are 400s
           start("r1", "j1", 1000, { args: { A: "1" } }),
           output("r1", 0, "x"),
           end("r1", 2000, [{ stream: "stdout", text: "x" }]),
-          { type: "manual", manualId: "m1", state: "refused", reason: "no" },
+          { type: "manual", manualId: "m1", state: "refused", reason: sealed("no") },
         ],
       }],
       [`/api/d/${d.id}/hosts/web/jobs`, { jobs: [job("j1", 1)] }],

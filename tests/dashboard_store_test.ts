@@ -8,7 +8,7 @@ import {
   type Settings,
 } from "../lib/protocol/wire.ts";
 import { DashboardStore, KEY_KINDS } from "../lib/server/store.ts";
-import { endReport, outputReport, startReport } from "./_reports.ts";
+import { endReport, plainOutputReport, startReport, stubArgs } from "./_reports.ts";
 
 const DAY = 86_400_000;
 const T0 = Date.parse("2026-03-01T12:00:00.000Z");
@@ -29,8 +29,14 @@ async function withStore(
 }
 
 const start = startReport;
-const output = outputReport;
-const end = (runId: string, chunks: OutputChunk[] = []) => endReport(runId, T0, chunks);
+// Plain texts: the store keeps any text as it is (the server's checks, which take only
+// envelopes, are before it: tests/dashboard_server_test.ts).
+const output = plainOutputReport;
+const end = (runId: string, chunks: OutputChunk[] = []): Report => {
+  const report = endReport(runId, T0, []) as Extract<Report, { type: "end" }>;
+  const outputBytes = chunks.reduce((sum, c) => sum + new TextEncoder().encode(c.text).length, 0);
+  return { ...report, end: { ...report.end, outputBytes, chunks } };
+};
 
 function job(tag: string, line: number): Job {
   return {
@@ -443,18 +449,25 @@ Deno.test("DashboardStore lists each job with its newest run, kept with its coun
 Deno.test("DashboardStore lists a job's manual runs newest first, with the values asked for", async () => {
   await withStore(async (store, _kv, clock) => {
     await created(store);
-    const queue = async (tag: string, args: unknown) => {
+    const queue = async (tag: string, args: Record<string, unknown>, seal = true) => {
       clock.now += 1000;
       return await store.queueManual(ID, {
         host: "web",
         tag,
-        payload: JSON.stringify({ v: 1, dashboard: ID, host: "web", tag, ts: clock.now, args }),
+        payload: JSON.stringify({
+          v: 2,
+          dashboard: ID,
+          host: "web",
+          tag,
+          ts: clock.now,
+          args: seal ? stubArgs(args) : args,
+        }),
         signature: "s",
       });
     };
     const first = await queue("j1", { Who: "Zoë", N: 3, Loud: true });
     await queue("j2", {});
-    const third = await queue("j1", { Bad: { nested: 1 } });
+    const third = await queue("j1", { Bad: { nested: 1 } }, false);
     const listed = await store.listManual(ID, { host: "web", tag: "j1", limit: 50 });
     assertEquals(listed, [
       { id: third, host: "web", tag: "j1", queuedAt: T0 + 3000, state: "queued", args: {} },
@@ -464,7 +477,8 @@ Deno.test("DashboardStore lists a job's manual runs newest first, with the value
         tag: "j1",
         queuedAt: T0 + 1000,
         state: "queued",
-        args: { Who: "Zoë", N: 3, Loud: true },
+        args: stubArgs({ Who: "Zoë", N: 3, Loud: true }),
+        ts: T0 + 1000,
       },
     ]);
     const paged = await store.listManual(ID, {

@@ -15,7 +15,14 @@ import { writeDashboardConfig } from "../lib/link/config.ts";
 import { writeJobListRefusal } from "../lib/link/link_state.ts";
 import { startServer } from "../lib/server/server.ts";
 import { dashboardJobs } from "../lib/daemon/link_reports.ts";
-import type { Job, OutputStream, Report } from "../lib/protocol/wire.ts";
+import {
+  type Job,
+  MAX_JOB_LIST_BYTES,
+  type OutputStream,
+  type Report,
+} from "../lib/protocol/wire.ts";
+import { ReportSealer } from "../lib/daemon/report_sealer.ts";
+import { contexts, openValue, UNDECRYPTABLE_TEXT } from "../lib/protocol/sealed.js";
 import { base64url, deriveKeys, newDashboardId, verifyRun } from "../lib/protocol/keys.ts";
 import { type KoiPaths, koiPaths } from "../lib/koidir.ts";
 import { parseKoitab } from "../lib/koitab.ts";
@@ -59,6 +66,7 @@ async function withSandbox(fn: (sandbox: Sandbox) => Promise<void>): Promise<voi
   const dir = `${tmp}/koi`;
   const paths = koiPaths(dir);
   let serverTime: number | null = null;
+  const dataKeys = new Map<string, string>();
   const dashboard = await TestDashboard.start(() => serverTime ?? Date.now());
   try {
     await fn({
@@ -74,12 +82,18 @@ async function withSandbox(fn: (sandbox: Sandbox) => Promise<void>): Promise<voi
         const keys = { id: newDashboardId(), apiKey: key(), runKey: key(), dataKey: key() };
         await dashboard.create(keys);
         await writeDashboardConfig(paths, { ...keys, server: dashboard.url });
+        dataKeys.set(keys.id, keys.dataKey);
         return keys;
       },
       async listJobs(id, host, jobs, at = SEEN) {
+        // Sealed as koid seals them, when this test linked the dashboard.
+        const dataKey = dataKeys.get(id);
+        const list = dataKey === undefined
+          ? jobs
+          : await new ReportSealer(id, host, dataKey).jobs(jobs);
         serverTime = at;
         try {
-          await dashboard.client(id).putJobs(host, jobs);
+          await dashboard.client(id).putJobs(host, list);
         } finally {
           serverTime = null;
         }
@@ -257,10 +271,19 @@ Deno.test("koitab -d says a link made before the data key lacks it, and join add
     const head = `dashboard  ${JOINABLE}\nserver     ${dashboard.url}\nurl        ${url}\n`;
     const missing =
       `data key   missing: this link was made before Koi had a data key, and it cannot be derived without the password: "koitab -d join ${url}" adds it (it asks for the password and keeps the link as it is)\n`;
+    // Without it this machine can neither seal nor open: the status says so and fails,
+    // and a command that needs it refuses, saying what to do.
     assertEquals(await koitab([]), {
-      code: 0,
+      code: 1,
       stdout: `${head}${missing}status     ok, no hosts yet\n`,
       stderr: "",
+    });
+    assertEquals(await koitab(["run", "Say"]), {
+      code: 1,
+      stdout: "",
+      stderr: `koitab: ${paths.dataKey} is missing: ${
+        missing.slice("data key   missing: ".length)
+      }`,
     });
     assertEquals(await koitab(["join", url], { KOI_PASSWORD: PASSWORD }), {
       code: 0,
@@ -317,14 +340,14 @@ Deno.test("koitab -d says a host's job list is out of date, and why: koid's reco
         body,
       }).then((response) => response.body?.cancel());
     setServerTime(at + 1000);
-    await put("db1", `{"jobs": [${" ".repeat(13_508_608)}]}`);
+    await put("db1", `{"jobs": [${" ".repeat(MAX_JOB_LIST_BYTES)}]}`);
     setServerTime(at);
     await put("web1", "{");
     setServerTime(null);
     assertEquals(await koitab([]), {
       code: 1,
       stdout: head + local +
-        "status     the host's job list is out of date (db1): the server refused it at 2026-03-01T12:00:01.000Z: The body is larger than 13508608 bytes\n" +
+        `status     the host's job list is out of date (db1): the server refused it at 2026-03-01T12:00:01.000Z: The body is larger than ${MAX_JOB_LIST_BYTES} bytes\n` +
         `hosts      db1 (0 jobs, never seen), ${hosts}\n`,
       stderr: "",
     });
@@ -446,13 +469,17 @@ interface Plan {
  */
 function playKoid(
   dashboard: TestDashboard,
-  id: string,
+  keys: { id: string; dataKey: string },
   script: (manual: PolledManual) => Plan,
 ): () => Promise<void> {
+  const { id } = keys;
   const api = dashboard.client(id);
   const stopping = new AbortController();
   let runs = 0;
-  const report = (...reports: Report[]) => api.postReports("web1", reports);
+  // Sealed as koid seals them.
+  const sealer = new ReportSealer(id, "web1", keys.dataKey);
+  const report = async (...reports: Report[]) =>
+    api.postReports("web1", await sealer.reports(reports));
   const play = async (manual: PolledManual) => {
     const plan = script(manual);
     const { manualId } = manual;
@@ -467,6 +494,15 @@ function playKoid(
       return;
     }
     const payload = JSON.parse(manual.payload as string);
+    const at = contexts(id, "web1");
+    const args: Record<string, string | number | boolean> = {};
+    for (const [name, envelope] of Object.entries(payload.args as Record<string, string>)) {
+      args[name] = await openValue(
+        keys.dataKey,
+        at.payloadArg(payload.tag, name, payload.ts),
+        envelope,
+      );
+    }
     const runId = `run${++runs}`;
     await report({
       type: "start",
@@ -476,7 +512,7 @@ function playKoid(
         name: "Say",
         section: "Admin",
         trigger: "manual",
-        args: payload.args,
+        args,
         scheduledFor: null,
         startedAt: Date.now(),
         manualId,
@@ -531,7 +567,7 @@ Deno.test("koitab -d run signs the request exactly, follows the output and exits
     const { jobs } = parseKoitab(KOITAB);
     await listJobs(keys.id, "web1", dashboardJobs(jobs, "UTC", new Date()));
     const seen: PolledManual[] = [];
-    const stop = playKoid(dashboard, keys.id, (manual) => {
+    const stop = playKoid(dashboard, keys, (manual) => {
       seen.push(manual);
       // Streamed: the first two chunks; the final output has them all, chunked otherwise.
       return {
@@ -562,14 +598,26 @@ Deno.test("koitab -d run signs the request exactly, follows the output and exits
     );
     const payload = JSON.parse(manual.payload as string);
     assertEquals(Object.keys(payload), ["v", "dashboard", "host", "tag", "ts", "args"]);
-    assertEquals({ ...payload, ts: 0 }, {
-      v: 1,
+    assertEquals({ ...payload, ts: 0, args: Object.keys(payload.args) }, {
+      v: 2,
       dashboard: keys.id,
       host: "web1",
       tag: jobs[0]!.tag,
       ts: 0,
-      args: { Who: "o'brien", N: 5, Loud: true, Code: 3 },
+      args: ["Who", "N", "Loud", "Code"],
     });
+    // Each value sealed for this request (tag, argument, timestamp), before signing.
+    assert(!manual.payload!.toString().includes("o'brien"), "no value in plain");
+    const at = contexts(keys.id, "web1");
+    const values: Record<string, unknown> = {};
+    for (const [name, envelope] of Object.entries(payload.args as Record<string, string>)) {
+      values[name] = await openValue(
+        keys.dataKey,
+        at.payloadArg(payload.tag, name, payload.ts),
+        envelope,
+      );
+    }
+    assertEquals(values, { Who: "o'brien", N: 5, Loud: true, Code: 3 });
     assert((payload.ts as number) >= before && (payload.ts as number) <= Date.now());
     assertEquals(dashboard.count("/manual", "POST"), 1);
   });
@@ -577,11 +625,12 @@ Deno.test("koitab -d run signs the request exactly, follows the output and exits
 
 Deno.test("koitab -d run: koid's refusal, a kill, a timeout, several hosts and bad arguments", async () => {
   await withSandbox(async ({ dashboard, koitab, link, listJobs }) => {
-    const { id } = await link();
+    const keys = await link();
+    const { id } = keys;
     const jobs = dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date());
     await listJobs(id, "web1", jobs);
     let mode: "refuse" | "kill" | "elided" = "refuse";
-    const stop = playKoid(dashboard, id, (): Plan => {
+    const stop = playKoid(dashboard, keys, (): Plan => {
       if (mode === "refuse") {
         return {
           refuse:
@@ -799,7 +848,8 @@ Deno.test("koitab -d run: a run cancelled on the dashboard before its host took 
       });
     await (await api("POST", "/dashboards", { id: keys.id, apiKey: keys.apiKey })).body?.cancel();
     await writeDashboardConfig(paths, { ...keys, server: server.url });
-    const jobs = dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date());
+    const plain = dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date());
+    const jobs = await new ReportSealer(keys.id, "web1", keys.dataKey).jobs(plain);
     await (await api("PUT", `/d/${keys.id}/hosts/web1/jobs`, { jobs })).body?.cancel();
     const running = runEntry("koitab", ["-d", "run", "Say", "--arg", "Who=x", "--timeout", "60"], {
       env: { KOI_DIR: paths.dir, KOI_PASSWORD: "" },
@@ -824,4 +874,35 @@ Deno.test("koitab -d run: a run cancelled on the dashboard before its host took 
     kv.close();
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("koitab -d run: chunks a server swapped show as undecryptable, in their place", async () => {
+  await withSandbox(async ({ dashboard, koitab, link, listJobs }) => {
+    const keys = await link();
+    await listJobs(keys.id, "web1", dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date()));
+    const stop = playKoid(dashboard, keys, () => ({
+      final: [["stdout", "first\n"], ["stdout", "second\n"], ["stdout", "third\n"]],
+      exitCode: 0,
+    }));
+    // The server hands out the run's chunks with the first two swapped.
+    dashboard.misbehave = async (request, url) => {
+      if (request.method !== "GET" || !/\/runs\/[^/]+$/.test(url.pathname)) return null;
+      const answer = await fetch(`${dashboard.server.url}${url.pathname}${url.search}`, {
+        headers: { authorization: request.headers.get("authorization")! },
+      });
+      const body = await answer.json() as { output: { text: string }[] };
+      if (body.output.length === 3) {
+        const [a, b] = body.output;
+        [a!.text, b!.text] = [b!.text, a!.text];
+      }
+      return Response.json(body, { status: answer.status });
+    };
+    const result = await koitab(["run", "Say", "--arg", "Who=x"]);
+    await stop();
+    assertEquals(result, {
+      code: 0,
+      stdout: `${UNDECRYPTABLE_TEXT}${UNDECRYPTABLE_TEXT}third\n`,
+      stderr: "",
+    });
+  });
 });

@@ -14,6 +14,8 @@ import { startServer } from "../lib/server/server.ts";
 import { dashboardJobs } from "../lib/daemon/link_reports.ts";
 import { base64url, newDashboardId } from "../lib/protocol/keys.ts";
 import { formatKoitabError, parseKoitab } from "../lib/koitab.ts";
+import { ReportSealer } from "../lib/daemon/report_sealer.ts";
+import { sealedStub } from "./_reports.ts";
 import { MAX_COMMAND_BYTES, MAX_JOB_LIST_JSON_BYTES, MAX_JOBS } from "../lib/limits.ts";
 
 const utf8 = new TextEncoder();
@@ -21,6 +23,12 @@ const utf8 = new TextEncoder();
 const LONGEST_ZONE = "America/Argentina/ComodRivadavia";
 /** An instant to count next runs from. */
 const NOW = new Date("2026-03-01T12:00:30Z");
+
+/** A job list as koid sends it to some dashboard: sealed. */
+function sealed(jobs: Job[]): Promise<Job[]> {
+  const key = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  return new ReportSealer(newDashboardId(), "web", key).jobs(jobs);
+}
 
 /** A linked dashboard on a fresh server with an in-memory store, for `fn`. */
 async function withDashboard(
@@ -92,11 +100,12 @@ Deno.test("the largest koitab the parser takes is a job list the server takes an
   const { jobs, errors } = parseKoitab(lines.join("\n") + "\n");
   assertEquals(errors.map(formatKoitabError), []);
   assertEquals(jobs.length, MAX_JOBS);
-  const list = dashboardJobs(jobs, "UTC", NOW);
+  // As koid sends it: each command sealed, 4/3 of its bytes and the envelope's overhead.
+  const list = await sealed(dashboardJobs(jobs, "UTC", NOW));
   assertEquals(list[0]!.next.length, 5);
   assertEquals(list[0]!.timezone, LONGEST_ZONE);
   const bytes = utf8.encode(JSON.stringify({ jobs: list })).length;
-  assert(bytes > 8 * 1024 * 1024, `${bytes} bytes: more than the old 8 MiB limit`);
+  assert(bytes > 11 * 1024 * 1024, `${bytes} bytes: more than 8 MiB sealed`);
   assert(bytes <= MAX_JOB_LIST_BYTES, `${bytes} bytes, over the server's ${MAX_JOB_LIST_BYTES}`);
   await withDashboard(async (client, url, apiKey, id) => {
     await client.putJobs("web", list);
@@ -114,29 +123,27 @@ Deno.test("a command of 131,071 bytes that JSON escapes six times over is stored
   const { jobs, errors } = parseKoitab(`${line}\n`);
   assertEquals(errors, []);
   assertEquals(utf8.encode(jobs[0]!.command).length, MAX_COMMAND_BYTES);
-  const list = dashboardJobs(jobs, "UTC", NOW);
+  const list = await sealed(dashboardJobs(jobs, "UTC", NOW));
   await withDashboard(async (client, url, apiKey, id) => {
     await client.putJobs("web", list);
     assertEquals(await storedJobs(url, id, apiKey), list);
     // Replacing it with a smaller job leaves no part of the big one behind.
-    const small = dashboardJobs(parseKoitab(`"Big" @manual x\n`).jobs, "UTC", NOW);
+    const small = await sealed(dashboardJobs(parseKoitab(`"Big" @manual x\n`).jobs, "UTC", NOW));
     await client.putJobs("web", small);
     assertEquals(await storedJobs(url, id, apiKey), small);
   });
 });
 
-Deno.test("the server refuses a command one byte over the limit, as the parser does", () => {
-  assertEquals(
-    parseJobList({ jobs: [manualJob("j1", "é".repeat(65_535))] })[0]!.command.length,
-    65_535,
-  );
+Deno.test("the server refuses a command sealing one byte over the limit, as the parser does", () => {
+  const fits = sealedStub(`${"é".repeat(65_535)}x`);
+  assertEquals(parseJobList({ jobs: [manualJob("j1", fits)] })[0]!.command, fits);
   try {
-    parseJobList({ jobs: [manualJob("j1", "é".repeat(65_536))] });
+    parseJobList({ jobs: [manualJob("j1", sealedStub("é".repeat(65_536)))] });
     throw new Error("accepted");
   } catch (error) {
     assertEquals(
       (error as Error).message,
-      'Invalid "jobs[0].command": must be at most 131071 bytes of UTF-8 (got 131072)',
+      'Invalid "jobs[0].command": must seal at most 131071 bytes',
     );
   }
   assertEquals(
@@ -167,8 +174,8 @@ Deno.test("a job list over the server's size is refused with 413, not half store
 
 Deno.test("the start of a manual run is taken with any value a queued payload can carry", async () => {
   await withDashboard(async (client, url, apiKey, id) => {
-    // The largest payload the server queues, nearly all of it one argument's value.
-    const value = "v".repeat(16 * 1024 - 200);
+    // The largest payload the server queues, nearly all of it one argument's value, sealed.
+    const value = sealedStub(JSON.stringify("v".repeat(16 * 1024 - 200)));
     await client.postReports("web", [{
       type: "start",
       run: {

@@ -13,7 +13,9 @@ import { ReportSpool } from "../lib/daemon/spool.ts";
 import { base64url, newDashboardId, signRun } from "../lib/protocol/keys.ts";
 import { type KoiPaths, koiPaths } from "../lib/koidir.ts";
 import { type KoitabJob, parseKoitab } from "../lib/koitab.ts";
-import { type ManualPayload, payloadText } from "../lib/protocol/manual.ts";
+import { payloadText } from "../lib/protocol/manual.ts";
+import { openOutput } from "../lib/protocol/sealed.js";
+import { type PlainPayload, sealedPayload } from "./_sealed.ts";
 import { parsePasswd } from "../lib/users.ts";
 import { entryFlags } from "../tools/task_flags.ts";
 
@@ -59,8 +61,8 @@ interface Setup {
   ended(id: string): Promise<void>;
   /** A new link over the same database, as after a koid restart (the old one must be closed). */
   restart(): Promise<void>;
-  /** Signs a payload for this dashboard and host with the run key. */
-  sign(overrides?: Partial<ManualPayload>): Promise<{ payload: string; signature: string }>;
+  /** Seals and signs a payload for this dashboard and host with the data and run keys. */
+  sign(overrides?: Partial<PlainPayload>): Promise<{ payload: string; signature: string }>;
   /** What waits in the spool. */
   pending(): number;
 }
@@ -119,8 +121,8 @@ async function withLink(
       await setup.link.start();
     },
     async sign(overrides = {}) {
-      const payload = payloadText({
-        v: 1,
+      const payload = await sealedPayload(keys.dataKey, {
+        v: 2,
         dashboard: keys.id,
         host: "web1",
         tag: setup.jobs.find((j) => j.schedule === "@manual")!.tag,
@@ -625,6 +627,35 @@ Deno.test("koid links and unlinks while running, without a restart", async () =>
   });
 });
 
+Deno.test("koid does not link without the data key, says how to add it, and links once it is there", async () => {
+  await withKoid(`"Quick" @manual echo quick\n`, async ({ paths, koid, dashboard }) => {
+    const keys = newKeys();
+    await dashboard.create(keys);
+    await writeDashboardConfig(paths, { ...keys, server: dashboard.url });
+    await koid.waitFor(/^koid: dashboard: linked to dashboard /);
+    await dashboard.until(() => dashboard.jobPuts.length === 1, "the job list");
+    // As a link made before the data key: koid stops using it, and sends nothing in plain.
+    await Deno.remove(paths.dataKey);
+    await koid.waitFor(
+      new RegExp(
+        `^koid: dashboard: cannot use the dashboard link: ${
+          escape(paths.dataKey)
+        } is missing: .*"koitab -d join ${escape(dashboard.url)}/d/${keys.id}" adds it`,
+      ),
+    );
+    const calls = dashboard.received.length;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assertEquals(dashboard.received.length, calls, "no call without the data key");
+    // Another key (a new password): the link is made again with it.
+    const dataKey = randomKey();
+    await Deno.writeTextFile(paths.dataKey, `${dataKey}\n`, { mode: 0o600 });
+    await koid.waitFor(/^koid: dashboard: linked to dashboard /, 2);
+    const status = await koid.exit("SIGTERM");
+    assertEquals(status.code, 0);
+    assert(!koid.lines.some((line) => line.includes(dataKey)), "the key is never logged");
+  });
+});
+
 Deno.test("a run left unfinished by a hard-killed koid is reported interrupted by the next koid", async () => {
   const keys = newKeys();
   await withKoid(
@@ -751,8 +782,8 @@ Deno.test("rogue server: koid refuses every forged, replayed, stale or ill-typed
     await dashboard.until(() => dashboard.jobPuts.length === 1, "the job list");
     const { jobs } = parseKoitab(koitab.replaceAll("$DIR", dir));
     const [touch, nightly] = jobs as [KoitabJob, KoitabJob];
-    const payload = (overrides: Partial<ManualPayload> = {}): ManualPayload => ({
-      v: 1,
+    const payload = (overrides: Partial<PlainPayload> = {}): PlainPayload => ({
+      v: 2,
       dashboard: keys.id,
       host: "web1",
       tag: touch.tag,
@@ -761,16 +792,49 @@ Deno.test("rogue server: koid refuses every forged, replayed, stale or ill-typed
       ...overrides,
     });
     const sign = (text: string) => signRun(keys.runKey, text);
-    const signed = async (p: ManualPayload | string) => {
-      const text = typeof p === "string" ? p : payloadText(p);
+    const signed = async (p: PlainPayload | string) => {
+      const text = typeof p === "string" ? p : await sealedPayload(keys.dataKey, p);
       return { payload: text, signature: await sign(text) };
     };
     const original = await signed(payload());
+    const originalArgs = (JSON.parse(original.payload) as { args: Record<string, string> }).args;
+    const unopenable = (name: string) =>
+      `argument "${name}" does not decrypt with this machine's data key`;
     const rogue: [string, { payload: unknown; signature: unknown }, string][] = [
       [
         "tampered arguments",
-        { ...original, payload: original.payload.replace("harmless", "$(reboot)") },
+        {
+          ...original,
+          payload: original.payload.replace(originalArgs.Value!, originalArgs.Count!),
+        },
         "the signature does not verify under this machine's run key",
+      ],
+      [
+        "sealed values replayed into a new request",
+        await signed(
+          payloadText({ ...payload({ ts: Date.now() + 1 }), args: originalArgs }),
+        ),
+        unopenable("Value"),
+      ],
+      [
+        "sealed values swapped between arguments",
+        await signed(
+          payloadText({
+            ...JSON.parse(original.payload),
+            args: { ...originalArgs, Value: originalArgs.Count!, Count: originalArgs.Value! },
+          }),
+        ),
+        unopenable("Value"),
+      ],
+      [
+        "a value in plain text",
+        await signed(payloadText({ ...payload(), args: { Value: "harmless" } })),
+        unopenable("Value"),
+      ],
+      [
+        "a value sealed with another data key",
+        await signed(await sealedPayload(randomKey(), payload())),
+        unopenable("Value"),
       ],
       [
         "a swapped tag",
@@ -828,7 +892,7 @@ Deno.test("rogue server: koid refuses every forged, replayed, stale or ill-typed
       ["a payload that is not JSON", await signed("{not json"), "the payload is not JSON"],
       [
         "a huge payload",
-        await signed(payloadText(payload({ args: { Value: "x".repeat(1024 * 1024) } }))),
+        await signed(payload({ args: { Value: "x".repeat(1024 * 1024) } })),
         "the payload is larger than 1 MiB",
       ],
       [
@@ -865,7 +929,14 @@ Deno.test("rogue server: koid refuses every forged, replayed, stale or ill-typed
       "its end",
     );
     assertEquals(await Deno.readTextFile(`${dir}/value`), hostile);
-    assertEquals((await api.run(runId, null)).output.map((c) => c.text).join(""), "7 false\n");
+    const answer = await api.run(runId, null);
+    const output = await openOutput(
+      keys.dataKey,
+      keys.id,
+      { ...answer.run, host: "web1" },
+      answer.output,
+    );
+    assertEquals(output.map((c) => c.text).join(""), "7 false\n");
     const start = dashboard.reports.find((r) => r.type === "start" && r.run.id === runId);
     assertEquals(start?.type === "start" ? start.run.manualId : null, validId);
 

@@ -52,7 +52,7 @@ async function withIntake(
         }),
       async handle(intake, ts = NOW) {
         const payload = payloadText({
-          v: 1,
+          v: 2,
           dashboard: config.id,
           host: "web1",
           tag: JOBS[0]!.tag,
@@ -62,7 +62,7 @@ async function withIntake(
         const signature = await signRun(runKey, payload);
         const answers: Report[] = [];
         const session = {
-          config: { ...config, dataKey: null },
+          config: { ...config, dataKey: runKey },
           append: (report: Report) => answers.push(report) > 0,
         };
         await intake.handle(session, { manualId: `m${manuals++}`, payload, signature }, () => true);

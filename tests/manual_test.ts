@@ -5,13 +5,14 @@ import {
   checkManualRun,
   FRESHNESS_MS,
   type ManualContext,
-  type ManualPayload,
   type ManualVerdict,
   payloadText,
 } from "../lib/protocol/manual.ts";
+import { contexts, sealValue } from "../lib/protocol/sealed.js";
+import { type PlainPayload, sealedPayload } from "./_sealed.ts";
 
 const DASHBOARD = "Zm9vYmFyYmF6cXV4MTIzNA";
-const { runKey } = await deriveKeys("correct horse battery staple", DASHBOARD);
+const { runKey, dataKey } = await deriveKeys("correct horse battery staple", DASHBOARD);
 const { jobs } = parseKoitab(`[Admin]
 "Say Hi" @manual ~/tweet.sh {{To Handle}} {{Delay, int, 0}} {{Emoji 😃, bool}}
 "Nightly" 0 3 * * * backup.sh
@@ -23,6 +24,7 @@ const NOW = Date.parse("2026-11-28T12:00:00Z");
 function context(seen: string[] = []): ManualContext {
   return {
     runKey,
+    dataKey,
     dashboardId: DASHBOARD,
     host: "web1",
     jobs,
@@ -31,9 +33,9 @@ function context(seen: string[] = []): ManualContext {
   };
 }
 
-function payload(overrides: Partial<ManualPayload> = {}): ManualPayload {
+function payload(overrides: Partial<PlainPayload> = {}): PlainPayload {
   return {
-    v: 1,
+    v: 2,
     dashboard: DASHBOARD,
     host: "web1",
     tag: sayHi.tag,
@@ -41,6 +43,10 @@ function payload(overrides: Partial<ManualPayload> = {}): ManualPayload {
     args: { "To Handle": "'; rm -rf ~ #", Delay: 5, "Emoji 😃": true },
     ...overrides,
   };
+}
+
+function sealed(plain: PlainPayload): Promise<string> {
+  return sealedPayload(dataKey, plain);
 }
 
 async function signed(text: string): Promise<{ payload: string; signature: string }> {
@@ -52,7 +58,7 @@ function reason(verdict: ManualVerdict): string {
 }
 
 Deno.test("checkManualRun() accepts a signed, fresh request for a local @manual job, values typed", async () => {
-  const verdict = await checkManualRun(await signed(payloadText(payload())), context());
+  const verdict = await checkManualRun(await signed(await sealed(payload())), context());
   assertEquals(verdict.ok, true);
   if (!verdict.ok) return;
   assertEquals(verdict.job.tag, sayHi.tag);
@@ -60,9 +66,9 @@ Deno.test("checkManualRun() accepts a signed, fresh request for a local @manual 
 });
 
 Deno.test("checkManualRun() refuses a payload changed after signing", async () => {
-  const good = await signed(payloadText(payload()));
+  const good = await signed(await sealed(payload()));
   const cases = [
-    good.payload.replace("rm -rf", "rm -rf /"), // tampered argument
+    good.payload.replace(/"k1\.(.)/, (_, c) => `"k1.${c === "A" ? "B" : "A"}`), // tampered argument
     good.payload.replace(sayHi.tag, nightly.tag), // swapped tag
     good.payload.replace('"web1"', '"web2"'), // another host
     ` ${good.payload}`, // even whitespace
@@ -77,12 +83,12 @@ Deno.test("checkManualRun() refuses a payload changed after signing", async () =
 
 Deno.test("checkManualRun() refuses requests for another dashboard or host, even when signed", async () => {
   assertEquals(
-    reason(await checkManualRun(await signed(payloadText(payload({ host: "db1" }))), context())),
+    reason(await checkManualRun(await signed(await sealed(payload({ host: "db1" }))), context())),
     'the request is for another host ("db1")',
   );
   assertEquals(
     reason(
-      await checkManualRun(await signed(payloadText(payload({ dashboard: "other" }))), context()),
+      await checkManualRun(await signed(await sealed(payload({ dashboard: "other" }))), context()),
     ),
     'the request is for another dashboard ("other")',
   );
@@ -91,20 +97,20 @@ Deno.test("checkManualRun() refuses requests for another dashboard or host, even
 Deno.test("checkManualRun() refuses timestamps more than 5 minutes from now, either way", async () => {
   for (const ts of [NOW - FRESHNESS_MS - 1, NOW + FRESHNESS_MS + 1, NOW - 6 * 60_000]) {
     assertEquals(
-      reason(await checkManualRun(await signed(payloadText(payload({ ts }))), context())),
+      reason(await checkManualRun(await signed(await sealed(payload({ ts }))), context())),
       `the request was signed at ${new Date(ts).toISOString()}, more than 5 minutes from now`,
     );
   }
   for (const ts of [NOW - FRESHNESS_MS, NOW + FRESHNESS_MS]) {
     assertEquals(
-      reason(await checkManualRun(await signed(payloadText(payload({ ts }))), context())),
+      reason(await checkManualRun(await signed(await sealed(payload({ ts }))), context())),
       "ok",
     );
   }
 });
 
 Deno.test("checkManualRun() refuses a replay of an accepted request", async () => {
-  const request = await signed(payloadText(payload()));
+  const request = await signed(await sealed(payload()));
   assertEquals(
     reason(await checkManualRun(request, context([request.signature]))),
     "the request was already received once (a replay)",
@@ -115,7 +121,7 @@ Deno.test("checkManualRun() refuses unknown tags and jobs that are not @manual",
   assertEquals(
     reason(
       await checkManualRun(
-        await signed(payloadText(payload({ tag: "j0000000000000000" }))),
+        await signed(await sealed(payload({ tag: "j0000000000000000" }))),
         context(),
       ),
     ),
@@ -124,7 +130,7 @@ Deno.test("checkManualRun() refuses unknown tags and jobs that are not @manual",
   assertEquals(
     reason(
       await checkManualRun(
-        await signed(payloadText(payload({ tag: nightly.tag, args: {} }))),
+        await signed(await sealed(payload({ tag: nightly.tag, args: {} }))),
         context(),
       ),
     ),
@@ -149,7 +155,7 @@ Deno.test("checkManualRun() refuses type-confused, unknown and missing arguments
     ],
   ];
   for (const [args, expected] of cases) {
-    const text = JSON.stringify({ ...payload(), args });
+    const text = await sealed(payload({ args }));
     assertEquals(reason(await checkManualRun(await signed(text), context())), expected);
   }
 });
@@ -158,7 +164,10 @@ Deno.test("checkManualRun() refuses payloads that are not what a signer makes", 
   const cases: [string, string][] = [
     ["not json", "the payload is not JSON"],
     ["[1]", "the payload is not a JSON object"],
-    [JSON.stringify({ ...payload(), v: 2 }), "the payload's version is not 1"],
+    [
+      payloadText(payload({ v: 1 }) as Parameters<typeof payloadText>[0]),
+      "the payload's version is not 2 (sent by an older Koi, which does not seal argument values: upgrade it)",
+    ],
     [JSON.stringify({ ...payload(), tag: 7 }), 'the payload\'s "tag" is not a string'],
     [
       JSON.stringify({ ...payload(), ts: "now" }),
@@ -167,7 +176,11 @@ Deno.test("checkManualRun() refuses payloads that are not what a signer makes", 
     [JSON.stringify({ ...payload(), args: [] }), 'the payload\'s "args" is not an object'],
     [
       JSON.stringify({ ...payload(), args: { "To Handle": { x: 1 } } }),
-      'argument "To Handle" is neither a string, a number nor a boolean',
+      'argument "To Handle" is not sealed (not an envelope)',
+    ],
+    [
+      JSON.stringify({ ...payload(), args: { "To Handle": "plain text" } }),
+      `argument "To Handle" does not decrypt with this machine's data key (malformed): it was changed or moved on the server, or sealed with another key`,
     ],
     ["x".repeat(1024 * 1024 + 1), "the payload is larger than 1 MiB"],
   ];
@@ -177,5 +190,47 @@ Deno.test("checkManualRun() refuses payloads that are not what a signer makes", 
   assertEquals(
     reason(await checkManualRun({ payload: 5, signature: "x" }, context())),
     "the request has no payload text or no signature",
+  );
+});
+
+Deno.test("checkManualRun() refuses a sealed value moved to another request, even one signed anew", async () => {
+  // A value sealed for one request, put in another (another timestamp, tag or
+  // argument): the signature holds (the signer signed it), the value does not open.
+  const original = payload();
+  const first = JSON.parse(await sealed(original)) as { args: Record<string, string> };
+  const unopenable = (name: string) =>
+    `argument "${name}" does not decrypt with this machine's data key (unauthentic): it was changed or moved on the server, or sealed with another key`;
+  const replayed = payloadText({ ...payload({ ts: original.ts + 1 }), args: first.args });
+  assertEquals(
+    reason(await checkManualRun(await signed(replayed), context())),
+    unopenable("To Handle"),
+  );
+  const swapped = payloadText({
+    ...original,
+    args: {
+      ...first.args,
+      "To Handle": first.args["Emoji 😃"]!,
+      "Emoji 😃": first.args["To Handle"]!,
+    },
+  });
+  assertEquals(
+    reason(await checkManualRun(await signed(swapped), context())),
+    unopenable("To Handle"),
+  );
+  const other = await deriveKeys("another password", DASHBOARD);
+  const at = contexts(DASHBOARD, "web1");
+  const foreign = payloadText({
+    ...original,
+    args: {
+      "To Handle": await sealValue(
+        other.dataKey,
+        at.payloadArg(sayHi.tag, "To Handle", original.ts),
+        "x",
+      ),
+    },
+  });
+  assertEquals(
+    reason(await checkManualRun(await signed(foreign), context())),
+    unopenable("To Handle"),
   );
 });

@@ -23,6 +23,7 @@ import {
   type DashboardConfig,
   deleteDashboardConfig,
   missingDataKey,
+  type NewDashboardConfig,
   readDashboardConfig,
   writeDashboardConfig,
 } from "../link/config.ts";
@@ -33,7 +34,8 @@ import type { KoiPaths } from "../koidir.ts";
 import { ArgumentError, type ArgValue, readArgValues } from "../args.ts";
 import { argDefault } from "../protocol/arg_types.js";
 import { scheduleKind } from "../protocol/job_kind.js";
-import { payloadText } from "../protocol/manual.ts";
+import { importDataKey } from "../protocol/envelope.js";
+import { contexts, manualPayload, openJob, openOutput, openText } from "../protocol/sealed.js";
 import type { OutputRecord } from "../protocol/wire.ts";
 import { CliError } from "./errors.ts";
 import { namesJob, similarNames, typedName } from "../job_name.ts";
@@ -107,6 +109,17 @@ async function requireLink(paths: KoiPaths): Promise<DashboardConfig> {
   return link;
 }
 
+/** The link with its data key, for a command that seals or opens what it sends or shows. */
+async function requireDataKey(paths: KoiPaths): Promise<NewDashboardConfig> {
+  const link = await requireLink(paths);
+  if (link.dataKey === null) {
+    throw new CliError(
+      `${paths.dataKey} is missing: ${missingDataKey(dashboardUrl(link.server, link.id))}`,
+    );
+  }
+  return link as NewDashboardConfig;
+}
+
 /** Options of the form `--name VALUE` or `--name=VALUE`, and flags, from `words`. */
 function readOptions(
   words: readonly string[],
@@ -177,7 +190,8 @@ async function status(paths: KoiPaths): Promise<number> {
     const list = hosts.length === 0 ? "no hosts yet" : `hosts: ${hosts.join(", ")}`;
     if (refusals.length === 0) {
       console.log(`status     ok, ${list}`);
-      return 0;
+      // Without its data key, this machine can neither seal nor open: koid does not link.
+      return link.dataKey === null ? 1 : 0;
     }
     for (const refusal of refusals) console.log(`status     ${refusal}`);
     console.log(`hosts      ${list.replace(/^hosts: /, "")}`);
@@ -470,24 +484,24 @@ async function runRemote(paths: KoiPaths, words: readonly string[]): Promise<num
   }
   const timeoutMs = Number(timeoutText) * 1000;
   const given = parseArgOptions(argWords);
-  const link = await requireLink(paths);
+  const link = await requireDataKey(paths);
   const api = client(link);
+  const dataKey = await importDataKey(link.dataKey);
   let jobs: HostJob[];
   try {
-    jobs = await api.jobs();
+    jobs = await Promise.all((await api.jobs()).map((job) => openJob(dataKey, link.id, job)));
   } catch (error) {
     throw described(error, "cannot get the dashboard's jobs");
   }
   const job = chooseJob(jobs, name, options.values.get("--host") ?? null);
   const args = typedArgs(job, given);
-  const payload = payloadText({
-    v: 1,
+  // Sealed before signing: the signature covers the envelopes; the server sees no value.
+  const payload = await manualPayload(dataKey, {
     dashboard: link.id,
     host: job.host,
     tag: job.tag,
     ts: uniqueTimestamp(),
-    args,
-  });
+  }, args);
   const signature = await signRun(link.runKey, payload);
   let manualId: string;
   try {
@@ -495,8 +509,9 @@ async function runRemote(paths: KoiPaths, words: readonly string[]): Promise<num
   } catch (error) {
     throw described(error, "cannot queue the run");
   }
-  const runId = await awaitStart(api, manualId, job.host, timeoutMs);
-  return await follow(api, runId);
+  const opener = { key: dataKey, dashboard: link.id, host: job.host };
+  const runId = await awaitStart(api, manualId, job.host, timeoutMs, opener);
+  return await follow(api, runId, opener);
 }
 
 /**
@@ -552,6 +567,13 @@ async function openLocally(paths: KoiPaths, words: readonly string[]): Promise<n
   return 0;
 }
 
+/** The data key and the dashboard, to open what the server answers. */
+interface Opener {
+  readonly key: CryptoKey;
+  readonly dashboard: string;
+  readonly host: string;
+}
+
 /** Text from the server, without the control characters that could drive the terminal. */
 function printable(text: string): string {
   // deno-lint-ignore no-control-regex
@@ -568,6 +590,7 @@ async function awaitStart(
   manualId: string,
   host: string,
   timeoutMs: number,
+  opener: Opener,
 ): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let problem = "";
@@ -580,9 +603,14 @@ async function awaitStart(
       problem = "";
       claimed ||= manual.state === "claimed";
       if (manual.state === "refused") {
-        throw new CliError(
-          `koid on ${host} refused the run: ${printable(manual.reason ?? "no reason given")}`,
-        );
+        const reason = manual.reason === undefined || manual.reason === null
+          ? "no reason given"
+          : await openText(
+            opener.key,
+            contexts(opener.dashboard, host).refusal(manualId),
+            manual.reason,
+          );
+        throw new CliError(`koid on ${host} refused the run: ${printable(reason)}`);
       }
       if (manual.state === "started") return manual.runId!;
       if (manual.state === "cancelled") {
@@ -608,7 +636,7 @@ async function awaitStart(
  * its final chunks (the kept head and tail), numbered afresh: of those, only what
  * was not printed yet is printed.
  */
-async function follow(api: DashboardClient, runId: string): Promise<number> {
+async function follow(api: DashboardClient, runId: string, opener: Opener): Promise<number> {
   let after: number | null = null;
   let printed = "";
   let failingSince: number | null = null;
@@ -629,10 +657,17 @@ async function follow(api: DashboardClient, runId: string): Promise<number> {
       await pause(FOLLOW_INTERVAL_MS);
       continue;
     }
-    const chunks = [...answer.output].sort((a, b) => a.seq - b.seq);
-    if (answer.run.status !== "running") {
+    // Each chunk opened as it comes: one that does not shows as such, in its place.
+    const at = contexts(opener.dashboard, opener.host);
+    const error = answer.run.error === null
+      ? null
+      : await openText(opener.key, at.error(runId), answer.run.error);
+    const run = { ...answer.run, host: opener.host, error };
+    const output = await openOutput(opener.key, opener.dashboard, run, answer.output);
+    const chunks = output.sort((a, b) => a.seq - b.seq);
+    if (run.status !== "running") {
       for (const chunk of unprinted(chunks, printed)) await write(chunk);
-      return exitStatus(answer.run);
+      return exitStatus(run);
     }
     for (const chunk of chunks) {
       if (after !== null && chunk.seq <= after) continue;

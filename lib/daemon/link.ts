@@ -14,7 +14,12 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { type DashboardConfig, readDashboardConfig } from "../link/config.ts";
+import {
+  type DashboardConfig,
+  missingDataKey,
+  type NewDashboardConfig,
+  readDashboardConfig,
+} from "../link/config.ts";
 import type { KoiPaths } from "../koidir.ts";
 import type { KoitabJob } from "../koitab.ts";
 import { interruptedReport, RunReports } from "./link_reports.ts";
@@ -211,9 +216,17 @@ export class DashboardLink {
   async #checkNow(): Promise<void> {
     if (this.#closed) return;
     const { paths, log } = this.#options;
-    let config: DashboardConfig | null = null;
+    let config: NewDashboardConfig | null = null;
     try {
-      config = await readDashboardConfig(paths);
+      const read = await readDashboardConfig(paths);
+      if (read !== null && read.dataKey === null) {
+        throw new Error(
+          `${paths.dataKey} is missing: koid seals what it sends with the data key, so it does not link without one; ${
+            missingDataKey(`${read.server}/d/${read.id}`)
+          }`,
+        );
+      }
+      config = read as NewDashboardConfig | null;
       this.#configProblem = null;
     } catch (error) {
       const message = (error as Error).message;
@@ -251,5 +264,6 @@ export class DashboardLink {
 }
 
 function sameConfig(a: DashboardConfig, b: DashboardConfig): boolean {
-  return a.id === b.id && a.server === b.server && a.apiKey === b.apiKey && a.runKey === b.runKey;
+  return a.id === b.id && a.server === b.server && a.apiKey === b.apiKey &&
+    a.runKey === b.runKey && a.dataKey === b.dataKey;
 }

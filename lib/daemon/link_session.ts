@@ -11,7 +11,8 @@
  */
 
 import { DashboardClient, DashboardError, type PolledManual } from "../link/client.ts";
-import type { DashboardConfig } from "../link/config.ts";
+import type { NewDashboardConfig } from "../link/config.ts";
+import { ReportSealer } from "./report_sealer.ts";
 import { clearJobListRefusal, writeJobListRefusal } from "../link/link_state.ts";
 import type { KoiPaths } from "../koidir.ts";
 import type { KoitabJob } from "../koitab.ts";
@@ -130,9 +131,10 @@ export interface SessionContext {
 /** One connection to one dashboard: its three loops, until stopped. */
 export class Session {
   /** The dashboard, its server and keys. */
-  readonly config: DashboardConfig;
+  readonly config: NewDashboardConfig;
   readonly #context: SessionContext;
   readonly #client: DashboardClient;
+  readonly #sealer: ReportSealer;
   readonly #abort = new AbortController();
   readonly #manualAbort = new AbortController();
   readonly #reportsWake = new Wakeup();
@@ -155,8 +157,9 @@ export class Session {
    * @param config The dashboard, its server and keys.
    * @param context What the loops need from koid and its link.
    */
-  constructor(config: DashboardConfig, context: SessionContext) {
+  constructor(config: NewDashboardConfig, context: SessionContext) {
     this.config = config;
+    this.#sealer = new ReportSealer(config.id, context.options.host, config.dataKey);
     this.#context = context;
     this.#jobsDirty = context.tableKnown();
     const log = context.options.log;
@@ -276,7 +279,9 @@ export class Session {
         continue;
       }
       try {
-        await this.#client.postReports(options.host, batch.reports, { signal });
+        // Sealed as it leaves: the spool coalesces live output, which takes the plain text.
+        const sealed = await this.#sealer.reports(batch.reports);
+        await this.#client.postReports(options.host, sealed, { signal });
         spool.ack(this.config.id, batch.last);
         attempt = 0;
         limit = BATCH_REPORTS;
@@ -337,7 +342,7 @@ export class Session {
       this.#jobsDirty = false;
       try {
         const jobs = dashboardJobs(options.jobs(), options.localZone, new Date());
-        await this.#client.putJobs(options.host, jobs, { signal });
+        await this.#client.putJobs(options.host, await this.#sealer.jobs(jobs), { signal });
         const firsts = jobs.flatMap((job) => job.next.slice(0, 1)).map(Date.parse);
         this.#firstNext = firsts.length > 0 ? Math.min(...firsts) : null;
         attempt = 0;

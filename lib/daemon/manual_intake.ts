@@ -11,7 +11,7 @@
 
 import type { DatabaseSync } from "node:sqlite";
 import type { KoitabJob } from "../koitab.ts";
-import type { DashboardConfig } from "../link/config.ts";
+import type { NewDashboardConfig } from "../link/config.ts";
 import type { PolledManual } from "../link/client.ts";
 import { checkManualRun } from "../protocol/manual.ts";
 import type { Report } from "../protocol/wire.ts";
@@ -41,8 +41,8 @@ export interface IntakeOptions {
 
 /** The dashboard a manual run came from, as the intake answers it. */
 export interface IntakeSession {
-  /** The link's configuration: the dashboard id and the run key. */
-  readonly config: DashboardConfig;
+  /** The link's configuration: the dashboard id, the run key and the data key. */
+  readonly config: NewDashboardConfig;
   /** Spools a report to that dashboard. */
   append(report: Report): boolean;
 }
@@ -119,6 +119,7 @@ export class ManualIntake {
     try {
       verdict = await checkManualRun(request, {
         runKey: session.config.runKey,
+        dataKey: session.config.dataKey,
         dashboardId: session.config.id,
         host: options.host,
         jobs: options.jobs(),

@@ -163,6 +163,7 @@ export const PROTOCOL_FILES: Readonly<Record<string, string>> = {
   "arg_types.js": "text/javascript; charset=utf-8",
   "envelope.js": "text/javascript; charset=utf-8",
   "job_kind.js": "text/javascript; charset=utf-8",
+  "sealed.js": "text/javascript; charset=utf-8",
   "signing.js": "text/javascript; charset=utf-8",
 };
 

@@ -285,7 +285,7 @@ export function sealedLength(bytes) {
  * open): what the server can check of what it stores, never having the key.
  *
  * @param {unknown} value The value, as received.
- * @returns {boolean} True for `k1.` then 16 and at least 22 characters of base64url.
+ * @returns {value is string} True for `k1.` then 16 and at least 22 characters of base64url.
  *
  * @example
  * ```ts
@@ -299,6 +299,27 @@ export function isEnvelope(value) {
   // No base64url text is 1 more than a multiple of 4 long; the rest of the envelope is 20.
   return typeof value === "string" && /^k1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22,}$/.test(value) &&
     value.length % 4 !== 1;
+}
+
+/**
+ * How many bytes the value in an envelope has, from the envelope's length alone
+ * (the inverse of {@linkcode sealedLength}): what the server counts against a
+ * limit of plain bytes, never having the key.
+ *
+ * @param {string} envelope An envelope ({@linkcode isEnvelope}).
+ * @returns {number} The value's length in bytes.
+ *
+ * @example
+ * ```ts
+ * import { openedLength, sealedLength } from "./envelope.js";
+ *
+ * const envelope = "k1.AAAAAAAAAAAAAAAA." + "A".repeat(sealedLength(1024) - 20);
+ * if (openedLength(envelope) !== 1024) throw new Error("length");
+ * ```
+ */
+export function openedLength(envelope) {
+  const sealed = envelope.length - (ENVELOPE_VERSION.length + 1 + base64urlLength(IV_BYTES) + 1);
+  return Math.max(0, Math.floor(sealed * 3 / 4) - TAG_BYTES);
 }
 
 /** @param {number} bytes */

@@ -8,6 +8,7 @@
  */
 
 import { HOST_NAME, TOKEN } from "./wire.ts";
+import { isEnvelope, sealedLength } from "./envelope.js";
 
 /** The latest instant accepted, in ms: the year 9999. */
 export const MAX_TIME = 253_402_300_799_999;
@@ -205,4 +206,58 @@ export function asOneOf<T extends string>(value: unknown, field: string, choices
     throw new FieldError(field, `must be one of ${choices.map((c) => `"${c}"`).join(", ")}`, value);
   }
   return value as T;
+}
+
+/**
+ * A field that must hold a sealed value (`./envelope.js`): the server never has
+ * the key, so it checks the shape, and refuses plain text, which a client that
+ * forgot to seal would send. The message never quotes the value.
+ *
+ * @param value The value.
+ * @param field The field's path, for the error.
+ * @param maxBytes The most bytes the sealed value may have.
+ * @returns The envelope.
+ * @throws {FieldError} If it is not an envelope, or seals more than `maxBytes`.
+ *
+ * @example
+ * ```ts
+ * import { asEnvelope, FieldError } from "./fields.ts";
+ *
+ * try {
+ *   asEnvelope("echo secret", "jobs[0].command", 100);
+ *   throw new Error("taken");
+ * } catch (error) {
+ *   if (!(error instanceof FieldError) || error.message.includes("secret")) throw error;
+ * }
+ * ```
+ */
+export function asEnvelope(value: unknown, field: string, maxBytes: number): string {
+  if (typeof value !== "string") throw new FieldError(field, "must be a string", value);
+  if (!isEnvelope(value)) {
+    throw new FieldError(
+      field,
+      "must be sealed with the data key (an envelope k1.IV.SEALED), not plain text",
+    );
+  }
+  if (value.length > sealedLength(maxBytes)) {
+    throw new FieldError(field, `must seal at most ${maxBytes} bytes`);
+  }
+  return value;
+}
+
+/**
+ * A field that must be null or hold a sealed value, as {@linkcode asEnvelope}.
+ *
+ * @param value The value.
+ * @param field The field's path, for the error.
+ * @param maxBytes The most bytes the sealed value may have.
+ * @returns The envelope, or null.
+ * @throws {FieldError} If it is neither null nor such an envelope.
+ */
+export function asNullableEnvelope(
+  value: unknown,
+  field: string,
+  maxBytes: number,
+): string | null {
+  return value === null || value === undefined ? null : asEnvelope(value, field, maxBytes);
 }

@@ -12,13 +12,15 @@
 
 import { ArgumentError, fillArgs } from "../args.ts";
 import { argFromJson, type ArgValue } from "./arg_types.js";
+import { EnvelopeError } from "./envelope.js";
 import { verifyRun } from "./keys.ts";
+import { contexts, openValue } from "./sealed.js";
 
 export { payloadText } from "./signing.js";
 import type { KoitabJob } from "../koitab.ts";
 
-/** The format version of manual-run payloads. */
-export const PAYLOAD_VERSION = 1;
+/** The format version of manual-run payloads: 2 since argument values are sealed. */
+export const PAYLOAD_VERSION = 2;
 
 /** How far a request's timestamp may be from koid's clock, either way. */
 export const FRESHNESS_MS = 5 * 60_000;
@@ -29,7 +31,7 @@ export const MAX_PAYLOAD_BYTES = 1024 * 1024;
 /** What a manual-run request says, signed as JSON with the run key. */
 export interface ManualPayload {
   /** Always {@linkcode PAYLOAD_VERSION}. */
-  readonly v: 1;
+  readonly v: 2;
   /** The dashboard the request is for. */
   readonly dashboard: string;
   /** The host that must run it. */
@@ -38,14 +40,19 @@ export interface ManualPayload {
   readonly tag: string;
   /** When it was signed, ms since the epoch; unique per request. */
   readonly ts: number;
-  /** Argument values: a string, a whole number or a boolean, by argument name. */
-  readonly args: Readonly<Record<string, ArgValue>>;
+  /**
+   * Argument values by argument name, each sealed (`sealPayloadArgs()` in
+   * `./sealed.js`): the JSON of a string, a whole number or a boolean.
+   */
+  readonly args: Readonly<Record<string, string>>;
 }
 
 /** What koid knows locally, against which a request is checked. */
 export interface ManualContext {
   /** The run key from `$KOI_DIR/runkey`. */
   readonly runKey: string;
+  /** The data key from `$KOI_DIR/datakey`, or its `importDataKey()`. */
+  readonly dataKey: string | CryptoKey;
   /** This koid's dashboard id. */
   readonly dashboardId: string;
   /** This koid's host name. */
@@ -76,7 +83,9 @@ function refuse(reason: string): ManualVerdict {
  * Checks a manual-run request. All must hold: the signature verifies under the
  * local run key; the payload names this dashboard and this host; its timestamp is
  * within 5 minutes of now and the request was never accepted before; the tag
- * names a local `@manual` job; the argument names and types match the local
+ * names a local `@manual` job; each argument value opens with the local data key
+ * for this dashboard, host, tag and timestamp (the signature covers the sealed
+ * values, checked first); the argument names and types match the local
  * definition and pass `fillArgs()`.
  *
  * @param request The payload text and signature, as received.
@@ -126,9 +135,23 @@ export async function checkManualRun(
     return refuse(`the job with tag "${payload.tag}" is not an @manual job`);
   }
   const values: Record<string, ArgValue> = {};
-  for (const [name, value] of Object.entries(payload.args)) {
+  const at = contexts(context.dashboardId, context.host);
+  for (const [name, envelope] of Object.entries(payload.args)) {
     const spec = job.args.find((arg) => arg.name === name);
     if (spec === undefined) return refuse(`the job has no argument "${name}"`);
+    let value: ArgValue;
+    try {
+      value = await openValue(
+        context.dataKey,
+        at.payloadArg(payload.tag, name, payload.ts),
+        envelope,
+      );
+    } catch (error) {
+      if (!(error instanceof EnvelopeError)) throw error;
+      return refuse(
+        `argument "${name}" does not decrypt with this machine's data key (${error.reason}): it was changed or moved on the server, or sealed with another key`,
+      );
+    }
     // As JSON gives it: an int must be a number, a bool a boolean, never text.
     const verdict = argFromJson(spec.type, value);
     if (!verdict.ok) return refuse(`argument "${name}" ${verdict.problem}`);
@@ -149,7 +172,9 @@ function payloadShape(value: unknown): ManualPayload | string {
     return "the payload is not a JSON object";
   }
   const p = value as Record<string, unknown>;
-  if (p.v !== PAYLOAD_VERSION) return `the payload's version is not ${PAYLOAD_VERSION}`;
+  if (p.v !== PAYLOAD_VERSION) {
+    return `the payload's version is not ${PAYLOAD_VERSION} (sent by an older Koi, which does not seal argument values: upgrade it)`;
+  }
   for (const field of ["dashboard", "host", "tag"] as const) {
     if (typeof p[field] !== "string") return `the payload's "${field}" is not a string`;
   }
@@ -161,9 +186,7 @@ function payloadShape(value: unknown): ManualPayload | string {
     return `the payload's "args" is not an object`;
   }
   for (const [name, arg] of Object.entries(args)) {
-    if (!["string", "number", "boolean"].includes(typeof arg)) {
-      return `argument "${name}" is neither a string, a number nor a boolean`;
-    }
+    if (typeof arg !== "string") return `argument "${name}" is not sealed (not an envelope)`;
   }
   return p as unknown as ManualPayload;
 }

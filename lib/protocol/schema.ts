@@ -8,11 +8,13 @@
  * @module
  */
 
-import { ARG_TYPES, type ArgSpec, type ArgValue, fitsArgType } from "./arg_types.js";
+import { ARG_TYPES, type ArgSpec, MAX_ARG_VALUE_BYTES } from "./arg_types.js";
 import {
   asArray,
+  asEnvelope,
   asHostName,
   asInteger,
+  asNullableEnvelope,
   asNullableInteger,
   asNullableString,
   asObject,
@@ -49,8 +51,14 @@ import {
 
 export { FieldError };
 
-/** The largest run start, as JSON characters, so it fits one KV value. */
-const MAX_RECORD_CHARS = 20_000;
+/**
+ * The largest run start, as JSON characters, so it fits one KV value: the sealed
+ * values of the largest payload the server queues, and the rest of the run.
+ */
+const MAX_RECORD_CHARS = MAX_QUEUED_PAYLOAD_BYTES + 4096;
+
+/** The most bytes of an `error` or a refusal reason, sealed: 4,000 characters of UTF-8. */
+const MAX_NOTE_BYTES = 4000 * 3;
 
 function fits(record: unknown, field: string): void {
   if (JSON.stringify(record).length > MAX_RECORD_CHARS) {
@@ -59,17 +67,6 @@ function fits(record: unknown, field: string): void {
 }
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-
-/**
- * An argument's value or default. A value fits any manual-run payload the server
- * queues (`MAX_QUEUED_PAYLOAD_BYTES`); a default fits any command.
- */
-function argValue(value: unknown, field: string, maxChars: number): ArgValue {
-  if (typeof value === "string") return asString(value, field, maxChars);
-  if (typeof value === "boolean") return value;
-  if (typeof value === "number" && Number.isFinite(value)) return value;
-  throw new FieldError(field, "must be a string, a finite number or a boolean", value);
-}
 
 /**
  * Reads an argument of a job, as a job list gives it: its default, if any, of
@@ -86,30 +83,11 @@ export function parseArgSpec(value: unknown, field: string): ArgSpec {
     name: asString(raw.name, `${field}.name`, MAX_NAME_CHARS, 1),
     type: asOneOf(raw.type, `${field}.type`, ARG_TYPES),
   };
+  // Sealed by koid (the JSON of a value of its type): its type is checked where it opens.
   if (raw.default !== undefined) {
-    const value = argValue(raw.default, `${field}.default`, MAX_COMMAND_BYTES);
-    if (!fitsArgType(spec.type, value)) {
-      throw new FieldError(
-        `${field}.default`,
-        `must be of the argument's type (${spec.type})`,
-        value,
-      );
-    }
-    spec.default = value;
+    spec.default = asEnvelope(raw.default, `${field}.default`, MAX_COMMAND_BYTES);
   }
   return spec;
-}
-
-function command(value: unknown, field: string): string {
-  const text = asString(value, field, MAX_COMMAND_BYTES);
-  const bytes = new TextEncoder().encode(text).length;
-  if (bytes > MAX_COMMAND_BYTES) {
-    throw new FieldError(
-      field,
-      `must be at most ${MAX_COMMAND_BYTES} bytes of UTF-8 (got ${bytes})`,
-    );
-  }
-  return text;
 }
 
 // The limits on a job are those of lib/limits.ts, which the koitab parser keeps:
@@ -132,7 +110,7 @@ function parseJob(value: unknown, field: string): Job {
       }
       return next;
     }),
-    command: command(raw.command, `${field}.command`),
+    command: asEnvelope(raw.command, `${field}.command`, MAX_COMMAND_BYTES),
     line: asInteger(raw.line, `${field}.line`, 1, Number.MAX_SAFE_INTEGER),
   };
 }
@@ -171,7 +149,7 @@ export function parseJobList(body: unknown): Job[] {
 }
 
 /**
- * Checks a run's argument values: at most 100, each a string, number or boolean.
+ * Checks a run's argument values: at most 100, each sealed (an envelope).
  *
  * @param value The values; undefined or null for none.
  * @param field The field's path, for the error.
@@ -185,7 +163,8 @@ export function parseArgValues(value: unknown, field: string): ArgValues {
   // fromEntries, not assignment: an argument named "__proto__" stays an argument.
   return Object.fromEntries(entries.map(([name, arg]) => {
     asString(name, `${field} name`, 200, 1);
-    return [name, argValue(arg, `${field}.${name}`, MAX_QUEUED_PAYLOAD_BYTES)];
+    // A value's JSON: at most 64 KiB of text, each byte escaped at worst as \u00XX.
+    return [name, asEnvelope(arg, `${field}.${name}`, MAX_ARG_VALUE_BYTES * 6 + 2)];
   }));
 }
 
@@ -193,7 +172,7 @@ function parseChunk(value: unknown, field: string): OutputChunk {
   const raw = asObject(value, field);
   return {
     stream: asOneOf(raw.stream, `${field}.stream`, OUTPUT_STREAMS),
-    text: asString(raw.text, `${field}.text`, Number.MAX_SAFE_INTEGER),
+    text: asEnvelope(raw.text, `${field}.text`, Number.MAX_SAFE_INTEGER),
   };
 }
 
@@ -230,7 +209,7 @@ function parseReport(value: unknown, field: string): Report {
       runId: asToken(raw.runId, `${field}.runId`),
       seq: asInteger(raw.seq, `${field}.seq`, 0, Number.MAX_SAFE_INTEGER),
       stream: asOneOf(raw.stream, `${field}.stream`, OUTPUT_STREAMS),
-      text: asString(raw.text, `${field}.text`, Number.MAX_SAFE_INTEGER),
+      text: asEnvelope(raw.text, `${field}.text`, Number.MAX_SAFE_INTEGER),
     };
   }
   if (type === "end") {
@@ -247,7 +226,7 @@ function parseReport(value: unknown, field: string): Report {
           `${field}.end.status`,
           RUN_STATUSES.filter((status) => status !== "running"),
         ),
-        error: asNullableString(end.error, `${field}.end.error`, 4000),
+        error: asNullableEnvelope(end.error, `${field}.end.error`, MAX_NOTE_BYTES),
         outputBytes: asInteger(
           end.outputBytes ?? 0,
           `${field}.end.outputBytes`,
@@ -265,7 +244,7 @@ function parseReport(value: unknown, field: string): Report {
     type,
     manualId: asToken(raw.manualId, `${field}.manualId`),
     state,
-    reason: asNullableString(raw.reason, `${field}.reason`, 4000),
+    reason: asNullableEnvelope(raw.reason, `${field}.reason`, MAX_NOTE_BYTES),
     runId: raw.runId === null || raw.runId === undefined
       ? null
       : asToken(raw.runId, `${field}.runId`),
@@ -279,14 +258,20 @@ function parseReport(value: unknown, field: string): Report {
  * @returns The reports, in order.
  * @throws {FieldError} If a field is missing or wrong.
  *
- * @example An output report
+ * @example An output report: its text sealed, plain text refused
  * ```ts
- * import { parseReports } from "./schema.ts";
+ * import { FieldError, parseReports } from "./schema.ts";
  *
- * const [report] = parseReports({
- *   reports: [{ type: "output", runId: "r1", seq: 0, stream: "stdout", text: "hi\n" }],
- * });
- * if (report?.type !== "output" || report.text !== "hi\n") throw new Error("parsed");
+ * const text = "k1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAA";
+ * const output = { type: "output", runId: "r1", seq: 0, stream: "stdout", text };
+ * const [report] = parseReports({ reports: [output] });
+ * if (report?.type !== "output" || report.text !== text) throw new Error("parsed");
+ * try {
+ *   parseReports({ reports: [{ ...output, text: "hi\n" }] });
+ *   throw new Error("plain text taken");
+ * } catch (error) {
+ *   if (!(error instanceof FieldError) || error.field !== "reports[0].text") throw error;
+ * }
  * ```
  */
 export function parseReports(body: unknown): Report[] {
@@ -405,12 +390,15 @@ export function parseManualRequest(body: unknown, dashboardId: string): ManualRe
   if (fields.dashboard !== dashboardId) {
     throw new FieldError("payload.dashboard", "must name this dashboard", fields.dashboard);
   }
-  return {
+  const request = {
     payload,
     signature,
     host: asHostName(fields.host, "payload.host"),
     tag: asToken(fields.tag, "payload.tag"),
   };
+  // Sealed before signing: a client that forgot sends no value in plain to be queued.
+  parseArgValues(fields.args, "payload.args");
+  return request;
 }
 
 /**

@@ -96,9 +96,11 @@ export async function hmacKey(runKey) {
 
 /**
  * The exact payload text a manual run signs, its keys in a fixed order:
- * `{"v":1,"dashboard":…,"host":…,"tag":…,"ts":…,"args":{…}}`.
+ * `{"v":2,"dashboard":…,"host":…,"tag":…,"ts":…,"args":{…}}`. In version 2 each
+ * argument value is an envelope, sealed before signing (`sealPayloadArgs()` in
+ * `sealed.js`, which `manualPayload()` there calls for you).
  *
- * @param {{ v: 1, dashboard: string, host: string, tag: string, ts: number,
+ * @param {{ v: number, dashboard: string, host: string, tag: string, ts: number,
  *   args: Readonly<Record<string, string | number | boolean>> }} payload The request.
  * @returns {string} The JSON text.
  */

@@ -12,6 +12,7 @@
 import type { ArgSpec, ArgValue } from "./arg_types.js";
 import type { OutputChunk, OutputStream } from "../output_cap.ts";
 import { MAX_JOB_LIST_JSON_BYTES, MAX_JOBS } from "../limits.ts";
+import { sealedLength } from "./envelope.js";
 
 export type { ArgSpec, ArgValue, OutputChunk, OutputStream };
 
@@ -64,10 +65,12 @@ export const LARGE_BODY_LIMIT = 8 * 1024 * 1024;
 export const MAX_WAIT_SECONDS = 25;
 
 /**
- * The largest manual-run payload the server queues, in UTF-8 bytes: it must fit
- * one Deno KV value (64 KiB) with room to spare. Far above any real request.
+ * The largest manual-run payload the server queues, in UTF-8 bytes: room for
+ * 16 KiB of argument values once sealed (4/3 of them, and each envelope's
+ * overhead), and it must fit one Deno KV value (64 KiB) with room to spare. Far
+ * above any real request.
  */
-export const MAX_QUEUED_PAYLOAD_BYTES = 16 * 1024;
+export const MAX_QUEUED_PAYLOAD_BYTES: number = sealedLength(16 * 1024) + 1024;
 
 /**
  * The most bytes of a job in a job list beyond what the koitab's parser counts
@@ -76,11 +79,20 @@ export const MAX_QUEUED_PAYLOAD_BYTES = 16 * 1024;
 export const MAX_JOB_OVERHEAD_BYTES = 512;
 
 /**
- * The largest job list, in bytes of JSON: the most a koitab's jobs may take
- * (`MAX_JOB_LIST_JSON_BYTES`) and the overhead of as many jobs as it may hold,
- * so that every table `koitab` installs, the server takes.
+ * The fewest bytes an argument with a default takes in a koitab's JSON
+ * (`{"name":"a","type":"int","default":0}`, with its comma): so a koitab holds at
+ * most `MAX_JOB_LIST_JSON_BYTES / 38` sealed defaults.
  */
-export const MAX_JOB_LIST_BYTES: number = MAX_JOB_LIST_JSON_BYTES +
+const MIN_DEFAULT_ARG_BYTES = 38;
+
+/**
+ * The largest job list, in bytes of JSON: the most a koitab's jobs may take
+ * (`MAX_JOB_LIST_JSON_BYTES`) once sealed (each command and default an envelope:
+ * 4/3 of its bytes plus {@linkcode sealedLength}`(0)`), and the overhead of as many
+ * jobs as it may hold, so that every table `koitab` installs, the server takes.
+ */
+export const MAX_JOB_LIST_BYTES: number = sealedLength(MAX_JOB_LIST_JSON_BYTES) +
+  (MAX_JOBS + Math.floor(MAX_JOB_LIST_JSON_BYTES / MIN_DEFAULT_ARG_BYTES)) * sealedLength(0) +
   MAX_JOBS * MAX_JOB_OVERHEAD_BYTES;
 
 /** A job as koid lists it: `PUT /api/d/{id}/hosts/{host}/jobs`. */
@@ -95,11 +107,11 @@ export interface Job {
   readonly schedule: string;
   /** The job's zone (koid sends the zone it runs the job in); null for the server's. */
   readonly timezone: string | null;
-  /** The arguments its command declares. */
+  /** The arguments its command declares; each `default` is sealed (an envelope). */
   readonly args: readonly ArgSpec[];
   /** The next run times, ISO 8601; empty for `@manual` and `@reboot` jobs. */
   readonly next: readonly string[];
-  /** The command, its `{{…}}` placeholders unfilled. */
+  /** The command, its `{{…}}` placeholders unfilled: sealed (an envelope) by koid. */
   readonly command: string;
   /** Its line in the koitab. */
   readonly line: number;
@@ -120,7 +132,10 @@ export interface RunStartInfo {
   readonly section: string | null;
   /** What started it. */
   readonly trigger: RunTrigger;
-  /** The argument values it ran with (none for scheduled runs: defaults apply). */
+  /**
+   * The argument values it ran with (none for scheduled runs: defaults apply);
+   * each sealed by koid (an envelope).
+   */
   readonly args: ArgValues;
   /** The minute it was due, ms, for scheduled runs; else null. */
   readonly scheduledFor: number | null;
@@ -140,7 +155,7 @@ export interface RunEndInfo {
   readonly signal: string | null;
   /** How it ended. */
   readonly status: Exclude<RunStatus, "running">;
-  /** Why it never started, or was interrupted; else null. */
+  /** Why it never started, or was interrupted, sealed (an envelope); else null. */
   readonly error: string | null;
   /** Every byte the job wrote, kept or not. */
   readonly outputBytes: number;
@@ -169,7 +184,7 @@ export interface OutputReport {
   readonly seq: number;
   /** The stream it came from; `koi` for Koi's own note. */
   readonly stream: OutputStream;
-  /** The text. */
+  /** The text, sealed (an envelope). */
   readonly text: string;
 }
 
@@ -191,7 +206,7 @@ export interface ManualReport {
   readonly manualId: string;
   /** koid's answer. */
   readonly state: ManualAnswer;
-  /** Why koid refused it; null when started. */
+  /** Why koid refused it, sealed (an envelope); null when started. */
   readonly reason: string | null;
   /** The run it started; null when refused. */
   readonly runId: string | null;
@@ -389,9 +404,11 @@ export interface ManualRun {
   readonly queuedAt: number;
   /** Where it stands. */
   readonly state: ManualState;
-  /** The values its payload asks for, as sent (koid checks them; the server cannot). */
+  /** The values its payload asks for, as sent: sealed (koid opens and checks them). */
   readonly args: ArgValues;
-  /** koid's reason, once it refused the run. */
+  /** The payload's timestamp, ms: the `seq` its sealed values are bound to. */
+  ts?: number;
+  /** koid's reason, once it refused the run: sealed. */
   reason?: string;
   /** The run koid started, once it started it. */
   runId?: string;

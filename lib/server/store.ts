@@ -50,7 +50,8 @@
 
 import { base64url } from "../protocol/keys.ts";
 import { ALERT_KEY_KINDS } from "./alerts/alert_store.ts";
-import { capChunks, charBoundary, type OutputStream } from "../output_cap.ts";
+import { capChunks, charBoundary, type OutputChunk, type OutputStream } from "../output_cap.ts";
+import { isEnvelope, openedLength } from "../protocol/envelope.js";
 import { addSeq, hasSeq, type SeqRanges, splitBytes } from "./chunks.ts";
 import { parseArgValues } from "../protocol/schema.ts";
 import {
@@ -282,24 +283,67 @@ function nextStats(last: JobRuns | null, start: RunStartInfo): JobRuns {
     : { ...last, count };
 }
 
+/**
+ * The final chunks of a run the store keeps, each with its `seq` (its index in
+ * the end report, which a sealed chunk is bound to) and its plain bytes. Sealed
+ * chunks are kept whole: the first ones while they fit half the limit, then the
+ * last ones while the rest fits, as koid keeps a head and a tail; the `seq`s
+ * skipped show where output was left out. Plain chunks are capped as koid caps.
+ */
+function finalChunks(
+  chunks: readonly OutputChunk[],
+  limit: number,
+): { seq: number; chunk: OutputChunk; bytes: number }[] {
+  if (!chunks.every((chunk) => isEnvelope(chunk.text))) {
+    return capChunks(chunks, limit).map((chunk, seq) => ({
+      seq,
+      chunk,
+      bytes: encoder.encode(chunk.text).length,
+    }));
+  }
+  const sized = chunks.map((chunk, seq) => ({ seq, chunk, bytes: openedLength(chunk.text) }));
+  const total = sized.reduce((sum, chunk) => sum + chunk.bytes, 0);
+  if (total <= limit) return sized;
+  const head: typeof sized = [];
+  let used = 0;
+  for (const chunk of sized) {
+    if (used + chunk.bytes > limit / 2) break;
+    head.push(chunk);
+    used += chunk.bytes;
+  }
+  const tail: typeof sized = [];
+  for (let i = sized.length - 1; i >= head.length; i--) {
+    const chunk = sized[i]!;
+    if (used + chunk.bytes > limit) break;
+    tail.unshift(chunk);
+    used += chunk.bytes;
+  }
+  return [...head, ...tail];
+}
+
 /** A manual run as the API shows it: the values its payload asks for, not the payload. */
 function publicManual(stored: StoredManual): ManualRun {
   const { id, host, tag, queuedAt, state, reason, runId } = stored;
-  const manual: ManualRun = { id, host, tag, queuedAt, state, args: payloadArgs(stored.payload) };
+  const { args, ts } = payloadArgs(stored.payload);
+  const manual: ManualRun = { id, host, tag, queuedAt, state, args };
+  if (ts !== undefined) manual.ts = ts;
   if (reason !== undefined) manual.reason = reason;
   if (runId !== undefined) manual.runId = runId;
   return manual;
 }
 
 /**
- * The argument values a payload asks for, when they are well-formed (else none:
- * koid refuses such a request anyway).
+ * The (sealed) argument values a payload asks for and its timestamp, which they
+ * are bound to, when they are well-formed (else none: koid refuses such a
+ * request anyway).
  */
-function payloadArgs(payload: string): ArgValues {
+function payloadArgs(payload: string): { args: ArgValues; ts?: number } {
   try {
-    return parseArgValues((JSON.parse(payload) as { args?: unknown }).args, "args");
+    const parsed = JSON.parse(payload) as { args?: unknown; ts?: unknown };
+    const args = parseArgValues(parsed.args, "args");
+    return Number.isSafeInteger(parsed.ts) ? { args, ts: parsed.ts as number } : { args };
   } catch {
-    return {};
+    return { args: {} };
   }
 }
 
@@ -743,17 +787,29 @@ export class DashboardStore {
         // A pathological order of sequence numbers stops the live view, not the run.
         if (seqs.length > MAX_SEQ_RANGES) continue;
         const encoded = encoder.encode(report.text);
+        if (isEnvelope(report.text)) {
+          // A sealed chunk is kept whole or not at all; live output stops at the first that
+          // does not fit (the final output comes with the end). Its plain bytes count.
+          const plain = openedLength(report.text);
+          if (plain > room) {
+            run = { ...run, storedBytes: settings.outputLimit };
+            continue;
+          }
+          streamed.push(...chunkWrites(streamedPrefix, report.seq, report.stream, encoded));
+          run = { ...run, seqs, storedBytes: run.storedBytes + plain };
+          continue;
+        }
         const kept = encoded.subarray(0, charBoundary(encoded, room));
         streamed.push(...chunkWrites(streamedPrefix, report.seq, report.stream, kept));
         run = { ...run, seqs, storedBytes: run.storedBytes + kept.length };
         continue;
       }
       let storedBytes = 0;
-      capChunks(report.end.chunks, settings.outputLimit).forEach((chunk, seq) => {
+      for (const { seq, chunk, bytes } of finalChunks(report.end.chunks, settings.outputLimit)) {
         const encoded = encoder.encode(chunk.text);
-        storedBytes += encoded.length;
+        storedBytes += bytes;
         plan.before.push(...chunkWrites(["out", id, runId, FINAL], seq, chunk.stream, encoded));
-      });
+      }
       // The final output replaces the streamed: this batch's is never written, and
       // what earlier batches stored goes as the run ends.
       streamed = [];

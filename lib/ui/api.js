@@ -20,6 +20,11 @@
 /** @typedef {import("../protocol/wire.ts").JobRow} JobRow A job as the jobs call lists it. */
 /** @typedef {import("../protocol/wire.ts").JobChanges} JobChanges What changed in the jobs since a cursor. */
 
+import { importDataKey } from "../protocol/envelope.js";
+import { openJob, openManualRun, openOutput, openRun } from "../protocol/sealed.js";
+
+export { UNDECRYPTABLE_TEXT } from "../protocol/sealed.js";
+
 /** A call the server refused or could not answer. */
 export class ApiError extends Error {
   /**
@@ -34,17 +39,57 @@ export class ApiError extends Error {
   }
 }
 
-/** The API of one dashboard, called with its API key. */
+/**
+ * The API of one dashboard, called with its API key. What the server holds
+ * sealed (commands, argument values and defaults, errors, output, refusals) is
+ * opened here, with the data key, before the page sees it: each value that does
+ * not open reads {@linkcode UNDECRYPTABLE_TEXT} in its place.
+ */
 export class Api {
   /**
    * @param {string} id The dashboard id.
    * @param {string} apiKey Its API key.
+   * @param {string | CryptoKey} dataKey Its data key, to open and seal with (never sent).
    */
-  constructor(id, apiKey) {
+  constructor(id, apiKey, dataKey) {
     /** @readonly */
     this.id = id;
     /** @readonly */
     this.apiKey = apiKey;
+    /**
+     * The data key, imported once: importing it for each value would cost more than
+     * opening it.
+     *
+     * @readonly
+     * @type {Promise<CryptoKey>}
+     */
+    this.key = typeof dataKey === "string" ? importDataKey(dataKey) : Promise.resolve(dataKey);
+    /**
+     * Jobs opened, by host, tag and their sealed fields: koid sends the same
+     * envelopes while a job is unchanged, so each is opened once.
+     *
+     * @type {Map<string, JobRow>}
+     */
+    this.opened = new Map();
+  }
+
+  /**
+   * A job opened, from the cache while its sealed fields are the same.
+   *
+   * @param {JobRow} job The job, as received.
+   * @returns {Promise<JobRow>} The job, its command and defaults in plain text.
+   */
+  async openJob(job) {
+    const key = JSON.stringify([job.host, job.tag, job.command, job.args]);
+    let opened = this.opened.get(key);
+    if (opened === undefined) {
+      opened = await openJob(await this.key, this.id, job);
+      this.opened.set(key, opened);
+    }
+    const lastRun = job.lastRun === null
+      ? null
+      : await openRun(await this.key, this.id, job.lastRun);
+    return { ...job, command: opened.command, args: opened.args, lastRun };
   }
 
   /**
@@ -112,10 +157,14 @@ export class Api {
    * @param {readonly string[]} stale Hosts whose jobs to send whole (their views ran out).
    * @returns {Promise<JobChanges | null>} The changes; null when there are none.
    */
-  jobChanges(cursor, stale) {
+  async jobChanges(cursor, stale) {
     const query = new URLSearchParams({ since: cursor });
     if (stale.length > 0) query.set("stale", stale.join(","));
-    return this.call("GET", `/jobs?${query}`, { ifNoneMatch: `"${cursor}"` });
+    /** @type {JobChanges | null} */
+    const changes = await this.call("GET", `/jobs?${query}`, { ifNoneMatch: `"${cursor}"` });
+    if (changes === null) return null;
+    if (changes.full) this.opened.clear();
+    return { ...changes, jobs: await Promise.all(changes.jobs.map((job) => this.openJob(job))) };
   }
 
   /**
@@ -129,7 +178,10 @@ export class Api {
     const params = new URLSearchParams({ host: query.host, tag: query.tag });
     if (query.limit !== undefined) params.set("limit", String(query.limit));
     if (query.before !== undefined) params.set("before", String(query.before));
-    return (await this.call("GET", `/runs?${params}`, signal ? { signal } : {})).runs;
+    /** @type {Run[]} */
+    const runs = (await this.call("GET", `/runs?${params}`, signal ? { signal } : {})).runs;
+    const key = await this.key;
+    return await Promise.all(runs.map((run) => openRun(key, this.id, run)));
   }
 
   /**
@@ -140,13 +192,18 @@ export class Api {
    * @param {AbortSignal} [signal] Cancels the call.
    * @returns {Promise<{ run: Run, output: OutputRecord[] }>}
    */
-  run(runId, after, signal) {
+  async run(runId, after, signal) {
     const query = after === null ? "" : `?after=${after}`;
-    return this.call(
+    /** @type {{ run: Run, output: OutputRecord[] }} */
+    const answer = await this.call(
       "GET",
       `/runs/${encodeURIComponent(runId)}${query}`,
       signal ? { signal } : {},
     );
+    // Chunk by chunk: output stays live, each chunk opened as it comes.
+    const key = await this.key;
+    const run = await openRun(key, this.id, answer.run);
+    return { run, output: await openOutput(key, this.id, answer.run, answer.output) };
   }
 
   /**
@@ -171,7 +228,11 @@ export class Api {
     const params = new URLSearchParams({ host: query.host, tag: query.tag });
     if (query.limit !== undefined) params.set("limit", String(query.limit));
     if (query.before !== undefined) params.set("before", String(query.before));
-    return (await this.call("GET", `/manual?${params}`, signal ? { signal } : {})).manual;
+    /** @type {ManualRun[]} */
+    const manual = (await this.call("GET", `/manual?${params}`, signal ? { signal } : {}))
+      .manual;
+    const key = await this.key;
+    return await Promise.all(manual.map((run) => openManualRun(key, this.id, run)));
   }
 
   /**
@@ -182,7 +243,8 @@ export class Api {
    * @throws {ApiError} 409 once its host has taken it.
    */
   async cancelManual(manualId) {
-    return (await this.call("DELETE", `/manual/${encodeURIComponent(manualId)}`)).manual;
+    const manual = (await this.call("DELETE", `/manual/${encodeURIComponent(manualId)}`)).manual;
+    return await openManualRun(await this.key, this.id, manual);
   }
 
   /**
@@ -279,6 +341,7 @@ export class Api {
    */
   async manual(manualId, signal) {
     const path = `/manual/${encodeURIComponent(manualId)}`;
-    return (await this.call("GET", path, signal ? { signal } : {})).manual;
+    const manual = (await this.call("GET", path, signal ? { signal } : {})).manual;
+    return await openManualRun(await this.key, this.id, manual);
   }
 }

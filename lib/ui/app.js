@@ -201,7 +201,7 @@ function showSignIn(message) {
     try {
       const keys = await deriveKeys(password.value, id);
       status.textContent = "Checking with the server…";
-      const api = new Api(id, keys.apiKey);
+      const api = new Api(id, keys.apiKey, keys.dataKey);
       await api.info();
       password.value = "";
       const kept = remember.checked
@@ -385,5 +385,5 @@ if (dashboardId === null) {
   if (found === null) showSignIn();
   else if (found === "expired") {
     showSignIn("Your sign-in on this device has run out: sign in again.");
-  } else enter(new Api(id, found.keys.apiKey), found);
+  } else enter(new Api(id, found.keys.apiKey, found.keys.dataKey), found);
 }

@@ -23,7 +23,8 @@ import { argumentList } from "./jobs.js";
 import { followRun, OutputView } from "./output.js";
 import { sleep } from "./poll.js";
 import { argTypeLabel } from "../protocol/arg_types.js";
-import { payloadText, signRun } from "../protocol/signing.js";
+import { signRun } from "../protocol/signing.js";
+import { manualPayload } from "../protocol/sealed.js";
 
 /** @typedef {import("./api.js").Api} Api */
 /** @typedef {import("./api.js").JobRow} JobRow */
@@ -428,7 +429,12 @@ async function startRun(options, job, args, results) {
   showTime("requested at", ts);
   let manualId;
   try {
-    const payload = payloadText({ v: 1, dashboard: api.id, host, tag: job.tag, ts, args });
+    // Sealed before signing: the signature covers the envelopes; the server sees no value.
+    const payload = await manualPayload(
+      await api.key,
+      { dashboard: api.id, host, tag: job.tag, ts },
+      args,
+    );
     const signature = await signRun(options.runKey, payload);
     say("Sending…");
     manualId = await api.postManual(payload, signature);

@@ -11,12 +11,14 @@
  */
 
 import { hmacKey } from "../protocol/signing.js";
+import { importDataKey } from "../protocol/envelope.js";
 
 /**
  * The keys a signed-in page holds: the API key as text (it goes in a header),
- * the run key as text or as a non-extractable HMAC key.
+ * the run key as text or as a non-extractable HMAC key, the data key as text or
+ * as a non-extractable AES-GCM key.
  *
- * @typedef {{ apiKey: string, runKey: string | CryptoKey }} Keys
+ * @typedef {{ apiKey: string, runKey: string | CryptoKey, dataKey: string | CryptoKey }} Keys
  */
 
 /**
@@ -50,8 +52,12 @@ const tabKey = (id) => `koi.dashboard.${id}`;
 export async function loadSession(id, now) {
   try {
     const saved = JSON.parse(sessionStorage.getItem(tabKey(id)) ?? "null");
-    if (typeof saved?.apiKey === "string" && typeof saved?.runKey === "string") {
-      return { keys: { apiKey: saved.apiKey, runKey: saved.runKey }, expiresAt: null };
+    if (
+      typeof saved?.apiKey === "string" && typeof saved?.runKey === "string" &&
+      typeof saved?.dataKey === "string"
+    ) {
+      const keys = { apiKey: saved.apiKey, runKey: saved.runKey, dataKey: saved.dataKey };
+      return { keys, expiresAt: null };
     }
   } catch {
     // Storage unavailable or garbled: look on the device.
@@ -73,19 +79,24 @@ export async function loadSession(id, now) {
     await forgetDevice(id);
     return "expired";
   }
-  return { keys: { apiKey: record.apiKey, runKey: record.runKey }, expiresAt: record.expiresAt };
+  // Kept by a page from before the data key: it cannot open what the server holds.
+  if (!(record.dataKey instanceof CryptoKey)) {
+    await forgetDevice(id);
+    return null;
+  }
+  const keys = { apiKey: record.apiKey, runKey: record.runKey, dataKey: record.dataKey };
+  return { keys, expiresAt: record.expiresAt };
 }
 
 /**
- * Keeps the keys for this tab, until it closes or the user signs out: the API
- * key and the run key, the only ones the page uses.
+ * Keeps the keys for this tab, until it closes or the user signs out.
  *
  * @param {string} id The dashboard id.
- * @param {{ apiKey: string, runKey: string }} keys The keys, as derived.
+ * @param {{ apiKey: string, runKey: string, dataKey: string }} keys The keys, as derived.
  * @returns {Session} The session.
  */
 export function keepForTab(id, keys) {
-  const kept = { apiKey: keys.apiKey, runKey: keys.runKey };
+  const kept = { apiKey: keys.apiKey, runKey: keys.runKey, dataKey: keys.dataKey };
   try {
     sessionStorage.setItem(tabKey(id), JSON.stringify(kept));
   } catch {
@@ -96,11 +107,12 @@ export function keepForTab(id, keys) {
 
 /**
  * Keeps the keys on this device for `days`: the run key turned into a
- * non-extractable HMAC key first, so that what is stored cannot be read back as
- * text by any script; the API key as it is.
+ * non-extractable HMAC key and the data key into a non-extractable AES-GCM key
+ * first, so that what is stored cannot be read back as text by any script; the
+ * API key as it is.
  *
  * @param {string} id The dashboard id.
- * @param {{ apiKey: string, runKey: string }} keys The keys, as derived.
+ * @param {{ apiKey: string, runKey: string, dataKey: string }} keys The keys, as derived.
  * @param {number} days How long.
  * @param {number} now The current instant.
  * @returns {Promise<Session>} The session, holding the non-extractable run key.
@@ -108,17 +120,18 @@ export function keepForTab(id, keys) {
  */
 export async function keepOnDevice(id, keys, days, now) {
   const runKey = await hmacKey(keys.runKey);
+  const dataKey = await importDataKey(keys.dataKey);
   const expiresAt = now + days * DAY_MS;
   try {
     await request((store) =>
-      store.put({ apiKey: keys.apiKey, runKey, savedAt: now, expiresAt }, id)
+      store.put({ apiKey: keys.apiKey, runKey, dataKey, savedAt: now, expiresAt }, id)
     );
   } catch {
     throw new Error(
       'this browser cannot keep them on this device (a private window?): untick "Stay signed in"',
     );
   }
-  return { keys: { apiKey: keys.apiKey, runKey }, expiresAt };
+  return { keys: { apiKey: keys.apiKey, runKey, dataKey }, expiresAt };
 }
 
 /**
