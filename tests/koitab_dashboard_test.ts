@@ -881,18 +881,21 @@ Deno.test("koitab -d run: chunks a server swapped show as undecryptable, in thei
     const keys = await link();
     await listJobs(keys.id, "web1", dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date()));
     const stop = playKoid(dashboard, keys, () => ({
-      final: [["stdout", "first\n"], ["stdout", "second\n"], ["stdout", "third\n"]],
+      final: [["stdout", "zero "], ["stdout", "first\n"], ["stdout", "second\n"], [
+        "stdout",
+        "third\n",
+      ]],
       exitCode: 0,
     }));
-    // The server hands out the run's chunks with the first two swapped.
+    // The server hands out the run's chunks with the second and third swapped.
     dashboard.misbehave = async (request, url) => {
       if (request.method !== "GET" || !/\/runs\/[^/]+$/.test(url.pathname)) return null;
       const answer = await fetch(`${dashboard.server.url}${url.pathname}${url.search}`, {
         headers: { authorization: request.headers.get("authorization")! },
       });
       const body = await answer.json() as { output: { text: string }[] };
-      if (body.output.length === 3) {
-        const [a, b] = body.output;
+      if (body.output.length === 4) {
+        const [, a, b] = body.output;
         [a!.text, b!.text] = [b!.text, a!.text];
       }
       return Response.json(body, { status: answer.status });
@@ -901,7 +904,8 @@ Deno.test("koitab -d run: chunks a server swapped show as undecryptable, in thei
     await stop();
     assertEquals(result, {
       code: 0,
-      stdout: `${UNDECRYPTABLE_TEXT}${UNDECRYPTABLE_TEXT}third\n`,
+      // Each on a line of its own, not run into the output around it.
+      stdout: `zero \n[${UNDECRYPTABLE_TEXT}]\n[${UNDECRYPTABLE_TEXT}]\nthird\n`,
       stderr: "",
     });
   });

@@ -34,7 +34,7 @@ import type { KoiPaths } from "../koidir.ts";
 import { ArgumentError, type ArgValue, readArgValues } from "../args.ts";
 import { argDefault } from "../protocol/arg_types.js";
 import { scheduleKind } from "../protocol/job_kind.js";
-import { importDataKey } from "../protocol/envelope.js";
+import { importDataKey, UNDECRYPTABLE_TEXT } from "../protocol/envelope.js";
 import { contexts, manualPayload, openJob, openOutput, openText } from "../protocol/sealed.js";
 import type { OutputRecord } from "../protocol/wire.ts";
 import { CliError } from "./errors.ts";
@@ -707,8 +707,20 @@ function unprinted(chunks: readonly OutputRecord[], printed: string): OutputReco
   return note < 0 ? [] : chunks.slice(note);
 }
 
-async function write(chunk: OutputRecord): Promise<void> {
-  const bytes = new TextEncoder().encode(chunk.text);
+/** Whether the last output printed ended a line. */
+let atLineStart = true;
+
+/**
+ * Prints a chunk to the stream it came from. One that does not open is said on a
+ * line of its own, so it does not run into the output around it.
+ */
+async function write(chunk: OutputRecord & { undecryptable?: true }): Promise<void> {
+  const text = chunk.undecryptable
+    ? `${atLineStart ? "" : "\n"}[${UNDECRYPTABLE_TEXT}]\n`
+    : chunk.text;
+  if (text === "") return;
+  atLineStart = text.endsWith("\n");
+  const bytes = new TextEncoder().encode(text);
   const stream = chunk.stream === "stdout" ? Deno.stdout : Deno.stderr;
   let written = 0;
   while (written < bytes.length) written += await stream.write(bytes.subarray(written));

@@ -215,15 +215,21 @@ export async function openRun(key, dashboard, run) {
  * @param {string} dashboard The dashboard id.
  * @param {{ id: string, host: string, status: string }} run The run the output is of.
  * @param {readonly C[]} chunks The chunks, as received with it.
- * @returns {Promise<(C & { text: string })[]>} The chunks, opened.
+ * @returns {Promise<(C & { text: string, undecryptable?: true })[]>} The chunks, opened;
+ *   one that does not open holds {@linkcode UNDECRYPTABLE_TEXT}, marked `undecryptable`.
  */
 export function openOutput(key, dashboard, run, chunks) {
   const at = contexts(dashboard, run.host);
   const final = run.status !== "running";
-  return Promise.all(chunks.map(async (chunk) => ({
-    ...chunk,
-    text: await openText(key, at.output(run.id, chunk.stream, chunk.seq, final), chunk.text),
-  })));
+  return Promise.all(chunks.map(async (chunk) => {
+    const context = at.output(run.id, chunk.stream, chunk.seq, final);
+    try {
+      return { ...chunk, text: await unsealText(key, context, /** @type {string} */ (chunk.text)) };
+    } catch (error) {
+      if (!(error instanceof EnvelopeError) && typeof chunk.text === "string") throw error;
+      return { ...chunk, text: UNDECRYPTABLE_TEXT, undecryptable: /** @type {const} */ (true) };
+    }
+  }));
 }
 
 /**
