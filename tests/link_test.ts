@@ -664,8 +664,10 @@ Deno.test("a run left unfinished by a hard-killed koid is reported interrupted b
       await dashboard.create(keys);
       await writeDashboardConfig(paths, { ...keys, server: dashboard.url });
       await koid.waitFor(/^koid: dashboard: linked to dashboard /);
-      // The @reboot run started before the link existed. Forgetting the boot it ran in
-      // (as a reboot would) makes the next start of koid run it again, linked.
+      // The boot is written down before the @reboot run starts (the link may come first).
+      await koid.waitFor(/^koid: "Long" started \(run /);
+      // Forgetting the boot the @reboot run ran in (as a reboot would) makes the next
+      // start of koid run it again, linked.
       await koid.exit("SIGKILL");
       await Deno.remove(paths.lastBoot);
       const second = new Koid(dir);
