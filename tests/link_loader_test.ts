@@ -14,7 +14,8 @@ import { assertEquals } from "./_assert.ts";
 /** A link that records what it is asked, in order. */
 function recordingLink(calls: string[]): LoadedLink {
   return {
-    start: () => (calls.push("start"), Promise.resolve()),
+    start: (options) => (calls.push(`start ownTimer=${options.ownTimer}`), Promise.resolve()),
+    minutely: () => void calls.push("minutely"),
     requestCheck: () => void calls.push("requestCheck"),
     tableChanged: () => void calls.push("tableChanged"),
     onEvent: (event) => void calls.push(`onEvent ${event.type}`),
@@ -83,8 +84,9 @@ Deno.test("LinkLoader loads the link once dashboard.json appears, tells it the t
     // The watch of KOI_DIR saw the file: loaded, told the table, started.
     loader.filesChanged();
     await loader.check();
-    assertEquals(calls, ["load", "tableChanged", "start"]);
-    // From now on the link follows the files itself.
+    // Its checks of each minute ride on the daemon's minute: no timer of its own.
+    assertEquals(calls, ["load", "tableChanged", "start ownTimer=false"]);
+    // From now on the link follows the files itself, told each minute.
     loader.filesChanged();
     loader.minutely();
     await loader.check();
@@ -95,6 +97,7 @@ Deno.test("LinkLoader loads the link once dashboard.json appears, tells it the t
     await loader.close(3000);
     assertEquals(calls.slice(3), [
       "requestCheck",
+      "minutely",
       "tableChanged",
       "onEvent end",
       "reportInterrupted r0,r1 5",
@@ -109,9 +112,9 @@ Deno.test("LinkLoader finds a link made without a file event at the daemon's min
     await Deno.writeTextFile(dashboardFile, "{}");
     loader.minutely();
     await loader.check();
-    assertEquals(calls, ["load", "start"]);
+    assertEquals(calls, ["load", "start ownTimer=false"]);
     await loader.close();
-    assertEquals(calls, ["load", "start", "close 0"]);
+    assertEquals(calls, ["load", "start ownTimer=false", "close 0"]);
   });
 });
 

@@ -113,13 +113,23 @@ export class DashboardLink {
 
   /**
    * Reads the link files and starts, restarts or stops the link to match, then
-   * keeps checking each minute.
+   * keeps checking each minute: on a timer of its own, or when its owner calls
+   * {@linkcode DashboardLink.minutely} (koid, from the daemon's minute, so an idle
+   * koid wakes once a minute for all of it).
    *
+   * @param options `ownTimer: false` when the owner calls `minutely()`.
    * @returns When the link matches the files.
    */
-  start(): Promise<void> {
-    this.#interval ??= setInterval(() => this.#minutely(), this.#timing.checkIntervalMs);
+  start(options: { ownTimer?: boolean } = {}): Promise<void> {
+    if (options.ownTimer ?? true) {
+      this.#interval ??= setInterval(() => this.#minutely(), this.#timing.checkIntervalMs);
+    }
     return this.check();
+  }
+
+  /** The link's checks of each minute: forgotten signatures, the job list's next runs, the files. */
+  minutely(): void {
+    if (!this.#closed) this.#minutely();
   }
 
   /** Asks for the link files to be read again soon (a file event in `KOI_DIR`). */

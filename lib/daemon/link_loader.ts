@@ -14,8 +14,10 @@ import type { RunEvent } from "./runner.ts";
 
 /** What koid asks of its link: the part of `DashboardLink` (./link.ts) it uses. */
 export interface LoadedLink {
-  /** Reads the link files and keeps following them. */
-  start(): Promise<void>;
+  /** Reads the link files and keeps following them, checking them when told each minute. */
+  start(options: { ownTimer: false }): Promise<void>;
+  /** The daemon's minute. */
+  minutely(): void;
   /** A link file changed. */
   requestCheck(): void;
   /** The daemon loaded a table. */
@@ -102,9 +104,10 @@ export class LinkLoader {
     else void this.check();
   }
 
-  /** The daemon's minute: while not loaded, looks for `dashboard.json` (the link checks itself). */
+  /** The daemon's minute: while not loaded, looks for `dashboard.json`; once loaded, the link's checks. */
   minutely(): void {
     if (this.#link === null) void this.check();
+    else this.#link.minutely();
   }
 
   /** The daemon loaded a table; a link loaded later is told at once. */
@@ -161,7 +164,7 @@ export class LinkLoader {
     const link = await this.#options.load();
     this.#link = link;
     if (this.#tableKnown) link.tableChanged();
-    await link.start();
+    await link.start({ ownTimer: false });
     if (this.#stopping) link.stopManualRuns();
   }
 }
