@@ -55,11 +55,13 @@ async function nextRefresh(page: Page): Promise<void> {
 }
 
 /** The page's calls for changes so far: status and bytes, as Resource Timing saw them. */
-function changeCalls(page: Page): Promise<{ status: number; body: number; transfer: number }[]> {
+function changeCalls(
+  page: Page,
+): Promise<{ status: number; body: number; transfer: number; query: string }[]> {
   return page.evaluate(`performance.getEntriesByType("resource")
     .filter((entry) => entry.name.includes("/jobs?since="))
     .map((entry) => ({ status: entry.responseStatus, body: entry.encodedBodySize,
-      transfer: entry.transferSize }))`);
+      transfer: entry.transferSize, query: new URL(entry.name).search.slice(0, 200) }))`);
 }
 
 Deno.test({
@@ -189,7 +191,7 @@ Deno.test({
           );
           const ran = (await changeCalls(page)).at(-1)!;
           assertEquals(ran.status, 200);
-          assert(ran.body < 4096, `one job's change took ${ran.body} bytes`);
+          assert(ran.body < 4096, `one job's change took ${ran.body} bytes (${ran.query})`);
 
           // The end of the table: its last rows come in, with that run.
           await page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)");
