@@ -37,7 +37,7 @@
  * @module
  */
 
-import { base64url, newDashboardId } from "../lib/protocol/keys.ts";
+import { createDashboard, type NewDashboard } from "../tests/_new_dashboard.ts";
 import { startDashboardProcess } from "../tests/_dashboard_process.ts";
 import { cpuShare, loadAverage, usage } from "./_process_usage.ts";
 import { sealedStub } from "../tests/_reports.ts";
@@ -82,22 +82,7 @@ function summary(ms: number[]): { p50: number; p99: number; max: number; count: 
   };
 }
 
-interface Dashboard {
-  id: string;
-  headers: Record<string, string>;
-}
-
-async function createDashboard(url: string): Promise<Dashboard> {
-  const id = newDashboardId();
-  const apiKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
-  const response = await fetch(`${url}/api/dashboards`, {
-    method: "POST",
-    body: JSON.stringify({ id, apiKey }),
-  });
-  await response.body?.cancel();
-  if (response.status !== 201) throw new Error(`cannot create a dashboard: ${response.status}`);
-  return { id, headers: { authorization: `Bearer ${apiKey}` } };
-}
+type Dashboard = NewDashboard;
 
 async function call(
   url: string,

@@ -48,7 +48,8 @@
  * @module
  */
 
-import { base64url, newDashboardId } from "../lib/protocol/keys.ts";
+import { createDashboard, type NewDashboard } from "../tests/_new_dashboard.ts";
+import { base64url } from "../lib/protocol/keys.ts";
 import {
   type ServerProcess,
   startDashboardProcess,
@@ -101,22 +102,7 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-interface Dashboard {
-  id: string;
-  headers: Record<string, string>;
-}
-
-async function createDashboard(url: string): Promise<Dashboard> {
-  const id = newDashboardId();
-  const apiKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
-  const response = await fetch(`${url}/api/dashboards`, {
-    method: "POST",
-    body: JSON.stringify({ id, apiKey }),
-  });
-  await response.body?.cancel();
-  if (response.status !== 201) throw new Error(`cannot create a dashboard: ${response.status}`);
-  return { id, headers: { authorization: `Bearer ${apiKey}` } };
-}
+type Dashboard = NewDashboard;
 
 /** One simulated koid: keeps a long-poll open, and says when each manual run arrives. */
 class Koid {

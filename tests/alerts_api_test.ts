@@ -8,9 +8,9 @@
  * @module
  */
 
+import { createDashboard } from "./_new_dashboard.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { Receiver } from "./_receiver.ts";
-import { base64url, newDashboardId } from "../lib/protocol/keys.ts";
 import { type ServerOptions, startServer } from "../lib/server/server.ts";
 
 /** An answer, its body parsed. */
@@ -50,14 +50,7 @@ async function withApi(
     alerts: { allowPrivateDestinations: true, checkEveryMs: 0 },
     ...options,
   });
-  const id = newDashboardId();
-  const apiKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
-  const created = await fetch(`${server.url}/api/dashboards`, {
-    method: "POST",
-    body: JSON.stringify({ id, apiKey }),
-  });
-  assertEquals(created.status, 201);
-  await created.body?.cancel();
+  const { id, apiKey } = await createDashboard(server.url);
   try {
     await fn({
       url: server.url,

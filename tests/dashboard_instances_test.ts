@@ -6,6 +6,7 @@
  * run once and keep every count right.
  */
 
+import { createDashboard } from "./_new_dashboard.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { type ServerProcess, startDashboardProcess } from "./_dashboard_process.ts";
 import { type KvConnectServer, startKvConnect } from "./_kv_connect.ts";
@@ -196,14 +197,7 @@ Deno.test("three dashboard.ts instances on one KV Connect store act as one serve
     const [a, b, c] = instances as [ServerProcess, ServerProcess, ServerProcess];
     try {
       for (const result of started) if (result.status === "rejected") throw result.reason;
-      const id = newDashboardId();
-      const apiKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
-      const created = await fetch(`${a.url}/api/dashboards`, {
-        method: "POST",
-        body: JSON.stringify({ id, apiKey }),
-      });
-      assertEquals(created.status, 201);
-      await created.body?.cancel();
+      const { id, apiKey } = await createDashboard(a.url);
       const api = (instance: ServerProcess, method: string, path: string, body?: unknown) =>
         call(instance, apiKey, method, `/api/d/${id}${path}`, body);
 
@@ -323,14 +317,7 @@ Deno.test("two dashboard.ts instances on one store raise and send a failure's al
     try {
       for (const result of started) if (result.status === "rejected") throw result.reason;
       const [a, b] = instances as [ServerProcess, ServerProcess];
-      const id = newDashboardId();
-      const apiKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
-      const created = await fetch(`${a.url}/api/dashboards`, {
-        method: "POST",
-        body: JSON.stringify({ id, apiKey }),
-      });
-      assertEquals(created.status, 201);
-      await created.body?.cancel();
+      const { id, apiKey } = await createDashboard(a.url);
       const api = (instance: ServerProcess, method: string, path: string, body?: unknown) =>
         call(instance, apiKey, method, `/api/d/${id}${path}`, body);
       const channel = await api(a, "POST", "/channels", {

@@ -12,11 +12,12 @@
  * @module
  */
 
+import { createDashboard } from "./_new_dashboard.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { Browser, chromiumInstalled, chromiumPath, type Page } from "./_browser.ts";
 import { bigHostName, bigRunReports, fillBigDashboard } from "./_big_dashboard.ts";
 import { ReportSealer } from "../lib/daemon/report_sealer.ts";
-import { base64url, newDashboardId } from "../lib/protocol/keys.ts";
+import { base64url } from "../lib/protocol/keys.ts";
 import { startServer } from "../lib/server/server.ts";
 
 const installed = chromiumInstalled();
@@ -83,13 +84,7 @@ Deno.test({
       for (const hosts of [100, 500]) {
         const jobCount = hosts * JOBS_PER_HOST;
         await t.step(`${jobCount.toLocaleString("en-US")} jobs`, async () => {
-          const id = newDashboardId();
-          const apiKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
-          await (await fetch(`${server.url}/api/dashboards`, {
-            method: "POST",
-            body: JSON.stringify({ id, apiKey }),
-          })).body?.cancel();
-          const headers = { authorization: `Bearer ${apiKey}` };
+          const { id, apiKey, headers } = await createDashboard(server.url);
           const dataKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
           const dashboard = { url: server.url, id, headers, dataKey };
           let began = performance.now();

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { createDashboard } from "./_new_dashboard.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { runEntry, spawnEntry } from "./_entry.ts";
 import { History } from "../lib/runs/history.ts";
@@ -88,12 +89,7 @@ Deno.test("dashboard makes its --db store and the store's -wal and -shm 0600", a
       const url = /^dashboard: listening on (\S+)$/.exec(first.value ?? "")?.[1];
       assert(url, `the dashboard said: ${first.value}`);
       // A write, so that the store's WAL is in use.
-      const created = await fetch(`${url}/api/dashboards`, {
-        method: "POST",
-        body: JSON.stringify({ id: "Zm9vYmFyYmF6cXV4MTIzNA", apiKey: "k".repeat(43) }),
-      });
-      assertEquals(created.status, 201);
-      await created.body?.cancel();
+      await createDashboard(url, { id: "Zm9vYmFyYmF6cXV4MTIzNA", apiKey: "k".repeat(43) });
       assertEquals(await modes(dir), [
         ["store.db", "600"],
         ["store.db-shm", "600"],

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { createDashboard } from "./_new_dashboard.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { Browser, chromiumInstalled } from "./_browser.ts";
 import { runEntry, spawnEntry } from "./_entry.ts";
@@ -105,12 +106,7 @@ async function withDashboard(fn: (setup: Setup) => Promise<void>): Promise<void>
   const tmp = await Deno.makeTempDir({ prefix: "koi_open_" });
   const dir = `${tmp}/koi`;
   try {
-    const created = await fetch(`${server.url}/api/dashboards`, {
-      method: "POST",
-      body: JSON.stringify({ id: ID, apiKey: KEYS.apiKey }),
-    });
-    assertEquals(created.status, 201);
-    await created.body?.cancel();
+    await createDashboard(server.url, { id: ID, apiKey: KEYS.apiKey });
     await Deno.mkdir(dir);
     await Deno.writeTextFile(
       `${dir}/dashboard.json`,
