@@ -40,6 +40,7 @@
  * @module
  */
 
+import { readLines } from "../tools/lines.ts";
 import { type Clock, wallClock } from "../lib/daemon/clock.ts";
 import { Daemon } from "../lib/daemon/daemon.ts";
 import { History, type RunRecord } from "../lib/runs/history.ts";
@@ -357,17 +358,10 @@ class KoidProcess {
   }
 
   async #read(): Promise<void> {
-    let rest = "";
-    for await (const text of this.child.stderr.pipeThrough(new TextDecoderStream())) {
-      rest += text;
-      let newline;
-      while ((newline = rest.indexOf("\n")) >= 0) {
-        this.lines.push({ t: performance.now(), text: rest.slice(0, newline) });
-        rest = rest.slice(newline + 1);
-        for (const check of [...this.#checks]) check();
-      }
+    for await (const text of readLines(this.child.stderr)) {
+      this.lines.push({ t: performance.now(), text });
+      for (const check of [...this.#checks]) check();
     }
-    if (rest) this.lines.push({ t: performance.now(), text: rest });
   }
 
   /** The first line (already read or to come) matching `pattern`. */

@@ -10,6 +10,7 @@ import { assertEquals } from "./_assert.ts";
 import { runEntry } from "./_entry.ts";
 import type { RunRecord } from "../lib/runs/history.ts";
 import { entryFlags } from "../tools/task_flags.ts";
+import { readLines } from "../tools/lines.ts";
 
 const root = new URL("../", import.meta.url);
 const flags = entryFlags(await Deno.readTextFile(new URL("deno.json", root)));
@@ -28,6 +29,8 @@ export interface KoidSpawnOptions {
    * without the preload, and run in real time.
    */
   readonly faketime?: string;
+  /** More environment for koid (`KOI_HOST`), beside its KOI_DIR. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -59,11 +62,13 @@ export class Koid {
   readonly lines: string[] = [];
   readonly #reading: Promise<void>;
   #checks: (() => void)[] = [];
+  /** False once koid has exited. */
+  running = true;
 
   /**
    * @param koiDir The KOI_DIR.
    * @param args koid's arguments.
-   * @param options Mail, and a fake clock.
+   * @param options Mail, a fake clock, and more environment.
    */
   constructor(koiDir: string, args: string[] = [], options: KoidSpawnOptions = {}) {
     const off = (options.mail ?? "off") === "off" && !args.includes("--mail-command");
@@ -81,26 +86,20 @@ export class Koid {
         ...args,
       ],
       cwd: root.pathname,
-      env: { KOI_DIR: koiDir, NO_COLOR: "1", ...fake },
+      env: { KOI_DIR: koiDir, NO_COLOR: "1", ...options.env, ...fake },
       stdin: "null",
       stdout: "null",
       stderr: "piped",
     }).spawn();
+    this.child.status.then(() => this.running = false);
     this.#reading = this.#read();
   }
 
   async #read(): Promise<void> {
-    let rest = "";
-    for await (const text of this.child.stderr.pipeThrough(new TextDecoderStream())) {
-      rest += text;
-      let newline;
-      while ((newline = rest.indexOf("\n")) >= 0) {
-        this.lines.push(rest.slice(0, newline));
-        rest = rest.slice(newline + 1);
-        for (const check of [...this.#checks]) check();
-      }
+    for await (const line of readLines(this.child.stderr)) {
+      this.lines.push(line);
+      for (const check of [...this.#checks]) check();
     }
-    if (rest) this.lines.push(rest);
   }
 
   /**
@@ -153,9 +152,18 @@ export class Koid {
     }, `${count} lines matching ${pattern}`);
   }
 
-  /** Sends a signal (if given), then waits for koid to exit and its stderr to be read. */
+  /**
+   * Sends a signal (if given; none to a koid already gone), then waits for koid to
+   * exit and its stderr to be read.
+   */
   async exit(signal?: Deno.Signal): Promise<Deno.CommandStatus> {
-    if (signal) this.child.kill(signal);
+    if (signal) {
+      try {
+        this.child.kill(signal);
+      } catch {
+        // Already gone: its status says how it ended.
+      }
+    }
     const status = await this.child.status;
     await this.#reading;
     return status;

@@ -17,10 +17,8 @@ import { payloadText } from "../lib/protocol/manual.ts";
 import { openOutput } from "../lib/protocol/sealed.js";
 import { type PlainPayload, sealedPayload } from "./_sealed.ts";
 import { parsePasswd } from "../lib/users.ts";
-import { entryFlags } from "../tools/task_flags.ts";
+import { Koid } from "./_koid.ts";
 
-const root = new URL("../", import.meta.url);
-const flags = entryFlags(await Deno.readTextFile(new URL("deno.json", root)));
 const me: RunUser =
   chooseRunUser(null, parsePasswd(await Deno.readTextFile("/etc/passwd")), Deno.uid()!).user;
 
@@ -528,62 +526,8 @@ Deno.test("the link follows the link files: unlinked, relinked to another dashbo
 // ---------------------------------------------------------------------------
 // koid itself, as a process.
 
-/** A running koid, its stderr read line by line. */
-class Koid {
-  readonly child: Deno.ChildProcess;
-  readonly lines: string[] = [];
-  readonly #reading: Promise<void>;
-  running = true;
-
-  constructor(koiDir: string) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      // Tests never mail: the machine's own sendmail must not get their output.
-      args: ["run", ...flags.koid, new URL("koid.ts", root).pathname, "--mail-command", "off"],
-      cwd: root.pathname,
-      env: { KOI_DIR: koiDir, KOI_HOST: "web1", NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    this.child.status.then(() => {
-      this.running = false;
-    });
-    const stderr = this.child.stderr;
-    this.#reading = (async () => {
-      let rest = "";
-      for await (const text of stderr.pipeThrough(new TextDecoderStream())) {
-        rest += text;
-        let newline;
-        while ((newline = rest.indexOf("\n")) >= 0) {
-          this.lines.push(rest.slice(0, newline));
-          rest = rest.slice(newline + 1);
-        }
-      }
-      if (rest) this.lines.push(rest);
-    })();
-  }
-
-  async waitFor(pattern: RegExp, count = 1): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    while (this.lines.filter((line) => pattern.test(line)).length < count) {
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${pattern}:\n${this.lines.join("\n")}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-
-  async exit(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
-    try {
-      this.child.kill(signal);
-    } catch {
-      // Already gone.
-    }
-    const status = await this.child.status;
-    await this.#reading;
-    return status;
-  }
-}
+/** koid's host name on the test dashboards. */
+const KOID_ENV = { KOI_HOST: "web1" };
 
 async function withKoid(
   koitab: string,
@@ -595,7 +539,7 @@ async function withKoid(
   const paths = koiPaths(dir);
   await Deno.writeTextFile(paths.koitab, koitab.replaceAll("$DIR", dir));
   const dashboard = await TestDashboard.start();
-  const koid = new Koid(dir);
+  const koid = new Koid(dir, [], { env: KOID_ENV });
   try {
     await koid.waitFor(/^koid: (loaded|no koitab)/);
     await fn({ dir, paths, koid, dashboard });
@@ -649,7 +593,7 @@ Deno.test("koid does not link without the data key, says how to add it, and link
     // Another key (a new password): the link is made again with it.
     const dataKey = randomKey();
     await Deno.writeTextFile(paths.dataKey, `${dataKey}\n`, { mode: 0o600 });
-    await koid.waitFor(/^koid: dashboard: linked to dashboard /, 2);
+    await koid.waitForCount(/^koid: dashboard: linked to dashboard /, 2);
     const status = await koid.exit("SIGTERM");
     assertEquals(status.code, 0);
     assert(!koid.lines.some((line) => line.includes(dataKey)), "the key is never logged");
@@ -670,7 +614,7 @@ Deno.test("a run left unfinished by a hard-killed koid is reported interrupted b
       // start of koid run it again, linked.
       await koid.exit("SIGKILL");
       await Deno.remove(paths.lastBoot);
-      const second = new Koid(dir);
+      const second = new Koid(dir, [], { env: KOID_ENV });
       let runId = "";
       try {
         await second.waitFor(/^koid: "Long" started \(run /);
@@ -694,7 +638,7 @@ Deno.test("a run left unfinished by a hard-killed koid is reported interrupted b
       } catch {
         // Already gone.
       }
-      const third = new Koid(dir);
+      const third = new Koid(dir, [], { env: KOID_ENV });
       try {
         await third.waitFor(
           /^koid: marked 1 run\(s\) left unfinished by a stopped koid as interrupted$/,
