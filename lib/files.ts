@@ -5,6 +5,33 @@
  * @module
  */
 
+/**
+ * Writes all of `bytes` to a file, pipe, terminal or connection, which may take
+ * fewer at each write.
+ *
+ * @param to What to write to.
+ * @param bytes What to write.
+ * @returns When every byte is written.
+ * @throws What the writer throws (a closed pipe, a full disk).
+ *
+ * @example
+ * ```ts
+ * import { writeAll } from "./files.ts";
+ *
+ * const got: number[] = [];
+ * const slow = { write: (bytes: Uint8Array) => Promise.resolve(got.push(bytes[0]!) && 1) };
+ * await writeAll(slow, new Uint8Array([1, 2, 3]));
+ * if (got.join() !== "1,2,3") throw new Error(got.join());
+ * ```
+ */
+export async function writeAll(
+  to: { write(bytes: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await to.write(bytes.subarray(written));
+}
+
 /** Options for {@linkcode writeFileAtomic}. */
 export interface AtomicWriteOptions {
   /** The file mode of the new file; 0o600 by default. */
@@ -35,8 +62,7 @@ export async function writeFileAtomic(
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const file = await Deno.open(temp, { write: true, createNew: true, mode: options.mode ?? 0o600 });
   try {
-    let written = 0;
-    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    await writeAll(file, bytes);
     await file.sync();
   } catch (error) {
     file.close();

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { writeFileAtomic } from "./files.ts";
+import { writeAll, writeFileAtomic } from "./files.ts";
 
 /** The size of the state file. */
 export const KOID_STATE_BYTES = 4096;
@@ -83,8 +83,7 @@ export async function writeKoidState(path: string, state: KoidState): Promise<vo
       throw error;
     }
     try {
-      let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      await writeAll(file, bytes);
     } finally {
       file.close();
     }

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { writeAll } from "../files.ts";
 import {
   DashboardClient,
   DashboardError,
@@ -637,6 +638,7 @@ async function awaitStart(
  * was not printed yet is printed.
  */
 async function follow(api: DashboardClient, runId: string, opener: Opener): Promise<number> {
+  const write = chunkPrinter();
   let after: number | null = null;
   let printed = "";
   let failingSince: number | null = null;
@@ -707,23 +709,22 @@ function unprinted(chunks: readonly OutputRecord[], printed: string): OutputReco
   return note < 0 ? [] : chunks.slice(note);
 }
 
-/** Whether the last output printed ended a line. */
-let atLineStart = true;
-
 /**
- * Prints a chunk to the stream it came from. One that does not open is said on a
- * line of its own, so it does not run into the output around it.
+ * A printer of chunks, each to the stream it came from. One that does not open is
+ * said on a line of its own, so it does not run into the output around it.
  */
-async function write(chunk: OutputRecord & { undecryptable?: true }): Promise<void> {
-  const text = chunk.undecryptable
-    ? `${atLineStart ? "" : "\n"}[${UNDECRYPTABLE_TEXT}]\n`
-    : chunk.text;
-  if (text === "") return;
-  atLineStart = text.endsWith("\n");
-  const bytes = new TextEncoder().encode(text);
-  const stream = chunk.stream === "stdout" ? Deno.stdout : Deno.stderr;
-  let written = 0;
-  while (written < bytes.length) written += await stream.write(bytes.subarray(written));
+function chunkPrinter(): (chunk: OutputRecord & { undecryptable?: true }) => Promise<void> {
+  /** Whether the last output printed ended a line. */
+  let atLineStart = true;
+  return async (chunk) => {
+    const text = chunk.undecryptable
+      ? `${atLineStart ? "" : "\n"}[${UNDECRYPTABLE_TEXT}]\n`
+      : chunk.text;
+    if (text === "") return;
+    atLineStart = text.endsWith("\n");
+    const bytes = new TextEncoder().encode(text);
+    await writeAll(chunk.stream === "stdout" ? Deno.stdout : Deno.stderr, bytes);
+  };
 }
 
 function exitStatus(

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { writeAll } from "../files.ts";
 import { argName, type ArgValue, fillArgs, readArgValues } from "../args.ts";
 import { jobEnvironment, type JobUser } from "../runs/environment.ts";
 import { type History, newRunId, runEnd, type RunStart } from "../runs/history.ts";
@@ -251,7 +252,7 @@ export async function runJobNow(
     let terminal = true;
     for await (const bytes of stream) {
       capture.add(name, bytes);
-      if (terminal) terminal = await writeAll(to, bytes);
+      if (terminal) terminal = await writeAllOrStop(to, bytes);
       await mail.write(bytes);
     }
   };
@@ -275,13 +276,12 @@ export async function runJobNow(
 }
 
 /** Writes all of `bytes`; false once the writer fails (a closed terminal or pipe). */
-async function writeAll(
+async function writeAllOrStop(
   to: { write(bytes: Uint8Array): Promise<number> },
   bytes: Uint8Array,
 ): Promise<boolean> {
   try {
-    let written = 0;
-    while (written < bytes.length) written += await to.write(bytes.subarray(written));
+    await writeAll(to, bytes);
     return true;
   } catch {
     return false;

@@ -96,14 +96,3 @@ export async function withSession<T>(
     close();
   }
 }
-
-/**
- * Writes all of `bytes`.
- *
- * @param conn The connection.
- * @param bytes What to write.
- */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
-}

@@ -8,7 +8,8 @@
  * @module
  */
 
-import { type ConnectionOptions, withSession, writeAll } from "./connection.ts";
+import { type ConnectionOptions, withSession } from "./connection.ts";
+import { writeAll } from "../../files.ts";
 import { DeliveryError, oneLine } from "./delivery_error.ts";
 import { VERSION } from "../../version.ts";
 
