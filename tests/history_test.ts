@@ -1,5 +1,5 @@
 import { DatabaseSync } from "node:sqlite";
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import {
   DEFAULT_RETENTION,
   History,
@@ -8,6 +8,7 @@ import {
   type RunRecord,
   type RunStart,
 } from "../lib/runs/history.ts";
+import { decodeOutput, encodeOutput } from "../lib/runs/stored_output.ts";
 
 const T0 = Date.parse("2026-03-01T12:00:00.000Z");
 
@@ -391,5 +392,119 @@ Deno.test("A read-only History is not blocked by a write transaction held open b
       other.close();
       history.close();
     }
+  });
+});
+
+Deno.test("encodeOutput() writes each chunk as stream, length and UTF-8 bytes; decodeOutput() reads it back", () => {
+  const chunks = [
+    { stream: "stdout", text: "a\0b" },
+    { stream: "stderr", text: "é😃" },
+    { stream: "koi", text: "" },
+  ] as const;
+  const bytes = encodeOutput(chunks);
+  assertEquals(
+    Array.from(bytes),
+    [
+      1,
+      ...[0, 0, 0, 0, 3, 0x61, 0x00, 0x62],
+      ...[1, 0, 0, 0, 6, 0xc3, 0xa9, 0xf0, 0x9f, 0x98, 0x83],
+      ...[2, 0, 0, 0, 0],
+    ],
+  );
+  assertEquals(decodeOutput(bytes), chunks.map((c) => ({ ...c })));
+  assertEquals(Array.from(encodeOutput([])), [1]);
+  assertEquals(decodeOutput(encodeOutput([])), []);
+  // A lone surrogate is written as TextEncoder writes it: U+FFFD.
+  assertEquals(decodeOutput(encodeOutput([{ stream: "stdout", text: "x\ud800" }])), [
+    { stream: "stdout", text: "x\ufffd" },
+  ]);
+});
+
+Deno.test("decodeOutput() refuses bytes it did not write, and says where", () => {
+  assertThrows(() => decodeOutput(Uint8Array.of(2)), Error, "unknown format 2");
+  assertThrows(() => decodeOutput(Uint8Array.of(1, 3, 0, 0, 0, 0)), Error, "damaged at byte 1");
+  assertThrows(
+    () => decodeOutput(Uint8Array.of(1, 0, 0, 0, 0, 9, 0x61)),
+    Error,
+    "damaged at byte 6",
+  );
+  assertThrows(() => decodeOutput(Uint8Array.of(1, 0, 0, 0)), Error, "damaged at byte 1");
+});
+
+Deno.test("History stores output as bytes: a MiB of NUL bytes takes a MiB, not six", async () => {
+  await withDb((path) => {
+    const history = new History(path);
+    try {
+      const text = "\0".repeat(1024 * 1024);
+      history.recordStarts([start("r1", "t", T0)]);
+      history.recordEnd(
+        "r1",
+        "t",
+        end(T0 + 1, {
+          chunks: [{ stream: "stdout", text }, { stream: "stderr", text: "done\n" }],
+          outputBytes: text.length + 5,
+        }),
+      );
+      const run = history.get("r1")!;
+      assertEquals(run.chunks, [{ stream: "stdout", text }, { stream: "stderr", text: "done\n" }]);
+      assertEquals(run.output, `${text}done\n`);
+      const row = history.database.prepare(
+        "SELECT length(output) AS stored, chunks FROM runs WHERE id = 'r1'",
+      ).get() as { stored: number; chunks: string };
+      assertEquals({ ...row }, { stored: 1 + 5 + 1024 * 1024 + 5 + 5, chunks: "[]" });
+    } finally {
+      history.close();
+    }
+  });
+});
+
+Deno.test("A history written before output was stored as bytes keeps its runs' output, for readers and the writer", async () => {
+  await withDb((path) => {
+    // The table as Koi made it before: output as JSON in `chunks`, no `output` column.
+    const old = new DatabaseSync(path);
+    old.exec(`CREATE TABLE runs (
+      id TEXT PRIMARY KEY, tag TEXT NOT NULL, name TEXT, section TEXT, trigger TEXT NOT NULL,
+      args TEXT NOT NULL, scheduled_for INTEGER, started_at INTEGER NOT NULL, finished_at INTEGER,
+      exit_code INTEGER, signal TEXT, status TEXT NOT NULL, error TEXT,
+      chunks TEXT NOT NULL DEFAULT '[]', output_bytes INTEGER NOT NULL DEFAULT 0)`);
+    old.prepare(
+      `INSERT INTO runs VALUES ('old', 't', NULL, NULL, 'schedule', '{}', NULL, ?, ?, 0, NULL,
+       'succeeded', NULL, ?, 7)`,
+    ).run(T0, T0 + 5, JSON.stringify([["stdout", "hello\n"], ["stderr", "!"]]));
+    old.close();
+    const oldChunks = [{ stream: "stdout", text: "hello\n" }, {
+      stream: "stderr",
+      text: "!",
+    }] as const;
+
+    // A reader (koitab history) opens the file as it is.
+    const reader = new History(path, { readOnly: true });
+    try {
+      assertEquals(reader.get("old")!.chunks, [...oldChunks]);
+    } finally {
+      reader.close();
+    }
+
+    // koid adds the column; the old run keeps its output, a new one is stored as bytes.
+    const history = new History(path);
+    try {
+      history.recordStarts([start("new", "t", T0 + 10)]);
+      history.recordEnd(
+        "new",
+        "t",
+        end(T0 + 11, {
+          chunks: [{ stream: "stdout", text: "\0" }],
+          outputBytes: 1,
+        }),
+      );
+      assertEquals(history.get("old")!.chunks, [...oldChunks]);
+      assertEquals(history.get("old")!.output, "hello\n!");
+      assertEquals(history.get("new")!.chunks, [{ stream: "stdout", text: "\0" }]);
+      assertEquals(ids(history.list()), ["new", "old"]);
+    } finally {
+      history.close();
+    }
+    // Opened again, nothing is added twice.
+    new History(path).close();
   });
 });

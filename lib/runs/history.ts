@@ -15,6 +15,7 @@ import { preparePrivateDatabase } from "../files.ts";
 import type { OutputChunk } from "../output_cap.ts";
 import type { ArgValue, RunStatus, RunTrigger } from "../protocol/wire.ts";
 import { CorruptDatabaseError } from "./store_fault.ts";
+import { decodeOutput, encodeOutput } from "./stored_output.ts";
 
 export type { RunStatus };
 
@@ -122,7 +123,8 @@ CREATE TABLE IF NOT EXISTS runs (
   status TEXT NOT NULL,
   error TEXT,
   chunks TEXT NOT NULL DEFAULT '[]',
-  output_bytes INTEGER NOT NULL DEFAULT 0
+  output_bytes INTEGER NOT NULL DEFAULT 0,
+  output BLOB
 );
 CREATE INDEX IF NOT EXISTS runs_by_tag ON runs (tag, started_at);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
@@ -142,8 +144,11 @@ interface Row {
   signal: string | null;
   status: string;
   error: string | null;
+  /** The output of a run recorded before Koi stored it as bytes: JSON `[[stream, text]…]`. */
   chunks: string;
   output_bytes: number;
+  /** The output as {@linkcode encodeOutput} stores it; absent in a file no writer has updated. */
+  output?: Uint8Array | null;
 }
 
 /** A new run id: sortable by start time, unique. */
@@ -186,13 +191,19 @@ export interface HistoryOptions {
   readonly check?: boolean;
 }
 
+/** What a writer of the history prepares once. */
+interface WriteStatements {
+  readonly insert: StatementSync;
+  readonly finish: StatementSync;
+  readonly trim: StatementSync;
+}
+
 /** The history database of one `KOI_DIR`. */
 export class History implements RunRecorder {
   readonly #db: DatabaseSync;
   readonly #retention: number;
-  readonly #insert: StatementSync;
-  readonly #finish: StatementSync;
-  readonly #trim: StatementSync;
+  /** The writer's statements; null for a reader, which may open a file made by an older Koi. */
+  readonly #writes: WriteStatements | null = null;
 
   /**
    * Opens (creating if needed) the database.
@@ -213,24 +224,33 @@ export class History implements RunRecorder {
       if (!options.readOnly) {
         this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
         this.#db.exec(SCHEMA);
+        addOutputColumn(this.#db);
+        this.#writes = {
+          insert: this.#db.prepare(
+            `INSERT OR IGNORE INTO runs (id, tag, name, section, trigger, args, scheduled_for, started_at, status)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')`,
+          ),
+          finish: this.#db.prepare(
+            `UPDATE runs SET finished_at = ?, exit_code = ?, signal = ?, status = ?, error = ?,
+             output = ?, output_bytes = ? WHERE id = ?`,
+          ),
+          trim: this.#db.prepare(
+            `DELETE FROM runs WHERE tag = ? AND status != 'running' AND id NOT IN
+             (SELECT id FROM runs WHERE tag = ? AND status != 'running'
+              ORDER BY started_at DESC, id DESC LIMIT ?)`,
+          ),
+        };
       }
     } catch (error) {
       this.#db.close();
       throw error;
     }
-    this.#insert = this.#db.prepare(
-      `INSERT OR IGNORE INTO runs (id, tag, name, section, trigger, args, scheduled_for, started_at, status)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')`,
-    );
-    this.#finish = this.#db.prepare(
-      `UPDATE runs SET finished_at = ?, exit_code = ?, signal = ?, status = ?, error = ?,
-       chunks = ?, output_bytes = ? WHERE id = ?`,
-    );
-    this.#trim = this.#db.prepare(
-      `DELETE FROM runs WHERE tag = ? AND status != 'running' AND id NOT IN
-       (SELECT id FROM runs WHERE tag = ? AND status != 'running'
-        ORDER BY started_at DESC, id DESC LIMIT ?)`,
-    );
+  }
+
+  /** The writer's statements. */
+  #writer(): WriteStatements {
+    if (this.#writes === null) throw new Error("this history was opened for reading only");
+    return this.#writes;
   }
 
   /**
@@ -242,8 +262,9 @@ export class History implements RunRecorder {
     if (starts.length === 0) return;
     this.#db.exec("BEGIN");
     try {
+      const { insert } = this.#writer();
       for (const run of starts) {
-        this.#insert.run(
+        insert.run(
           run.id,
           run.tag,
           run.name,
@@ -274,17 +295,18 @@ export class History implements RunRecorder {
    * @returns False when the history has no such run (its start was never recorded here).
    */
   recordEnd(id: string, tag: string, end: RunEnd): boolean {
-    const result = this.#finish.run(
+    const { finish, trim } = this.#writer();
+    const result = finish.run(
       end.finishedAt,
       end.exitCode,
       end.signal,
       end.status,
       end.error,
-      JSON.stringify(end.chunks.map((c) => [c.stream, c.text])),
+      encodeOutput(end.chunks),
       end.outputBytes,
       id,
     );
-    this.#trim.run(tag, tag, this.#retention);
+    trim.run(tag, tag, this.#retention);
     return Number(result.changes) > 0;
   }
 
@@ -394,10 +416,23 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
+/**
+ * Gives a history made before Koi stored output as bytes its `output` column. The
+ * runs it holds keep their output in `chunks`, where readers still find it.
+ */
+function addOutputColumn(db: DatabaseSync): void {
+  const columns = db.prepare("PRAGMA table_info(runs)").all() as { name?: unknown }[];
+  if (!columns.some((column) => column.name === "output")) {
+    db.exec("ALTER TABLE runs ADD COLUMN output BLOB");
+  }
+}
+
 function toRecord(row: Row): RunRecord {
-  const chunks = (JSON.parse(row.chunks) as [OutputChunk["stream"], string][]).map((
-    [stream, text],
-  ) => ({ stream, text }));
+  const chunks = row.output
+    ? decodeOutput(row.output)
+    : (JSON.parse(row.chunks) as [OutputChunk["stream"], string][]).map((
+      [stream, text],
+    ) => ({ stream, text }));
   return {
     id: row.id,
     tag: row.tag,
