@@ -31,7 +31,8 @@
  *    script with koid's flags (the runtime's floor) side by side for a minute,
  *    while this process runs the Daemon alone on the real clock, its timers
  *    counted. The 1 GB job is `@reboot sleep 2; head -c 1000000000 /dev/zero`, then
- *    the same with `yes` (text): the sleep gives the baseline.
+ *    the same with `yes` (text): the sleep gives the baseline, and the peak is taken
+ *    up to a second after the run ends, its output kept in `history.db`.
  * 5. As 4, with the output mailed through `--mail-command` to a script that skips
  *    the header and counts the rest, which must be every byte the job wrote.
  *
@@ -903,6 +904,12 @@ async function bigOutput(
     await delay(100);
   }
   await ended;
+  // And for a second after: the run's end (its output kept in history.db) is part of its cost.
+  for (let i = 0; i < 10; i++) {
+    const rss = await readRss(koid.pid);
+    if (rss !== null) samples.push({ t: performance.now(), rss });
+    await delay(100);
+  }
   const started = await koid.waitFor(/ started \(run /, 1000);
   await koid.stop();
   // While the job sleeps: from half a second after its start to just before it writes.
