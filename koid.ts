@@ -11,6 +11,8 @@ import { systemClock } from "./lib/daemon/clock.ts";
 import { Daemon } from "./lib/daemon/daemon.ts";
 import { HistoryStore } from "./lib/daemon/history_store.ts";
 import { JobUser } from "./lib/daemon/job_user.ts";
+import { koitabWarnings } from "./lib/koitab_warnings.ts";
+import { machineWarningContext } from "./lib/runs/warning_context.ts";
 import { KoidStatus } from "./lib/daemon/koid_status.ts";
 import { LinkLoader } from "./lib/daemon/link_loader.ts";
 import { type MailCommand, parseMailCommand, SENDMAIL_PATH, tableMails } from "./lib/runs/mail.ts";
@@ -204,6 +206,8 @@ export async function main(args: string[]): Promise<number> {
         link?.tableChanged();
         warnIfNoMailer(jobs);
       },
+      warnings: (jobs) =>
+        koitabWarnings(jobs, machineWarningContext(jobUser.user?.name ?? "the jobs' user")),
       bootId: readBootId,
       onDirRecreated: watch,
       onChange: changed,

@@ -243,7 +243,7 @@ async function install(paths: KoiPaths, source: string): Promise<number> {
   const text = await readSource(source);
   const what = source === "-" ? "the koitab on stdin" : source;
   const table = validateTable(text, what);
-  await printWarnings(table, await owner(paths));
+  printWarnings(table, await owner(paths));
   await installTable(paths, table);
   return 0;
 }
@@ -252,7 +252,7 @@ async function check(paths: KoiPaths, source: string): Promise<number> {
   const text = await readSource(source);
   const what = source === "-" ? "the koitab on stdin" : source;
   const table = validateTable(text, what, null);
-  await printWarnings(table, await owner(paths));
+  printWarnings(table, await owner(paths));
   const { jobs } = table;
   const count = jobs.length === 1 ? "1 job" : `${jobs.length} jobs`;
   console.log(`${source === "-" ? "stdin" : source}: ${count}, no errors`);

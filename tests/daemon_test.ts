@@ -8,6 +8,7 @@
  */
 
 import { type Clock, wallClock } from "../lib/daemon/clock.ts";
+import { koitabWarnings } from "../lib/koitab_warnings.ts";
 import { Daemon } from "../lib/daemon/daemon.ts";
 import type { RunRequest } from "../lib/daemon/runner.ts";
 import { writeFileAtomic } from "../lib/files.ts";
@@ -130,6 +131,14 @@ class Harness {
       localZone: "UTC",
       log: (line) => this.log.push(line),
       onTable: (jobs: readonly KoitabJob[]) => this.tables.push(jobs.map((job) => job.command)),
+      // A machine whose one account is root, and whose commands are those of /usr/bin.
+      warnings: (jobs) =>
+        koitabWarnings(jobs, {
+          isUser: (name) => name === "root",
+          isCommand: (name) => name.startsWith("/usr/bin/"),
+          owner: "alice",
+          defaultPath: "/usr/bin:/bin",
+        }),
       bootId: () =>
         this.bootId instanceof Error ? Promise.reject(this.bootId) : Promise.resolve(this.bootId),
       onDirRecreated: () => this.recreated++,
@@ -810,6 +819,25 @@ Deno.test("Daemon keeps the last table when KOI_DIR is removed, makes it again, 
     await h.write("* * * * * new\n");
     assertEquals(await h.step(), ["schedule new 10:04"]);
     assertEquals(h.daemon.problems, []);
+  });
+});
+
+Deno.test("Daemon logs a loaded table's warnings after the line saying it loaded it, at most 10", async () => {
+  await withDaemon("10:00:30", "* * * * * every\n", async (h) => {
+    assertEquals(await h.start(), []);
+    assertEquals(h.log, [`loaded ${h.paths.koitab}: 1 job(s)`], "no warning, no line");
+    await h.write("0 3 * * * root /usr/bin/backup\n* * * * * every\n5 * * * * date +%Y\n");
+    assertEquals(await h.step(), ["schedule every 10:01"], "warnings change nothing");
+    assertEquals(h.log.slice(1), [
+      `reloaded ${h.paths.koitab}: 3 job(s)`,
+      'koitab line 1: warning: "root" is a user, not a command: this line is written for /etc/crontab, with a user column; a koitab\'s jobs run as alice, so remove "root"',
+      'koitab line 3: warning: cron ends the command at the first "%" of "date +%Y" (a date format) and sends the rest as its input: write \\% for each literal %',
+    ]);
+    await h.write("0 3 * * * root /usr/bin/backup\n".repeat(12));
+    await h.step();
+    const warnings = h.log.filter((line) => line.includes(": warning: "));
+    assertEquals(warnings.length, 2 + 10);
+    assertEquals(h.log.at(-1), "… and 2 more (koitab --check shows them all)");
   });
 });
 

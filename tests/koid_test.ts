@@ -315,6 +315,24 @@ Deno.test("koid says nothing of a missing mailer when every job sets MAILTO empt
   });
 });
 
+Deno.test("koid logs the warnings of a table put in place without koitab", async () => {
+  // A line for /etc/crontab, with its user column: "root" would run as a command.
+  await withKoiDir(`HOME=$DIR\n@reboot true\n0 3 * * * root /usr/sbin/backup\n`, async (dir) => {
+    await withKoid(dir, [], async (koid) => {
+      await koid.waitFor(/ ended \(run /);
+      assertEquals((await koid.exit("SIGTERM")).code, 0);
+      const loaded = koid.lines.findIndex((line) => line.startsWith("koid: loaded "));
+      const owner = parsePasswd(await Deno.readTextFile("/etc/passwd"))
+        .find((account) => account.uid === Deno.uid())!.name;
+      assertEquals(
+        koid.lines[loaded + 1],
+        `koid: koitab line 3: warning: "root" is a user, not a command: this line is written for /etc/crontab, with a user column; a koitab's jobs run as ${owner}, so remove "root"`,
+        koid.lines.join("\n"),
+      );
+    });
+  });
+});
+
 Deno.test("koid refuses bad options", async () => {
   await withKoiDir(null, async (dir) => {
     const env = { KOI_DIR: dir };

@@ -57,7 +57,7 @@ export async function editTable(paths: KoiPaths, options: EditOptions): Promise<
     const bytes = await Deno.readFile(file);
     try {
       const table = validateTable(bytes, "the edited koitab");
-      await printWarnings(table, options.owner);
+      printWarnings(table, options.owner);
       await installTable(paths, table);
       await cleanUp();
       console.error("koitab: installing new koitab");

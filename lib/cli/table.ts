@@ -5,12 +5,11 @@
  * @module
  */
 
-import { CRON_PATH } from "../runs/environment.ts";
+import { machineWarningContext } from "../runs/warning_context.ts";
 import { writeFileAtomic } from "../files.ts";
 import type { KoiPaths } from "../koidir.ts";
 import { formatKoitabError, type KoitabJob, parseKoitab } from "../koitab.ts";
 import { formatKoitabWarning, koitabWarnings } from "../koitab_warnings.ts";
-import { readPasswd } from "../users.ts";
 import { CliError } from "./errors.ts";
 
 /**
@@ -66,35 +65,10 @@ export function validateTable(
  *
  * @param table The validated table.
  * @param owner Who its jobs run as, for the messages.
- * @returns When printed.
  */
-export async function printWarnings(table: ValidTable, owner: string): Promise<void> {
-  let users: Set<string>;
-  try {
-    users = new Set((await readPasswd()).map((account) => account.name));
-  } catch {
-    users = new Set(["root"]);
-  }
-  const warnings = koitabWarnings(table.jobs, {
-    isUser: (name) => users.has(name),
-    isCommand,
-    owner,
-    defaultPath: CRON_PATH,
-  });
+export function printWarnings(table: ValidTable, owner: string): void {
+  const warnings = koitabWarnings(table.jobs, machineWarningContext(owner));
   for (const warning of warnings) console.error(formatKoitabWarning(warning));
-}
-
-/** Whether `name` is an executable file in a directory of `path`, as `sh` would find it. */
-function isCommand(name: string, path: string): boolean {
-  if (name.includes("/")) return true;
-  return path.split(":").some((dir) => {
-    try {
-      const info = Deno.statSync(`${dir || "."}/${name}`);
-      return info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
-    } catch {
-      return false;
-    }
-  });
 }
 
 /**

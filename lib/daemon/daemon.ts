@@ -9,7 +9,8 @@
  */
 
 import { writeFileAtomic } from "../files.ts";
-import { formatKoitabError, type KoitabJob, parseKoitab } from "../koitab.ts";
+import { formatKoitabError, type KoitabError, type KoitabJob, parseKoitab } from "../koitab.ts";
+import { formatKoitabWarning } from "../koitab_warnings.ts";
 import type { KoiPaths } from "../koidir.ts";
 import type { KoidProblem } from "../koid_state.ts";
 import type { Clock } from "./clock.ts";
@@ -18,7 +19,7 @@ import { type ClockChange, Scheduler } from "./scheduler.ts";
 
 const MINUTE_MS = 60_000;
 
-/** The most errors of one table logged; a file of garbage has thousands. */
+/** The most errors, and the most warnings, of one table logged; a file of garbage has thousands. */
 const ERRORS_LOGGED = 10;
 
 /** What the daemon needs. */
@@ -32,6 +33,12 @@ export interface DaemonOptions {
   readonly log: (line: string) => void;
   /** Called with the jobs each time a table is loaded (for the dashboard link). */
   readonly onTable?: (jobs: readonly KoitabJob[]) => void;
+  /**
+   * The warnings for a table's jobs (`koitabWarnings` with this machine's context),
+   * logged when it is loaded: a table put in place without `koitab` was never
+   * checked by it. None when absent.
+   */
+  readonly warnings?: (jobs: readonly KoitabJob[]) => readonly KoitabError[];
   /** This boot's id (`readBootId()`), or null when the system gives none. */
   readonly bootId: () => Promise<string | null>;
   /** Called when the daemon made `KOI_DIR` again after it vanished (to watch it again). */
@@ -274,10 +281,7 @@ export class Daemon {
     }
     const { jobs, errors } = parseKoitab(text);
     if (errors.length > 0) {
-      for (const error of errors.slice(0, ERRORS_LOGGED)) log(formatKoitabError(error));
-      if (errors.length > ERRORS_LOGGED) {
-        log(`… and ${errors.length - ERRORS_LOGGED} more (koitab -l shows them all)`);
-      }
+      logSome(log, errors, formatKoitabError, "koitab -l");
       const line = initial
         ? `the koitab has ${errors.length} error(s): no jobs run until it is fixed`
         : `the koitab has ${errors.length} error(s): keeping the last good table (${this.#jobs.length} jobs)`;
@@ -293,8 +297,22 @@ export class Daemon {
     this.#setProblem("dir", null);
     this.#jobs = jobs;
     log(`${initial ? "loaded" : "reloaded"} ${paths.koitab}: ${jobs.length} job(s)`);
+    logSome(log, this.#options.warnings?.(jobs) ?? [], formatKoitabWarning, "koitab --check");
     this.#options.onTable?.(jobs);
     return true;
+  }
+}
+
+/** Logs the first {@linkcode ERRORS_LOGGED} problems of a table, and how many more there are. */
+function logSome(
+  log: (line: string) => void,
+  problems: readonly KoitabError[],
+  format: (problem: KoitabError) => string,
+  showsAll: string,
+): void {
+  for (const problem of problems.slice(0, ERRORS_LOGGED)) log(format(problem));
+  if (problems.length > ERRORS_LOGGED) {
+    log(`… and ${problems.length - ERRORS_LOGGED} more (${showsAll} shows them all)`);
   }
 }
 
