@@ -1,5 +1,6 @@
+import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals } from "./_assert.ts";
-import type { Report } from "../lib/protocol/wire.ts";
+import type { EndReport, Report } from "../lib/protocol/wire.ts";
 import { History } from "../lib/runs/history.ts";
 import {
   COALESCE_BYTES,
@@ -7,8 +8,8 @@ import {
   SEEN_KEEP_MS,
   SeenSignatures,
   SeenStoreError,
-  utf8Length,
 } from "../lib/daemon/spool.ts";
+import { utf8Length } from "../lib/utf8.ts";
 
 const D = "dashboard_id_0000000001";
 
@@ -290,5 +291,54 @@ Deno.test("ReportSpool follows its source to a new database, and acknowledges no
 Deno.test("utf8Length() counts UTF-8 bytes as TextEncoder does", () => {
   for (const text of ["", "abc", "é", "日本語", "😃x", "\ud83d", "a\udc00b", "\ud83d\ud83d"]) {
     assertEquals(utf8Length(text), new TextEncoder().encode(text).length, JSON.stringify(text));
+  }
+});
+
+Deno.test("ReportSpool keeps an end report's output as bytes, not JSON: a MiB of NUL bytes takes a MiB", async () => {
+  await withSpool(({ spool, reopen }) => {
+    const text = "\0".repeat(1024 * 1024);
+    const base = end("r1") as EndReport;
+    const report: Report = {
+      ...base,
+      end: {
+        ...base.end,
+        outputBytes: text.length + 2,
+        chunks: [{ stream: "stdout", text }, { stream: "stderr", text: "é" }],
+      },
+    };
+    spool().append(D, report);
+    reopen();
+    assertEquals(spool().take(D)?.reports, [report]);
+    // About its size in the spool, and so in a batch's byte count: the bytes, not six per NUL.
+    assertEquals(spool().pending(D), {
+      reports: 1,
+      bytes: JSON.stringify({ ...report, end: { ...report.end, chunks: [] } }).length + 1 +
+        5 + text.length + 5 + 2,
+    });
+  });
+});
+
+Deno.test("A spool written before end reports kept their output as bytes is read as it was, then takes the column", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "koi_spool_" });
+  try {
+    const path = `${dir}/history.db`;
+    const old = new DatabaseSync(path);
+    // The spool's table as koid made it before.
+    old.exec(`CREATE TABLE dashboard_spool (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, dashboard TEXT NOT NULL, report TEXT, run_id TEXT,
+      stream TEXT, seq INTEGER, text TEXT, bytes INTEGER NOT NULL)`);
+    old.prepare("INSERT INTO dashboard_spool (dashboard, report, bytes) VALUES (?, ?, ?)")
+      .run(D, JSON.stringify(end("r1")), 100);
+    old.close();
+    const history = new History(path);
+    try {
+      const spool = new ReportSpool(history.database);
+      spool.append(D, end("r2"));
+      assertEquals(spool.take(D)?.reports, [end("r1"), end("r2")]);
+    } finally {
+      history.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -13,7 +13,7 @@ import type { Job, Report } from "../protocol/wire.ts";
 import type { RunEnd, RunStart } from "../runs/history.ts";
 import { jobSchedule } from "../schedules.ts";
 import type { RunEvent } from "./runner.ts";
-import { utf8Length } from "./spool.ts";
+import { utf8Length } from "../utf8.ts";
 
 /** Beyond this much waiting in the spool, live output is no longer spooled (ends still are). */
 const SPOOL_OUTPUT_CAP = 64 * 1024 * 1024;

@@ -8,7 +8,8 @@
  */
 
 import type { Report } from "../protocol/wire.ts";
-import { BATCH_BYTES, type ReportSpool, type SpoolBatch, utf8Length } from "./spool.ts";
+import { BATCH_BYTES, type ReportSpool, type SpoolBatch } from "./spool.ts";
+import { utf8Length } from "../utf8.ts";
 
 /** The most bytes of reports held in memory (about, in JSON). */
 export const MEMORY_REPORT_BYTES = 16 * 1024 * 1024;

@@ -19,6 +19,8 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { OutputReport, Report } from "../protocol/wire.ts";
 import type { DatabaseArea, DatabaseSource } from "./history_store.ts";
+import { decodeOutput, encodeOutput } from "../runs/stored_output.ts";
+import { utf8Length } from "../utf8.ts";
 
 /** The most bytes of reports in one batch (one report may exceed it alone). */
 export const BATCH_BYTES = 1024 * 1024;
@@ -44,7 +46,8 @@ CREATE TABLE IF NOT EXISTS dashboard_spool (
   stream TEXT,
   seq INTEGER,
   text TEXT,
-  bytes INTEGER NOT NULL
+  bytes INTEGER NOT NULL,
+  output BLOB
 );
 CREATE INDEX IF NOT EXISTS dashboard_spool_by_dashboard ON dashboard_spool (dashboard, id);
 CREATE TABLE IF NOT EXISTS dashboard_seen (
@@ -60,6 +63,8 @@ interface SpoolRow {
   stream: string | null;
   seq: number | null;
   text: string | null;
+  /** An end report's final output, as `history.db` stores output; its JSON then holds none. */
+  output: Uint8Array | null;
 }
 
 /** A batch of reports taken from the spool. */
@@ -157,9 +162,10 @@ export class ReportSpool {
     const source = sourceOf(database);
     this.#prepared = new Prepared(source, "spool", (db) => {
       db.exec(SCHEMA);
+      addOutputColumn(db);
       return {
         insertReport: db.prepare(
-          "INSERT INTO dashboard_spool (dashboard, report, bytes) VALUES (?, ?, ?)",
+          "INSERT INTO dashboard_spool (dashboard, report, output, bytes) VALUES (?, ?, ?, ?)",
         ),
         insertOutput: db.prepare(
           `INSERT INTO dashboard_spool (dashboard, run_id, stream, seq, text, bytes)
@@ -206,9 +212,14 @@ export class ReportSpool {
   append(dashboard: string, report: Report, coalesce = true): boolean {
     return this.#use((statements) => {
       if (report.type !== "output") {
-        const json = JSON.stringify(report);
-        const bytes = utf8Length(json);
-        statements.insertReport.run(dashboard, json, bytes);
+        // An end's output is kept as bytes: in JSON, a MiB of NUL bytes would take six.
+        const end = report.type === "end" ? report : null;
+        const output = end === null ? null : encodeOutput(end.end.chunks);
+        const json = JSON.stringify(
+          end === null ? report : { ...end, end: { ...end.end, chunks: [] } },
+        );
+        const bytes = utf8Length(json) + (output?.length ?? 0);
+        statements.insertReport.run(dashboard, json, output, bytes);
         this.#bytes += bytes;
         this.#tail = null;
         return false;
@@ -271,7 +282,7 @@ export class ReportSpool {
       this.#taken = Math.max(this.#taken, last);
       this.#takenFrom = db;
       const rows = db.prepare(
-        `SELECT id, report, run_id, stream, seq, text FROM dashboard_spool
+        `SELECT id, report, run_id, stream, seq, text, output FROM dashboard_spool
          WHERE dashboard = ? AND id <= ? ORDER BY id`,
       ).all(dashboard, last) as unknown as SpoolRow[];
       return { reports: rows.map(toReport), last };
@@ -339,8 +350,20 @@ function sum(db: DatabaseSync, sql: string, ...params: (string | number)[]): num
   return Number(row.bytes);
 }
 
+/** Gives a spool made before end reports kept their output as bytes its `output` column. */
+function addOutputColumn(db: DatabaseSync): void {
+  const columns = db.prepare("PRAGMA table_info(dashboard_spool)").all() as { name?: unknown }[];
+  if (!columns.some((column) => column.name === "output")) {
+    db.exec("ALTER TABLE dashboard_spool ADD COLUMN output BLOB");
+  }
+}
+
 function toReport(row: SpoolRow): Report {
-  if (row.report !== null) return JSON.parse(row.report) as Report;
+  if (row.report !== null) {
+    const report = JSON.parse(row.report) as Report;
+    if (report.type !== "end" || row.output === null) return report;
+    return { ...report, end: { ...report.end, chunks: decodeOutput(row.output) } };
+  }
   return {
     type: "output",
     runId: row.run_id!,
@@ -462,23 +485,4 @@ export class SeenSignatures {
       return 0;
     }
   }
-}
-
-/** The UTF-8 length of a string, without encoding it. */
-export function utf8Length(text: string): number {
-  let length = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) length += 1;
-    else if (code < 0x800) length += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
-      length += 4;
-      i++;
-    } else length += 3;
-  }
-  return length;
-}
-
-function isLowSurrogate(code: number): boolean {
-  return code >= 0xdc00 && code <= 0xdfff;
 }

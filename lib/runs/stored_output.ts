@@ -12,6 +12,7 @@
  */
 
 import type { OutputChunk, OutputStream } from "../output_cap.ts";
+import { utf8Length } from "../utf8.ts";
 
 const VERSION = 1;
 const STREAMS: readonly OutputStream[] = ["stdout", "stderr", "koi"];
@@ -19,33 +20,6 @@ const HEADER = 5;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/**
- * The number of bytes a string takes in UTF-8, as `TextEncoder` writes it (a
- * lone surrogate becomes U+FFFD, three bytes).
- */
-function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) continue;
-    if (code < 0x800) {
-      bytes += 1;
-    } else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      // A pair: 4 bytes for two code units. A lone high surrogate: U+FFFD.
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 2;
-        i++;
-      } else {
-        bytes += 2;
-      }
-    } else {
-      bytes += 2;
-    }
-  }
-  return bytes;
-}
 
 /**
  * Encodes a run's chunks for `history.db`, in one allocation of exactly their size.
