@@ -7,7 +7,7 @@
 
 import { dashboardCommand } from "./lib/cli/dashboard.ts";
 import { editTable } from "./lib/cli/edit.ts";
-import { formatHistory, historyNotes, readHistory } from "./lib/cli/history.ts";
+import { formatHistory, historyNotes, readHistory, writeHistoryJson } from "./lib/cli/history.ts";
 import { CliError } from "./lib/cli/errors.ts";
 import { upcomingRuns } from "./lib/cli/next.ts";
 import { namesJob } from "./lib/job_name.ts";
@@ -21,6 +21,7 @@ import {
   removeTable,
   validateTable,
 } from "./lib/cli/table.ts";
+import { writeAll } from "./lib/files.ts";
 import { History } from "./lib/runs/history.ts";
 import { DEFAULT_KOI_DIR, type KoiPaths, koiPaths, prepareKoiDir } from "./lib/koidir.ts";
 import { parseKoitab } from "./lib/koitab.ts";
@@ -344,8 +345,10 @@ async function history(paths: KoiPaths, rest: readonly string[]): Promise<number
       throw new CliError(`no job "${name}" in the koitab or its history (${namedJobs(jobs)})`);
     }
   }
-  const text = json ? JSON.stringify(runs, null, 2) + "\n" : formatHistory(runs, localTimeZone());
-  await Deno.stdout.write(new TextEncoder().encode(text));
+  const encoder = new TextEncoder();
+  const print = (text: string) => writeAll(Deno.stdout, encoder.encode(text));
+  if (json) await writeHistoryJson(paths, name, print);
+  else await print(formatHistory(runs, localTimeZone()));
   return 0;
 }
 

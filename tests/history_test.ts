@@ -5,8 +5,8 @@ import {
   History,
   newRunId,
   type RunEnd,
-  type RunRecord,
   type RunStart,
+  type RunSummary,
 } from "../lib/runs/history.ts";
 import { decodeOutput, encodeOutput } from "../lib/runs/stored_output.ts";
 
@@ -54,7 +54,7 @@ function end(finishedAt: number, extra: Partial<RunEnd> = {}): RunEnd {
   };
 }
 
-const ids = (runs: readonly RunRecord[]) => runs.map((run) => run.id);
+const ids = (runs: readonly RunSummary[]) => runs.map((run) => run.id);
 
 Deno.test("newRunId() is time-ordered and unique", () => {
   const a = newRunId(T0);
@@ -506,5 +506,27 @@ Deno.test("A history written before output was stored as bytes keeps its runs' o
     }
     // Opened again, nothing is added twice.
     new History(path).close();
+  });
+});
+
+Deno.test("History.summaries() are the runs of list() without their output; runs() reads them one at a time", async () => {
+  await withDb((path) => {
+    const history = new History(path);
+    try {
+      history.recordStarts([start("r1", "jA", T0), start("r2", "jB", T0 + 1)]);
+      history.recordEnd("r1", "jA", end(T0 + 5, { chunks: [{ stream: "stdout", text: "x" }] }));
+      const all = history.list();
+      assertEquals(
+        history.summaries(),
+        all.map(({ output: _output, chunks: _chunks, ...summary }) => summary),
+      );
+      assertEquals(ids(history.summaries({ tags: ["jA"], limit: 1 })), ["r1"]);
+      assertEquals(history.summaries({ tags: [] }), []);
+      const reading = history.runs();
+      assertEquals(reading.next().value, all[0]);
+      assertEquals([...reading], all.slice(1));
+    } finally {
+      history.close();
+    }
   });
 });

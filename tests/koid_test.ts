@@ -2,7 +2,8 @@ import { assert, assertEquals } from "./_assert.ts";
 import { runEntry } from "./_entry.ts";
 import { history, historyJson, withKoid, withKoiDir } from "./_koid.ts";
 import { parseKoitab } from "../lib/koitab.ts";
-import type { RunRecord } from "../lib/runs/history.ts";
+import { History, type RunRecord } from "../lib/runs/history.ts";
+import { koiPaths } from "../lib/koidir.ts";
 import { VERSION } from "../lib/version.ts";
 import { readBootId } from "../lib/daemon/boot.ts";
 import { jobEnvironment } from "../lib/runs/environment.ts";
@@ -455,6 +456,23 @@ Deno.test("koitab history NAME filters by name, Section/Name or tag, and prints 
     });
     const all = await historyJson(dir);
     assertEquals(all.length, 4);
+    // Written run by run, the JSON is byte for byte what JSON.stringify makes of them all.
+    const reader = new History(koiPaths(dir).history, { readOnly: true });
+    try {
+      const runs = reader.list();
+      assertEquals(await history(dir, "--json"), JSON.stringify(runs, null, 2) + "\n");
+      assertEquals(
+        await history(dir, "--json", "Web/alpha"),
+        JSON.stringify(
+          runs.filter((run) => run.section === "Web" && run.name === "alpha"),
+          null,
+          2,
+        ) +
+          "\n",
+      );
+    } finally {
+      reader.close();
+    }
     const byLabel = (run: RunRecord) => run.name === null ? run.tag : `${run.section}/${run.name}`;
     const alphas = await historyJson(dir, "alpha");
     assertEquals(alphas.map(byLabel).sort(), ["Other/alpha", "Web/alpha"]);

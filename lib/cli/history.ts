@@ -4,7 +4,7 @@
  * @module
  */
 
-import { History, type RunRecord } from "../runs/history.ts";
+import { History, type RunSummary } from "../runs/history.ts";
 import { findMovedAside } from "../runs/history_aside.ts";
 import { classifyStoreError, faultFix } from "../runs/store_fault.ts";
 import type { KoiPaths } from "../koidir.ts";
@@ -13,31 +13,88 @@ import { formatWallTime } from "../timezone.ts";
 import { CliError } from "./errors.ts";
 import { jobLabel, namesJob } from "../job_name.ts";
 
+/** The most runs `koitab history` reads. */
+const MOST_RUNS = 100_000;
+
 /**
- * Reads the recorded runs, newest first.
+ * Reads the recorded runs, newest first, without their output: what the table
+ * shows, however much output the history holds.
  *
  * @param paths Where Koi keeps its files.
  * @param name Only runs of the job with this name, `Section/Name` or tag.
  * @returns The runs; none when koid has recorded nothing yet.
  * @throws {CliError} When the history cannot be read, saying why and what to do.
  */
-export function readHistory(paths: KoiPaths, name: string | null): RunRecord[] {
+export function readHistory(paths: KoiPaths, name: string | null): RunSummary[] {
+  return readingHistory(paths, (history) => {
+    const runs = history.summaries({ limit: MOST_RUNS });
+    return name === null ? runs : runs.filter((run) => namesJob(run, name));
+  }) ?? [];
+}
+
+/**
+ * Writes the recorded runs with their output as a JSON array, newest first,
+ * exactly as `JSON.stringify(runs, null, 2)` would, one run at a time: memory
+ * holds one run's output, not the whole history's.
+ *
+ * @param paths Where Koi keeps its files.
+ * @param name Only runs of the job with this name, `Section/Name` or tag.
+ * @param write Writes a piece of the text.
+ * @returns When all is written.
+ * @throws {CliError} When the history cannot be read, saying why and what to do.
+ */
+export async function writeHistoryJson(
+  paths: KoiPaths,
+  name: string | null,
+  write: (text: string) => Promise<void>,
+): Promise<void> {
+  let first = true;
+  const history = openHistory(paths);
+  if (history !== null) {
+    try {
+      // With a name, only the runs of the jobs it names are read, then checked one by one.
+      const named = name === null
+        ? null
+        : history.summaries({ limit: MOST_RUNS }).filter((run) => namesJob(run, name));
+      const filter = named === null
+        ? { limit: MOST_RUNS }
+        : { limit: MOST_RUNS, tags: [...new Set(named.map((run) => run.tag))] };
+      for (const run of history.runs(filter)) {
+        if (name !== null && !namesJob(run, name)) continue;
+        const text = JSON.stringify(run, null, 2).replaceAll("\n", "\n  ");
+        await write(`${first ? "[\n  " : ",\n  "}${text}`);
+        first = false;
+      }
+    } catch (error) {
+      throw error instanceof CliError ? error : unreadable(paths, error);
+    } finally {
+      history.close();
+    }
+  }
+  await write(first ? "[]\n" : "\n]\n");
+}
+
+/** The history opened for reading; null when koid has recorded nothing yet. */
+function openHistory(paths: KoiPaths): History | null {
   try {
     Deno.statSync(paths.history);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
+    if (error instanceof Deno.errors.NotFound) return null;
     throw unreadable(paths, error);
   }
-  let history: History;
   try {
-    history = new History(paths.history, { readOnly: true });
+    return new History(paths.history, { readOnly: true });
   } catch (error) {
     throw unreadable(paths, error);
   }
+}
+
+/** `read` over the history opened for reading; null when there is none yet. */
+function readingHistory<T>(paths: KoiPaths, read: (history: History) => T): T | null {
+  const history = openHistory(paths);
+  if (history === null) return null;
   try {
-    const runs = history.list({ limit: 100_000 });
-    if (name === null) return runs;
-    return runs.filter((run) => namesJob(run, name));
+    return read(history);
   } catch (error) {
     throw unreadable(paths, error);
   } finally {
@@ -86,7 +143,7 @@ export async function historyNotes(paths: KoiPaths, now: number): Promise<string
  * @param zone The zone to show start times in.
  * @returns One line per run under a heading, or a sentence when there are none.
  */
-export function formatHistory(runs: readonly RunRecord[], zone: string): string {
+export function formatHistory(runs: readonly RunSummary[], zone: string): string {
   if (runs.length === 0) return "no runs recorded\n";
   const rows = runs.map((run) => [
     formatWallTime(new Date(run.startedAt), zone),
@@ -102,7 +159,7 @@ export function formatHistory(runs: readonly RunRecord[], zone: string): string 
     .join("\n") + "\n";
 }
 
-function outcome(run: RunRecord): string {
+function outcome(run: RunSummary): string {
   switch (run.status) {
     case "running":
       return "running";

@@ -57,6 +57,17 @@ export interface RunRecord {
   readonly outputBytes: number;
 }
 
+/** A run without its output, as a table of runs shows it. */
+export type RunSummary = Omit<RunRecord, "output" | "chunks">;
+
+/** Which runs to read. */
+export interface RunFilter {
+  /** Only runs of these jobs; all when absent. */
+  readonly tags?: readonly string[];
+  /** At most this many, the newest (1,000 when absent). */
+  readonly limit?: number;
+}
+
 /** The start of a run, as recorded when it starts. */
 export interface RunStart {
   readonly id: string;
@@ -129,6 +140,10 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_tag ON runs (tag, started_at);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
 `;
+
+/** Every column but the output. */
+const SUMMARY_COLUMNS =
+  "id, tag, name, section, trigger, args, scheduled_for, started_at, finished_at, exit_code, signal, status, error, output_bytes";
 
 interface Row {
   id: string;
@@ -330,26 +345,52 @@ export class History implements RunRecorder {
   }
 
   /**
-   * Runs, newest first.
+   * Runs, newest first, with their output.
    *
-   * @param filter Only runs of these tags (all when absent); at most `limit` runs.
+   * @param filter Only runs of these tags (all when absent); at most `limit` runs (1,000).
    * @returns The runs.
    */
-  list(filter: { tags?: readonly string[]; limit?: number } = {}): RunRecord[] {
+  list(filter: RunFilter = {}): RunRecord[] {
+    return [...this.runs(filter)];
+  }
+
+  /**
+   * Runs, newest first, with their output, read one at a time: however much
+   * output the history holds, one run's is in memory at once.
+   *
+   * @param filter Only runs of these tags (all when absent); at most `limit` runs (1,000).
+   * @returns The runs.
+   */
+  *runs(filter: RunFilter = {}): Generator<RunRecord> {
+    for (const row of this.#select("*", filter)) yield toRecord(row as unknown as Row);
+  }
+
+  /**
+   * Runs, newest first, without their output (never read): what a table of runs shows.
+   *
+   * @param filter Only runs of these tags (all when absent); at most `limit` runs (1,000).
+   * @returns The runs.
+   */
+  summaries(filter: RunFilter = {}): RunSummary[] {
+    return Array.from(
+      this.#select(SUMMARY_COLUMNS, filter),
+      (row) => toSummary(row as unknown as Row),
+    );
+  }
+
+  /** The rows of the runs a filter names, newest first. */
+  #select(columns: string, filter: RunFilter): Iterable<Record<string, unknown>> {
     const limit = filter.limit ?? 1000;
-    let rows: Row[];
     if (filter.tags === undefined) {
-      rows = this.#db.prepare(
-        "SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT ?",
-      ).all(limit) as unknown as Row[];
-    } else {
-      if (filter.tags.length === 0) return [];
-      const marks = filter.tags.map(() => "?").join(", ");
-      rows = this.#db.prepare(
-        `SELECT * FROM runs WHERE tag IN (${marks}) ORDER BY started_at DESC, id DESC LIMIT ?`,
-      ).all(...filter.tags, limit) as unknown as Row[];
+      return this.#db.prepare(
+        `SELECT ${columns} FROM runs ORDER BY started_at DESC, id DESC LIMIT ?`,
+      ).iterate(limit);
     }
-    return rows.map(toRecord);
+    if (filter.tags.length === 0) return [];
+    const marks = filter.tags.map(() => "?").join(", ");
+    return this.#db.prepare(
+      `SELECT ${columns} FROM runs WHERE tag IN (${marks}) ORDER BY started_at DESC, id DESC LIMIT ?`,
+    ).iterate(...filter.tags, limit);
   }
 
   /**
@@ -427,12 +468,7 @@ function addOutputColumn(db: DatabaseSync): void {
   }
 }
 
-function toRecord(row: Row): RunRecord {
-  const chunks = row.output
-    ? decodeOutput(row.output)
-    : (JSON.parse(row.chunks) as [OutputChunk["stream"], string][]).map((
-      [stream, text],
-    ) => ({ stream, text }));
+function toSummary(row: Omit<Row, "chunks" | "output">): RunSummary {
   return {
     id: row.id,
     tag: row.tag,
@@ -448,8 +484,17 @@ function toRecord(row: Row): RunRecord {
     signal: row.signal,
     status: row.status as RunStatus,
     error: row.error,
-    output: chunks.map((c) => c.text).join(""),
-    chunks,
     outputBytes: row.output_bytes,
   };
+}
+
+function toRecord(row: Row): RunRecord {
+  const chunks = row.output
+    ? decodeOutput(row.output)
+    : (JSON.parse(row.chunks) as [OutputChunk["stream"], string][]).map((
+      [stream, text],
+    ) => ({ stream, text }));
+  // In RunRecord's order, which `koitab history --json` prints.
+  const { outputBytes, ...summary } = toSummary(row);
+  return { ...summary, output: chunks.map((c) => c.text).join(""), chunks, outputBytes };
 }
