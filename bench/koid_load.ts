@@ -32,7 +32,9 @@
  *    while this process runs the Daemon alone on the real clock, its timers
  *    counted. The 1 GB job is `@reboot sleep 2; head -c 1000000000 /dev/zero`, then
  *    the same with `yes` (text): the sleep gives the baseline, and the peak is taken
- *    up to a second after the run ends, its output kept in `history.db`.
+ *    up to a second after the run ends, its output kept in `history.db`. Beside
+ *    each, a bare `deno run` with koid's flags reads the same output through one
+ *    reused buffer, sampled alike: the runtime's floor for the stream.
  * 5. As 4, with the output mailed through `--mail-command` to a script that skips
  *    the header and counts the rest, which must be every byte the job wrote.
  *
@@ -857,6 +859,57 @@ interface BigOutputResult {
   readonly storedBytes: number;
   readonly runSeconds: number;
   readonly throughputMiBps: number;
+  /**
+   * The runtime's floor for the same stream: a bare `deno run` with koid's flags
+   * reading it from a pipe through one reused buffer, its RSS rise (baseline and
+   * peak as koid's); null when mailed (the same stream as without mail).
+   */
+  readonly floorRiseMiB: number | null;
+}
+
+/**
+ * The runtime alone reading what the 1 GB job writes: after the same sleep, the
+ * writer's output read from a pipe into one reused 64 KiB buffer, then a second idle.
+ */
+const READ_FLOOR_SCRIPT = `const [sleep, writer] = Deno.args;
+await new Promise((resolve) => setTimeout(resolve, Number(sleep) * 1000));
+const child = new Deno.Command("/bin/sh", { args: ["-c", writer], stdout: "piped" }).spawn();
+const reader = child.stdout.getReader({ mode: "byob" });
+let buffer = new ArrayBuffer(65536);
+while (true) {
+  const { value, done } = await reader.read(new Uint8Array(buffer));
+  if (done || value === undefined) break;
+  buffer = value.buffer;
+}
+await child.status;
+await new Promise((resolve) => setTimeout(resolve, 1000));
+`;
+
+/** The RSS rise of a bare `deno run` reading what `writer` writes, after `sleepSeconds`. */
+async function readFloorRise(
+  flags: readonly string[],
+  writer: string,
+  sleepSeconds: number,
+): Promise<number> {
+  const dir = await tempDir();
+  const script = `${dir}/read_floor.ts`;
+  await Deno.writeTextFile(script, READ_FLOOR_SCRIPT);
+  const floor = new FloorProcess(flags, script, [String(sleepSeconds), writer]);
+  const spawned = performance.now();
+  let exited = false;
+  floor.child.status.then(() => exited = true);
+  const samples: { t: number; rss: number }[] = [];
+  while (!exited) {
+    const rss = await readRss(floor.child.pid);
+    if (rss !== null) samples.push({ t: performance.now() - spawned, rss });
+    await delay(100);
+  }
+  // From a second after the start (the runtime is up) to just before the read.
+  const quiet = samples.filter((s) => s.t >= 1000 && s.t <= sleepSeconds * 1000 - 200);
+  if (quiet.length === 0) throw new Error("no RSS sample of the bare reader before it read");
+  return round(
+    (Math.max(...samples.map((s) => s.rss)) - Math.max(...quiet.map((s) => s.rss))) / MIB,
+  );
 }
 
 /** What the 1 GB job writes: NUL bytes (`/dev/zero`), or lines of text (`yes`). */
@@ -945,6 +998,7 @@ async function bigOutput(
     storedBytes: new TextEncoder().encode(run.output).length,
     runSeconds: round(runSeconds, 2),
     throughputMiBps: Math.round(run.outputBytes / MIB / runSeconds),
+    floorRiseMiB: mail ? null : await readFloorRise(flags, writer, sleepSeconds),
   };
 }
 
@@ -1020,6 +1074,7 @@ function format(report: Report): string {
       `<= +${TARGETS.bigOutputRiseMiB}`,
       rise(b) - TARGETS.bigOutputRiseMiB,
     ),
+    `     a bare deno reading the same output (the runtime's floor): +${b.floorRiseMiB} MiB (NUL), +${t.floorRiseMiB} MiB (text)`,
     targetLine(
       `  the same, ${n(t.bytesWritten)} B of text`,
       `+${rise(t)} MiB`,
@@ -1084,6 +1139,8 @@ function format(report: Report): string {
       `   run ${r.status}: outputBytes ${n(r.outputBytes)}, stored ${n(r.storedBytes)} bytes (${
         round(r.storedBytes / MIB, 2)
       } MiB); ${r.runSeconds} s of writing, ~${n(r.throughputMiBps)} MiB/s`,
+      `   the runtime's floor: a bare \`deno run\` with koid's flags reading the same through ` +
+      `one reused buffer rises +${r.floorRiseMiB} MiB`,
     ]),
     "",
     `5. NUL bytes again, all of it mailed, streamed to a mailer that counts it`,
