@@ -37,3 +37,30 @@ export async function createDashboard(
   if (response.status !== 201) throw new Error(`cannot create a dashboard: ${response.status}`);
   return { id, apiKey, headers: { authorization: `Bearer ${apiKey}` } };
 }
+
+/**
+ * Calls the dashboard's API with its key, for what no client method does
+ * (alert channels, mutes), and gives the answer's status.
+ *
+ * @param url The server's base URL.
+ * @param dashboard The dashboard's id and API key.
+ * @param method The HTTP method.
+ * @param path The path under `/api/d/{id}`.
+ * @param body A body to send as JSON.
+ * @returns The status.
+ */
+export async function callApi(
+  url: string,
+  dashboard: { id: string; apiKey: string },
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<number> {
+  const response = await fetch(`${url}/api/d/${dashboard.id}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${dashboard.apiKey}` },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  await response.body?.cancel();
+  return response.status;
+}

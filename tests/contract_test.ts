@@ -8,6 +8,7 @@
  * @module
  */
 
+import { callApi } from "./_new_dashboard.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { dashboardJobs, RunReports } from "../lib/daemon/link_reports.ts";
 import type { RunEvent } from "../lib/daemon/runner.ts";
@@ -351,5 +352,35 @@ Deno.test("contract: a manual run cancelled on the page reads as cancelled to ko
     assertEquals(cancel.status, 200);
     assertEquals((await api.manual(manualId)).state, "cancelled");
     assertEquals(await api.pollManual("web1", 0), [], "a cancelled run is never handed out");
+  });
+});
+
+Deno.test("contract: the channels and mutes the server lists are what koitab -d reads", async () => {
+  await withServer(async ({ api, keys, url }) => {
+    assertEquals([await api.channels(), await api.mutes()], [[], []]);
+    const call = (method: string, path: string, body?: unknown) =>
+      callApi(url, keys, method, path, body);
+    assertEquals(
+      await call("POST", "/channels", { kind: "ntfy", url: "https://ntfy.sh/koi" }),
+      201,
+    );
+    assertEquals(
+      await call("POST", "/channels", {
+        kind: "webhook",
+        url: "https://example.com/hook/a-long-secret",
+      }),
+      201,
+    );
+    assertEquals(await call("PUT", "/mutes/web1"), 204);
+    assertEquals(await call("PUT", "/mutes/db1/j0123456789abcdef"), 204);
+    // In the order of their random ids; a URL shown only as far as the API shows it.
+    assertEquals((await api.channels()).sort((a, b) => a.kind.localeCompare(b.kind)), [
+      { kind: "ntfy", target: "https://ntfy.sh/koi" },
+      { kind: "webhook", target: "https://example.com/hook/a-long…" },
+    ]);
+    assertEquals(await api.mutes(), [
+      { host: "db1", tag: "j0123456789abcdef", at: NOW },
+      { host: "web1", tag: null, at: NOW },
+    ]);
   });
 });

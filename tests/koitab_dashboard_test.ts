@@ -7,6 +7,7 @@
  * @module
  */
 
+import { callApi } from "./_new_dashboard.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { type EntryResult, runEntry, runOnTerminal } from "./_entry.ts";
 import { TestDashboard } from "./_dashboard.ts";
@@ -40,6 +41,10 @@ const KOITAB = `[Admin]
 "Say" @manual echo {{Who}} {{N, int, 2}} {{Loud, bool}}; echo oops >&2; exit {{Code, int, 0}}
 "Nightly" 0 3 * * * backup.sh
 `;
+
+/** What `koitab -d` says of a dashboard without alert channels. */
+const NO_CHANNEL =
+  "alerts     no channel: failed runs, missed runs and silent hosts are only in the page's alert history (add a channel in its Alerts view)\n";
 
 /** The instant the server's clock is held at while a test lists a host: 2023-11-14T22:13:20Z. */
 const SEEN = 1_700_000_000_000;
@@ -234,7 +239,8 @@ Deno.test("koitab -d shows the link and whether the dashboard answers", async ()
       `dashboard  ${id}\nserver     ${dashboard.url}\nurl        ${dashboard.url}/d/${id}\n`;
     assertEquals(await koitab([]), {
       code: 0,
-      stdout: `${head}status     ok, hosts: web1 (2 jobs, last seen 2023-11-14T22:13:20.000Z)\n`,
+      stdout:
+        `${head}status     ok, hosts: web1 (2 jobs, last seen 2023-11-14T22:13:20.000Z)\n${NO_CHANNEL}`,
       stderr: "",
     });
     // A key the server does not know: another password's, or a deleted dashboard's.
@@ -252,6 +258,37 @@ Deno.test("koitab -d shows the link and whether the dashboard answers", async ()
       down.stdout.startsWith(`${head}status     unreachable: cannot reach ${dashboard.url}: `),
       down.stdout,
     );
+  });
+});
+
+Deno.test("koitab -d says where alerts go and what is muted, naming muted jobs as people do", async () => {
+  await withSandbox(async ({ dashboard, koitab, link, listJobs }) => {
+    const { id, apiKey } = await link();
+    await listJobs(id, "web1", dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date()));
+    const call = (method: string, path: string, body?: unknown) =>
+      callApi(dashboard.server.url, { id, apiKey }, method, path, body);
+    assertEquals(
+      await call("POST", "/channels", {
+        kind: "slack",
+        url: "https://hooks.slack.com/services/T000/B000/secret",
+      }),
+      201,
+    );
+    assertEquals(await call("PUT", "/mutes/db1"), 204);
+    const nightly = dashboardJobs(parseKoitab(KOITAB).jobs, "UTC", new Date())
+      .find((job) => job.name === "Nightly")!;
+    assertEquals(await call("PUT", `/mutes/web1/${nightly.tag}`), 204);
+    assertEquals(await call("PUT", "/mutes/web1/j0000000000000001"), 204);
+    const { stdout, code } = await koitab([]);
+    assertEquals(code, 0);
+    const lines = stdout.split("\n");
+    assertEquals(lines.slice(4), [
+      // The webhook's URL shown only as far as the API shows it: it is often a secret.
+      "alerts     to slack https://hooks.slack.com/services/T0…",
+      // A job the host no longer lists is named by its tag.
+      'muted      db1 (all its jobs), web1 j0000000000000001, web1 [Admin] "Nightly"',
+      "",
+    ]);
   });
 });
 
@@ -275,7 +312,7 @@ Deno.test("koitab -d says a link made before the data key lacks it, and join add
     // and a command that needs it refuses, saying what to do.
     assertEquals(await koitab([]), {
       code: 1,
-      stdout: `${head}${missing}status     ok, no hosts yet\n`,
+      stdout: `${head}${missing}status     ok, no hosts yet\n${NO_CHANNEL}`,
       stderr: "",
     });
     assertEquals(await koitab(["run", "Say"]), {
@@ -294,7 +331,7 @@ Deno.test("koitab -d says a link made before the data key lacks it, and join add
     for (const [name, text] of Object.entries(before)) {
       assertEquals(await Deno.readTextFile(`${dir}/${name}`), text, name);
     }
-    assertEquals((await koitab([])).stdout, `${head}status     ok, no hosts yet\n`);
+    assertEquals((await koitab([])).stdout, `${head}status     ok, no hosts yet\n${NO_CHANNEL}`);
     await Deno.writeTextFile(paths.dataKey, "not a key\n");
     assertEquals(await koitab([]), {
       code: 1,
@@ -321,14 +358,17 @@ Deno.test("koitab -d says a host's job list is out of date, and why: koid's reco
       at,
       reason,
     });
-    assertEquals((await koitab([])).stdout, `${head}status     ok, hosts: ${hosts}\n`);
+    assertEquals(
+      (await koitab([])).stdout,
+      `${head}status     ok, hosts: ${hosts}\n${NO_CHANNEL}`,
+    );
     // What koid recorded holds whatever the server says (an older one says nothing).
     await writeJobListRefusal(paths, { dashboard: id, host: "web1", at, reason });
     const local =
       `status     the host's job list is out of date (web1, this machine): the server refused it at 2026-03-01T12:00:00.000Z: ${reason}\n`;
     assertEquals(await koitab([]), {
       code: 1,
-      stdout: `${head}${local}hosts      ${hosts}\n`,
+      stdout: `${head}${local}hosts      ${hosts}\n${NO_CHANNEL}`,
       stderr: "",
     });
     // The server's own record covers the other hosts: it refuses db1's list, too
@@ -348,7 +388,7 @@ Deno.test("koitab -d says a host's job list is out of date, and why: koid's reco
       code: 1,
       stdout: head + local +
         `status     the host's job list is out of date (db1): the server refused it at 2026-03-01T12:00:01.000Z: The body is larger than ${MAX_JOB_LIST_BYTES} bytes\n` +
-        `hosts      db1 (0 jobs, never seen), ${hosts}\n`,
+        `hosts      db1 (0 jobs, never seen), ${hosts}\n${NO_CHANNEL}`,
       stderr: "",
     });
     // Unreachable, koid's record still says so.

@@ -39,7 +39,9 @@ import { importDataKey, UNDECRYPTABLE_TEXT } from "../protocol/envelope.js";
 import { contexts, manualPayload, openJob, openOutput, openText } from "../protocol/sealed.js";
 import type { OutputRecord } from "../protocol/wire.ts";
 import { CliError } from "./errors.ts";
-import { namesJob, similarNames, typedName } from "../job_name.ts";
+import { jobLabel, namesJob, similarNames, typedName } from "../job_name.ts";
+import type { Mute } from "../protocol/alerts.ts";
+import type { ChannelSummary } from "../protocol/answers.ts";
 import { generatePassword, obtainPassword } from "./password.ts";
 import { askLine } from "./prompt.ts";
 import { parseArgOptions, signalNumber } from "./run.ts";
@@ -189,13 +191,16 @@ async function status(paths: KoiPaths): Promise<number> {
       }
     }
     const list = hosts.length === 0 ? "no hosts yet" : `hosts: ${hosts.join(", ")}`;
+    const alerts = await alertLines(client(link));
     if (refusals.length === 0) {
       console.log(`status     ok, ${list}`);
+      for (const line of alerts) console.log(line);
       // Without its data key, this machine can neither seal nor open: koid does not link.
       return link.dataKey === null ? 1 : 0;
     }
     for (const refusal of refusals) console.log(`status     ${refusal}`);
     console.log(`hosts      ${list.replace(/^hosts: /, "")}`);
+    for (const line of alerts) console.log(line);
     return 1;
   } catch (error) {
     if (!(error instanceof DashboardError)) throw error;
@@ -211,6 +216,40 @@ async function status(paths: KoiPaths): Promise<number> {
     );
     return 1;
   }
+}
+
+/**
+ * What `koitab -d` says of alerts: where they go (or that they go nowhere yet),
+ * and what is muted. Nothing from a server without alerts.
+ */
+async function alertLines(api: DashboardClient): Promise<string[]> {
+  let channels: ChannelSummary[];
+  let mutes: Mute[];
+  try {
+    [channels, mutes] = await Promise.all([api.channels(), api.mutes()]);
+  } catch (error) {
+    if (!(error instanceof DashboardError)) throw error;
+    return error.status === 404 ? [] : [`alerts     cannot be read: ${error.message}`];
+  }
+  const lines = [
+    channels.length === 0
+      ? "alerts     no channel: failed runs, missed runs and silent hosts are only in the page's alert history (add a channel in its Alerts view)"
+      : `alerts     to ${
+        channels.map((channel) => `${channel.kind} ${printable(channel.target)}`).join(", ")
+      }`,
+  ];
+  if (mutes.length > 0) {
+    // Mutes name jobs by tag: their names are in the job list.
+    const jobs = mutes.some((mute) => mute.tag !== null) ? await api.jobs().catch(() => []) : [];
+    const muted = mutes.map((mute) => {
+      const host = printable(mute.host);
+      if (mute.tag === null) return `${host} (all its jobs)`;
+      const job = jobs.find((j) => j.host === mute.host && j.tag === mute.tag);
+      return `${host} ${printable(jobLabel(job ?? { name: null, section: null, tag: mute.tag }))}`;
+    });
+    lines.push(`muted      ${muted.join(", ")}`);
+  }
+  return lines;
 }
 
 /** A status line for a job list the dashboard refused. */

@@ -11,19 +11,23 @@
  */
 
 import {
+  type ChannelSummary,
   type DashboardSummary,
   type HostJob,
   type ManualStatus,
   parseAcceptedAnswer,
+  parseChannelsAnswer,
   parseDashboardAnswer,
   parseJobsAnswer,
   parseManualAnswer,
+  parseMutesAnswer,
   parsePollAnswer,
   parseQueuedAnswer,
   parseRunAnswer,
   type PolledManual,
   type RunAnswer,
 } from "../protocol/answers.ts";
+import type { Mute } from "../protocol/alerts.ts";
 import { FieldError } from "../protocol/fields.ts";
 import { DASHBOARD_ID, type Job, type Report } from "../protocol/wire.ts";
 import { BodyTooLargeError, readBody } from "../read_body.ts";
@@ -232,6 +236,29 @@ export class DashboardClient {
         }
       ),
     };
+  }
+
+  /**
+   * The dashboard's alert channels: `GET /api/d/{id}/channels`.
+   *
+   * @param options Signal and timeout.
+   * @returns Each channel's kind and where it sends.
+   */
+  async channels(options: CallOptions = {}): Promise<ChannelSummary[]> {
+    return this.#read(
+      await this.#call("GET", "/channels", undefined, options),
+      parseChannelsAnswer,
+    );
+  }
+
+  /**
+   * The hosts and jobs whose alerts are muted: `GET /api/d/{id}/mutes`.
+   *
+   * @param options Signal and timeout.
+   * @returns The mutes.
+   */
+  async mutes(options: CallOptions = {}): Promise<Mute[]> {
+    return this.#read(await this.#call("GET", "/mutes", undefined, options), parseMutesAnswer);
   }
 
   /**

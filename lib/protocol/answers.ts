@@ -38,6 +38,7 @@ import {
   RUN_STATUSES,
 } from "./wire.ts";
 import { MAX_ARGS, MAX_NAME_CHARS } from "../limits.ts";
+import { CHANNEL_KINDS, type ChannelKind, type Mute } from "./alerts.ts";
 
 /** The dashboard and its hosts, as `GET /api/d/{id}` gives them: the fields Koi uses. */
 export interface DashboardSummary extends Pick<DashboardInfo, "id" | "createdAt"> {
@@ -255,6 +256,50 @@ export function parsePollAnswer(body: unknown): PolledManual[] {
       manualId: asToken(run.manualId, `runs[${i}].manualId`),
       payload: run.payload,
       signature: run.signature,
+    };
+  });
+}
+
+/** What `koitab -d` shows of an alert channel: its kind and where it sends, as the API says it. */
+export interface ChannelSummary {
+  readonly kind: ChannelKind;
+  readonly target: string;
+}
+
+/**
+ * Reads the answer to `GET /api/d/{id}/channels`.
+ *
+ * @param body The parsed JSON answer.
+ * @returns Each channel's kind and target (a URL's origin and the start of its
+ * path, or an email channel's recipients and server).
+ * @throws {FieldError} If a channel's kind or target is missing or wrong.
+ */
+export function parseChannelsAnswer(body: unknown): ChannelSummary[] {
+  const raw = asObject(body, "the answer");
+  return asArray(raw.channels, "channels", Number.MAX_SAFE_INTEGER).map((item, i) => {
+    const channel = asObject(item, `channels[${i}]`);
+    return {
+      kind: asOneOf(channel.kind, `channels[${i}].kind`, CHANNEL_KINDS),
+      target: asString(channel.target, `channels[${i}].target`, 2048),
+    };
+  });
+}
+
+/**
+ * Reads the answer to `GET /api/d/{id}/mutes`.
+ *
+ * @param body The parsed JSON answer.
+ * @returns Each mute: a host (`tag` null) or one of its jobs, and since when.
+ * @throws {FieldError} If a mute's host, tag or time is missing or wrong.
+ */
+export function parseMutesAnswer(body: unknown): Mute[] {
+  const raw = asObject(body, "the answer");
+  return asArray(raw.mutes, "mutes", Number.MAX_SAFE_INTEGER).map((item, i) => {
+    const mute = asObject(item, `mutes[${i}]`);
+    return {
+      host: asHostName(mute.host, `mutes[${i}].host`),
+      tag: mute.tag === null ? null : asToken(mute.tag, `mutes[${i}].tag`),
+      at: asTime(mute.at, `mutes[${i}].at`),
     };
   });
 }
