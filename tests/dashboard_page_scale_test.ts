@@ -131,6 +131,34 @@ Deno.test({
             ["2", "3", "4"],
           );
 
+          // Commands are opened as their rows are shown (the rest in idle time): a job
+          // without a name (one in seven) shows its command.
+          const command = (i: number) =>
+            `/usr/local/bin/task-${i} --verbose --target /srv/data/${i}`;
+          const tagOf = (i: number) => `j${String(i).padStart(16, "0")}`;
+          await page.waitForFunction(
+            `document.querySelector('tr[data-key="${bigHostName(0)}/${tagOf(17)}"] th a')
+              ?.textContent === ${JSON.stringify(command(17))}`,
+          );
+          // The filter looks through every command, opened or not yet: job 17 of each host.
+          await page.type("#job-filter", "srv/data/17");
+          await page.waitForFunction(
+            `document.querySelector("#job-filter-status").textContent.endsWith("shown.")`,
+          );
+          assertEquals(
+            await page.text("#job-filter-status"),
+            `${hosts} jobs of ${jobCount.toLocaleString("en-US")} shown.`,
+          );
+          assertEquals(
+            await page.evaluate(`[...new Set([...document.querySelectorAll("tr.job")]
+              .map((row) => row.getAttribute("data-key").split("/")[1]))]`),
+            [tagOf(17)],
+          );
+          await page.type("#job-filter", "", { clear: true });
+          await page.waitForFunction(
+            `document.querySelector("#job-filter-status").textContent === ""`,
+          );
+
           // Refreshes with nothing changed: 304s without a body. One refresh's main thread:
           // the page's over 6.5 s holding one refresh (they come 5 s apart), less what 6.5 s
           // cost without one (measured in the 2 s right after a refresh), nothing asked meanwhile.
@@ -200,6 +228,10 @@ Deno.test({
               `document.querySelector('${lastRow}').getAttribute("aria-rowindex")`,
             ),
             String(rowCount),
+          );
+          assertEquals(
+            await page.text(`tr[data-key="${last}/${tagOf(10)}"] th a`),
+            command(10),
           );
           // The focus stays on its row when the reader scrolls far away.
           await page.evaluate(`document.querySelector('${lastRow} th a').focus()`);
