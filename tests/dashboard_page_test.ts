@@ -49,6 +49,7 @@ import { contexts, openJob, openManualRun, openValue } from "../lib/protocol/sea
 import type { ArgSpec, Job, ManualRun, Report } from "../lib/protocol/wire.ts";
 import { entryFlags } from "../tools/task_flags.ts";
 import { ARG_CASES } from "./_arg_cases.ts";
+import { manualJob } from "./_reports.ts";
 
 const root = new URL("../", import.meta.url);
 const artifacts = new URL("artifacts/", root).pathname;
@@ -147,22 +148,18 @@ Deno.test("the jobs feed opens commands when asked, the rest in idle time, each 
   const id = "Zm9vYmFyYmF6cXV4MTIzNA";
   const dataKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
   const job = async (i: number, command: string): Promise<JobRow> => ({
+    ...manualJob(
+      `t${i}`,
+      i + 1,
+      await seal(dataKey, contexts(id, "web1").command(`t${i}`), command),
+    ),
     host: "web1",
-    tag: `t${i}`,
-    name: null,
-    section: null,
-    schedule: "@manual",
-    timezone: null,
-    args: [],
-    next: [],
-    line: i + 1,
     lastRun: null,
     description: "by hand",
     due: null,
     nextRun: null,
     state: "never",
     refreshAt: null,
-    command: await seal(dataKey, contexts(id, "web1").command(`t${i}`), command),
   });
   const count = 2 * CHUNK + 50;
   const jobs = await Promise.all(Array.from({ length: count }, (_, i) => job(i, `echo ${i}`)));
