@@ -47,6 +47,37 @@ export class ApiError extends Error {
 }
 
 /**
+ * Whether a listed job has argument defaults, which are sealed.
+ *
+ * @param {JobRow} job The job, as received.
+ * @returns {boolean}
+ */
+function holdsSealedDefaults(job) {
+  return job.args.some((arg) => arg.default !== undefined);
+}
+
+/**
+ * Whether a run has argument values or an error, which are sealed.
+ *
+ * @param {Run} run The run, as received.
+ * @returns {boolean}
+ */
+function holdsSealedRunValues(run) {
+  return run.error !== null || Object.keys(run.args).length > 0;
+}
+
+/**
+ * Whether a listed job holds sealed values beyond its command: argument defaults, or
+ * its last run's argument values or error.
+ *
+ * @param {JobRow} job The job, as received.
+ * @returns {boolean}
+ */
+function holdsSealedValues(job) {
+  return holdsSealedDefaults(job) || (job.lastRun !== null && holdsSealedRunValues(job.lastRun));
+}
+
+/**
  * The API of one dashboard, called with its API key. What the server holds
  * sealed (commands, argument values and defaults, errors, output, refusals) is
  * opened here, with the data key, before the page sees it (but for the jobs'
@@ -90,7 +121,7 @@ export class Api {
    */
   async openJob(job) {
     let args = job.args;
-    if (args.some((arg) => arg.default !== undefined)) {
+    if (holdsSealedDefaults(job)) {
       const key = JSON.stringify([job.host, job.tag, job.args]);
       let opened = this.opened.get(key);
       if (opened === undefined) {
@@ -101,8 +132,7 @@ export class Api {
       args = opened;
     }
     const run = job.lastRun;
-    // Nothing sealed in a run without arguments or error: as it came.
-    const lastRun = run === null || (run.error === null && Object.keys(run.args).length === 0)
+    const lastRun = run === null || !holdsSealedRunValues(run)
       ? run
       : await openRun(await this.key, this.id, run);
     return args === job.args && lastRun === run ? job : { ...job, args, lastRun };
@@ -195,7 +225,14 @@ export class Api {
     const changes = await this.call("GET", `/jobs?${query}`, { ifNoneMatch: `"${cursor}"` });
     if (changes === null) return null;
     if (changes.full) this.opened.clear();
-    return { ...changes, jobs: await Promise.all(changes.jobs.map((job) => this.openJob(job))) };
+    // Most jobs hold nothing sealed but their command: they are kept as they came.
+    const jobs = changes.jobs.slice();
+    await Promise.all(
+      jobs.flatMap((job, i) =>
+        holdsSealedValues(job) ? [this.openJob(job).then((opened) => jobs[i] = opened)] : []
+      ),
+    );
+    return { ...changes, jobs };
   }
 
   /**

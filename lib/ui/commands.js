@@ -93,6 +93,7 @@ export class Commands {
    * @param {readonly JobRow[]} jobs Every job listed now.
    */
   keepOnly(jobs) {
+    if (this.#opened.size === 0) return;
     const listed = new Set(jobs.map(jobKey));
     for (const key of this.#opened.keys()) {
       if (!listed.has(key)) this.#opened.delete(key);

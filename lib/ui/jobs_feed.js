@@ -44,6 +44,8 @@ export class JobsFeed {
   #commands;
   /** @type {Promise<void> | null} Opening the commands in idle time. */
   #idleOpening = null;
+  /** Whether every command was opened at the last look, and no job came since. */
+  #allOpened = false;
   /** @type {() => Promise<void>} */
   #idle;
 
@@ -189,7 +191,8 @@ export class JobsFeed {
     if (answer.full) this.#commands.keepOnly(this.jobs);
     // A few jobs changed: their commands now, so their rows show them at once.
     if (!answer.full && answer.jobs.length <= EAGER_COMMANDS) await this.openCommands(answer.jobs);
-    this.#openInIdleTime();
+    if (answer.jobs.length > 0) this.#allOpened = false;
+    if (!this.#allOpened) this.#openInIdleTime();
     return changed;
   }
 
@@ -203,7 +206,11 @@ export class JobsFeed {
           if (this.#commands.text(job) === null) sealed.push(job);
           if (sealed.length === CHUNK) break;
         }
-        if (sealed.length === 0) return;
+        if (sealed.length === 0) {
+          // Until the next update brings a job.
+          this.#allOpened = true;
+          return;
+        }
         await this.#commands.open(sealed);
       }
     })().catch(() => {
