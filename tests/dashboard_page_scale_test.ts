@@ -98,9 +98,11 @@ Deno.test({
 
           // First rows: from the address typed to the rows painted; then again, nothing
           // changed, with the server's listing of every job kept (a reload, a coworker).
-          // From a blank page each time, as the main thread is counted per page.
+          // From a blank page each time, as the main thread is counted per page, the last
+          // page's garbage collected first (its heap is not the next page's work).
           const firstRows = async () => {
             await page.goto("about:blank");
+            await page.cdp("HeapProfiler.collectGarbage");
             const { identifier } = await page.cdp("Page.addScriptToEvaluateOnNewDocument", {
               source: `sessionStorage.setItem(${JSON.stringify(`koi.dashboard.${id}`)}, ${
                 JSON.stringify(keys)
