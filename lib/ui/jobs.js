@@ -206,7 +206,7 @@ export function cell(label, ...content) {
 const COLUMNS = ["Job", "Schedule", "Next run", "Last run", "Duration"];
 
 /** What a job without a name shows while its command is being opened. */
-export const OPENING_TEXT = "Opening its command…";
+const OPENING_TEXT = "Opening its command…";
 
 /**
  * One job's row.
