@@ -1,6 +1,7 @@
 /**
  * What the jobs view costs the server at 2,000 and 10,000 jobs: every job
- * (`GET /jobs`), a refresh where nothing changed (`If-None-Match` → 304, plain and
+ * (`GET /jobs`), listed from the store and from the instance's listing kept at
+ * the same view stamp, a refresh where nothing changed (`If-None-Match` → 304, plain and
  * with the page's `?since=` cursor), and a refresh after one run. For
  * `dashboard_load.ts`; each call is timed from the client on loopback, so a figure
  * is the server's time plus a fraction of a millisecond of HTTP.
@@ -16,8 +17,10 @@ import { base64url } from "../lib/protocol/keys.ts";
 export interface JobsAtScale {
   jobs: number;
   hosts: number;
-  /** Every job: the median of three calls. */
+  /** Every job, the first call after the dashboard was filled: listed from the store. */
   all: { ms: number; bytes: number };
+  /** Every job again, nothing changed: the median of three calls, from the kept listing. */
+  kept: { ms: number; bytes: number };
   /** `GET /jobs` naming its ETag: 304. */
   unchanged: Latency;
   /** `GET /jobs?since=CURSOR` naming the cursor, as the page refreshes: 304. */
@@ -96,10 +99,11 @@ export async function jobsAtScale(
   await fillBigDashboard({ url: fillUrl, id, headers: auth, dataKey }, hosts, 20);
   const jobsUrl = `${measureUrl}/api/d/${id}/jobs`;
 
-  const alls = [];
-  for (let i = 0; i < 3; i++) alls.push(await timed(jobsUrl, auth));
-  alls.sort((a, b) => a.ms - b.ms);
-  const all = alls[1]!;
+  const all = await timed(jobsUrl, auth);
+  const again = [];
+  for (let i = 0; i < 3; i++) again.push(await timed(jobsUrl, auth));
+  again.sort((a, b) => a.ms - b.ms);
+  const kept = again[1]!;
   const etag = all.response.headers.get("etag")!;
   const unchanged = await latency(jobsUrl, { ...auth, "if-none-match": etag }, calls);
 
@@ -130,6 +134,7 @@ export async function jobsAtScale(
     jobs: hosts * 20,
     hosts,
     all: { ms: round(all.ms), bytes: answerBytes(all.response, all.body) },
+    kept: { ms: round(kept.ms), bytes: answerBytes(kept.response, kept.body) },
     unchanged,
     unchangedSince,
     oneRun: { ms: round(oneRun.ms), bytes: answerBytes(oneRun.response, oneRun.body) },
@@ -146,7 +151,8 @@ export function jobsAtScaleLines(figures: readonly JobsAtScale[]): string[] {
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(bytes < 10_240 ? 2 : 0)} KiB`;
   return figures.flatMap((f) => [
     `  the jobs view, ${f.jobs.toLocaleString("en-US")} jobs on ${f.hosts} hosts:`,
-    `    every job (GET /jobs): ${f.all.ms} ms, ${kb(f.all.bytes)}`,
+    `    every job (GET /jobs): ${f.all.ms} ms, ${kb(f.all.bytes)}; again, nothing changed ` +
+    `(the instance's listing): ${f.kept.ms} ms`,
     `    nothing changed, If-None-Match: ${f.unchanged.status} in p50 ${f.unchanged.p50Ms} ms, p99 ${f.unchanged.p99Ms} ms, ${f.unchanged.bytes} bytes (${f.unchanged.calls} calls)`,
     `    nothing changed, ?since= as the page asks: ${f.unchangedSince.status} in p50 ${f.unchangedSince.p50Ms} ms, p99 ${f.unchangedSince.p99Ms} ms, ${f.unchangedSince.bytes} bytes`,
     `    one run ended, ?since=: ${f.oneRun.ms} ms, ${kb(f.oneRun.bytes)}`,

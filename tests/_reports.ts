@@ -1,6 +1,7 @@
 /**
  * Builders of the reports koid sends the dashboard (see `Report` in
- * `lib/protocol/schema.ts`), for the store, server and load tests: their texts
+ * `lib/protocol/schema.ts`), and of a job of its lists, for the store, server,
+ * page and load tests: their texts
  * are stand-ins for sealed ones ({@linkcode sealedStub}), as the server takes
  * only envelopes and never opens one.
  *
@@ -8,7 +9,29 @@
  */
 
 import type { OutputChunk } from "../lib/output_cap.ts";
-import type { Report } from "../lib/protocol/wire.ts";
+import type { Job, Report } from "../lib/protocol/wire.ts";
+
+/**
+ * A job run by hand, as koid lists it.
+ *
+ * @param tag Its tag.
+ * @param line Its line in the koitab.
+ * @param command Its command, sealed (or a {@linkcode sealedStub}).
+ * @returns The job.
+ */
+export function manualJob(tag: string, line: number, command: string): Job {
+  return {
+    tag,
+    name: null,
+    section: null,
+    schedule: "@manual",
+    timezone: null,
+    args: [],
+    next: [],
+    command,
+    line,
+  };
+}
 
 /**
  * A scheduled run's start.

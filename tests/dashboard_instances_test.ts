@@ -11,7 +11,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { type ServerProcess, startDashboardProcess } from "./_dashboard_process.ts";
 import { type KvConnectServer, startKvConnect } from "./_kv_connect.ts";
 import { Receiver } from "./_receiver.ts";
-import { runReports, sealedStub } from "./_reports.ts";
+import { manualJob, runReports, sealedStub } from "./_reports.ts";
 import { base64url, hashApiKey, newDashboardId } from "../lib/protocol/keys.ts";
 import { DEFAULT_SETTINGS, type Report, type Run } from "../lib/protocol/wire.ts";
 import { DashboardStore } from "../lib/server/store.ts";
@@ -287,6 +287,20 @@ Deno.test("three dashboard.ts instances on one KV Connect store act as one serve
         text: sealedStub("output of r1-2\n"),
       }]);
       await assertConsistent(kv, id);
+
+      // Every job, listed through one instance (which keeps the listing), then changed
+      // through another: the first never answers with the old list.
+      const jobList = (tags: string[]) => ({
+        jobs: tags.map((tag, i) => manualJob(tag, i + 1, sealedStub(`echo ${tag}`))),
+      });
+      const listedVia = async (instance: ServerProcess) =>
+        (await api(instance, "GET", "/jobs?since=0")).body.jobs
+          .filter((job: { host: string }) => job.host === "lst")
+          .map((job: { tag: string }) => job.tag);
+      assertEquals((await api(a, "PUT", "/hosts/lst/jobs", jobList(["t1"]))).status, 204);
+      assertEquals([await listedVia(a), await listedVia(a)], [["t1"], ["t1"]]);
+      assertEquals((await api(b, "PUT", "/hosts/lst/jobs", jobList(["t1", "t2"]))).status, 204);
+      assertEquals([await listedVia(a), await listedVia(c)], [["t1", "t2"], ["t1", "t2"]]);
     } finally {
       const stopped = await Promise.all(instances.map((instance) => instance.stop()));
       for (const { code, stderr } of stopped) {

@@ -1,11 +1,13 @@
 /**
  * The dashboard page at scale, in Chromium (through `_browser.ts`): dashboards of
  * 2,000 and 10,000 jobs (100 and 500 hosts of 20 jobs), made through the API as
- * koids would. The page shows them a window at a time, finds a host's jobs with
+ * koids would. The page shows them a window at a time, opens the commands of the
+ * rows it shows (the rest in idle time), finds a host's jobs and a command's with
  * the filter, shows the last rows when scrolled to the end, keeps the focus, does
  * not scroll sideways at 360 px, refreshes with 304s when nothing changed and with
  * one job when one ran. It prints what each took: the first rows (wall clock and
- * main thread), a refresh's main thread, and its bytes. The targets (first paint
+ * main thread; after the dashboard was filled, and again with the server's listing
+ * of every job kept), a refresh's main thread, and its bytes. The targets (first paint
  * ≤ 1 s, a refresh ≤ 50 ms of main thread, ≤ 1 KB) are the bench's and the
  * README's; this test bounds them only loosely, against a page that freezes.
  *
@@ -87,28 +89,37 @@ Deno.test({
           const { id, apiKey, headers } = await createDashboard(server.url);
           const dataKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
           const dashboard = { url: server.url, id, headers, dataKey };
-          let began = performance.now();
+          const began = performance.now();
           stoppedAt = null;
           await fillBigDashboard(dashboard, hosts, JOBS_PER_HOST);
           stoppedAt = Date.now();
           const fillMs = performance.now() - began;
           const keys = JSON.stringify({ apiKey, runKey: "k".repeat(43), dataKey });
-          await page.goto("about:blank");
-          const { identifier } = await page.cdp("Page.addScriptToEvaluateOnNewDocument", {
-            source: `sessionStorage.setItem(${JSON.stringify(`koi.dashboard.${id}`)}, ${
-              JSON.stringify(keys)
-            })`,
-          });
 
-          // First rows: from the address typed to the rows painted.
-          const before = await mainThreadMs(page);
-          began = performance.now();
-          await page.goto(`${server.url}/d/${id}`);
-          await page.waitFor("tr.job", { timeoutMs: 60_000 });
-          await painted(page);
-          const firstMs = performance.now() - began;
-          const firstMainMs = await mainThreadMs(page) - before;
-          await page.cdp("Page.removeScriptToEvaluateOnNewDocument", { identifier });
+          // First rows: from the address typed to the rows painted; then again, nothing
+          // changed, with the server's listing of every job kept (a reload, a coworker).
+          // From a blank page each time, as the main thread is counted per page, the last
+          // page's garbage collected first (its heap is not the next page's work).
+          const firstRows = async () => {
+            await page.goto("about:blank");
+            await page.cdp("HeapProfiler.collectGarbage");
+            const { identifier } = await page.cdp("Page.addScriptToEvaluateOnNewDocument", {
+              source: `sessionStorage.setItem(${JSON.stringify(`koi.dashboard.${id}`)}, ${
+                JSON.stringify(keys)
+              })`,
+            });
+            const before = await mainThreadMs(page);
+            const began = performance.now();
+            await page.goto(`${server.url}/d/${id}`);
+            await page.waitFor("tr.job", { timeoutMs: 60_000 });
+            await painted(page);
+            const ms = performance.now() - began;
+            const mainMs = await mainThreadMs(page) - before;
+            await page.cdp("Page.removeScriptToEvaluateOnNewDocument", { identifier });
+            return { ms, mainMs };
+          };
+          const { ms: firstMs, mainMs: firstMainMs } = await firstRows();
+          const again = await firstRows();
           const summary = await page.text(".summary");
           assert(
             summary.startsWith(`${jobCount.toLocaleString("en-US")} jobs on ${hosts} machines`),
@@ -129,6 +140,34 @@ Deno.test({
             await page.evaluate(`[...document.querySelectorAll("tbody tr")].slice(0, 3)
               .map((row) => row.getAttribute("aria-rowindex"))`),
             ["2", "3", "4"],
+          );
+
+          // Commands are opened as their rows are shown (the rest in idle time): a job
+          // without a name (one in seven) shows its command.
+          const command = (i: number) =>
+            `/usr/local/bin/task-${i} --verbose --target /srv/data/${i}`;
+          const tagOf = (i: number) => `j${String(i).padStart(16, "0")}`;
+          await page.waitForFunction(
+            `document.querySelector('tr[data-key="${bigHostName(0)}/${tagOf(17)}"] th a')
+              ?.textContent === ${JSON.stringify(command(17))}`,
+          );
+          // The filter looks through every command, opened or not yet: job 17 of each host.
+          await page.type("#job-filter", "srv/data/17");
+          await page.waitForFunction(
+            `document.querySelector("#job-filter-status").textContent.endsWith("shown.")`,
+          );
+          assertEquals(
+            await page.text("#job-filter-status"),
+            `${hosts} jobs of ${jobCount.toLocaleString("en-US")} shown.`,
+          );
+          assertEquals(
+            await page.evaluate(`[...new Set([...document.querySelectorAll("tr.job")]
+              .map((row) => row.getAttribute("data-key").split("/")[1]))]`),
+            [tagOf(17)],
+          );
+          await page.type("#job-filter", "", { clear: true });
+          await page.waitForFunction(
+            `document.querySelector("#job-filter-status").textContent === ""`,
           );
 
           // Refreshes with nothing changed: 304s without a body. One refresh's main thread:
@@ -201,6 +240,10 @@ Deno.test({
             ),
             String(rowCount),
           );
+          assertEquals(
+            await page.text(`tr[data-key="${last}/${tagOf(10)}"] th a`),
+            command(10),
+          );
           // The focus stays on its row when the reader scrolls far away.
           await page.evaluate(`document.querySelector('${lastRow} th a').focus()`);
           await page.evaluate("window.scrollTo(0, 0)");
@@ -247,13 +290,19 @@ Deno.test({
             `dashboard page, ${jobCount.toLocaleString("en-US")} jobs on ${hosts} hosts: ` +
               `filled in ${round(fillMs)} ms; first rows ${round(firstMs)} ms after navigation ` +
               `(${round(firstMainMs)} ms of main thread, ${shown} job rows of ${jobCount} in ` +
-              `the page); a refresh with nothing changed: ${round(refreshMainMs)} ms of main ` +
+              `the page), again with the server's listing kept ${round(again.ms)} ms ` +
+              `(${round(again.mainMs)} ms); a refresh with nothing changed: ${
+                round(refreshMainMs)
+              } ms of main ` +
               `thread (${round(windowMs)} ms in 6.5 s holding it, ${idleMsPerS.toFixed(1)} ms/s ` +
               `idle; the table drawn in ${round(drawnMs)} ms), ${quiet.at(-1)!.transfer} bytes ` +
               `(304); one run changed: ${ran.transfer} bytes`,
           );
           // Against a frozen page only; the targets are the bench's.
-          assert(firstMs < 30_000 && refreshMainMs < 2_000, "the page froze");
+          assert(
+            firstMs < 30_000 && again.ms < 30_000 && refreshMainMs < 2_000,
+            "the page froze",
+          );
         });
       }
     } finally {

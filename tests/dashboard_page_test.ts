@@ -40,11 +40,16 @@ import { CONTENT_SECURITY_POLICY, PROTOCOL_FILES, UI_FILES } from "../lib/page/p
 import { parseCron } from "../lib/cron.ts";
 import { koiPaths } from "../lib/koidir.ts";
 import { ReportSealer } from "../lib/daemon/report_sealer.ts";
-import { isEnvelope } from "../lib/protocol/envelope.js";
+import { isEnvelope, seal, UNDECRYPTABLE_TEXT } from "../lib/protocol/envelope.js";
+import { Api, type JobChanges, type JobRow } from "../lib/ui/api.js";
+import { JobsFeed } from "../lib/ui/jobs_feed.js";
+import { CHUNK } from "../lib/ui/commands.js";
+import { base64url } from "../lib/protocol/keys.ts";
 import { contexts, openJob, openManualRun, openValue } from "../lib/protocol/sealed.js";
 import type { ArgSpec, Job, ManualRun, Report } from "../lib/protocol/wire.ts";
 import { entryFlags } from "../tools/task_flags.ts";
 import { ARG_CASES } from "./_arg_cases.ts";
+import { manualJob } from "./_reports.ts";
 
 const root = new URL("../", import.meta.url);
 const artifacts = new URL("artifacts/", root).pathname;
@@ -137,6 +142,97 @@ Deno.test("format: time zones as offsets, and whether two zones show the same cl
   assert(zonesAgree("Europe/Paris", "Europe/Berlin", summer));
   assert(zonesAgree("UTC", "Europe/London", winter));
   assert(!zonesAgree("UTC", "Europe/London", summer));
+});
+
+Deno.test("the jobs feed opens commands when asked, the rest in idle time, each once", async () => {
+  const id = "Zm9vYmFyYmF6cXV4MTIzNA";
+  const dataKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  const job = async (i: number, command: string): Promise<JobRow> => ({
+    ...manualJob(
+      `t${i}`,
+      i + 1,
+      await seal(dataKey, contexts(id, "web1").command(`t${i}`), command),
+    ),
+    host: "web1",
+    lastRun: null,
+    description: "by hand",
+    due: null,
+    nextRun: null,
+    state: "never",
+    refreshAt: null,
+  });
+  const count = 2 * CHUNK + 50;
+  const jobs = await Promise.all(Array.from({ length: count }, (_, i) => job(i, `echo ${i}`)));
+  /** An API whose answers are given, and which counts the commands it opens. */
+  class GivenApi extends Api {
+    answers: JobChanges[] = [];
+    commandsOpened = 0;
+    override jobChanges(): Promise<JobChanges | null> {
+      return Promise.resolve(this.answers.shift() ?? null);
+    }
+    override openCommand(row: Pick<JobRow, "host" | "tag" | "command">): Promise<string> {
+      this.commandsOpened++;
+      return super.openCommand(row);
+    }
+  }
+  const api = new GivenApi(id, "key", dataKey);
+  // The page is idle when the test says so.
+  const idle: (() => void)[] = [];
+  const feed = new JobsFeed(api, () => new Promise((resolve) => idle.push(resolve)));
+  /** Lets the page be idle once, and waits until the feed waits for it again (or is done). */
+  const idleOnce = async (opened: number) => {
+    idle.shift()!();
+    while (api.commandsOpened < opened || (idle.length === 0 && !feed.commandsOpened())) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  };
+
+  api.answers.push({ cursor: "c1", full: true, jobs, replaced: [], hosts: [] });
+  await feed.update();
+  assertEquals(feed.jobs.length, count);
+  assertEquals([feed.command(feed.jobs[0]!), api.commandsOpened], [null, 0]);
+  assertEquals(feed.jobs[0]!.command, jobs[0]!.command);
+  // Asked for: opened at once.
+  assertEquals(await feed.openCommands([feed.jobs[5]!]), ["echo 5"]);
+  assertEquals([feed.command(feed.jobs[5]!), api.commandsOpened], ["echo 5", 1]);
+  // The rest a chunk each time the page is idle, the one opened not again.
+  assertEquals(idle.length, 1);
+  await idleOnce(1 + CHUNK);
+  assertEquals(api.commandsOpened, 1 + CHUNK);
+  assertEquals(feed.command(feed.jobs[CHUNK]!), `echo ${CHUNK}`);
+  assertEquals(feed.command(feed.jobs[CHUNK + 1]!), null);
+  assertEquals(feed.commandsOpened(), false);
+  await idleOnce(1 + 2 * CHUNK);
+  await idleOnce(count);
+  assertEquals(api.commandsOpened, count);
+  assertEquals(feed.commandsOpened(), true);
+  assertEquals(feed.jobs.map((row) => feed.command(row)), jobs.map((_, i) => `echo ${i}`));
+
+  // The host's list again, one command changed: only that one is opened again, in idle time
+  // (a list this long is not waited for).
+  const changed = [...jobs];
+  changed[7] = await job(7, "echo seven");
+  api.answers.push({ cursor: "c2", full: false, jobs: changed, replaced: ["web1"], hosts: null });
+  await feed.update();
+  assertEquals(feed.command(feed.jobs[7]!), null);
+  assertEquals(feed.command(feed.jobs[8]!), "echo 8");
+  await idleOnce(count + 1);
+  assertEquals([feed.command(feed.jobs[7]!), api.commandsOpened], ["echo seven", count + 1]);
+  assertEquals(feed.commandsOpened(), true);
+
+  // One job changed: its command comes with the update.
+  const one = await job(9, "echo nine");
+  api.answers.push({ cursor: "c3", full: false, jobs: [one], replaced: [], hosts: null });
+  assertEquals(await feed.update(), new Set(["web1/t9"]));
+  assertEquals([feed.command(feed.jobs[9]!), api.commandsOpened], ["echo nine", count + 2]);
+
+  // The views that need the commands in plain text get copies; one that does not open says so.
+  const moved = { ...one, tag: "t10", command: one.command };
+  api.answers.push({ cursor: "c4", full: false, jobs: [moved], replaced: [], hosts: null });
+  await feed.update();
+  const [nine, ten] = await feed.withCommands(feed.jobs.slice(9, 11));
+  assertEquals([nine!.command, ten!.command], ["echo nine", UNDECRYPTABLE_TEXT]);
+  assertEquals(feed.jobs[9]!.command, one.command);
 });
 
 Deno.test("the server serves every file of the page, and nothing else of ui/", async () => {

@@ -95,7 +95,23 @@ export function jsonResponse(
   body: unknown,
   headers: Readonly<Record<string, string>> = {},
 ): Response {
-  return new Response(JSON.stringify(body), { status, headers: { ...API_HEADERS, ...headers } });
+  return jsonTextResponse(status, JSON.stringify(body), headers);
+}
+
+/**
+ * A JSON response of JSON text already made, with the API's headers.
+ *
+ * @param status The status.
+ * @param json The body: JSON text.
+ * @param headers More headers.
+ * @returns The response.
+ */
+export function jsonTextResponse(
+  status: number,
+  json: string,
+  headers: Readonly<Record<string, string>> = {},
+): Response {
+  return new Response(json, { status, headers: { ...API_HEADERS, ...headers } });
 }
 
 /**

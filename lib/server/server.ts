@@ -8,7 +8,7 @@
 
 import { fromBase64url, hashApiKey, timingSafeEqual } from "../protocol/keys.ts";
 import { errorResponse, HttpError, jsonResponse, noContent, readJsonBody } from "./http.ts";
-import { ConnectionDigests, hostStates, jobsAnswer, type JobsFeed } from "./jobs_feed.ts";
+import { ConnectionDigests, hostStates, jobsAnswer, type JobsFeed, Listings } from "./jobs_feed.ts";
 import { dashboardPage, homePage, pageFileResponse } from "../page/page.ts";
 import { Periodic } from "./periodic.ts";
 import { ManualPoller } from "./poll.ts";
@@ -158,6 +158,7 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
     now,
     connectedWithinMs: CONNECTED_WITHIN_MS,
     connections: new ConnectionDigests(),
+    listings: new Listings(),
   };
   const routes = [
     ...apiRoutes(poller, engine, feed),

@@ -567,7 +567,7 @@ export async function showAlerts(context) {
     // The jobs from the page's shared copy: only what changed since it was last asked.
     const [info] = await Promise.all([api.info(signal), context.feed.update()]);
     timingBox.replaceChildren(timingForm(api, info.settings));
-    const part = mutesPart(api, context.feed.jobs, loadMutes);
+    const part = mutesPart(api, await context.feed.withCommands(context.feed.jobs), loadMutes);
     mutes = part;
     mutesBox.replaceChildren(part.element);
   } catch (failure) {

@@ -21,7 +21,14 @@
 /** @typedef {import("../protocol/wire.ts").JobChanges} JobChanges What changed in the jobs since a cursor. */
 
 import { importDataKey } from "../protocol/envelope.js";
-import { openJob, openManualRun, openOutput, openRun } from "../protocol/sealed.js";
+import {
+  contexts,
+  openJob,
+  openManualRun,
+  openOutput,
+  openRun,
+  openText,
+} from "../protocol/sealed.js";
 
 export { UNDECRYPTABLE_TEXT } from "../protocol/sealed.js";
 
@@ -40,10 +47,42 @@ export class ApiError extends Error {
 }
 
 /**
+ * Whether a listed job has argument defaults, which are sealed.
+ *
+ * @param {JobRow} job The job, as received.
+ * @returns {boolean}
+ */
+function holdsSealedDefaults(job) {
+  return job.args.some((arg) => arg.default !== undefined);
+}
+
+/**
+ * Whether a run has argument values or an error, which are sealed.
+ *
+ * @param {Run} run The run, as received.
+ * @returns {boolean}
+ */
+function holdsSealedRunValues(run) {
+  return run.error !== null || Object.keys(run.args).length > 0;
+}
+
+/**
+ * Whether a listed job holds sealed values beyond its command: argument defaults, or
+ * its last run's argument values or error.
+ *
+ * @param {JobRow} job The job, as received.
+ * @returns {boolean}
+ */
+function holdsSealedValues(job) {
+  return holdsSealedDefaults(job) || (job.lastRun !== null && holdsSealedRunValues(job.lastRun));
+}
+
+/**
  * The API of one dashboard, called with its API key. What the server holds
  * sealed (commands, argument values and defaults, errors, output, refusals) is
- * opened here, with the data key, before the page sees it: each value that does
- * not open reads {@linkcode UNDECRYPTABLE_TEXT} in its place.
+ * opened here, with the data key, before the page sees it (but for the jobs'
+ * commands, which the page opens as it shows them: {@linkcode Api.openCommand}):
+ * each value that does not open reads {@linkcode UNDECRYPTABLE_TEXT} in its place.
  */
 export class Api {
   /**
@@ -65,31 +104,52 @@ export class Api {
      */
     this.key = typeof dataKey === "string" ? importDataKey(dataKey) : Promise.resolve(dataKey);
     /**
-     * Jobs opened, by host, tag and their sealed fields: koid sends the same
-     * envelopes while a job is unchanged, so each is opened once.
+     * Jobs' argument defaults opened, by host, tag and their envelopes: koid sends the
+     * same envelopes while a job is unchanged, so each is opened once.
      *
-     * @type {Map<string, JobRow>}
+     * @type {Map<string, JobRow["args"]>}
      */
     this.opened = new Map();
   }
 
   /**
-   * A job opened, from the cache while its sealed fields are the same.
+   * A job as listed, its argument defaults and last run opened; its command stays
+   * sealed, for {@linkcode openCommand} when it is shown (`JobsFeed`).
    *
    * @param {JobRow} job The job, as received.
-   * @returns {Promise<JobRow>} The job, its command and defaults in plain text.
+   * @returns {Promise<JobRow>} The job, its defaults and last run in plain text.
    */
   async openJob(job) {
-    const key = JSON.stringify([job.host, job.tag, job.command, job.args]);
-    let opened = this.opened.get(key);
-    if (opened === undefined) {
-      opened = await openJob(await this.key, this.id, job);
-      this.opened.set(key, opened);
+    let args = job.args;
+    if (holdsSealedDefaults(job)) {
+      const key = JSON.stringify([job.host, job.tag, job.args]);
+      let opened = this.opened.get(key);
+      if (opened === undefined) {
+        const { host, tag } = job;
+        opened = (await openJob(await this.key, this.id, { host, tag, args })).args;
+        this.opened.set(key, opened);
+      }
+      args = opened;
     }
-    const lastRun = job.lastRun === null
-      ? null
-      : await openRun(await this.key, this.id, job.lastRun);
-    return { ...job, command: opened.command, args: opened.args, lastRun };
+    const run = job.lastRun;
+    const lastRun = run === null || !holdsSealedRunValues(run)
+      ? run
+      : await openRun(await this.key, this.id, run);
+    return args === job.args && lastRun === run ? job : { ...job, args, lastRun };
+  }
+
+  /**
+   * A job's command, opened.
+   *
+   * @param {Pick<JobRow, "host" | "tag" | "command">} job The job, as received.
+   * @returns {Promise<string>} Its command line, or {@linkcode UNDECRYPTABLE_TEXT}.
+   */
+  async openCommand(job) {
+    return await openText(
+      await this.key,
+      contexts(this.id, job.host).command(job.tag),
+      job.command,
+    );
   }
 
   /**
@@ -152,6 +212,7 @@ export class Api {
 
   /**
    * What changed in the jobs since an earlier answer: see `JobsFeed`, which keeps them.
+   * Their commands are still sealed ({@linkcode openCommand}).
    *
    * @param {string} cursor The earlier answer's cursor; `"0"` for every job.
    * @param {readonly string[]} stale Hosts whose jobs to send whole (their views ran out).
@@ -164,7 +225,14 @@ export class Api {
     const changes = await this.call("GET", `/jobs?${query}`, { ifNoneMatch: `"${cursor}"` });
     if (changes === null) return null;
     if (changes.full) this.opened.clear();
-    return { ...changes, jobs: await Promise.all(changes.jobs.map((job) => this.openJob(job))) };
+    // Most jobs hold nothing sealed but their command: they are kept as they came.
+    const jobs = changes.jobs.slice();
+    await Promise.all(
+      jobs.flatMap((job, i) =>
+        holdsSealedValues(job) ? [this.openJob(job).then((opened) => jobs[i] = opened)] : []
+      ),
+    );
+    return { ...changes, jobs };
   }
 
   /**

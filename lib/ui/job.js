@@ -326,9 +326,10 @@ export async function showJob(context, host, tag) {
         api.manualRuns({ host, tag, limit: PAGE_SIZE }, signal),
       ]);
       const jobs = context.feed.jobs;
+      const listed = jobs.find((candidate) => candidate.host === host && candidate.tag === tag);
+      const job = listed && (await context.feed.withCommands([listed]))[0];
       context.problem(null);
       const now = Date.now();
-      const job = jobs.find((candidate) => candidate.host === host && candidate.tag === tag);
       runs = latest;
       manuals = latestManuals;
       if (olderRuns.length === 0) runsFloor = floorOf(latest, (run) => run.startedAt);

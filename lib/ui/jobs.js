@@ -205,16 +205,22 @@ export function cell(label, ...content) {
 /** The columns of the jobs tables, shared by all so that they line up. */
 const COLUMNS = ["Job", "Schedule", "Next run", "Last run", "Duration"];
 
+/** What a job without a name shows while its command is being opened. */
+const OPENING_TEXT = "Opening its command…";
+
 /**
  * One job's row.
  *
- * @param {JobRow} job The job.
+ * @param {JobRow} job The job, its command sealed.
  * @param {number} now The current instant.
  * @param {HostInfo | undefined} info Its machine.
+ * @param {string | null} command Its command in plain text; null while not opened.
  * @returns {HTMLTableRowElement}
  */
-function jobRow(job, now, info) {
-  const label = jobLabel(job);
+function jobRow(job, now, info, command) {
+  const label = job.name !== null || command === null
+    ? job.name ?? OPENING_TEXT
+    : jobLabel({ name: null, command });
   const run = job.lastRun;
   const zone = jobZone(job, now);
   return h(
@@ -225,7 +231,10 @@ function jobRow(job, now, info) {
       { scope: "row", class: "job-name" },
       h(
         "a",
-        { href: jobHref(job), class: job.name === null ? "command" : null },
+        {
+          href: jobHref(job),
+          class: job.name !== null ? null : command === null ? "command opening" : "command",
+        },
         label,
       ),
       scheduleKind(job.schedule) === "manual"
@@ -345,9 +354,11 @@ function hostRow(host, info, now) {
  * @param {readonly JobRow[]} jobs The jobs to show, by host and line.
  * @param {readonly HostInfo[]} hosts The hosts.
  * @param {() => number} clock The current instant when a row is built.
+ * @param {(job: JobRow) => string | null} command A job's command when its row is built,
+ *   null while it is not opened.
  * @returns {import("./window.js").RowGroup[]}
  */
-function jobGroups(jobs, hosts, clock) {
+function jobGroups(jobs, hosts, clock, command) {
   /** @type {Map<string, Map<string, JobRow[]>>} */
   const sections = new Map();
   for (const job of jobs) {
@@ -384,7 +395,7 @@ function jobGroups(jobs, hosts, clock) {
         { key: `host\n${host}`, build: () => hostRow(host, known.get(host), clock()) },
         ...(/** @type {JobRow[]} */ (byHost.get(host))).map((job) => ({
           key: `${job.host}/${job.tag}`,
-          build: () => jobRow(job, clock(), known.get(host)),
+          build: () => jobRow(job, clock(), known.get(host), command(job)),
         })),
       ]),
     };
@@ -446,16 +457,17 @@ const filterWords = /** @type {WeakMap<JobRow, string>} */ (new WeakMap());
  * Whether a job has every word of a filter in its name, command, machine, section,
  * schedule or state.
  *
- * @param {JobRow} job The job.
+ * @param {JobRow} job The job, its command sealed.
+ * @param {string} command Its command, opened.
  * @param {readonly string[]} words The filter's words, lower-cased.
  * @returns {boolean}
  */
-function jobMatches(job, words) {
+function jobMatches(job, command, words) {
   let text = filterWords.get(job);
   if (text === undefined) {
     text = [
       job.name ?? "",
-      job.command,
+      command,
       job.host,
       job.section ?? "",
       job.schedule,
@@ -543,6 +555,25 @@ export async function showJobs(context) {
   /** @type {import("./window.js").RowGroup[]} */
   let groups = [];
 
+  /** @type {Set<JobRow>} Jobs whose rows wait for their commands. */
+  const sealed = new Set();
+  /** A job's command for its row: one not opened yet is opened, and its row built again. */
+  const commandFor = (/** @type {JobRow} */ job) => {
+    const text = feed.command(job);
+    if (text !== null || job.name !== null) return text;
+    if (sealed.size === 0) {
+      queueMicrotask(() => {
+        const jobs = [...sealed];
+        sealed.clear();
+        feed.openCommands(jobs).then(() => signal.aborted || rows.show(groups), context.failed);
+      });
+    }
+    sealed.add(job);
+    return null;
+  };
+  /** @type {readonly JobRow[] | null} The jobs whose commands the filter waits for. */
+  let opening = null;
+
   const draw = () => {
     const began = performance.now();
     const { jobs, hosts } = feed;
@@ -551,19 +582,32 @@ export async function showJobs(context) {
     empty.hidden = jobs.length > 0;
     tableCard.hidden = jobs.length === 0;
     filterBox.hidden = jobs.length < FILTER_FROM && filter.value === "";
-    if (jobs !== drawn.jobs || hosts !== drawn.hosts || filter.value !== drawn.filter) {
+    const words = filter.value.toLowerCase().split(/\s+/).filter((word) => word !== "");
+    const changed = jobs !== drawn.jobs || hosts !== drawn.hosts || filter.value !== drawn.filter;
+    if (changed && words.length > 0 && !feed.commandsOpened(jobs)) {
+      // The filter looks through the commands: it waits until all of them are opened.
+      filterStatus.textContent = "Opening the commands to look through them…";
+      if (opening !== jobs) {
+        opening = jobs;
+        feed.openCommands(jobs).then(() => {
+          opening = null;
+          if (!signal.aborted) draw();
+        }, context.failed);
+      }
+    } else if (changed) {
       drawn = { jobs, hosts, filter: filter.value };
       counts.replaceChildren(
         jobs.length === 0 ? "" : summary(jobs, new Set(jobs.map((job) => job.host)).size),
       );
-      const words = filter.value.toLowerCase().split(/\s+/).filter((word) => word !== "");
-      const shown = words.length === 0 ? jobs : jobs.filter((job) => jobMatches(job, words));
+      const shown = words.length === 0
+        ? jobs
+        : jobs.filter((job) => jobMatches(job, feed.command(job) ?? "", words));
       filterStatus.textContent = words.length === 0
         ? ""
         : shown.length === 0
         ? `No job matches “${filter.value.trim()}”.`
         : `${count(shown.length, "job")} of ${jobs.length.toLocaleString("en-US")} shown.`;
-      groups = jobGroups(shown, hosts, () => now);
+      groups = jobGroups(shown, hosts, () => now, commandFor);
     }
     rows.show(groups);
     // For the page's tests and anyone profiling: how long drawing the table took.

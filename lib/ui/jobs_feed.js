@@ -4,10 +4,15 @@
  * (`GET /jobs?since=CURSOR`, see the README's API): a refresh where nothing
  * changed is a bodiless 304; a run that ended brings that one job. The views
  * share one copy for the whole sign-in, so going back to the jobs shows them at
- * once.
+ * once. The jobs' commands stay sealed in it until opened (`commands.js`): those
+ * a view asks for at once, the rest when the page is idle.
  *
  * @module
  */
+
+import { CHUNK, Commands, jobKey, whenIdle } from "./commands.js";
+
+export { jobKey };
 
 /** @typedef {import("./api.js").Api} Api */
 /** @typedef {import("./api.js").JobRow} JobRow */
@@ -20,16 +25,8 @@ const MAX_STALE_CHARS = 4000;
  * again: a job that runs then is sent anyway with its run's start, within this.
  */
 const STALE_GRACE_MS = 10_000;
-
-/**
- * A job's key in the feed: its host and tag.
- *
- * @param {Pick<JobRow, "host" | "tag">} job The job.
- * @returns {string}
- */
-export function jobKey(job) {
-  return `${job.host}/${job.tag}`;
-}
+/** Up to this many jobs changed, their commands are opened before the update resolves. */
+const EAGER_COMMANDS = 200;
 
 /** Every job and host of a dashboard, as of the last {@linkcode JobsFeed.update}. */
 export class JobsFeed {
@@ -44,11 +41,66 @@ export class JobsFeed {
   #cursor = "0";
   /** @type {Promise<Set<string> | null> | null} */
   #pending = null;
+  #commands;
+  /** @type {Promise<void> | null} Opening the commands in idle time. */
+  #idleOpening = null;
+  /** Whether every command was opened at the last look, and no job came since. */
+  #allOpened = false;
+  /** @type {() => Promise<void>} */
+  #idle;
 
-  /** @param {Api} api The dashboard's API. */
-  constructor(api) {
+  /**
+   * @param {Api} api The dashboard's API.
+   * @param {() => Promise<void>} [idle] Resolves when the page is idle: commands not asked
+   *   for are opened then, a chunk at a time.
+   */
+  constructor(api, idle = whenIdle) {
     /** @readonly */
     this.api = api;
+    this.#commands = new Commands((job) => api.openCommand(job));
+    this.#idle = idle;
+  }
+
+  /**
+   * A job's command in plain text, or null while it is still sealed: the jobs
+   * of {@linkcode jobs} hold their commands as received (`k1.…`).
+   *
+   * @param {Pick<JobRow, "host" | "tag" | "command">} job A job of {@linkcode jobs}.
+   * @returns {string | null}
+   */
+  command(job) {
+    return this.#commands.text(job);
+  }
+
+  /**
+   * Opens these jobs' commands now, ahead of those opened in idle time.
+   *
+   * @param {readonly JobRow[]} jobs Jobs of {@linkcode jobs}.
+   * @returns {Promise<string[]>} Their commands in plain text, in order.
+   */
+  openCommands(jobs) {
+    return this.#commands.open(jobs);
+  }
+
+  /**
+   * Whether every job's command is opened.
+   *
+   * @param {readonly JobRow[]} [jobs] Which jobs; all of {@linkcode jobs} when absent.
+   * @returns {boolean}
+   */
+  commandsOpened(jobs = this.jobs) {
+    return jobs.every((job) => this.#commands.text(job) !== null);
+  }
+
+  /**
+   * These jobs with their commands opened.
+   *
+   * @param {readonly JobRow[]} jobs Jobs of {@linkcode jobs}.
+   * @returns {Promise<JobRow[]>} Copies, each `command` in plain text.
+   */
+  async withCommands(jobs) {
+    const texts = await this.openCommands(jobs);
+    return jobs.map((job, i) => ({ ...job, command: /** @type {string} */ (texts[i]) }));
   }
 
   /** Whether the feed has had its first answer. */
@@ -57,7 +109,8 @@ export class JobsFeed {
   }
 
   /**
-   * Every job, by host and line, each with its last run and view.
+   * Every job, by host and line, each with its last run and view, its command
+   * sealed (see {@linkcode command}).
    *
    * @returns {readonly JobRow[]}
    */
@@ -135,6 +188,33 @@ export class JobsFeed {
       else this.#refreshAt.set(host, soonest);
     }
     if (changed === null || changed.size > 0) this.#sorted = null;
+    if (answer.full) this.#commands.keepOnly(this.jobs);
+    // A few jobs changed: their commands now, so their rows show them at once.
+    if (!answer.full && answer.jobs.length <= EAGER_COMMANDS) await this.openCommands(answer.jobs);
+    if (answer.jobs.length > 0) this.#allOpened = false;
+    if (!this.#allOpened) this.#openInIdleTime();
     return changed;
+  }
+
+  /** Opens every command not yet opened, a chunk each time the page is idle. */
+  #openInIdleTime() {
+    this.#idleOpening ??= (async () => {
+      for (;;) {
+        await this.#idle();
+        const sealed = [];
+        for (const job of this.jobs) {
+          if (this.#commands.text(job) === null) sealed.push(job);
+          if (sealed.length === CHUNK) break;
+        }
+        if (sealed.length === 0) {
+          // Until the next update brings a job.
+          this.#allOpened = true;
+          return;
+        }
+        await this.#commands.open(sealed);
+      }
+    })().catch(() => {
+      // The next update tries again; a view waiting for a command is told by its own call.
+    }).finally(() => this.#idleOpening = null);
   }
 }
