@@ -91,6 +91,9 @@ export async function main(args: string[]): Promise<number> {
   try {
     return await dispatch(args);
   } catch (error) {
+    // The reader of koitab's output went away (`koitab history --json | head`): as a
+    // command killed by SIGPIPE, without a word.
+    if (error instanceof Deno.errors.BrokenPipe) return 128 + 13;
     if (!(error instanceof CliError)) throw error;
     console.error(`koitab: ${error.message}`);
     if (error.exitCode === 2) console.error(`koitab: see "koitab --help"`);

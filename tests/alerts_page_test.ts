@@ -60,6 +60,17 @@ async function dashboardHeardAgo(kv: Deno.Kv, agoMs: number) {
   return { id, apiKey, now, past };
 }
 
+/** The server on `kv`, its alerts' look at dashboards off, destinations on loopback allowed. */
+function alertsServer(kv: Deno.Kv) {
+  return startServer({
+    kv,
+    port: 0,
+    pruneEveryMs: 0,
+    log: () => {},
+    alerts: { allowPrivateDestinations: true, checkEveryMs: 0 },
+  });
+}
+
 /** Opens the dashboard's page and signs in. */
 async function signIn(page: Page, url: string, id: string): Promise<void> {
   await page.goto(`${url}/d/${id}`);
@@ -74,13 +85,7 @@ Deno.test({
   async fn() {
     const kv = await Deno.openKv(":memory:");
     const receiver = new Receiver();
-    const server = await startServer({
-      kv,
-      port: 0,
-      pruneEveryMs: 0,
-      log: () => {},
-      alerts: { allowPrivateDestinations: true, checkEveryMs: 0 },
-    });
+    const server = await alertsServer(kv);
     try {
       // web1 was last heard from ten minutes ago: silent (after five, by default).
       const { id, apiKey, now, past } = await dashboardHeardAgo(kv, 10 * 60_000);
@@ -229,6 +234,74 @@ Deno.test({
         { timeoutMs: 20_000 },
       );
       assertEquals(await page.text(".host-row .seen"), ", connected");
+      assertEquals(page.errors(), []);
+    } finally {
+      await server.shutdown();
+      kv.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "alerts page: a muted job is marked in the jobs view and on its page, which mutes and unmutes it",
+  ignore: !installed,
+  async fn() {
+    const kv = await Deno.openKv(":memory:");
+    const server = await alertsServer(kv);
+    try {
+      const { id, apiKey, now, past } = await dashboardHeardAgo(kv, 0);
+      const hour = (new Date(now).getUTCHours() + 6) % 24;
+      await past.replaceJobs(id, "web1", [
+        job("jbackup", "Nightly backup", `0 ${hour} * * *`, now),
+        job("jbeat", "Heartbeat", "* * * * *", now),
+      ]);
+      const mutes = async () => {
+        const response = await fetch(`${server.url}/api/d/${id}/mutes`, {
+          headers: { authorization: `Bearer ${apiKey}` },
+        });
+        return (await response.json()).mutes.map((m: { host: string; tag: string | null }) =>
+          `${m.host}/${m.tag}`
+        );
+      };
+      const muteJob = await fetch(`${server.url}/api/d/${id}/mutes/web1/jbeat`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${apiKey}` },
+      });
+      assertEquals(muteJob.status, 204);
+      await using browser = await Browser.launch({ timeoutMs: 15_000, waitMs: 10_000 });
+      const page = browser.page;
+      await signIn(page, server.url, id);
+      await page.waitFor(".jobs-table", { timeoutMs: 15_000 });
+      const beat = `tr[data-key="web1/jbeat"]`;
+      const backup = `tr[data-key="web1/jbackup"]`;
+      await waitForText(page, `${beat} .alerts-muted`, "alerts muted");
+      assertEquals(
+        await page.evaluate<number>(`document.querySelectorAll(".alerts-muted").length`),
+        1,
+      );
+
+      // The job page mutes and unmutes its job.
+      await page.click(`${backup} a`);
+      await waitForText(page, ".mute-state", "Mute alerts");
+      await page.click(".mute-state button");
+      await waitForText(page, ".mute-state", "Alerts are muted for this job.");
+      assertEquals(await mutes(), ["web1/jbackup", "web1/jbeat"]);
+      await page.click(".mute-state button");
+      await waitForText(page, ".mute-state", "Mute alerts");
+      assertEquals(await mutes(), ["web1/jbeat"]);
+
+      // A machine muted in the Alerts view: every job of it says so, in the jobs view at once.
+      await page.click(`nav a[href="#/alerts"]`);
+      await waitForText(page, ".mute-list", "web1: Heartbeat");
+      await page.click(".mute-form button[type=submit]");
+      await waitForText(page, ".mute-list", "web1: all its jobs");
+      assertEquals(await mutes(), ["web1/null", "web1/jbeat"]);
+      await page.click(`nav a[href="#/"]`);
+      await waitForText(page, `${backup} .alerts-muted`, "alerts muted on web1");
+      await waitForText(page, `${beat} .alerts-muted`, "alerts muted on web1");
+      await page.click(`${beat} a`);
+      await waitForText(page, ".mute-state", "Alerts are muted for every job on web1");
       assertEquals(page.errors(), []);
     } finally {
       await server.shutdown();

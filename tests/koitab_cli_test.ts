@@ -10,6 +10,8 @@ import { assert, assertEquals } from "./_assert.ts";
 import { type EntryResult, runEntry, runOnTerminal } from "./_entry.ts";
 import { entryFlags } from "../tools/task_flags.ts";
 import { parseKoitab } from "../lib/koitab.ts";
+import { History } from "../lib/runs/history.ts";
+import { koiPaths } from "../lib/koidir.ts";
 
 /** The table owner every test writes into `$KOI_DIR/user`. */
 const OWNER = "koiuser";
@@ -1270,3 +1272,56 @@ async function currentAccountOf(name: string): Promise<{ uid: number; gid: numbe
   }
   return null;
 }
+
+Deno.test("koitab history --json whose reader goes away stops as a command killed by SIGPIPE, without a word", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "koi_pipe_" });
+  try {
+    // Far more than a pipe holds: koitab is still writing when the reader goes.
+    const history = new History(koiPaths(dir).history);
+    const text = "x".repeat(1024 * 1024);
+    history.recordStarts([{
+      id: "r1",
+      tag: "j0000000000000001",
+      name: "Big",
+      section: null,
+      trigger: "cli",
+      args: {},
+      scheduledFor: null,
+      startedAt: 1_700_000_000_000,
+    }]);
+    history.recordEnd("r1", "j0000000000000001", {
+      finishedAt: 1_700_000_001_000,
+      exitCode: 0,
+      signal: null,
+      status: "succeeded",
+      error: null,
+      chunks: [{ stream: "stdout", text }],
+      outputBytes: text.length,
+    });
+    history.close();
+    const flags = entryFlags(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...flags.koitab,
+        new URL("../koitab.ts", import.meta.url).pathname,
+        "history",
+        "--json",
+      ],
+      env: { KOI_DIR: dir, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stdout.getReader();
+    const { value } = await reader.read();
+    assertEquals(new TextDecoder().decode(value).slice(0, 8), "[\n  {\n  ");
+    await reader.cancel();
+    const [status, stderr] = await Promise.all([
+      child.status,
+      new Response(child.stderr).text(),
+    ]);
+    assertEquals([status.code, stderr], [141, ""]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

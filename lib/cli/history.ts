@@ -52,21 +52,27 @@ export async function writeHistoryJson(
   const history = openHistory(paths);
   if (history !== null) {
     try {
+      // Only errors of the history are said to be its: one writing stdout is not.
+      const read = <T>(fn: () => T): T => {
+        try {
+          return fn();
+        } catch (error) {
+          throw unreadable(paths, error);
+        }
+      };
       // With a name, only the runs of the jobs it names are read, then checked one by one.
       const named = name === null
         ? null
-        : history.summaries({ limit: MOST_RUNS }).filter((run) => namesJob(run, name));
-      const filter = named === null
-        ? { limit: MOST_RUNS }
-        : { limit: MOST_RUNS, tags: [...new Set(named.map((run) => run.tag))] };
-      for (const run of history.runs(filter)) {
+        : read(() => history.summaries({ limit: MOST_RUNS }).filter((run) => namesJob(run, name)));
+      const tags = named === null ? null : [...new Set(named.map((run) => run.tag))];
+      const runs = read(() => history.runs({ limit: MOST_RUNS, ...(tags ? { tags } : {}) }));
+      for (let next = read(() => runs.next()); !next.done; next = read(() => runs.next())) {
+        const run = next.value;
         if (name !== null && !namesJob(run, name)) continue;
         const text = JSON.stringify(run, null, 2).replaceAll("\n", "\n  ");
         await write(`${first ? "[\n  " : ",\n  "}${text}`);
         first = false;
       }
-    } catch (error) {
-      throw error instanceof CliError ? error : unreadable(paths, error);
     } finally {
       history.close();
     }

@@ -186,6 +186,7 @@ export const UI_FILES: Readonly<Record<string, string>> = {
   "jobs.js": "text/javascript; charset=utf-8",
   "jobs_feed.js": "text/javascript; charset=utf-8",
   "manual.js": "text/javascript; charset=utf-8",
+  "mutes.js": "text/javascript; charset=utf-8",
   "output.js": "text/javascript; charset=utf-8",
   "plot.js": "text/javascript; charset=utf-8",
   "poll.js": "text/javascript; charset=utf-8",

@@ -557,7 +557,9 @@ export async function showAlerts(context) {
   };
   const loadMutes = async () => {
     try {
-      mutes.show(await api.mutes(signal));
+      // The page's shared list, read now: the jobs view and job pages mark what it holds.
+      await context.mutes.reread(signal);
+      mutes.show(context.mutes.mutes);
     } catch (failure) {
       context.failed(failure);
     }

@@ -15,6 +15,7 @@ import { viewerZone, zoneOffset } from "./format.js";
 import { showJob } from "./job.js";
 import { showJobs } from "./jobs.js";
 import { JobsFeed } from "./jobs_feed.js";
+import { MuteList } from "./mutes.js";
 import { showRun } from "./run.js";
 import { forgetKeys, keepForTab, keepOnDevice, REMEMBER_DAYS, watchForgotten } from "./session.js";
 import { dashboardId, start, viewOf } from "./start.js";
@@ -29,6 +30,7 @@ import { deriveKeys, PBKDF2_ITERATIONS } from "../protocol/signing.js";
  * @typedef {object} ViewContext
  * @property {Api} api The dashboard's API, with the API key.
  * @property {JobsFeed} feed Every job and host, kept up to date; one for the sign-in.
+ * @property {MuteList} mutes The muted machines and jobs; one for the sign-in.
  * @property {string | CryptoKey} runKey The run key, for signing manual runs.
  * @property {AbortSignal} signal Aborts when the view is left.
  * @property {HTMLElement} main Where the view draws.
@@ -54,7 +56,7 @@ const zoneNote = byId("zone-note");
 
 /** @type {AbortController | null} */
 let view = null;
-/** @type {{ api: Api, feed: JobsFeed, session: Session } | null} */
+/** @type {{ api: Api, feed: JobsFeed, mutes: MuteList, session: Session } | null} */
 let signedIn = null;
 /** Whether the user has moved from one view to another (then the focus follows). */
 let navigated = false;
@@ -274,7 +276,7 @@ function adminDetails(id) {
  * @param {Session} kept The keys, and until when they are kept.
  */
 function enter(api, kept) {
-  signedIn = { api, feed: new JobsFeed(api), session: kept };
+  signedIn = { api, feed: new JobsFeed(api), mutes: new MuteList(api), session: kept };
   const signOutButton = h("button", { type: "button", class: "secondary small" }, "Sign out");
   signOutButton.addEventListener(
     "click",
@@ -320,6 +322,7 @@ function route() {
   const context = {
     api: signedIn.api,
     feed: signedIn.feed,
+    mutes: signedIn.mutes,
     runKey: signedIn.session.keys.runKey,
     signal: controller.signal,
     main,

@@ -173,9 +173,10 @@ function historyTable(entries, now) {
  * @param {string} tag The tag.
  * @param {Run | undefined} newest Its newest run, to name a job that is gone.
  * @param {number} now The current instant.
+ * @param {"host" | "job" | null | undefined} muted What mutes its alerts; undefined while unknown.
  * @returns {HTMLElement}
  */
-function header(job, host, tag, newest, now) {
+function header(job, host, tag, newest, now, muted) {
   const title = job ? jobLabel(job) : newest?.name ?? tag;
   const section = job?.section ?? newest?.section ?? null;
   const zone = job === undefined ? null : jobZone(job, now);
@@ -205,12 +206,44 @@ function header(job, host, tag, newest, now) {
         zone === null ? null : h("span", { class: "zone" }, `${zone} time`),
         h("code", { class: "schedule" }, job.schedule),
       ),
+    job === undefined ? null : muteControl(host, muted),
     job === undefined ? null : h(
       "details",
       { class: "command-box" },
       h("summary", {}, "Command"),
       h("pre", { class: "command-text" }, job.command),
       h("p", { class: "muted" }, `Line ${job.line} of the koitab on ${host}.`),
+    ),
+  );
+}
+
+/**
+ * Whether the job's alerts are muted, with the button that changes it. A mute of
+ * the whole machine is lifted in the Alerts view, which lists it.
+ *
+ * @param {string} host The job's machine.
+ * @param {"host" | "job" | null | undefined} muted What mutes its alerts; undefined while unknown.
+ * @returns {HTMLElement | null}
+ */
+function muteControl(host, muted) {
+  if (muted === undefined) return null;
+  if (muted === "host") {
+    return h(
+      "p",
+      { class: "mute-state muted" },
+      `Alerts are muted for every job on ${host}: `,
+      h("a", { href: "#/alerts" }, "unmute the machine in Alerts"),
+      ".",
+    );
+  }
+  return h(
+    "p",
+    { class: "mute-state muted" },
+    muted === "job" ? "Alerts are muted for this job. " : null,
+    h(
+      "button",
+      { type: "button", class: "secondary small", "data-mute": muted === "job" ? "off" : "on" },
+      muted === "job" ? "Unmute alerts" : "Mute alerts",
     ),
   );
 }
@@ -318,12 +351,26 @@ export async function showJob(context, host, tag) {
 
   globalThis.addEventListener("resize", draw, { signal });
 
+  top.addEventListener("click", async (event) => {
+    const button = /** @type {Element} */ (event.target).closest("button[data-mute]");
+    if (!(button instanceof HTMLButtonElement)) return;
+    button.disabled = true;
+    try {
+      await context.mutes.set(host, tag, button.dataset.mute === "on");
+    } catch (error) {
+      context.failed(error);
+    }
+    refresh.now();
+  });
+
   const refresh = every(
     async () => {
-      const [, latest, latestManuals] = await Promise.all([
+      const [, latest, latestManuals, mutesRead] = await Promise.all([
         context.feed.update(),
         api.runs({ host, tag, limit: PAGE_SIZE }, signal),
         api.manualRuns({ host, tag, limit: PAGE_SIZE }, signal),
+        // A server without alerts (404) has no mutes to show.
+        context.mutes.refresh(signal).then(() => true, () => false),
       ]);
       const jobs = context.feed.jobs;
       const listed = jobs.find((candidate) => candidate.host === host && candidate.tag === tag);
@@ -338,7 +385,8 @@ export async function showJob(context, host, tag) {
       }
       const label = job ? jobLabel(job) : latest[0]?.name ?? tag;
       context.setTitle(label);
-      const fresh = header(job, host, tag, latest[0], now);
+      const muted = mutesRead ? context.mutes.mutedFor(host, tag) : undefined;
+      const fresh = header(job, host, tag, latest[0], now, muted);
       const current = top.firstElementChild;
       if (current === null || !current.classList.contains("job-header")) {
         top.replaceChildren(fresh);

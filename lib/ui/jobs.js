@@ -215,9 +215,10 @@ const OPENING_TEXT = "Opening its command…";
  * @param {number} now The current instant.
  * @param {HostInfo | undefined} info Its machine.
  * @param {string | null} command Its command in plain text; null while not opened.
+ * @param {"host" | "job" | null} muted What mutes its alerts: its machine, itself, or nothing.
  * @returns {HTMLTableRowElement}
  */
-function jobRow(job, now, info, command) {
+function jobRow(job, now, info, command, muted) {
   const label = job.name !== null || command === null
     ? job.name ?? OPENING_TEXT
     : jobLabel({ name: null, command });
@@ -244,6 +245,7 @@ function jobRow(job, now, info, command) {
           "Run…",
         )
         : null,
+      mutedMark(job, muted),
     ),
     cell(
       "Schedule",
@@ -265,6 +267,27 @@ function jobRow(job, now, info, command) {
         ? h("span", { class: "muted" }, "–")
         : `${formatDuration(runDuration(run, now))}${run.finishedAt === null ? " so far" : ""}`,
     ),
+  );
+}
+
+/**
+ * The mark of a job whose alerts are muted, saying by what; nothing when they are not.
+ *
+ * @param {JobRow} job The job.
+ * @param {"host" | "job" | null} muted What mutes its alerts.
+ * @returns {HTMLElement | null}
+ */
+function mutedMark(job, muted) {
+  if (muted === null) return null;
+  return h(
+    "span",
+    {
+      class: "alerts-muted",
+      title: muted === "host"
+        ? `Alerts are muted for every job on ${job.host} (Alerts view)`
+        : "Alerts are muted for this job",
+    },
+    muted === "host" ? `alerts muted on ${job.host}` : "alerts muted",
   );
 }
 
@@ -356,9 +379,10 @@ function hostRow(host, info, now) {
  * @param {() => number} clock The current instant when a row is built.
  * @param {(job: JobRow) => string | null} command A job's command when its row is built,
  *   null while it is not opened.
+ * @param {(host: string, tag: string) => "host" | "job" | null} mutedFor What mutes a job's alerts.
  * @returns {import("./window.js").RowGroup[]}
  */
-function jobGroups(jobs, hosts, clock, command) {
+function jobGroups(jobs, hosts, clock, command, mutedFor) {
   /** @type {Map<string, Map<string, JobRow[]>>} */
   const sections = new Map();
   for (const job of jobs) {
@@ -395,7 +419,8 @@ function jobGroups(jobs, hosts, clock, command) {
         { key: `host\n${host}`, build: () => hostRow(host, known.get(host), clock()) },
         ...(/** @type {JobRow[]} */ (byHost.get(host))).map((job) => ({
           key: `${job.host}/${job.tag}`,
-          build: () => jobRow(job, clock(), known.get(host), command(job)),
+          build: () =>
+            jobRow(job, clock(), known.get(host), command(job), mutedFor(job.host, job.tag)),
         })),
       ]),
     };
@@ -551,7 +576,12 @@ export async function showJobs(context) {
   const rows = new WindowedTable(table, COLUMNS.length, signal);
   let now = Date.now();
   /** What the table was last drawn from: the same again needs only its rows in view. */
-  let drawn = { jobs: /** @type {readonly JobRow[]} */ ([]), hosts: feed.hosts, filter: "" };
+  let drawn = {
+    jobs: /** @type {readonly JobRow[]} */ ([]),
+    hosts: feed.hosts,
+    filter: "",
+    mutes: context.mutes.version,
+  };
   /** @type {import("./window.js").RowGroup[]} */
   let groups = [];
 
@@ -583,7 +613,8 @@ export async function showJobs(context) {
     tableCard.hidden = jobs.length === 0;
     filterBox.hidden = jobs.length < FILTER_FROM && filter.value === "";
     const words = filter.value.toLowerCase().split(/\s+/).filter((word) => word !== "");
-    const changed = jobs !== drawn.jobs || hosts !== drawn.hosts || filter.value !== drawn.filter;
+    const changed = jobs !== drawn.jobs || hosts !== drawn.hosts ||
+      filter.value !== drawn.filter || context.mutes.version !== drawn.mutes;
     if (changed && words.length > 0 && !feed.commandsOpened(jobs)) {
       // The filter looks through the commands: it waits until all of them are opened.
       filterStatus.textContent = "Opening the commands to look through them…";
@@ -595,7 +626,7 @@ export async function showJobs(context) {
         }, context.failed);
       }
     } else if (changed) {
-      drawn = { jobs, hosts, filter: filter.value };
+      drawn = { jobs, hosts, filter: filter.value, mutes: context.mutes.version };
       counts.replaceChildren(
         jobs.length === 0 ? "" : summary(jobs, new Set(jobs.map((job) => job.host)).size),
       );
@@ -607,7 +638,13 @@ export async function showJobs(context) {
         : shown.length === 0
         ? `No job matches “${filter.value.trim()}”.`
         : `${count(shown.length, "job")} of ${jobs.length.toLocaleString("en-US")} shown.`;
-      groups = jobGroups(shown, hosts, () => now, commandFor);
+      groups = jobGroups(
+        shown,
+        hosts,
+        () => now,
+        commandFor,
+        (host, tag) => context.mutes.mutedFor(host, tag),
+      );
     }
     rows.show(groups);
     // For the page's tests and anyone profiling: how long drawing the table took.
@@ -626,7 +663,8 @@ export async function showJobs(context) {
   if (feed.loaded) draw();
   await every(
     async () => {
-      await feed.update();
+      // The mutes only mark rows: a server without alerts (404) leaves them unmarked.
+      await Promise.all([feed.update(), context.mutes.refresh(signal).catch(() => {})]);
       context.problem(null);
       now = Date.now();
       draw();
