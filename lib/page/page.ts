@@ -63,6 +63,7 @@ export const PAGE_MODULES: readonly string[] = [
   "/ui/job.js",
   "/ui/jobs.js",
   "/ui/jobs_feed.js",
+  "/ui/mutes.js",
   "/ui/run.js",
   "/protocol/sealed.js",
   "/protocol/arg_types.js",
