@@ -180,6 +180,7 @@ export const UI_FILES: Readonly<Record<string, string>> = {
   "ansi.js": "text/javascript; charset=utf-8",
   "api.js": "text/javascript; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
+  "call_worker.js": "text/javascript; charset=utf-8",
   "commands.js": "text/javascript; charset=utf-8",
   "dom.js": "text/javascript; charset=utf-8",
   "format.js": "text/javascript; charset=utf-8",

@@ -94,7 +94,7 @@ export class Api {
    * @param {string} apiKey Its API key.
    * @param {string | CryptoKey} dataKey Its data key, to open and seal with (never sent).
    * @param {Promise<Response> | null} [firstJobs] The first call for the jobs, already sent
-   *   with this API key (`early.js`): the first {@linkcode jobChanges} reads its answer
+   *   with this API key (`start.js`): the first {@linkcode jobChanges} reads its answer
    *   instead of asking again.
    */
   constructor(id, apiKey, dataKey, firstJobs = null) {

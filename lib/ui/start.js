@@ -4,8 +4,9 @@
  * loads this module first (its own `<script>`, ahead of `app.js`), which finds
  * the keys kept for the dashboard of the address (`session.js`) and, when the
  * view asked for lists the jobs, sends the first call for them (`request.js`).
- * That answer is the largest the page reads (about 7 MiB at 10,000 jobs), and
- * it now comes while the page's other modules load instead of after them.
+ * That answer is the largest the page reads (about 7 MiB at 10,000 jobs): it
+ * comes while the page's other modules load instead of after them, received by a
+ * worker (`call_worker.js`) so that the page's main thread is free for them.
  * `app.js` takes both from here: the keys are looked up once and the call is
  * sent once, with the same key and headers as every other call. Without kept
  * keys nothing is sent: the sign-in form asks for the password.
@@ -13,7 +14,7 @@
  * @module
  */
 
-import { FIRST_JOBS, sendCall } from "./request.js";
+import { callRequest, FIRST_JOBS } from "./request.js";
 import { loadSession } from "./session.js";
 
 /** @typedef {import("./session.js").Session} Session */
@@ -81,19 +82,59 @@ export function listsJobs(view) {
 export const dashboardId = DASHBOARD_PATH.exec(location.pathname)?.[1] ?? null;
 
 /**
+ * Sends a call from a worker (`call_worker.js`), which receives the answer off
+ * the page's main thread; from here where there are no workers, or the worker
+ * does not start.
+ *
+ * @param {Worker | null} worker The worker, started; null for none.
+ * @param {{ url: string, init: RequestInit }} call The call, as `request.js` makes it.
+ * @returns {Promise<Response>} The answer, as `fetch` would give it.
+ */
+function sendFromWorker(worker, call) {
+  if (worker === null) return fetch(call.url, call.init);
+  return new Promise((resolve, reject) => {
+    worker.addEventListener("message", ({ data }) => {
+      if (data.failed) {
+        reject(new TypeError("The call for the jobs failed"));
+        return;
+      }
+      const headers = data.contentType === null ? {} : { "content-type": data.contentType };
+      const bodiless = data.status === 204 || data.status === 304;
+      resolve(
+        new Response(bodiless ? null : data.body, {
+          status: data.status,
+          statusText: data.statusText,
+          headers,
+        }),
+      );
+    }, { once: true });
+    // The worker could not start: nothing was sent, so the page sends it.
+    worker.addEventListener("error", () => resolve(fetch(call.url, call.init)), { once: true });
+    worker.postMessage(call);
+  });
+}
+
+/**
  * Finds the keys and sends the first call for the jobs, when it should.
  *
  * @param {string} id The dashboard id.
  * @returns {Promise<Start>}
  */
 async function begin(id) {
+  const listing = listsJobs(viewOf(location.hash));
+  // Started while the keys are looked up; ended at once when there are none.
+  const worker = listing && typeof Worker === "function"
+    ? new Worker(new URL("./call_worker.js", import.meta.url), { type: "module" })
+    : null;
   const found = await loadSession(id, Date.now());
-  if (found === null || found === "expired" || !listsJobs(viewOf(location.hash))) {
+  if (found === null || found === "expired" || !listing) {
+    worker?.terminate();
     return { found, firstJobs: null };
   }
-  const firstJobs = sendCall(id, found.keys.apiKey, "GET", FIRST_JOBS.path, {
+  const call = callRequest(id, found.keys.apiKey, "GET", FIRST_JOBS.path, {
     ifNoneMatch: FIRST_JOBS.ifNoneMatch,
   });
+  const firstJobs = sendFromWorker(worker, call);
   // Read by the first view (`Api.jobChanges`), which reports a failure.
   firstJobs.catch(() => {});
   return { found, firstJobs };
