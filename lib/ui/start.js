@@ -115,6 +115,19 @@ function sendFromWorker(worker, call) {
 }
 
 /**
+ * Starts the worker that sends the first call for the jobs.
+ *
+ * @returns {Worker | null} The worker; null where there are none, or one cannot start here.
+ */
+function startWorker() {
+  try {
+    return new Worker(new URL("./call_worker.js", import.meta.url), { type: "module" });
+  } catch {
+    return null; // No workers, or not allowed: the page sends the call itself.
+  }
+}
+
+/**
  * Finds the keys and sends the first call for the jobs, when it should.
  *
  * @param {string} id The dashboard id.
@@ -123,9 +136,7 @@ function sendFromWorker(worker, call) {
 async function begin(id) {
   const listing = listsJobs(viewOf(location.hash));
   // Started while the keys are looked up; ended at once when there are none.
-  const worker = listing && typeof Worker === "function"
-    ? new Worker(new URL("./call_worker.js", import.meta.url), { type: "module" })
-    : null;
+  const worker = listing ? startWorker() : null;
   const found = await loadSession(id, Date.now());
   if (found === null || found === "expired" || !listing) {
     worker?.terminate();
