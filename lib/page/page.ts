@@ -42,12 +42,53 @@ const HEAD = `<meta charset="utf-8">
 const BRAND =
   `<a class="brand" href="#/"><img src="/ui/favicon.svg" alt="" width="28" height="28"><span>Koi</span></a>`;
 
-/** The dashboard page, at `/d/{id}`: the app in `ui/app.js` fills `<main>`. */
+/**
+ * Every module of the dashboard page: `ui/start.js` and what it imports first,
+ * then `ui/app.js` and the rest of what it imports. The page names them all at
+ * once (`<link rel="modulepreload">`), so that the browser fetches them side by
+ * side instead of finding each import only once the module above it has come.
+ * `tests/dashboard_page_test.ts` checks the list against the modules' imports.
+ */
+export const PAGE_MODULES: readonly string[] = [
+  "/ui/start.js",
+  "/ui/request.js",
+  "/ui/session.js",
+  "/protocol/signing.js",
+  "/protocol/envelope.js",
+  "/ui/app.js",
+  "/ui/alerts.js",
+  "/ui/api.js",
+  "/ui/dom.js",
+  "/ui/format.js",
+  "/ui/job.js",
+  "/ui/jobs.js",
+  "/ui/jobs_feed.js",
+  "/ui/mutes.js",
+  "/ui/run.js",
+  "/protocol/sealed.js",
+  "/protocol/arg_types.js",
+  "/protocol/job_kind.js",
+  "/ui/poll.js",
+  "/ui/window.js",
+  "/ui/manual.js",
+  "/ui/plot.js",
+  "/ui/commands.js",
+  "/ui/output.js",
+  "/ui/ansi.js",
+];
+
+/**
+ * The dashboard page, at `/d/{id}`: `ui/start.js` runs first (it finds the
+ * kept keys and asks for the jobs while the rest loads), then the app in
+ * `ui/app.js` fills `<main>`.
+ */
 export const DASHBOARD_PAGE = `<!doctype html>
 <html lang="en">
 <head>
 ${HEAD}
 <title>Koi dashboard</title>
+${PAGE_MODULES.map((path) => `<link rel="modulepreload" href="${path}">`).join("\n")}
+<script type="module" async src="/ui/start.js"></script>
 <script type="module" src="/ui/app.js"></script>
 </head>
 <body>
@@ -139,6 +180,7 @@ export const UI_FILES: Readonly<Record<string, string>> = {
   "ansi.js": "text/javascript; charset=utf-8",
   "api.js": "text/javascript; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
+  "call_worker.js": "text/javascript; charset=utf-8",
   "commands.js": "text/javascript; charset=utf-8",
   "dom.js": "text/javascript; charset=utf-8",
   "format.js": "text/javascript; charset=utf-8",
@@ -150,8 +192,10 @@ export const UI_FILES: Readonly<Record<string, string>> = {
   "output.js": "text/javascript; charset=utf-8",
   "plot.js": "text/javascript; charset=utf-8",
   "poll.js": "text/javascript; charset=utf-8",
+  "request.js": "text/javascript; charset=utf-8",
   "run.js": "text/javascript; charset=utf-8",
   "session.js": "text/javascript; charset=utf-8",
+  "start.js": "text/javascript; charset=utf-8",
   "window.js": "text/javascript; charset=utf-8",
   "style.css": "text/css; charset=utf-8",
   "favicon.svg": "image/svg+xml",

@@ -20,6 +20,7 @@
 /** @typedef {import("../protocol/wire.ts").JobRow} JobRow A job as the jobs call lists it. */
 /** @typedef {import("../protocol/wire.ts").JobChanges} JobChanges What changed in the jobs since a cursor. */
 
+import { FIRST_JOBS, sendCall } from "./request.js";
 import { importDataKey } from "../protocol/envelope.js";
 import {
   contexts,
@@ -85,12 +86,18 @@ function holdsSealedValues(job) {
  * each value that does not open reads {@linkcode UNDECRYPTABLE_TEXT} in its place.
  */
 export class Api {
+  /** @type {Promise<Response> | null} The first call for the jobs, until read. */
+  #firstJobs;
+
   /**
    * @param {string} id The dashboard id.
    * @param {string} apiKey Its API key.
    * @param {string | CryptoKey} dataKey Its data key, to open and seal with (never sent).
+   * @param {Promise<Response> | null} [firstJobs] The first call for the jobs, already sent
+   *   with this API key (`start.js`): the first {@linkcode jobChanges} reads its answer
+   *   instead of asking again.
    */
-  constructor(id, apiKey, dataKey) {
+  constructor(id, apiKey, dataKey, firstJobs = null) {
     /** @readonly */
     this.id = id;
     /** @readonly */
@@ -110,6 +117,7 @@ export class Api {
      * @type {Map<string, JobRow["args"]>}
      */
     this.opened = new Map();
+    this.#firstJobs = firstJobs;
   }
 
   /**
@@ -163,24 +171,24 @@ export class Api {
    * @throws {ApiError} When the server answers with an error, or not at all.
    */
   async call(method, path, options = {}) {
+    return await this.#read(sendCall(this.id, this.apiKey, method, path, options), options.signal);
+  }
+
+  /**
+   * Reads a call's answer.
+   *
+   * @param {Promise<Response>} sent The call, sent.
+   * @param {AbortSignal} [signal] Its abort signal.
+   * @returns {Promise<any>} The answer's JSON; null for a 304 or a 204.
+   * @throws {ApiError} When the server answers with an error, or not at all.
+   */
+  async #read(sent, signal) {
     /** @type {Response} */
     let response;
     try {
-      response = await fetch(`/api/d/${encodeURIComponent(this.id)}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.apiKey}`,
-          ...(options.body === undefined ? {} : { "content-type": "application/json" }),
-          ...(options.ifNoneMatch === undefined ? {} : { "if-none-match": options.ifNoneMatch }),
-        },
-        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-        ...(options.signal ? { signal: options.signal } : {}),
-        cache: "no-store",
-        credentials: "omit",
-        referrerPolicy: "no-referrer",
-      });
+      response = await sent;
     } catch (error) {
-      if (options.signal?.aborted) throw error;
+      if (signal?.aborted) throw error;
       throw new ApiError("Cannot reach the dashboard server", null);
     }
     // 304: the page's answer holds; 204: nothing to say.
@@ -190,7 +198,7 @@ export class Api {
     try {
       body = await response.json();
     } catch (error) {
-      if (options.signal?.aborted) throw error;
+      if (signal?.aborted) throw error;
       if (response.ok) throw new ApiError("The server's answer is not JSON", response.status);
     }
     if (!response.ok) {
@@ -221,8 +229,16 @@ export class Api {
   async jobChanges(cursor, stale) {
     const query = new URLSearchParams({ since: cursor });
     if (stale.length > 0) query.set("stale", stale.join(","));
+    const path = `/jobs?${query}`;
+    const ifNoneMatch = `"${cursor}"`;
+    // The first call may have gone out before the page loaded: its answer, once.
+    const first = this.#firstJobs;
+    this.#firstJobs = null;
     /** @type {JobChanges | null} */
-    const changes = await this.call("GET", `/jobs?${query}`, { ifNoneMatch: `"${cursor}"` });
+    const changes = first !== null && path === FIRST_JOBS.path &&
+        ifNoneMatch === FIRST_JOBS.ifNoneMatch
+      ? await this.#read(first)
+      : await this.call("GET", path, { ifNoneMatch });
     if (changes === null) return null;
     if (changes.full) this.opened.clear();
     // Most jobs hold nothing sealed but their command: they are kept as they came.

@@ -17,14 +17,8 @@ import { showJobs } from "./jobs.js";
 import { JobsFeed } from "./jobs_feed.js";
 import { MuteList } from "./mutes.js";
 import { showRun } from "./run.js";
-import {
-  forgetKeys,
-  keepForTab,
-  keepOnDevice,
-  loadSession,
-  REMEMBER_DAYS,
-  watchForgotten,
-} from "./session.js";
+import { forgetKeys, keepForTab, keepOnDevice, REMEMBER_DAYS, watchForgotten } from "./session.js";
+import { dashboardId, start, viewOf } from "./start.js";
 import { deriveKeys, PBKDF2_ITERATIONS } from "../protocol/signing.js";
 
 /** @typedef {import("./session.js").Session} Session */
@@ -48,8 +42,6 @@ import { deriveKeys, PBKDF2_ITERATIONS } from "../protocol/signing.js";
  *   shows the problem.
  */
 
-const DASHBOARD_PATH = /^\/d\/([A-Za-z0-9_-]{16,64})\/?$/;
-
 /** @param {string} id @returns {HTMLElement} */
 function byId(id) {
   const element = document.getElementById(id);
@@ -61,7 +53,6 @@ const main = byId("main");
 const session = byId("session");
 const notice = byId("notice");
 const zoneNote = byId("zone-note");
-const dashboardId = DASHBOARD_PATH.exec(location.pathname)?.[1] ?? null;
 
 /** @type {AbortController | null} */
 let view = null;
@@ -320,9 +311,9 @@ function checkExpiry() {
 /** Shows the view the address names. */
 function route() {
   if (signedIn === null) return;
-  const hash = location.hash;
+  const shown = viewOf(location.hash);
   // Other fragments (the skip link's) are not views.
-  if (hash !== "" && hash !== "#" && !hash.startsWith("#/")) return;
+  if (shown === null) return;
   leaveView();
   problem(null);
   const controller = new AbortController();
@@ -342,14 +333,13 @@ function route() {
     problem,
     failed,
   };
-  const parts = hash.slice(2).split("/").filter((part) => part !== "").map(decodeURIComponent);
-  if (parts.length === 0) {
+  if (shown.name === "jobs") {
     showJobs(context);
-  } else if (parts[0] === "job" && parts.length === 3) {
-    showJob(context, /** @type {string} */ (parts[1]), /** @type {string} */ (parts[2]));
-  } else if (parts[0] === "run" && parts.length === 2) {
-    showRun(context, /** @type {string} */ (parts[1]));
-  } else if (parts[0] === "alerts" && parts.length === 1) {
+  } else if (shown.name === "job") {
+    showJob(context, shown.host, shown.tag);
+  } else if (shown.name === "run") {
+    showRun(context, shown.runId);
+  } else if (shown.name === "alerts") {
     showAlerts(context);
   } else {
     setTitle("Not found");
@@ -371,22 +361,23 @@ byId("skip-link").addEventListener("click", (event) => {
   main.focus();
 });
 
-if (dashboardId === null) {
+if (start === null) {
   main.replaceChildren(
     h("h1", {}, "No dashboard here"),
     h("p", {}, "A dashboard's address looks like /d/ID: koitab -d prints it."),
   );
 } else {
-  const id = dashboardId;
+  const id = /** @type {string} */ (dashboardId);
   watchForgotten(id, () => {
     if (signedIn !== null && signedIn.session.expiresAt !== null) {
       signOut("Signed out in another tab.");
     }
   });
   setInterval(checkExpiry, 60_000);
-  const found = await loadSession(id, Date.now());
+  // The keys, found by start.js with the first call for the jobs already sent.
+  const { found, firstJobs } = await start;
   if (found === null) showSignIn();
   else if (found === "expired") {
     showSignIn("Your sign-in on this device has run out: sign in again.");
-  } else enter(new Api(id, found.keys.apiKey, found.keys.dataKey), found);
+  } else enter(new Api(id, found.keys.apiKey, found.keys.dataKey, firstJobs), found);
 }

@@ -1,0 +1,155 @@
+// @ts-check
+/**
+ * How the dashboard page starts, before the rest of it has loaded: the page
+ * loads this module first (its own `<script>`, ahead of `app.js`), which finds
+ * the keys kept for the dashboard of the address (`session.js`) and, when the
+ * view asked for lists the jobs, sends the first call for them (`request.js`).
+ * That answer is the largest the page reads (about 7 MiB at 10,000 jobs): it
+ * comes while the page's other modules load instead of after them, received by a
+ * worker (`call_worker.js`) so that the page's main thread is free for them.
+ * `app.js` takes both from here: the keys are looked up once and the call is
+ * sent once, with the same key and headers as every other call. Without kept
+ * keys nothing is sent: the sign-in form asks for the password.
+ *
+ * @module
+ */
+
+import { callRequest, FIRST_JOBS } from "./request.js";
+import { loadSession } from "./session.js";
+
+/** @typedef {import("./session.js").Session} Session */
+
+/**
+ * A view of the page, as its address's fragment names it (`#/…`).
+ *
+ * @typedef {{ name: "jobs" } | { name: "job", host: string, tag: string } |
+ *   { name: "run", runId: string } | { name: "alerts" } | { name: "unknown" }} View
+ */
+
+/**
+ * How the page starts: the keys kept for its dashboard (`"expired"` for a device
+ * sign-in that ran out, null for none), and the first call for the jobs, sent
+ * when there are keys and the view lists the jobs.
+ *
+ * @typedef {object} Start
+ * @property {Session | "expired" | null} found The keys kept, as `loadSession` gives them.
+ * @property {Promise<Response> | null} firstJobs The first call for the jobs, sent; or null.
+ */
+
+const DASHBOARD_PATH = /^\/d\/([A-Za-z0-9_-]{16,64})\/?$/;
+
+/**
+ * The view a fragment names, or null for a fragment that names none (the skip
+ * link's `#main`): `#/` the jobs, `#/job/HOST/TAG` a job, `#/run/ID` a run,
+ * `#/alerts` the alerts; any other `#/…` is unknown.
+ *
+ * @param {string} hash The fragment, `location.hash`.
+ * @returns {View | null}
+ */
+export function viewOf(hash) {
+  if (hash !== "" && hash !== "#" && !hash.startsWith("#/")) return null;
+  /** @type {string[]} */
+  let parts;
+  try {
+    parts = hash.slice(2).split("/").filter((part) => part !== "").map(decodeURIComponent);
+  } catch {
+    return { name: "unknown" }; // A broken escape.
+  }
+  const [first, second, third] = parts;
+  if (first === undefined) return { name: "jobs" };
+  if (first === "job" && second !== undefined && third !== undefined && parts.length === 3) {
+    return { name: "job", host: second, tag: third };
+  }
+  if (first === "run" && second !== undefined && parts.length === 2) {
+    return { name: "run", runId: second };
+  }
+  if (first === "alerts" && parts.length === 1) return { name: "alerts" };
+  return { name: "unknown" };
+}
+
+/**
+ * Whether a view lists the jobs as it opens (the jobs, a job's page and the
+ * alerts do, from the page's shared copy: `JobsFeed`).
+ *
+ * @param {View | null} view The view.
+ * @returns {boolean}
+ */
+export function listsJobs(view) {
+  return view?.name === "jobs" || view?.name === "job" || view?.name === "alerts";
+}
+
+/** The dashboard id of the page's address (`/d/{id}`), or null for another address. */
+export const dashboardId = DASHBOARD_PATH.exec(location.pathname)?.[1] ?? null;
+
+/**
+ * Sends a call from a worker (`call_worker.js`), which receives the answer off
+ * the page's main thread; from here where there are no workers, or the worker
+ * does not start.
+ *
+ * @param {Worker | null} worker The worker, started; null for none.
+ * @param {{ url: string, init: RequestInit }} call The call, as `request.js` makes it.
+ * @returns {Promise<Response>} The answer, as `fetch` would give it.
+ */
+function sendFromWorker(worker, call) {
+  if (worker === null) return fetch(call.url, call.init);
+  return new Promise((resolve, reject) => {
+    worker.addEventListener("message", ({ data }) => {
+      if (data.failed) {
+        reject(new TypeError("The call for the jobs failed"));
+        return;
+      }
+      const headers = data.contentType === null ? {} : { "content-type": data.contentType };
+      const bodiless = data.status === 204 || data.status === 304;
+      resolve(
+        new Response(bodiless ? null : data.body, {
+          status: data.status,
+          statusText: data.statusText,
+          headers,
+        }),
+      );
+    }, { once: true });
+    // The worker could not start: nothing was sent, so the page sends it.
+    worker.addEventListener("error", () => resolve(fetch(call.url, call.init)), { once: true });
+    worker.postMessage(call);
+  });
+}
+
+/**
+ * Starts the worker that sends the first call for the jobs.
+ *
+ * @returns {Worker | null} The worker; null where there are none, or one cannot start here.
+ */
+function startWorker() {
+  try {
+    return new Worker(new URL("./call_worker.js", import.meta.url), { type: "module" });
+  } catch {
+    return null; // No workers, or not allowed: the page sends the call itself.
+  }
+}
+
+/**
+ * Finds the keys and sends the first call for the jobs, when it should.
+ *
+ * @param {string} id The dashboard id.
+ * @returns {Promise<Start>}
+ */
+async function begin(id) {
+  const listing = listsJobs(viewOf(location.hash));
+  // Started while the keys are looked up; ended at once when there are none.
+  const worker = listing ? startWorker() : null;
+  const found = await loadSession(id, Date.now());
+  if (found === null || found === "expired" || !listing) {
+    worker?.terminate();
+    return { found, firstJobs: null };
+  }
+  const call = callRequest(id, found.keys.apiKey, "GET", FIRST_JOBS.path, {
+    ifNoneMatch: FIRST_JOBS.ifNoneMatch,
+  });
+  const firstJobs = sendFromWorker(worker, call);
+  // Read by the first view (`Api.jobChanges`), which reports a failure.
+  firstJobs.catch(() => {});
+  return { found, firstJobs };
+}
+
+/** How the page starts; null when the address names no dashboard. */
+export const start = dashboardId === null ? null : begin(dashboardId);
