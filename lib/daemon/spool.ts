@@ -19,6 +19,7 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { OutputReport, Report } from "../protocol/wire.ts";
 import type { DatabaseArea, DatabaseSource } from "./history_store.ts";
+import { addOutputColumn } from "../runs/history.ts";
 import { decodeOutput, encodeOutput } from "../runs/stored_output.ts";
 import { utf8Length } from "../utf8.ts";
 
@@ -162,7 +163,7 @@ export class ReportSpool {
     const source = sourceOf(database);
     this.#prepared = new Prepared(source, "spool", (db) => {
       db.exec(SCHEMA);
-      addOutputColumn(db);
+      addOutputColumn(db, "dashboard_spool");
       return {
         insertReport: db.prepare(
           "INSERT INTO dashboard_spool (dashboard, report, output, bytes) VALUES (?, ?, ?, ?)",
@@ -348,14 +349,6 @@ export class ReportSpool {
 function sum(db: DatabaseSync, sql: string, ...params: (string | number)[]): number {
   const row = db.prepare(sql).get(...params) as unknown as { bytes: number };
   return Number(row.bytes);
-}
-
-/** Gives a spool made before end reports kept their output as bytes its `output` column. */
-function addOutputColumn(db: DatabaseSync): void {
-  const columns = db.prepare("PRAGMA table_info(dashboard_spool)").all() as { name?: unknown }[];
-  if (!columns.some((column) => column.name === "output")) {
-    db.exec("ALTER TABLE dashboard_spool ADD COLUMN output BLOB");
-  }
 }
 
 function toReport(row: SpoolRow): Report {

@@ -239,7 +239,7 @@ export class History implements RunRecorder {
       if (!options.readOnly) {
         this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
         this.#db.exec(SCHEMA);
-        addOutputColumn(this.#db);
+        addOutputColumn(this.#db, "runs");
         this.#writes = {
           insert: this.#db.prepare(
             `INSERT OR IGNORE INTO runs (id, tag, name, section, trigger, args, scheduled_for, started_at, status)
@@ -458,13 +458,18 @@ function iso(ms: number | null): string | null {
 }
 
 /**
- * Gives a history made before Koi stored output as bytes its `output` column. The
- * runs it holds keep their output in `chunks`, where readers still find it.
+ * Gives a table made before Koi stored output as bytes ({@linkcode encodeOutput})
+ * its `output` column: the history's `runs`, whose older rows keep their output
+ * in `chunks`, and the report spool, whose older end reports keep it in their JSON.
+ * Readers find it where it is.
+ *
+ * @param db koid's database.
+ * @param table The table.
  */
-function addOutputColumn(db: DatabaseSync): void {
-  const columns = db.prepare("PRAGMA table_info(runs)").all() as { name?: unknown }[];
+export function addOutputColumn(db: DatabaseSync, table: "runs" | "dashboard_spool"): void {
+  const columns = db.prepare(`PRAGMA table_info(${table})`).all() as { name?: unknown }[];
   if (!columns.some((column) => column.name === "output")) {
-    db.exec("ALTER TABLE runs ADD COLUMN output BLOB");
+    db.exec(`ALTER TABLE ${table} ADD COLUMN output BLOB`);
   }
 }
 
