@@ -350,7 +350,7 @@ async function history(paths: KoiPaths, rest: readonly string[]): Promise<number
   }
   const encoder = new TextEncoder();
   const print = (text: string) => writeAll(Deno.stdout, encoder.encode(text));
-  if (json) await writeHistoryJson(paths, name, print);
+  if (json) await writeHistoryJson(paths, name, runs, print);
   else await print(formatHistory(runs, localTimeZone()));
   return 0;
 }

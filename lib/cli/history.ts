@@ -33,12 +33,13 @@ export function readHistory(paths: KoiPaths, name: string | null): RunSummary[] 
 }
 
 /**
- * Writes the recorded runs with their output as a JSON array, newest first,
+ * Writes runs {@linkcode readHistory} gave with their output, as a JSON array,
  * exactly as `JSON.stringify(runs, null, 2)` would, one run at a time: memory
  * holds one run's output, not the whole history's.
  *
  * @param paths Where Koi keeps its files.
- * @param name Only runs of the job with this name, `Section/Name` or tag.
+ * @param name The job name `runs` were read for, or null for every run.
+ * @param runs The runs, as `readHistory(paths, name)` gave them.
  * @param write Writes a piece of the text.
  * @returns When all is written.
  * @throws {CliError} When the history cannot be read, saying why and what to do.
@@ -46,30 +47,27 @@ export function readHistory(paths: KoiPaths, name: string | null): RunSummary[] 
 export async function writeHistoryJson(
   paths: KoiPaths,
   name: string | null,
+  runs: readonly RunSummary[],
   write: (text: string) => Promise<void>,
 ): Promise<void> {
   let first = true;
-  const history = openHistory(paths);
+  const history = runs.length === 0 ? null : openHistory(paths);
   if (history !== null) {
     try {
-      // Only errors of the history are said to be its: one writing stdout is not.
-      const read = <T>(fn: () => T): T => {
-        try {
-          return fn();
-        } catch (error) {
-          throw unreadable(paths, error);
-        }
-      };
-      // With a name, only the runs of the jobs it names are read, then checked one by one.
-      const named = name === null
-        ? null
-        : read(() => history.summaries({ limit: MOST_RUNS }).filter((run) => namesJob(run, name)));
-      const tags = named === null ? null : [...new Set(named.map((run) => run.tag))];
-      const runs = read(() => history.runs({ limit: MOST_RUNS, ...(tags ? { tags } : {}) }));
-      for (let next = read(() => runs.next()); !next.done; next = read(() => runs.next())) {
-        const run = next.value;
-        if (name !== null && !namesJob(run, name)) continue;
-        const text = JSON.stringify(run, null, 2).replaceAll("\n", "\n  ");
+      // For a name, only its jobs' runs are read.
+      const wanted = new Set(runs.map((run) => run.id));
+      const filter = name === null
+        ? { limit: MOST_RUNS }
+        : { limit: MOST_RUNS, tags: [...new Set(runs.map((run) => run.tag))] };
+      const reading = history.runs(filter); // A generator: it reads at each next().
+      // Only the history's errors are said to be its: one writing stdout is not.
+      for (
+        let next = ofHistory(paths, () => reading.next());
+        !next.done;
+        next = ofHistory(paths, () => reading.next())
+      ) {
+        if (!wanted.has(next.value.id)) continue;
+        const text = JSON.stringify(next.value, null, 2).replaceAll("\n", "\n  ");
         await write(`${first ? "[\n  " : ",\n  "}${text}`);
         first = false;
       }
@@ -88,11 +86,7 @@ function openHistory(paths: KoiPaths): History | null {
     if (error instanceof Deno.errors.NotFound) return null;
     throw unreadable(paths, error);
   }
-  try {
-    return new History(paths.history, { readOnly: true });
-  } catch (error) {
-    throw unreadable(paths, error);
-  }
+  return ofHistory(paths, () => new History(paths.history, { readOnly: true }));
 }
 
 /** `read` over the history opened for reading; null when there is none yet. */
@@ -100,11 +94,18 @@ function readingHistory<T>(paths: KoiPaths, read: (history: History) => T): T | 
   const history = openHistory(paths);
   if (history === null) return null;
   try {
-    return read(history);
-  } catch (error) {
-    throw unreadable(paths, error);
+    return ofHistory(paths, () => read(history));
   } finally {
     history.close();
+  }
+}
+
+/** What `fn` gives; what it throws, said as the history's fault ({@linkcode unreadable}). */
+function ofHistory<T>(paths: KoiPaths, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw unreadable(paths, error);
   }
 }
 
