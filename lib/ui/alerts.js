@@ -19,6 +19,7 @@ import { every } from "./poll.js";
 /** @typedef {import("./api.js").Alert} Alert */
 /** @typedef {import("./api.js").Mute} Mute */
 /** @typedef {import("./api.js").JobRow} JobRow */
+/** @typedef {import("./mutes.js").MuteList} MuteList */
 /** @typedef {import("./app.js").ViewContext} ViewContext */
 /** @typedef {import("../protocol/wire.ts").JobState} JobState */
 
@@ -402,12 +403,12 @@ function timingForm(api, settings) {
 /**
  * The mutes: each with "Unmute", and a form to mute a machine or one of its jobs.
  *
- * @param {Api} api The API.
+ * @param {MuteList} muteList The page's mutes, which it changes (and reads again).
  * @param {readonly JobRow[]} jobs Every job, for the pickers.
  * @param {() => void} changed Told when a mute was added or removed.
  * @returns {{ element: HTMLElement, show: (mutes: readonly Mute[]) => void }}
  */
-function mutesPart(api, jobs, changed) {
+function mutesPart(muteList, jobs, changed) {
   const list = h("div", { class: "mutes" });
   const hosts = [...new Set(jobs.map((job) => job.host))].sort();
   const host = /** @type {HTMLSelectElement} */ (h(
@@ -437,7 +438,7 @@ function mutesPart(api, jobs, changed) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (host.value === "") return;
-    await api.setMute(host.value, job.value === "" ? null : job.value, true);
+    await muteList.set(host.value, job.value === "" ? null : job.value, true);
     changed();
   });
   const label = (/** @type {Mute} */ mute) => {
@@ -456,7 +457,7 @@ function mutesPart(api, jobs, changed) {
             const unmute = h("button", { type: "button", class: "secondary small" }, "Unmute");
             unmute.setAttribute("aria-label", `Unmute ${label(mute)}`);
             unmute.addEventListener("click", async () => {
-              await api.setMute(mute.host, mute.tag, false);
+              await muteList.set(mute.host, mute.tag, false);
               changed();
             });
             return h("li", {}, h("span", {}, label(mute)), " ", unmute);
@@ -555,11 +556,12 @@ export async function showAlerts(context) {
       context.failed(failure);
     }
   };
+  // The page's shared list: the jobs view and job pages mark what it holds.
+  const showMutes = () => mutes.show(context.mutes.mutes);
   const loadMutes = async () => {
     try {
-      // The page's shared list, read now: the jobs view and job pages mark what it holds.
       await context.mutes.reread(signal);
-      mutes.show(context.mutes.mutes);
+      showMutes();
     } catch (failure) {
       context.failed(failure);
     }
@@ -569,7 +571,8 @@ export async function showAlerts(context) {
     // The jobs from the page's shared copy: only what changed since it was last asked.
     const [info] = await Promise.all([api.info(signal), context.feed.update()]);
     timingBox.replaceChildren(timingForm(api, info.settings));
-    const part = mutesPart(api, await context.feed.withCommands(context.feed.jobs), loadMutes);
+    const jobs = await context.feed.withCommands(context.feed.jobs);
+    const part = mutesPart(context.mutes, jobs, showMutes);
     mutes = part;
     mutesBox.replaceChildren(part.element);
   } catch (failure) {
