@@ -199,6 +199,30 @@ async function readRss(pid: number): Promise<number | null> {
   return status === undefined ? null : parseRss(status);
 }
 
+/** An RSS sample: `performance.now()` and VmRSS in bytes. */
+interface RssSample {
+  readonly t: number;
+  readonly rss: number;
+}
+
+/**
+ * Samples a process's RSS every 100 ms until `done()` says so, adding to `samples`.
+ *
+ * @returns `samples`.
+ */
+async function sampleRss(
+  pid: number,
+  done: () => boolean,
+  samples: RssSample[] = [],
+): Promise<RssSample[]> {
+  while (!done()) {
+    const rss = await readRss(pid);
+    if (rss !== null) samples.push({ t: performance.now(), rss });
+    await delay(100);
+  }
+  return samples;
+}
+
 /**
  * `count` jobs, of which `due` run every minute (`* * * * * true`, spread through
  * the table) and the rest at fixed times in `month` (`m h d month *`), all different
@@ -898,14 +922,11 @@ async function readFloorRise(
   const spawned = performance.now();
   let exited = false;
   floor.child.status.then(() => exited = true);
-  const samples: { t: number; rss: number }[] = [];
-  while (!exited) {
-    const rss = await readRss(floor.child.pid);
-    if (rss !== null) samples.push({ t: performance.now() - spawned, rss });
-    await delay(100);
-  }
+  const samples = await sampleRss(floor.child.pid, () => exited);
   // From a second after the start (the runtime is up) to just before the read.
-  const quiet = samples.filter((s) => s.t >= 1000 && s.t <= sleepSeconds * 1000 - 200);
+  const quiet = samples.filter((s) =>
+    s.t >= spawned + 1000 && s.t <= spawned + sleepSeconds * 1000 - 200
+  );
   if (quiet.length === 0) throw new Error("no RSS sample of the bare reader before it read");
   return round(
     (Math.max(...samples.map((s) => s.rss)) - Math.max(...quiet.map((s) => s.rss))) / MIB,
@@ -950,19 +971,11 @@ async function bigOutput(
   let finished = false;
   const ended = koid.waitFor(/ ended \(run /, 600_000);
   ended.then(() => finished = true, () => finished = true);
-  const samples: { t: number; rss: number }[] = [];
-  while (!finished) {
-    const rss = await readRss(koid.pid);
-    if (rss !== null) samples.push({ t: performance.now(), rss });
-    await delay(100);
-  }
+  const samples = await sampleRss(koid.pid, () => finished);
   await ended;
   // And for a second after: the run's end (its output kept in history.db) is part of its cost.
-  for (let i = 0; i < 10; i++) {
-    const rss = await readRss(koid.pid);
-    if (rss !== null) samples.push({ t: performance.now(), rss });
-    await delay(100);
-  }
+  const after = performance.now() + 1000;
+  await sampleRss(koid.pid, () => performance.now() >= after, samples);
   const started = await koid.waitFor(/ started \(run /, 1000);
   await koid.stop();
   // While the job sleeps: from half a second after its start to just before it writes.
