@@ -6,10 +6,11 @@
  * the filter, shows the last rows when scrolled to the end, keeps the focus, does
  * not scroll sideways at 360 px, refreshes with 304s when nothing changed and with
  * one job when one ran. It prints what each took: the first rows (wall clock and
- * main thread; after the dashboard was filled, and again with the server's listing
- * of every job kept), a refresh's main thread, and its bytes. The targets (first paint
- * ≤ 1 s, a refresh ≤ 50 ms of main thread, ≤ 1 KB) are the bench's and the
- * README's; this test bounds them only loosely, against a page that freezes.
+ * main thread; after the dashboard was filled, again with the server's listing
+ * of every job kept, and after one run ended), a refresh's main thread, and its
+ * bytes. The targets (first paint ≤ 1 s, a refresh ≤ 50 ms of main thread, ≤ 1 KB)
+ * are the bench's and the README's; this test bounds them only loosely, against a
+ * page that freezes.
  *
  * @module
  */
@@ -118,8 +119,26 @@ Deno.test({
             await page.cdp("Page.removeScriptToEvaluateOnNewDocument", { identifier });
             return { ms, mainMs };
           };
+          /** Reports a run of a job, as its koid would. */
+          const reportRun = async (host: string, tag: string, runId: string, failed: boolean) => {
+            const response = await fetch(`${server.url}/api/d/${id}/hosts/${host}/reports`, {
+              method: "POST",
+              headers,
+              body: JSON.stringify({
+                reports: await new ReportSealer(id, host, dataKey).reports(
+                  bigRunReports(runId, tag, Date.now(), failed),
+                ),
+              }),
+            });
+            assertEquals(response.status, 200);
+            await response.body?.cancel();
+          };
           const { ms: firstMs, mainMs: firstMainMs } = await firstRows();
           const again = await firstRows();
+          // And after a run ended (a big dashboard changes all the time): the server's
+          // listing is brought up to date with that job.
+          await reportRun(bigHostName(0), `j${String(3).padStart(16, "0")}`, "between", false);
+          const afterRun = await firstRows();
           const summary = await page.text(".summary");
           assert(
             summary.startsWith(`${jobCount.toLocaleString("en-US")} jobs on ${hosts} machines`),
@@ -209,17 +228,7 @@ Deno.test({
           // by name, holds jobs 8 to 11): the next refresh brings that job alone.
           const last = bigHostName(hosts - 1);
           const tag = `j${String(11).padStart(16, "0")}`;
-          const response = await fetch(`${server.url}/api/d/${id}/hosts/${last}/reports`, {
-            method: "POST",
-            headers,
-            body: JSON.stringify({
-              reports: await new ReportSealer(id, last, dataKey).reports(
-                bigRunReports("fresh", tag, Date.now(), true),
-              ),
-            }),
-          });
-          assertEquals(response.status, 200);
-          await response.body?.cancel();
+          await reportRun(last, tag, "fresh", true);
           const calls = (await changeCalls(page)).length;
           await page.waitForFunction(
             `performance.getEntriesByType("resource").filter((e) => e.name.includes("/jobs?since=")).length > ${calls}`,
@@ -292,7 +301,8 @@ Deno.test({
               `filled in ${round(fillMs)} ms; first rows ${round(firstMs)} ms after navigation ` +
               `(${round(firstMainMs)} ms of main thread, ${shown} job rows of ${jobCount} in ` +
               `the page), again with the server's listing kept ${round(again.ms)} ms ` +
-              `(${round(again.mainMs)} ms); a refresh with nothing changed: ${
+              `(${round(again.mainMs)} ms), after a run ended ${round(afterRun.ms)} ms ` +
+              `(${round(afterRun.mainMs)} ms); a refresh with nothing changed: ${
                 round(refreshMainMs)
               } ms of main ` +
               `thread (${round(windowMs)} ms in 6.5 s holding it, ${idleMsPerS.toFixed(1)} ms/s ` +
@@ -301,7 +311,8 @@ Deno.test({
           );
           // Against a frozen page only; the targets are the bench's.
           assert(
-            firstMs < 30_000 && again.ms < 30_000 && refreshMainMs < 2_000,
+            firstMs < 30_000 && again.ms < 30_000 && afterRun.ms < 30_000 &&
+              refreshMainMs < 2_000,
             "the page froze",
           );
         });

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { runEntry, spawnEntry } from "./_entry.ts";
 import { base64url, newDashboardId } from "../lib/protocol/keys.ts";
-import { CONNECTION_STEP_MS, type JobsFeed, Listings } from "../lib/server/jobs_feed.ts";
+import { CONNECTION_STEP_MS } from "../lib/server/jobs_feed.ts";
 import {
   CONNECTED_WITHIN_MS,
   type DashboardServer,
@@ -9,9 +9,9 @@ import {
   startServer,
 } from "../lib/server/server.ts";
 import { CONTENT_SECURITY_POLICY } from "../lib/page/page.ts";
-import { type DashboardStore, KEY_KINDS } from "../lib/server/store.ts";
+import { KEY_KINDS } from "../lib/server/store.ts";
 import { sealedStub as sealed, stubArgs } from "./_reports.ts";
-import { DEFAULT_SETTINGS, type JobWithLastRun, MAX_JOB_LIST_BYTES } from "../lib/protocol/wire.ts";
+import { MAX_JOB_LIST_BYTES } from "../lib/protocol/wire.ts";
 import { VERSION } from "../lib/version.ts";
 
 /** An answer, its body parsed when it is JSON. */
@@ -565,67 +565,6 @@ Deno.test("GET jobs: an instance's listing of every job never outlives a change 
   } finally {
     kv.close();
   }
-});
-
-Deno.test("Listings: every job listed once per view stamp, grace and stretch of time", async () => {
-  /** A job every 5 minutes, or by hand. */
-  const row = (tag: string, scheduled: boolean) =>
-    ({
-      ...job(tag, 1, scheduled ? {} : { schedule: "@manual", next: [] }),
-      host: "web",
-      lastRun: null,
-    }) as unknown as JobWithLastRun;
-  let jobs = [row("j1", true), row("j2", false)];
-  let lists = 0;
-  /** A store whose jobs are given, each listing counted; the first of a pair waits. */
-  const store = {
-    async listJobs() {
-      lists++;
-      await Promise.resolve();
-      return jobs;
-    },
-  } as unknown as DashboardStore;
-  const listings = new Listings();
-  const feed = { store, listings } as unknown as JobsFeed;
-  const at = Date.parse("2026-03-01T12:00:30Z");
-  const settings = { ...DEFAULT_SETTINGS, missedGraceSeconds: 60 };
-  const list = (stamp: string, time = at, grace = 60) =>
-    listings.listing(feed, "d1", stamp, time, { ...settings, missedGraceSeconds: grace });
-  const tags = (listing: { json: string }) =>
-    JSON.parse(listing.json).map((j: { tag: string }) => j.tag);
-
-  // Two requests at once share one listing; the views hold until 12:05, the next run.
-  const [one, two] = await Promise.all([list("s1"), list("s1")]);
-  assertEquals([tags(one), one.until, lists], [
-    ["j1", "j2"],
-    Date.parse("2026-03-01T12:05:00Z"),
-    1,
-  ]);
-  assert(one === two);
-  jobs = [row("j3", false)];
-  assertEquals([tags(await list("s1", one.until - 1)), lists], [["j1", "j2"], 1]);
-  // Another stamp, another grace, the views' end, or an earlier instant: listed anew.
-  assertEquals([tags(await list("s2")), lists], [["j3"], 2]);
-  jobs = [row("j4", false)];
-  assertEquals([tags(await list("s2", at, 600)), lists], [["j4"], 3]);
-  assertEquals([tags(await list("s2", at, 600)), lists], [["j4"], 3]);
-  jobs = [row("j1", true)];
-  assertEquals([tags(await list("s2", at - 1, 600)), lists], [["j1"], 4]);
-  assertEquals([tags(await list("s2", at - 1, 600)), lists], [["j1"], 4]);
-  assertEquals([tags(await list("s2", Date.parse("2026-03-01T12:05:00Z"), 600)), lists], [
-    ["j1"],
-    5,
-  ]);
-  // A store with no change recorded (stamp "0") is listed each time.
-  await list("0");
-  await list("0");
-  assertEquals(lists, 7);
-  // What does not fit is not kept.
-  const small = new Listings(10);
-  const smallFeed = { store, listings: small } as unknown as JobsFeed;
-  await small.listing(smallFeed, "d1", "s1", at, settings);
-  await small.listing(smallFeed, "d1", "s1", at, settings);
-  assertEquals(lists, 9);
 });
 
 Deno.test("GET jobs?since: only what changed, the hosts when they change, a 304 when nothing did", async () => {

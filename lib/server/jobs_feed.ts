@@ -23,10 +23,10 @@
  *
  * Every job (a page's first call, or `GET /jobs` without `since`) is the costly
  * answer: at 10,000 jobs the store takes a few hundred milliseconds to list them.
- * Each instance keeps each dashboard's last such listing ({@linkcode Listings}),
- * as JSON, under the view stamp it read from the store before listing: a request
- * that reads the same stamp (no change to the view since, through any instance)
- * and comes before any job's view changes by time is answered from it.
+ * Each instance keeps each dashboard's listing ({@linkcode Listings}, in
+ * `listing.ts`) and brings it up to date with what changed since: the jobs of
+ * the hosts whose lists changed, the jobs whose newest run did, and the views
+ * that time changed.
  *
  * @module
  */
@@ -43,6 +43,7 @@ import type {
 } from "../protocol/wire.ts";
 import { ifNoneMatch, jsonResponse, jsonTextResponse, notModified } from "./http.ts";
 import { viewJob } from "./job_view.ts";
+import type { Listings } from "./listing.ts";
 import type { Dashboard, DashboardStore } from "./store.ts";
 
 /** When a host counts as connected, and when as silent, ms. */
@@ -65,113 +66,6 @@ export interface JobsFeed {
   /** This instance's listings of every job. */
   listings: Listings;
 }
-
-/** Every job of a dashboard with its view, as JSON, as of a view stamp. */
-interface Listing {
-  /** The view stamp read before the jobs were listed. */
-  stamp: string;
-  /** The `missedGraceSeconds` the views were worked out with. */
-  grace: string;
-  /** The instant the views were worked out for, ms. */
-  at: number;
-  /** The first instant a job's view changes by time alone, ms; Infinity for never. */
-  until: number;
-  /** The jobs with their views: a JSON array. */
-  json: string;
-}
-
-/** How many characters of listings an instance keeps, over all dashboards. */
-const MAX_LISTING_CHARS = 48 * 1024 * 1024;
-
-/**
- * Each dashboard's last listing of every job, on this instance, kept under the
- * view stamp read from the store before its jobs were read: every change to the
- * view up to that stamp is in it. A request is answered from it only when it read
- * that very stamp itself (so nothing changed since, through this instance or
- * another on the store), with the same grace, at or after the listing's instant
- * and before the first instant a job's view changes by time: then a listing made
- * afresh would be the same. Concurrent requests for one stamp share one listing.
- * Nothing is kept for a dashboard without a stamp (`"0"`: no change recorded).
- */
-export class Listings {
-  readonly #listings = new Map<string, Promise<Listing>>();
-  readonly #chars = new Map<string, number>();
-  #total = 0;
-
-  /** @param maxChars The most characters of JSON kept, over all dashboards. */
-  constructor(readonly maxChars: number = MAX_LISTING_CHARS) {}
-
-  /**
-   * Every job of a dashboard with its view, as JSON: kept, or listed now.
-   *
-   * @param feed The store and clock.
-   * @param id The dashboard id.
-   * @param stamp Its view stamp, just read from the store.
-   * @param time The current instant, ms.
-   * @param settings Its settings (the grace).
-   * @returns The listing: the JSON array and the first instant a view changes by time.
-   */
-  async listing(
-    feed: JobsFeed,
-    id: string,
-    stamp: string,
-    time: number,
-    settings: Settings,
-  ): Promise<{ json: string; until: number }> {
-    const grace = String(settings.missedGraceSeconds);
-    const kept = this.#listings.get(id);
-    if (kept !== undefined) {
-      const listing = await kept.catch(() => null);
-      if (
-        listing?.stamp === stamp && listing.grace === grace && listing.at <= time &&
-        time < listing.until
-      ) {
-        // The most recently used is forgotten last.
-        const chars = this.#chars.get(id);
-        if (chars !== undefined) this.#chars.delete(id) && this.#chars.set(id, chars);
-        return listing;
-      }
-    }
-    const made = (async (): Promise<Listing> => {
-      const jobs = withViews(await feed.store.listJobs(id), time, settings);
-      const until = jobs.reduce(
-        (soonest, job) =>
-          job.refreshAt === null ? soonest : Math.min(soonest, Date.parse(job.refreshAt)),
-        Infinity,
-      );
-      return { stamp, grace, at: time, until, json: JSON.stringify(jobs) };
-    })();
-    if (stamp !== NO_STAMP) {
-      this.#forget(id);
-      this.#listings.set(id, made);
-      made.then((listing) => {
-        if (this.#listings.get(id) !== made) return;
-        this.#chars.set(id, listing.json.length);
-        this.#total += listing.json.length;
-        this.#trim(id);
-      }, () => this.#listings.get(id) === made && this.#forget(id));
-    }
-    return await made;
-  }
-
-  /** Forgets a dashboard's listing. */
-  #forget(id: string): void {
-    this.#total -= this.#chars.get(id) ?? 0;
-    this.#chars.delete(id);
-    this.#listings.delete(id);
-  }
-
-  /** Forgets the oldest listings until the rest fit, the newest (`id`'s) last. */
-  #trim(id: string): void {
-    for (const other of [...this.#chars.keys(), id]) {
-      if (this.#total <= this.maxChars) return;
-      this.#forget(other);
-    }
-  }
-}
-
-/** The stamp of a view with no change recorded. */
-const NO_STAMP = "0";
 
 /** How often the page's hosts' connections are worked out again, ms. */
 export const CONNECTION_STEP_MS = 10_000;
@@ -316,7 +210,7 @@ export async function jobsAnswer(
     // Every job: from this instance's listing at this stamp, or listed now. The JSON is
     // that of a `JobChanges`, in its order of fields.
     const [listing, hosts] = await Promise.all([
-      feed.listings.listing(feed, id, stamp, time, settings),
+      feed.listings.listing(feed.store, id, stamp, time, settings),
       listHosts(),
     ]);
     const body = `{"cursor":${JSON.stringify(next)},"full":true,"jobs":${listing.json},` +
@@ -364,7 +258,7 @@ async function allJobs(
       return notModified(`"${tag}"`);
     }
   }
-  const { json, until } = await feed.listings.listing(feed, id, stamp, time, settings);
+  const { json, until } = await feed.listings.listing(feed.store, id, stamp, time, settings);
   const etag = `"${stamp}.${until === Infinity ? "never" : until}.${grace}"`;
   return jsonTextResponse(200, `{"jobs":${json}}`, { etag });
 }

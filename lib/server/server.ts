@@ -8,7 +8,8 @@
 
 import { fromBase64url, hashApiKey, timingSafeEqual } from "../protocol/keys.ts";
 import { errorResponse, HttpError, jsonResponse, noContent, readJsonBody } from "./http.ts";
-import { ConnectionDigests, hostStates, jobsAnswer, type JobsFeed, Listings } from "./jobs_feed.ts";
+import { ConnectionDigests, hostStates, jobsAnswer, type JobsFeed } from "./jobs_feed.ts";
+import { Listings } from "./listing.ts";
 import { dashboardPage, homePage, pageFileResponse } from "../page/page.ts";
 import { Periodic } from "./periodic.ts";
 import { ManualPoller } from "./poll.ts";

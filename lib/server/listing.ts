@@ -1,0 +1,260 @@
+/**
+ * Each dashboard's listing of every job with its view, kept by a server
+ * instance and brought up to date with what changed, so that a page's first
+ * call for the jobs costs what changed since the last one, not what exists.
+ *
+ * A listing is kept under the jobs view's stamp it is up to date with: every
+ * change to the view up to that stamp is in it (see `DashboardStore.viewStamp`).
+ * A request that read a newer stamp is answered after reading only the hosts
+ * whose job lists changed and the jobs whose newest run did
+ * (`DashboardStore.viewChanges`), through this instance or another on the store.
+ * Each job's view (its state, next run, whether late) is worked out again only
+ * once its `refreshAt` has passed, or for every job when the dashboard's grace
+ * changed or the clock went back. Concurrent requests for a dashboard are taken
+ * in turn, the later ones reusing what the first read.
+ *
+ * A store with no change recorded (stamp `"0"`) is listed afresh each time, and
+ * so is one whose stamp is older than the listing's (a store put back from a
+ * copy). Many changed hosts at once are read in one listing of every job.
+ *
+ * @module
+ */
+
+import type { JobWithLastRun, Settings } from "../protocol/wire.ts";
+import { viewJob } from "./job_view.ts";
+import type { DashboardStore } from "./store.ts";
+
+/** What a listing reads from the store. */
+export type ListingStore = Pick<DashboardStore, "listJobs" | "viewChanges">;
+
+/** A listing as a request is answered with it. */
+export interface ListingAnswer {
+  /** Every job with its view, by host and line: a JSON array. */
+  json: string;
+  /** The first instant a job's view changes by time alone, ms; Infinity for never. */
+  until: number;
+}
+
+/** One job of a listing, with its view as JSON. */
+interface ListedJob {
+  job: JobWithLastRun;
+  /** The job and its view, as JSON. */
+  json: string;
+  /** When its view changes by time alone, ms; Infinity for never. */
+  refreshAt: number;
+}
+
+/** A dashboard's listing. */
+interface Listing {
+  /** The view stamp every change up to which is in it. */
+  stamp: string;
+  /** The `missedGraceSeconds` the views were worked out with, ms. */
+  graceMs: number;
+  /** The latest instant a view was worked out for, ms: an earlier request works them out again. */
+  latest: number;
+  /** Each host's jobs, by tag. */
+  hosts: Map<string, Map<string, ListedJob>>;
+  /** The first `refreshAt` of its jobs. */
+  until: number;
+  /** The whole JSON array, once asked for since the last change. */
+  json: string | null;
+  /** The characters of its jobs' JSON. */
+  chars: number;
+}
+
+/** The stamp of a view with no change recorded. */
+const NO_STAMP = "0";
+
+/** How many bytes of listings an instance keeps, over all dashboards (an estimate). */
+const MAX_LISTING_BYTES = 64 * 1024 * 1024;
+
+/**
+ * What a listing is estimated to hold per character of its jobs' JSON: the JSON,
+ * the whole array made of it, and the jobs as objects.
+ */
+const BYTES_PER_CHAR = 3;
+
+/**
+ * Changed hosts past this share of a listing's hosts are read with every job, in
+ * one listing of the store, rather than host by host.
+ */
+const RELIST_SHARE = 1 / 4;
+
+/**
+ * Each dashboard's listing of every job with its view, on this instance (see
+ * the module's summary), the least recently used forgotten first beyond
+ * `maxBytes`.
+ */
+export class Listings {
+  /** Each dashboard's listing as its last request leaves it; null once one failed. */
+  readonly #listings = new Map<string, Promise<Listing | null>>();
+  /** The estimated bytes of each listing kept, the least recently used first. */
+  readonly #bytes = new Map<string, number>();
+  #total = 0;
+
+  /** @param maxBytes The most bytes kept, over all dashboards (an estimate). */
+  constructor(readonly maxBytes: number = MAX_LISTING_BYTES) {}
+
+  /**
+   * Every job of a dashboard with its view, as JSON: the kept listing, brought up
+   * to date, or a new one.
+   *
+   * @param store The store.
+   * @param id The dashboard id.
+   * @param stamp Its view stamp, just read from the store.
+   * @param time The current instant, ms.
+   * @param settings Its settings (the grace).
+   * @returns The JSON array and the first instant a view changes by time.
+   */
+  listing(
+    store: ListingStore,
+    id: string,
+    stamp: string,
+    time: number,
+    settings: Settings,
+  ): Promise<ListingAnswer> {
+    const wanted = { store, id, stamp, time, graceMs: settings.missedGraceSeconds * 1000 };
+    if (stamp === NO_STAMP) return listAll(wanted).then(answerOf);
+    const previous = this.#listings.get(id) ?? Promise.resolve(null);
+    const updated = previous.then(async (kept) => {
+      const listing = kept !== null && kept.stamp <= stamp
+        ? await bringUpToDate(kept, wanted)
+        : await listAll(wanted);
+      return { listing, answer: answerOf(listing) };
+    });
+    const next = updated.then(({ listing }) => listing, () => null);
+    this.#listings.set(id, next);
+    next.then((listing) => {
+      if (this.#listings.get(id) !== next) return;
+      if (listing === null) this.#forget(id);
+      else this.#keep(id, listing.chars * BYTES_PER_CHAR);
+    });
+    return updated.then(({ answer }) => answer);
+  }
+
+  /** Counts a dashboard's listing as the most recently used, and forgets the oldest beyond the cap. */
+  #keep(id: string, bytes: number): void {
+    this.#total += bytes - (this.#bytes.get(id) ?? 0);
+    this.#bytes.delete(id);
+    this.#bytes.set(id, bytes);
+    for (const other of [...this.#bytes.keys()]) {
+      if (this.#total <= this.maxBytes) return;
+      this.#forget(other);
+    }
+  }
+
+  /** Forgets a dashboard's listing. */
+  #forget(id: string): void {
+    this.#total -= this.#bytes.get(id) ?? 0;
+    this.#bytes.delete(id);
+    this.#listings.delete(id);
+  }
+}
+
+/** What a request wants a listing of: a dashboard's jobs as of a stamp, an instant and a grace. */
+interface Wanted {
+  store: ListingStore;
+  id: string;
+  stamp: string;
+  time: number;
+  graceMs: number;
+}
+
+/** A listing of every job, read from the store. */
+async function listAll({ store, id, stamp, time, graceMs }: Wanted): Promise<Listing> {
+  const listing: Listing = {
+    stamp,
+    graceMs,
+    latest: time,
+    hosts: new Map(),
+    until: Infinity,
+    json: null,
+    chars: 0,
+  };
+  for (const job of await store.listJobs(id)) put(listing, job, time);
+  return listing;
+}
+
+/** Brings a kept listing up to what a request wants. */
+async function bringUpToDate(listing: Listing, wanted: Wanted): Promise<Listing> {
+  const { store, id, stamp, time, graceMs } = wanted;
+  // Every view again for another grace, or for an instant before those worked out.
+  const anew = graceMs !== listing.graceMs || time < listing.latest;
+  listing.graceMs = graceMs;
+  if (listing.stamp < stamp) {
+    const changes = await store.viewChanges(id, listing.stamp);
+    if (changes.hosts.length > Math.max(1, listing.hosts.size * RELIST_SHARE)) {
+      return await listAll(wanted);
+    }
+    const whole = new Set(changes.hosts);
+    const single = changes.jobs.filter(({ host }) => !whole.has(host));
+    const jobs = await store.listJobs(id, { hosts: changes.hosts, jobs: single });
+    for (const host of whole) {
+      for (const listed of listing.hosts.get(host)?.values() ?? []) {
+        listing.chars -= listed.json.length;
+      }
+      listing.hosts.delete(host);
+    }
+    for (const job of jobs) put(listing, job, time);
+    listing.stamp = stamp;
+    listing.json = null;
+  }
+  if (anew) revalue(listing, time, () => true);
+  else if (time >= listing.until) revalue(listing, time, (listed) => listed.refreshAt <= time);
+  listing.latest = time;
+  return listing;
+}
+
+/** Works out again the views of the jobs `which` picks, as of `time`. */
+function revalue(listing: Listing, time: number, which: (listed: ListedJob) => boolean): void {
+  const due: JobWithLastRun[] = [];
+  for (const jobs of listing.hosts.values()) {
+    for (const listed of jobs.values()) if (which(listed)) due.push(listed.job);
+  }
+  for (const job of due) put(listing, job, time);
+  listing.until = Infinity;
+  for (const jobs of listing.hosts.values()) {
+    for (const listed of jobs.values()) listing.until = Math.min(listing.until, listed.refreshAt);
+  }
+}
+
+/** Adds a job to a listing, or replaces it, with its view as of `time`. */
+function put(listing: Listing, job: JobWithLastRun, time: number): void {
+  const view = viewJob(job, job.lastRun, time, listing.graceMs);
+  const json = JSON.stringify({ ...job, ...view });
+  const refreshAt = view.refreshAt === null ? Infinity : Date.parse(view.refreshAt);
+  remove(listing, job.host, job.tag);
+  let jobs = listing.hosts.get(job.host);
+  if (jobs === undefined) {
+    jobs = new Map();
+    listing.hosts.set(job.host, jobs);
+  }
+  jobs.set(job.tag, { job, json, refreshAt });
+  listing.chars += json.length;
+  listing.until = Math.min(listing.until, refreshAt);
+  listing.json = null;
+}
+
+/** Takes a job out of a listing, if it is there. */
+function remove(listing: Listing, host: string, tag: string): void {
+  const jobs = listing.hosts.get(host);
+  const listed = jobs?.get(tag);
+  if (jobs === undefined || listed === undefined) return;
+  jobs.delete(tag);
+  if (jobs.size === 0) listing.hosts.delete(host);
+  listing.chars -= listed.json.length;
+  listing.json = null;
+}
+
+/** A listing's JSON, by host and line, and the first instant a view changes. */
+function answerOf(listing: Listing): ListingAnswer {
+  if (listing.json === null) {
+    const rows: string[] = [];
+    for (const host of [...listing.hosts.keys()].sort()) {
+      const jobs = [...listing.hosts.get(host)!.values()].sort((a, b) => a.job.line - b.job.line);
+      for (const listed of jobs) rows.push(listed.json);
+    }
+    listing.json = `[${rows.join(",")}]`;
+  }
+  return { json: listing.json, until: listing.until };
+}
