@@ -69,10 +69,11 @@ const NO_STAMP = "0";
 const MAX_LISTING_BYTES = 64 * 1024 * 1024;
 
 /**
- * What a listing is estimated to hold per character of its jobs' JSON: the JSON,
- * the whole array made of it, and the jobs as objects.
+ * What a listing holds per character of its jobs' JSON: the JSON, the whole array
+ * made of it, and the jobs as objects (measured: 24.7 MiB of heap for the 7.3 MiB
+ * of 10,000 jobs).
  */
-const BYTES_PER_CHAR = 3;
+const BYTES_PER_CHAR = 3.5;
 
 /**
  * Changed hosts past this share of a listing's hosts are read with every job, in
