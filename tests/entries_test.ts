@@ -109,7 +109,7 @@ Deno.test("taskFlags() refuses -A and anything that is not a permission flag", (
 Deno.test("koid's V8 flags are defined once, in its task, and its executable carries them", () => {
   const flags = entryFlags(denoJson).koid;
   const v8 = flags.filter((flag) => flag.startsWith("--v8-flags="));
-  assertEquals(v8, ["--v8-flags=--max-semi-space-size=1"]);
+  assertEquals(v8, ["--v8-flags=--max-semi-space-size=1,--no-opt,--no-maglev"]);
   assertEquals(
     taskFlags(
       "deno run --v8-flags=--max-semi-space-size=1,--optimize-for-size --allow-read koid.ts",
