@@ -147,20 +147,23 @@ Deno.test("format: time zones as offsets, and whether two zones show the same cl
 Deno.test("the jobs feed opens commands when asked, the rest in idle time, each once", async () => {
   const id = "Zm9vYmFyYmF6cXV4MTIzNA";
   const dataKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
-  const job = async (i: number, command: string): Promise<JobRow> => ({
-    ...manualJob(
+  const job = async (i: number, command: string): Promise<JobRow> => {
+    const { next: _next, ...listed } = manualJob(
       `t${i}`,
       i + 1,
       await seal(dataKey, contexts(id, "web1").command(`t${i}`), command),
-    ),
-    host: "web1",
-    lastRun: null,
-    description: "by hand",
-    due: null,
-    nextRun: null,
-    state: "never",
-    refreshAt: null,
-  });
+    );
+    return {
+      ...listed,
+      host: "web1",
+      lastRun: null,
+      description: "by hand",
+      due: null,
+      nextRun: null,
+      state: "never",
+      refreshAt: null,
+    };
+  };
   const count = 2 * CHUNK + 50;
   const jobs = await Promise.all(Array.from({ length: count }, (_, i) => job(i, `echo ${i}`)));
   /** An API whose answers are given, and which counts the commands it opens. */
@@ -233,6 +236,82 @@ Deno.test("the jobs feed opens commands when asked, the rest in idle time, each 
   const [nine, ten] = await feed.withCommands(feed.jobs.slice(9, 11));
   assertEquals([nine!.command, ten!.command], ["echo nine", UNDECRYPTABLE_TEXT]);
   assertEquals(feed.jobs[9]!.command, one.command);
+});
+
+Deno.test("the page opens a listed job's last run, listed without its host and tag, with the row's host", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const server = await startServer({ kv, port: 0, pruneEveryMs: 0, log: () => {} });
+  try {
+    const id = "Zm9vYmFyYmF6cXV4MTIzNA";
+    const apiKey = "k".repeat(43);
+    const dataKey = base64url(crypto.getRandomValues(new Uint8Array(32)));
+    const created = await fetch(`${server.url}/api/dashboards`, {
+      method: "POST",
+      body: JSON.stringify({ id, apiKey }),
+    });
+    assertEquals(created.status, 201);
+    const call = async (method: string, path: string, body: unknown) => {
+      const response = await fetch(`${server.url}/api/d/${id}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${apiKey}` },
+        body: JSON.stringify(body),
+      });
+      await response.body?.cancel();
+      assert(response.ok, `${method} ${path}: ${response.status}`);
+    };
+    // koid's list and a failed run with arguments and an error, sealed as koid seals them.
+    const sealer = new ReportSealer(id, "web1", dataKey);
+    await call("PUT", "/hosts/web1/jobs", { jobs: await sealer.jobs([manualJob("t1", 1, "x")]) });
+    const startedAt = Date.now() - 60_000;
+    const run = {
+      id: "r1",
+      name: "Old name",
+      section: "Old section",
+      trigger: "manual",
+      args: { Who: "moon", N: 3 },
+      scheduledFor: null,
+      startedAt,
+      manualId: null,
+    } as const;
+    const ended = {
+      finishedAt: startedAt + 1500,
+      exitCode: null,
+      signal: null,
+      status: "not-started",
+      error: "no such user",
+      outputBytes: 0,
+    } as const;
+    const reports: Report[] = [
+      { type: "start", run: { ...run, tag: "t1" } },
+      { type: "end", runId: "r1", end: { ...ended, chunks: [] } },
+    ];
+    await call("POST", "/hosts/web1/reports", { reports: await sealer.reports(reports) });
+
+    // The page's first call, read as the page reads it.
+    const first = fetch(`${server.url}/api/d/${id}/jobs?since=0`, {
+      headers: { authorization: `Bearer ${apiKey}`, "if-none-match": '"0"' },
+    });
+    const api = new Api(id, apiKey, dataKey, first);
+    const changes = await api.jobChanges("0", []);
+    const [row] = changes!.jobs;
+    // Opened for its host, the row's: the run as the server keeps it, but its host and tag.
+    assertEquals(row!.lastRun, { ...run, ...ended });
+    assert(!("next" in row!), "no next times");
+    // As another host's, it does not open: the host that opens it is the row's.
+    const sealed = await fetch(`${server.url}/api/d/${id}/jobs`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
+    const [listed] = (await sealed.json()).jobs as JobRow[];
+    assertEquals((await api.openJob(listed!)).lastRun, { ...run, ...ended });
+    const moved = await api.openJob({ ...listed!, host: "web2" });
+    assertEquals([moved.lastRun!.args, moved.lastRun!.error], [
+      { Who: UNDECRYPTABLE_TEXT, N: UNDECRYPTABLE_TEXT },
+      UNDECRYPTABLE_TEXT,
+    ]);
+  } finally {
+    await server.shutdown();
+    kv.close();
+  }
 });
 
 Deno.test("the server serves every file of the page, and nothing else of ui/", async () => {

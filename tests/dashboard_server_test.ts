@@ -118,6 +118,12 @@ function job(tag: string, line: number, extra: Record<string, unknown> = {}) {
   };
 }
 
+/** A job as `GET /jobs` lists it, but for its host, last run and view: without `next`. */
+function listed(job: Record<string, unknown>): Record<string, unknown> {
+  const { next: _next, ...row } = job;
+  return row;
+}
+
 function start(id: string, tag: string, startedAt: number, extra: Record<string, unknown> = {}) {
   return {
     type: "start",
@@ -343,7 +349,7 @@ Deno.test("PUT jobs replaces a host's list; GET jobs lists every host's jobs wit
     const next = Date.parse(jobs[0].nextRun);
     assert(next % 300_000 === 0 && next > Date.now() - 5000 && next <= Date.now() + 300_000);
     assertEquals(jobs[0], {
-      ...job("j1", 1, { timezone: "Europe/Paris" }),
+      ...listed(job("j1", 1, { timezone: "Europe/Paris" })),
       host: "db",
       lastRun: null,
       description: "every 5 minutes",
@@ -368,7 +374,7 @@ Deno.test("PUT jobs replaces a host's list; GET jobs lists every host's jobs wit
       ["db/j1", "web/j1", "web/j2", "web/j4"],
     );
     assertEquals(jobs[2], {
-      ...job("j2", 8, { command: sealed("true") }),
+      ...listed(job("j2", 8, { command: sealed("true") })),
       host: "web",
       lastRun: null,
       description: "every 5 minutes",
@@ -391,6 +397,81 @@ Deno.test("PUT jobs replaces a host's list; GET jobs lists every host's jobs wit
     assertEquals(badHost.status, 400);
     assert(badHost.body.error.startsWith('Invalid "host"'), badHost.body.error);
   });
+});
+
+Deno.test("GET jobs lists a row without koid's next times, its last run without the job's host and tag: the exact JSON", async () => {
+  const time = Date.parse("2026-03-01T12:01:00Z");
+  const ran = Date.parse("2026-03-01T12:00:00Z");
+  await withServer(async ({ dashboard, server }) => {
+    const d = await dashboard();
+    await d.call("PUT", "/hosts/web/jobs", {
+      jobs: [job("j1", 3, { name: "Backup", section: "Nightly" })],
+    });
+    // The run keeps the name and section it started with, though the job has others now.
+    const failed = end("r1", ran + 1500, []);
+    await d.call("POST", "/hosts/web/reports", {
+      reports: [
+        start("r1", "j1", ran, { name: "Old backup", section: "Weekly", args: { Who: "moon" } }),
+        { ...failed, end: { ...failed.end, exitCode: 2, status: "failed", error: sealed("full") } },
+      ],
+    });
+    const row = JSON.stringify({
+      tag: "j1",
+      name: "Backup",
+      section: "Nightly",
+      schedule: "*/5 * * * *",
+      timezone: null,
+      args: [{ name: "Who", type: "string", default: sealed('"world"') }],
+      command: sealed("echo {{Who}} j1"),
+      line: 3,
+      host: "web",
+      lastRun: {
+        id: "r1",
+        name: "Old backup",
+        section: "Weekly",
+        trigger: "schedule",
+        args: stubArgs({ Who: "moon" }),
+        scheduledFor: ran,
+        startedAt: ran,
+        finishedAt: ran + 1500,
+        exitCode: 2,
+        signal: null,
+        status: "failed",
+        error: sealed("full"),
+        outputBytes: 0,
+        manualId: null,
+      },
+      description: "every 5 minutes",
+      due: "2026-03-01T12:05:00.000Z",
+      nextRun: "2026-03-01T12:05:00.000Z",
+      state: "failed",
+      refreshAt: "2026-03-01T12:05:00.000Z",
+    });
+    const text = async (path: string) => {
+      const response = await fetch(`${server.url}/api/d/${d.id}${path}`, {
+        headers: { authorization: `Bearer ${d.apiKey}` },
+      });
+      assertEquals(response.status, 200, path);
+      return await response.text();
+    };
+    // Every job, from the store and again from the instance's listing; and the page's call.
+    assertEquals(await text("/jobs"), `{"jobs":[${row}]}`);
+    assertEquals(await text("/jobs"), `{"jobs":[${row}]}`);
+    const first = JSON.parse(await text("/jobs?since=0"));
+    assertEquals(JSON.stringify(first.jobs), `[${row}]`);
+    // A change since a cursor lists the job alike.
+    await d.call("POST", "/hosts/web/reports", { reports: [output("r1", 0, "late")] });
+    await d.call("PUT", "/hosts/web/jobs", {
+      jobs: [job("j1", 3, { name: "Backup", section: "Nightly" })],
+    });
+    const changed = JSON.parse(await text(`/jobs?since=${first.cursor}`));
+    assertEquals([changed.replaced, JSON.stringify(changed.jobs)], [["web"], `[${row}]`]);
+    // The runs' own calls keep the whole run, its host and tag.
+    const { runs } = (await d.call("GET", "/runs?host=web&tag=j1")).body;
+    assertEquals([runs[0].host, runs[0].tag], ["web", "j1"]);
+    const { run } = (await d.call("GET", "/runs/r1")).body;
+    assertEquals([run.host, run.tag], ["web", "j1"]);
+  }, { now: () => time });
 });
 
 Deno.test("a refused job list is recorded for its host until a list is taken: GET /api/d/{id} says why", async () => {

@@ -357,8 +357,22 @@ export interface JobWithLastRun extends Job {
   readonly lastRun: Run | null;
 }
 
-/** A job as `GET /api/d/{id}/jobs` lists it. */
-export interface JobRow extends JobWithLastRun, JobView {}
+/**
+ * A job's newest run as `GET /api/d/{id}/jobs` lists it: its {@linkcode Run}
+ * without the host and tag, which are always its job's (the row's `host` and
+ * `tag`). Its `name` and `section` stay: the run's own, recorded as it started.
+ */
+export type ListedRun = Omit<Run, "host" | "tag">;
+
+/**
+ * A job as `GET /api/d/{id}/jobs` lists it: without the `next` times koid sent
+ * (its view's `nextRun` and `due` say what the page needs of them), its newest
+ * run a {@linkcode ListedRun}.
+ */
+export interface JobRow extends Omit<JobWithLastRun, "next" | "lastRun">, JobView {
+  /** Its newest run, without the host and tag (the row's), or null. */
+  readonly lastRun: ListedRun | null;
+}
 
 /**
  * `GET /api/d/{id}/jobs?since=CURSOR`: what changed in the jobs view since the

@@ -1,7 +1,7 @@
 /**
  * What the page shows of a job beyond what koid sent: its schedule in words, its
- * next run and its state (ok, failed, running, late, never). Pure: the time is
- * passed in.
+ * next run and its state (ok, failed, running, late, never); and the job as the
+ * jobs call lists it, with that view. Pure: the time is passed in.
  *
  * @module
  */
@@ -10,7 +10,15 @@ import type { CronSchedule } from "../cron.ts";
 import { scheduleKind } from "../protocol/job_kind.js";
 import { cronSchedule } from "../schedules.ts";
 import { describeSchedule } from "../describe.ts";
-import type { Job, JobState, JobView, Run } from "../protocol/wire.ts";
+import type {
+  Job,
+  JobRow,
+  JobState,
+  JobView,
+  JobWithLastRun,
+  ListedRun,
+  Run,
+} from "../protocol/wire.ts";
 
 /** How long after its due time a scheduled run may take to be reported before it is late. */
 export const LATE_GRACE_MS = 2 * 60_000;
@@ -96,4 +104,44 @@ export function viewJob(
   else state = lastRun.status === "succeeded" ? "ok" : "failed";
   const iso = (at: number | null) => at === null ? null : new Date(at).toISOString();
   return { description, due: iso(due), nextRun: iso(nextRun), state, refreshAt: iso(refreshAt) };
+}
+
+/**
+ * A job as the jobs call lists it, with its view: without the `next` times koid
+ * sent (kept in the store, for {@linkcode viewJob}; the view's `nextRun` and `due`
+ * are what the page needs of them), and its newest run without the host and tag,
+ * which are always the job's own (`ListedRun`). About 110 bytes fewer a job.
+ *
+ * @param job The job, with its host and newest run, as the store lists it.
+ * @param view Its view ({@linkcode viewJob}).
+ * @returns The row: every other field of the job, its last run's, and the view's.
+ *
+ * @example The run's host and tag are the row's
+ * ```ts
+ * import { listedRow } from "./job_view.ts";
+ *
+ * const job = {
+ *   tag: "j1", name: "Backup", section: null, schedule: "@manual", timezone: null, args: [],
+ *   next: [], command: "k1.x.y", line: 1, host: "web",
+ *   lastRun: {
+ *     id: "r1", host: "web", tag: "j1", name: "Backup", section: null, trigger: "manual",
+ *     args: {}, scheduledFor: null, startedAt: 1000, manualId: "m1", finishedAt: 2000,
+ *     exitCode: 0, signal: null, status: "succeeded", error: null, outputBytes: 0,
+ *   },
+ * } as const;
+ * const view = { description: "by hand", due: null, nextRun: null, state: "ok", refreshAt: null } as const;
+ * const row = listedRow(job, view);
+ * if ("next" in row || "host" in row.lastRun! || "tag" in row.lastRun!) throw new Error("lean");
+ * if (row.host !== "web" || row.lastRun?.name !== "Backup" || row.state !== "ok") throw new Error("kept");
+ * ```
+ */
+export function listedRow(job: JobWithLastRun, view: JobView): JobRow {
+  const { next: _next, lastRun, ...listed } = job;
+  return { ...listed, lastRun: lastRun === null ? null : listedRun(lastRun), ...view };
+}
+
+/** A run without its host and tag, which are its job's. */
+function listedRun(run: Run): ListedRun {
+  const { host: _host, tag: _tag, ...listed } = run;
+  return listed;
 }

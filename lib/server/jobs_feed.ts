@@ -42,7 +42,7 @@ import type {
   Settings,
 } from "../protocol/wire.ts";
 import { ifNoneMatch, jsonResponse, jsonTextResponse, notModified } from "./http.ts";
-import { viewJob } from "./job_view.ts";
+import { listedRow, viewJob } from "./job_view.ts";
 import type { Listings } from "./listing.ts";
 import type { Dashboard, DashboardStore } from "./store.ts";
 
@@ -270,7 +270,7 @@ function withViews(
   settings: Settings,
 ): JobRow[] {
   const graceMs = settings.missedGraceSeconds * 1000;
-  return jobs.map((job) => ({ ...job, ...viewJob(job, job.lastRun, time, graceMs) }));
+  return jobs.map((job) => listedRow(job, viewJob(job, job.lastRun, time, graceMs)));
 }
 
 function parseStale(value: string | null): string[] {

@@ -21,7 +21,7 @@
  */
 
 import type { JobWithLastRun, Settings } from "../protocol/wire.ts";
-import { viewJob } from "./job_view.ts";
+import { listedRow, viewJob } from "./job_view.ts";
 import type { DashboardStore } from "./store.ts";
 
 /** What a listing reads from the store. */
@@ -222,7 +222,7 @@ function revalue(listing: Listing, time: number, which: (listed: ListedJob) => b
 /** Adds a job to a listing, or replaces it, with its view as of `time`. */
 function put(listing: Listing, job: JobWithLastRun, time: number): void {
   const view = viewJob(job, job.lastRun, time, listing.graceMs);
-  const json = JSON.stringify({ ...job, ...view });
+  const json = JSON.stringify(listedRow(job, view));
   const refreshAt = view.refreshAt === null ? Infinity : Date.parse(view.refreshAt);
   remove(listing, job.host, job.tag);
   let jobs = listing.hosts.get(job.host);

@@ -9,6 +9,7 @@
  */
 
 /** @typedef {import("../protocol/wire.ts").Run} Run */
+/** @typedef {import("../protocol/wire.ts").ListedRun} ListedRun A job's last run, as listed. */
 /** @typedef {import("../protocol/wire.ts").ManualRun} ManualRun */
 /** @typedef {import("../protocol/wire.ts").Settings} Settings */
 /** @typedef {import("../protocol/wire.ts").HostState} HostInfo */
@@ -60,7 +61,7 @@ function holdsSealedDefaults(job) {
 /**
  * Whether a run has argument values or an error, which are sealed.
  *
- * @param {Run} run The run, as received.
+ * @param {ListedRun} run The run, as received.
  * @returns {boolean}
  */
 function holdsSealedRunValues(run) {
@@ -140,9 +141,17 @@ export class Api {
       args = opened;
     }
     const run = job.lastRun;
-    const lastRun = run === null || !holdsSealedRunValues(run)
-      ? run
-      : await openRun(await this.key, this.id, run);
+    /** @type {ListedRun | null} */
+    let lastRun = run;
+    if (run !== null && holdsSealedRunValues(run)) {
+      // Listed without its host and tag, which are the job's: its values are sealed
+      // for its host, the row's.
+      const { host: _host, ...opened } = await openRun(await this.key, this.id, {
+        ...run,
+        host: job.host,
+      });
+      lastRun = opened;
+    }
     return args === job.args && lastRun === run ? job : { ...job, args, lastRun };
   }
 

@@ -4,7 +4,7 @@
  * loads this module first (its own `<script>`, ahead of `app.js`), which finds
  * the keys kept for the dashboard of the address (`session.js`) and, when the
  * view asked for lists the jobs, sends the first call for them (`request.js`).
- * That answer is the largest the page reads (about 7 MiB at 10,000 jobs): it
+ * That answer is the largest the page reads (about 6.3 MiB at 10,000 jobs): it
  * comes while the page's other modules load instead of after them, received by a
  * worker (`call_worker.js`) so that the page's main thread is free for them.
  * `app.js` takes both from here: the keys are looked up once and the call is
