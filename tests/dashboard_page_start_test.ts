@@ -16,7 +16,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { Browser, chromiumInstalled, chromiumPath, waitForText } from "./_browser.ts";
 import { createDashboard } from "./_new_dashboard.ts";
 import { fillBigDashboard } from "./_big_dashboard.ts";
-import { DASHBOARD_PAGE, PAGE_MODULES } from "../lib/page/page.ts";
+import { DASHBOARD_PAGE, PAGE_MODULES, START_MODULES } from "../lib/page/page.ts";
 import { startServer } from "../lib/server/server.ts";
 import { deriveKeys } from "../lib/protocol/signing.js";
 import { newDashboardId } from "../lib/protocol/keys.ts";
@@ -56,14 +56,20 @@ Deno.test("the page names every module it loads, once, start.js's first", async 
     [...await moduleGraph("/ui/start.js", "/ui/app.js")].sort(),
   );
   assertEquals(new Set(PAGE_MODULES).size, PAGE_MODULES.length);
-  // start.js and what it imports come first, so that they are asked for first.
+  // start.js and what it imports come first, so that they are asked for first; the
+  // rest at a low priority.
   const first = await moduleGraph("/ui/start.js");
-  assertEquals(new Set(PAGE_MODULES.slice(0, first.size)), first);
-  const links = [...DASHBOARD_PAGE.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)]
-    .map((match) => match[1]);
-  assertEquals(links, [...PAGE_MODULES]);
+  assertEquals(new Set(START_MODULES), first);
+  assertEquals(PAGE_MODULES.slice(0, START_MODULES.length), [...START_MODULES]);
+  const links = [...DASHBOARD_PAGE.matchAll(/<link rel="modulepreload" href="([^"]+)"([^>]*)>/g)]
+    .map((match) => [match[1], match[2]]);
+  assertEquals(
+    links,
+    PAGE_MODULES.map((path) => [path, first.has(path) ? "" : ' fetchpriority="low"']),
+  );
   const scripts = [...DASHBOARD_PAGE.matchAll(/<script ([^>]*)><\/script>/g)].map((m) => m[1]);
   assertEquals(scripts, [
+    'async src="/ui/early_worker.js"',
     'type="module" async src="/ui/start.js"',
     'type="module" src="/ui/app.js"',
   ]);

@@ -43,18 +43,30 @@ const BRAND =
   `<a class="brand" href="#/"><img src="/ui/favicon.svg" alt="" width="28" height="28"><span>Koi</span></a>`;
 
 /**
- * Every module of the dashboard page: `ui/start.js` and what it imports first,
- * then `ui/app.js` and the rest of what it imports. The page names them all at
- * once (`<link rel="modulepreload">`), so that the browser fetches them side by
- * side instead of finding each import only once the module above it has come.
- * `tests/dashboard_page_test.ts` checks the list against the modules' imports.
+ * `ui/start.js` and the modules it imports: what the page needs first, to find
+ * the kept keys and send the first call for the jobs.
  */
-export const PAGE_MODULES: readonly string[] = [
+export const START_MODULES: readonly string[] = [
   "/ui/start.js",
   "/ui/request.js",
   "/ui/session.js",
   "/protocol/signing.js",
   "/protocol/envelope.js",
+];
+
+/**
+ * Every module of the dashboard page: {@linkcode START_MODULES} first, then
+ * `ui/app.js` and the rest of what it imports. The page names them all at once
+ * (`<link rel="modulepreload">`), so that the browser fetches them side by side
+ * instead of finding each import only once the module above it has come; the
+ * app's at a low priority (`fetchpriority="low"`), so that the worker started by
+ * `ui/early_worker.js`, `start.js` and the first call for the jobs go ahead of
+ * them on the browser's few connections to the server.
+ * `tests/dashboard_page_start_test.ts` checks the lists against the modules'
+ * imports.
+ */
+export const PAGE_MODULES: readonly string[] = [
+  ...START_MODULES,
   "/ui/app.js",
   "/ui/alerts.js",
   "/ui/api.js",
@@ -78,16 +90,23 @@ export const PAGE_MODULES: readonly string[] = [
 ];
 
 /**
- * The dashboard page, at `/d/{id}`: `ui/start.js` runs first (it finds the
- * kept keys and asks for the jobs while the rest loads), then the app in
- * `ui/app.js` fills `<main>`.
+ * The dashboard page, at `/d/{id}`: `ui/early_worker.js` starts the worker for
+ * the first call, `ui/start.js` runs next (it finds the kept keys and asks for
+ * the jobs while the rest loads), then the app in `ui/app.js` fills `<main>`.
  */
 export const DASHBOARD_PAGE = `<!doctype html>
 <html lang="en">
 <head>
 ${HEAD}
 <title>Koi dashboard</title>
-${PAGE_MODULES.map((path) => `<link rel="modulepreload" href="${path}">`).join("\n")}
+<script async src="/ui/early_worker.js"></script>
+${
+  PAGE_MODULES.map((path) =>
+    `<link rel="modulepreload" href="${path}"${
+      START_MODULES.includes(path) ? "" : ' fetchpriority="low"'
+    }>`
+  ).join("\n")
+}
 <script type="module" async src="/ui/start.js"></script>
 <script type="module" src="/ui/app.js"></script>
 </head>
@@ -181,6 +200,7 @@ export const UI_FILES: Readonly<Record<string, string>> = {
   "api.js": "text/javascript; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
   "call_worker.js": "text/javascript; charset=utf-8",
+  "early_worker.js": "text/javascript; charset=utf-8",
   "commands.js": "text/javascript; charset=utf-8",
   "dom.js": "text/javascript; charset=utf-8",
   "format.js": "text/javascript; charset=utf-8",

@@ -114,12 +114,29 @@ function sendFromWorker(worker, call) {
   });
 }
 
+/** Where `early_worker.js` leaves the worker it started, on the page's global object. */
+const EARLY_WORKER = "koiEarlyCallWorker";
+
 /**
- * Starts the worker that sends the first call for the jobs.
+ * The worker that sends the first call for the jobs: the one `early_worker.js`
+ * started as the page began, or one started now (a page whose early script did
+ * not run, or whose early worker failed). The early worker is taken once, and
+ * ended when there is no call to send.
  *
- * @returns {Worker | null} The worker; null where there are none, or one cannot start here.
+ * @param {boolean} listing Whether the view lists the jobs, so that there may be a call.
+ * @returns {Worker | null} The worker; null when the view lists no jobs, where there are no
+ *   workers, or where one cannot start.
  */
-function startWorker() {
+function takeWorker(listing) {
+  /** @type {any} */
+  const page = globalThis;
+  const early = page[EARLY_WORKER] instanceof Worker ? page[EARLY_WORKER] : null;
+  delete page[EARLY_WORKER];
+  if (!listing) {
+    early?.terminate();
+    return null;
+  }
+  if (early !== null) return early;
   try {
     return new Worker(new URL("./call_worker.js", import.meta.url), { type: "module" });
   } catch {
@@ -135,8 +152,9 @@ function startWorker() {
  */
 async function begin(id) {
   const listing = listsJobs(viewOf(location.hash));
-  // Started while the keys are looked up; ended at once when there are none.
-  const worker = listing ? startWorker() : null;
+  // Started as the page began (or now), while the keys are looked up; ended at once when
+  // there are none.
+  const worker = takeWorker(listing);
   const found = await loadSession(id, Date.now());
   if (found === null || found === "expired" || !listing) {
     worker?.terminate();
