@@ -6,11 +6,11 @@
  * the filter, shows the last rows when scrolled to the end, keeps the focus, does
  * not scroll sideways at 360 px, refreshes with 304s when nothing changed and with
  * one job when one ran. It prints what each took: the first rows (wall clock and
- * main thread; after the dashboard was filled, again with the server's listing
- * of every job kept, and after one run ended), a refresh's main thread, and its
- * bytes. The targets (first paint ≤ 1 s, a refresh ≤ 50 ms of main thread, ≤ 1 KB)
- * are the bench's and the README's; this test bounds them only loosely, against a
- * page that freezes.
+ * main thread; after the dashboard was filled, three times again with the server's
+ * listing of every job kept, and three times after one run ended), a refresh's main
+ * thread, and its bytes. The targets (first paint ≤ 1 s, a refresh ≤ 50 ms of main
+ * thread, ≤ 1 KB) are the bench's and the README's; this test bounds them only
+ * loosely, against a page that freezes.
  *
  * @module
  */
@@ -32,6 +32,16 @@ if (!installed) {
 }
 
 const JOBS_PER_HOST = 20;
+/** How many times the first rows are measured with the listing kept, and after a run. */
+const SAMPLES = 3;
+
+/** Measures of the first rows as "median ms (main thread), from min to max ms". */
+function spread(samples: { ms: number; mainMs: number }[]): string {
+  const sorted = samples.toSorted((a, b) => a.ms - b.ms);
+  const middle = sorted[Math.floor(sorted.length / 2)]!;
+  return `${Math.round(middle.ms)} ms (${Math.round(middle.mainMs)} ms), ` +
+    `from ${Math.round(sorted[0]!.ms)} to ${Math.round(sorted.at(-1)!.ms)} ms`;
+}
 
 /** DevTools' count of the page's main-thread work so far, in ms. */
 async function mainThreadMs(page: Page): Promise<number> {
@@ -142,11 +152,21 @@ Deno.test({
             await response.body?.cancel();
           };
           const { ms: firstMs, mainMs: firstMainMs } = await firstRows();
-          const again = await firstRows();
+          // Three of each of the others, for their middle and spread.
+          const again = [];
+          for (let i = 0; i < SAMPLES; i++) again.push(await firstRows());
           // And after a run ended (a big dashboard changes all the time): the server's
           // listing is brought up to date with that job.
-          await reportRun(bigHostName(0), `j${String(3).padStart(16, "0")}`, "between", false);
-          const afterRun = await firstRows();
+          const afterRun = [];
+          for (let i = 0; i < SAMPLES; i++) {
+            await reportRun(
+              bigHostName(i),
+              `j${String(3).padStart(16, "0")}`,
+              `between${i}`,
+              false,
+            );
+            afterRun.push(await firstRows());
+          }
           const summary = await page.text(".summary");
           assert(
             summary.startsWith(`${jobCount.toLocaleString("en-US")} jobs on ${hosts} machines`),
@@ -308,9 +328,8 @@ Deno.test({
             `dashboard page, ${jobCount.toLocaleString("en-US")} jobs on ${hosts} hosts: ` +
               `filled in ${round(fillMs)} ms; first rows ${round(firstMs)} ms after navigation ` +
               `(${round(firstMainMs)} ms of main thread, ${shown} job rows of ${jobCount} in ` +
-              `the page), again with the server's listing kept ${round(again.ms)} ms ` +
-              `(${round(again.mainMs)} ms), after a run ended ${round(afterRun.ms)} ms ` +
-              `(${round(afterRun.mainMs)} ms); a refresh with nothing changed: ${
+              `the page), again with the server's listing kept ${spread(again)}, after a run ` +
+              `ended ${spread(afterRun)}; a refresh with nothing changed: ${
                 round(refreshMainMs)
               } ms of main ` +
               `thread (${round(windowMs)} ms in 6.5 s holding it, ${idleMsPerS.toFixed(1)} ms/s ` +
@@ -319,7 +338,7 @@ Deno.test({
           );
           // Against a frozen page only; the targets are the bench's.
           assert(
-            firstMs < 30_000 && again.ms < 30_000 && afterRun.ms < 30_000 &&
+            firstMs < 30_000 && [...again, ...afterRun].every(({ ms }) => ms < 30_000) &&
               refreshMainMs < 2_000,
             "the page froze",
           );

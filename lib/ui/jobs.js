@@ -22,6 +22,7 @@ import {
   runOutcome,
   STATE_WORDS,
   viewerZone,
+  warmFormatters,
   zonesAgree,
 } from "./format.js";
 import { every } from "./poll.js";
@@ -661,10 +662,17 @@ export async function showJobs(context) {
 
   // Back from another view: the jobs as last seen, at once.
   if (feed.loaded) draw();
+  let warmed = feed.loaded;
   await every(
     async () => {
       // The mutes only mark rows: a server without alerts (404) leaves them unmarked.
-      await Promise.all([feed.update(), context.mutes.refresh(signal).catch(() => {})]);
+      const asked = Promise.all([feed.update(), context.mutes.refresh(signal).catch(() => {})]);
+      if (!warmed) {
+        // While the first answer comes: the date formatters the rows will use.
+        warmed = true;
+        warmFormatters(Date.now());
+      }
+      await asked;
       context.problem(null);
       now = Date.now();
       draw();
