@@ -1014,7 +1014,7 @@ Deno.test({
         assertEquals(await visibleText(page, "pre.output"), "<script>alert(1)</script>\n");
         assertEquals(
           await page.evaluate("[...document.scripts].map((script) => script.getAttribute('src'))"),
-          ["/ui/start.js", "/ui/app.js"],
+          ["/ui/early_worker.js", "/ui/start.js", "/ui/app.js"],
         );
         assertEquals(await page.evaluate("document.querySelectorAll('pre.output *').length"), 0);
         assertEquals(page.dialogs(), []);
