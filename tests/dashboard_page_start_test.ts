@@ -3,7 +3,8 @@
  * recording front. With keys kept for the tab, `ui/start.js` sends the first
  * call for the jobs while the page's other modules are still coming (the front
  * holds `ui/jobs.js` until that call has come, so the order is not left to
- * timing), and the app reads that answer instead of asking again. Without keys
+ * timing), and the app reads that answer instead of asking again; a worker sends
+ * it, and where the worker cannot load, the page itself. Without keys
  * nothing goes to the API before the password is typed, and signing in asks for
  * the jobs once. A key the server no longer takes signs out, as before. The page
  * names every module it loads at once (`<link rel="modulepreload">`), checked
@@ -98,6 +99,8 @@ Deno.test({
     // until the first call for the jobs has come (or 10 s, recorded as a failure).
     const passed: Passed[] = [];
     let hold = false;
+    /** Whether the front answers the worker's script with a 404. */
+    let refuseWorker = false;
     let heldUntil: "the jobs call" | "the time ran out" | null = null;
     let jobsCalled = Promise.withResolvers<void>();
     const front = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
@@ -109,6 +112,9 @@ Deno.test({
         authorization: request.headers.get("authorization"),
       });
       if (path === `/api/d/${id}/jobs?since=0`) jobsCalled.resolve();
+      if (refuseWorker && url.pathname === "/ui/call_worker.js") {
+        return new Response("not here", { status: 404 });
+      }
       if (hold && url.pathname === "/ui/jobs.js") {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const timeout = new Promise<"the time ran out">((resolve) => {
@@ -137,6 +143,10 @@ Deno.test({
       await using browser = await Browser.launch({ timeoutMs: 20_000, waitMs: 15_000 });
       const page = browser.page;
       await page.cdp("Network.setCacheDisabled", { cacheDisabled: true });
+      /** Whether the page itself (not a worker) sent the first call for the jobs. */
+      const pageSentFirstCall = () =>
+        page.evaluate<boolean>(`performance.getEntriesByType("resource")
+          .some((entry) => entry.name.endsWith("/jobs?since=0"))`);
 
       await t.step(
         "without keys: nothing sent before the password, then the jobs once",
@@ -173,12 +183,33 @@ Deno.test({
           authorization: `Bearer ${keys.apiKey}`,
         });
         assertEquals(jobsCalls(from).length, 1);
+        // Sent by the worker: not among the page's own requests.
+        assertEquals(await pageSentFirstCall(), false);
         assert(passed.slice(from).every((r) => !r.path.includes(keys.apiKey)), "no key in a URL");
         // The refresh that follows asks for what changed since that answer, not for all.
         await page.waitForFunction(
           `performance.getEntriesByType("resource").some((e) => /jobs\\?since=(?!0$)/.test(e.name))`,
         );
         assertEquals(jobsCalls(from).length, 1);
+      });
+
+      await t.step("a worker that cannot load: the page sends the call itself, once", async () => {
+        const from = passed.length;
+        refuseWorker = true;
+        try {
+          await page.goto("about:blank");
+          await page.goto(url);
+          await page.waitForFunction(`document.querySelectorAll("tr.job").length === 6`);
+        } finally {
+          refuseWorker = false;
+        }
+        assert(
+          passed.slice(from).some((r) => r.path === "/ui/call_worker.js"),
+          "the worker's script was asked for",
+        );
+        assertEquals(jobsCalls(from).length, 1);
+        assertEquals(await pageSentFirstCall(), true);
+        assertEquals(page.errors(), []);
       });
 
       await t.step("a run's page does not ask for the jobs", async () => {
