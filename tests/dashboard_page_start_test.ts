@@ -143,6 +143,12 @@ Deno.test({
       await using browser = await Browser.launch({ timeoutMs: 20_000, waitMs: 15_000 });
       const page = browser.page;
       await page.cdp("Network.setCacheDisabled", { cacheDisabled: true });
+      /** Loads the dashboard afresh, with the tab's kept keys, until its six jobs show. */
+      const loadJobs = async () => {
+        await page.goto("about:blank");
+        await page.goto(url);
+        await page.waitForFunction(`document.querySelectorAll("tr.job").length === 6`);
+      };
       /** Whether the page itself (not a worker) sent the first call for the jobs. */
       const pageSentFirstCall = () =>
         page.evaluate<boolean>(`performance.getEntriesByType("resource")
@@ -169,9 +175,7 @@ Deno.test({
         jobsCalled = Promise.withResolvers<void>();
         hold = true;
         try {
-          await page.goto("about:blank");
-          await page.goto(url);
-          await page.waitForFunction(`document.querySelectorAll("tr.job").length === 6`);
+          await loadJobs();
         } finally {
           hold = false;
         }
@@ -197,9 +201,7 @@ Deno.test({
         const from = passed.length;
         refuseWorker = true;
         try {
-          await page.goto("about:blank");
-          await page.goto(url);
-          await page.waitForFunction(`document.querySelectorAll("tr.job").length === 6`);
+          await loadJobs();
         } finally {
           refuseWorker = false;
         }

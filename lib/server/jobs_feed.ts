@@ -44,7 +44,7 @@ import type {
 import { ifNoneMatch, jsonResponse, jsonTextResponse, notModified } from "./http.ts";
 import { listedRow, viewJob } from "./job_view.ts";
 import type { Listings } from "./listing.ts";
-import type { Dashboard, DashboardStore } from "./store.ts";
+import { changedSelection, type Dashboard, type DashboardStore } from "./store.ts";
 
 /** When a host counts as connected, and when as silent, ms. */
 export interface HostLimits {
@@ -220,17 +220,13 @@ export async function jobsAnswer(
   const changes = sinceStamp === stamp
     ? { hosts: [], jobs: [] }
     : await feed.store.viewChanges(id, sinceStamp);
-  const replaced = [...new Set([...changes.hosts, ...stale])];
-  const whole = new Set(replaced);
-  const jobs = await feed.store.listJobs(id, {
-    hosts: replaced,
-    jobs: changes.jobs.filter(({ host }) => !whole.has(host)),
-  });
+  const selection = changedSelection(changes, stale);
+  const jobs = await feed.store.listJobs(id, selection);
   const answer: JobChanges = {
     cursor: next,
     full,
     jobs: withViews(jobs, time, settings),
-    replaced,
+    replaced: selection.hosts,
     hosts: changes.hosts.length > 0 || cursor?.[2] !== connections ? await listHosts() : null,
   };
   return jsonResponse(200, answer, { etag: `"${next}"` });

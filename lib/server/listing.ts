@@ -22,7 +22,7 @@
 
 import type { JobWithLastRun, Settings } from "../protocol/wire.ts";
 import { listedRow, viewJob } from "./job_view.ts";
-import type { DashboardStore } from "./store.ts";
+import { changedSelection, type DashboardStore, NO_STAMP } from "./store.ts";
 
 /** What a listing reads from the store. */
 export type ListingStore = Pick<DashboardStore, "listJobs" | "viewChanges">;
@@ -61,9 +61,6 @@ interface Listing {
   /** The characters of its jobs' JSON. */
   chars: number;
 }
-
-/** The stamp of a view with no change recorded. */
-const NO_STAMP = "0";
 
 /** How many bytes of listings an instance keeps, over all dashboards (an estimate). */
 const MAX_LISTING_BYTES = 64 * 1024 * 1024;
@@ -187,14 +184,11 @@ async function bringUpToDate(listing: Listing, wanted: Wanted): Promise<Listing>
     if (changes.hosts.length > Math.max(1, listing.hosts.size * RELIST_SHARE)) {
       return await listAll(wanted);
     }
-    const whole = new Set(changes.hosts);
-    const single = changes.jobs.filter(({ host }) => !whole.has(host));
-    const jobs = await store.listJobs(id, { hosts: changes.hosts, jobs: single });
-    for (const host of whole) {
-      for (const listed of listing.hosts.get(host)?.values() ?? []) {
-        listing.chars -= listed.json.length;
-      }
-      listing.hosts.delete(host);
+    const selection = changedSelection(changes);
+    const jobs = await store.listJobs(id, selection);
+    // A changed host's list comes whole: a job of its not in it is gone.
+    for (const host of selection.hosts) {
+      for (const tag of [...listing.hosts.get(host)?.keys() ?? []]) remove(listing, host, tag);
     }
     for (const job of jobs) put(listing, job, time);
     listing.stamp = stamp;

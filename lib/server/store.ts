@@ -122,6 +122,9 @@ export interface Dashboard {
   settings: Settings;
 }
 
+/** The stamp of a jobs view that never changed ({@linkcode DashboardStore.viewStamp}). */
+export const NO_STAMP = "0";
+
 /** Which jobs to read: whole hosts, and single jobs. */
 export interface JobSelection {
   hosts: readonly string[];
@@ -134,6 +137,23 @@ export interface ViewChanges {
   hosts: string[];
   /** Jobs, on other hosts, whose newest run changed. */
   jobs: { host: string; tag: string }[];
+}
+
+/**
+ * The jobs to read again for what changed: the hosts whose lists changed (and any
+ * others asked for) whole, and the single jobs changed on the rest.
+ *
+ * @param changes What changed ({@linkcode DashboardStore.viewChanges}).
+ * @param alsoWhole More hosts to read whole.
+ * @returns The selection, each host once.
+ */
+export function changedSelection(
+  changes: ViewChanges,
+  alsoWhole: readonly string[] = [],
+): JobSelection {
+  const hosts = [...new Set([...changes.hosts, ...alsoWhole])];
+  const whole = new Set(hosts);
+  return { hosts, jobs: changes.jobs.filter(({ host }) => !whole.has(host)) };
 }
 
 /** Which of a job's manual runs to list. */
@@ -1398,8 +1418,6 @@ const BULK_READ: Deno.KvListOptions = { batchSize: 500 };
 
 /** The tag that stands for a host's whole job list in `["jobViewRev", id, host, tag]`. */
 const WHOLE_LIST = "";
-/** The stamp of a jobs view that never changed. */
-const NO_STAMP = "0";
 
 /**
  * The writes that mark a change of the jobs view: of the dashboard's, the host's,

@@ -3,9 +3,10 @@
  * A dedicated worker that sends one call to the API and hands back its answer's
  * bytes: the page's first call for the jobs (about 6.3 MiB at 10,000 jobs), so
  * that receiving it takes the worker's thread, not the page's, which meanwhile
- * loads and runs the page's modules (`start.js` starts it). The call comes in a
- * message, as `request.js` makes it, the API key in its `Authorization` header
- * (never in an address); the answer's bytes go back transferred, not copied.
+ * loads and runs the page's modules (`early_worker.js` starts it as the page
+ * begins; `start.js`, where that did not run). The call comes in a message, as
+ * `request.js` makes it, the API key in its `Authorization` header (never in an
+ * address); the answer's bytes go back transferred, not copied.
  * It imports nothing, so that it starts at once.
  *
  * @module
