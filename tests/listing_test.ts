@@ -49,6 +49,10 @@ async function withStore(
         return store.listJobs(id, only);
       },
       viewChanges: (id, since) => store.viewChanges(id, since),
+      listJobPlaces(id: string) {
+        reads.push("places");
+        return store.listJobPlaces(id);
+      },
     };
     await fn(store, counted, reads);
   } finally {
@@ -142,5 +146,76 @@ Deno.test("Listings: nothing kept without a stamp, or beyond the cap", async () 
     await listings.listing(counted, ID, "0", T0, settings());
     await listings.listing(counted, ID, "0", T0, settings());
     assertEquals(reads, ["all", "all", "all", "all"]);
+  });
+});
+
+Deno.test("Listings: a first screen of rows, in the jobs view's order, read alone or from the kept listing", async () => {
+  await withStore(async (store, counted, reads) => {
+    const listings = new Listings();
+    const inSection = (section: string | null, tag: string, line: number) => ({
+      ...job(tag, line),
+      section,
+    });
+    // The view's order: no section first, then the sections as words ("alerts" before
+    // "Backups"), then machine, then line.
+    await store.replaceJobs(ID, "web", [
+      inSection("Backups", "b1", 1),
+      inSection(null, "n2", 4),
+      inSection("alerts", "a1", 2),
+      inSection(null, "n1", 3),
+    ]);
+    await store.replaceJobs(ID, "db", [inSection("Backups", "b1", 1), inSection(null, "n1", 2)]);
+    const order = ["db/n1", "web/n1", "web/n2", "web/a1", "db/b1", "web/b1"];
+    const keys = (json: string) =>
+      JSON.parse(json).map((row: { host: string; tag: string }) => `${row.host}/${row.tag}`);
+    const firstRows = async (count: number, time = T0) =>
+      listings.firstRows(counted, ID, await store.viewStamp(ID), time, settings(), count);
+    /** The rows of a listing made afresh, by key. */
+    const rowsOf = async (time: number) =>
+      new Map<string, unknown>(
+        JSON.parse((await fresh(store, time)).json).map((row: { host: string; tag: string }) => [
+          `${row.host}/${row.tag}`,
+          row,
+        ]),
+      );
+
+    // Nothing kept: every job's place, then the jobs of the first screen alone.
+    const cold = await firstRows(4);
+    assertEquals(reads, ["places", { hosts: [], jobs: order.slice(0, 4) }]);
+    assertEquals(keys(cold.json), order.slice(0, 4));
+    assertEquals(cold.total, 6);
+    const rows = await rowsOf(T0);
+    assertEquals(JSON.parse(cold.json), order.slice(0, 4).map((key) => rows.get(key)));
+
+    // A listing kept: from it, nothing read; the same rows. Asked for more than there are: all.
+    await listings.listing(counted, ID, await store.viewStamp(ID), T0, settings());
+    assertEquals(reads.slice(2), ["all"]);
+    assertEquals(await firstRows(4), cold);
+    const all = await firstRows(100);
+    assertEquals(keys(all.json), order);
+    assertEquals(all.total, 6);
+    assertEquals(reads.length, 3);
+
+    // A run ended: the kept listing is brought up to date with that job, and shows its run.
+    await store.applyReports(ID, "web", [startReport("r1", "n1", T0 + MINUTE)], settings());
+    await store.applyReports(ID, "web", [endReport("r1", T0 + MINUTE + 500)], settings());
+    const ran = await firstRows(2, T0 + 2 * MINUTE);
+    assertEquals(reads.slice(3), [{ hosts: [], jobs: ["web/n1"] }]);
+    const rowsAfter = await rowsOf(T0 + 2 * MINUTE);
+    assertEquals(JSON.parse(ran.json), ["db/n1", "web/n1"].map((key) => rowsAfter.get(key)));
+    assertEquals(JSON.parse(ran.json)[1].lastRun.id, "r1");
+
+    // Another instance, with nothing kept, answers the same.
+    assertEquals(
+      await new Listings().firstRows(
+        store,
+        ID,
+        await store.viewStamp(ID),
+        T0 + 2 * MINUTE,
+        settings(),
+        2,
+      ),
+      ran,
+    );
   });
 });

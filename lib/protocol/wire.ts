@@ -392,6 +392,20 @@ export interface JobChanges {
 }
 
 /**
+ * `GET /api/d/{id}/jobs?since=0&first=N` past 2,000 jobs (up to that, the
+ * `since=0` answer, a {@linkcode JobChanges}): the jobs view's first screen of
+ * rows, which the page draws at once before it asks for every job.
+ */
+export interface FirstJobs {
+  /** The first N jobs (or all, when fewer) in the jobs view's order: by section, host, line. */
+  readonly jobs: readonly JobRow[];
+  /** How many jobs there are in all. */
+  readonly total: number;
+  /** Every host, with whether it is connected or silent. */
+  readonly hosts: readonly HostState[];
+}
+
+/**
  * Where a manual run stands: `queued` for its host, `claimed` by it, then koid's
  * answer; or `cancelled` from the page while still queued.
  */

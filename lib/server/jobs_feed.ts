@@ -10,6 +10,14 @@
  *   `stale=h1,h2` come again whole (the page names those whose jobs' `refreshAt`
  *   has passed). Unchanged, it is a 304 when `If-None-Match` names the cursor.
  *
+ * - With `since=0&first=N` (the jobs view's first call): the `since=0` answer
+ *   while the dashboard has at most {@linkcode WHOLE_UP_TO} jobs. Past that,
+ *   the first N jobs in the jobs view's order (`protocol/job_order.js`), how many
+ *   there are in all, and every host (a `FirstJobs`, without an `ETag`): the page
+ *   draws its first screen of rows from it, then asks for every job. Reading
+ *   10,000 jobs holds a browser's thread for a few hundred milliseconds; 100 of
+ *   them, a few.
+ *
  * Which hosts are connected, and which silent (quiet for the dashboard's
  * `hostSilentSeconds`), is a matter of time (a host goes quiet by not calling), so
  * it is read from every host's last call; each instance does so once per
@@ -177,6 +185,15 @@ export async function jobsAnswer(
 ): Promise<Response> {
   const { id, settings } = dashboard;
   const since = query.get("since");
+  const first = query.get("first");
+  if (first !== null) {
+    if (since !== "0") throw new FieldError("first", "goes only with since=0", first);
+    const count = parseFirst(first);
+    const hosts = await feed.store.listHosts(id);
+    if (hosts.reduce((sum, host) => sum + host.jobCount, 0) > WHOLE_UP_TO) {
+      return await firstJobs(feed, id, settings, count, hosts);
+    }
+  }
   const known = ifNoneMatch(request.headers.get("if-none-match"));
   if (since === null) return await allJobs(feed, id, settings, known);
   const cursor = since === "0" ? null : CURSOR.exec(since);
@@ -230,6 +247,50 @@ export async function jobsAnswer(
     hosts: changes.hosts.length > 0 || cursor?.[2] !== connections ? await listHosts() : null,
   };
   return jsonResponse(200, answer, { etag: `"${next}"` });
+}
+
+/** The most jobs `first` may ask for. */
+export const MAX_FIRST_JOBS = 500;
+
+/**
+ * Up to this many jobs, `since=0&first=N` is answered with every job: a page reads
+ * them (about 1.3 MB) in about the time it takes to ask again.
+ */
+export const WHOLE_UP_TO = 2000;
+
+/** The first jobs in the jobs view's order, how many there are, and every host. */
+async function firstJobs(
+  feed: JobsFeed,
+  id: string,
+  settings: Settings,
+  count: number,
+  hosts: readonly HostInfo[],
+): Promise<Response> {
+  const silentMs = settings.hostSilentSeconds * 1000;
+  const stamp = await feed.store.viewStamp(id);
+  const time = feed.now();
+  const { json, total } = await feed.listings.firstRows(
+    feed.store,
+    id,
+    stamp,
+    time,
+    settings,
+    count,
+  );
+  const states = hostStates(hosts, time, { connectedMs: feed.connectedWithinMs, silentMs });
+  // The JSON of a `FirstJobs`, in its order of fields.
+  return jsonTextResponse(
+    200,
+    `{"jobs":${json},"total":${total},"hosts":${JSON.stringify(states)}}`,
+  );
+}
+
+function parseFirst(value: string): number {
+  const count = /^[1-9][0-9]{0,3}$/.test(value) ? Number(value) : NaN;
+  if (!(count <= MAX_FIRST_JOBS)) {
+    throw new FieldError("first", `must be a number of jobs from 1 to ${MAX_FIRST_JOBS}`, value);
+  }
+  return count;
 }
 
 /**

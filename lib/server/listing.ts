@@ -21,11 +21,12 @@
  */
 
 import type { JobWithLastRun, Settings } from "../protocol/wire.ts";
+import { compareJobs } from "../protocol/job_order.js";
 import { listedRow, viewJob } from "./job_view.ts";
 import { changedSelection, type DashboardStore, NO_STAMP } from "./store.ts";
 
 /** What a listing reads from the store. */
-export type ListingStore = Pick<DashboardStore, "listJobs" | "viewChanges">;
+export type ListingStore = Pick<DashboardStore, "listJobs" | "viewChanges" | "listJobPlaces">;
 
 /** A listing as a request is answered with it. */
 export interface ListingAnswer {
@@ -33,6 +34,14 @@ export interface ListingAnswer {
   json: string;
   /** The first instant a job's view changes by time alone, ms; Infinity for never. */
   until: number;
+}
+
+/** A page's first screen of rows, as a request is answered with it. */
+export interface FirstRowsAnswer {
+  /** The first jobs in the jobs view's order, with their views: a JSON array. */
+  json: string;
+  /** How many jobs there are in all. */
+  total: number;
 }
 
 /** One job of a listing, with its view as JSON. */
@@ -58,6 +67,8 @@ interface Listing {
   until: number;
   /** The whole JSON array, once asked for since the last change. */
   json: string | null;
+  /** Its jobs in the jobs view's order, once asked for since the last change. */
+  ordered: ListedJob[] | null;
   /** The characters of its jobs' JSON. */
   chars: number;
 }
@@ -111,14 +122,64 @@ export class Listings {
     time: number,
     settings: Settings,
   ): Promise<ListingAnswer> {
-    const wanted = { store, id, stamp, time, graceMs: settings.missedGraceSeconds * 1000 };
-    if (stamp === NO_STAMP) return listAll(wanted).then(answerOf);
+    return this.#read(wantedOf(store, id, stamp, time, settings), answerOf);
+  }
+
+  /**
+   * The first `count` jobs of a dashboard in the jobs view's order, with their
+   * views, as JSON: a page's first screen of rows, sent ahead of every job. From
+   * the kept listing, brought up to date, where this instance keeps one; else read
+   * for these jobs alone (every job's place, then these jobs and their newest runs),
+   * which costs a fraction of listing them all.
+   *
+   * @param store The store.
+   * @param id The dashboard id.
+   * @param stamp Its view stamp, just read from the store.
+   * @param time The current instant, ms.
+   * @param settings Its settings (the grace).
+   * @param count How many jobs, at most.
+   * @returns The JSON array and the number of jobs in all.
+   */
+  async firstRows(
+    store: ListingStore,
+    id: string,
+    stamp: string,
+    time: number,
+    settings: Settings,
+    count: number,
+  ): Promise<FirstRowsAnswer> {
+    const wanted = wantedOf(store, id, stamp, time, settings);
+    const kept = stamp === NO_STAMP ? null : await this.#listings.get(id);
+    if (kept != null) {
+      return this.#read(wanted, (listing) => {
+        const jobs = ordered(listing);
+        const rows = jobs.slice(0, count).map((listed) => listed.json);
+        return { json: `[${rows.join(",")}]`, total: jobs.length };
+      });
+    }
+    const places = await store.listJobPlaces(id);
+    const first = places.sort(compareJobs).slice(0, count);
+    const jobs = await store.listJobs(id, { hosts: [], jobs: first });
+    const rows = jobs.sort(compareJobs).map((job) =>
+      JSON.stringify(listedRow(job, viewJob(job, job.lastRun, time, wanted.graceMs)))
+    );
+    return { json: `[${rows.join(",")}]`, total: places.length };
+  }
+
+  /**
+   * Reads a dashboard's listing, brought up to date (or made), with `read`: in turn
+   * with the other requests for it, so that what is read is the listing as of
+   * this request.
+   */
+  #read<T>(wanted: Wanted, read: (listing: Listing) => T): Promise<T> {
+    const { id, stamp } = wanted;
+    if (stamp === NO_STAMP) return listAll(wanted).then(read);
     const previous = this.#listings.get(id) ?? Promise.resolve(null);
     const updated = previous.then(async (kept) => {
       const listing = kept !== null && kept.stamp <= stamp
         ? await bringUpToDate(kept, wanted)
         : await listAll(wanted);
-      return { listing, answer: answerOf(listing) };
+      return { listing, answer: read(listing) };
     });
     const next = updated.then(({ listing }) => listing, () => null);
     this.#listings.set(id, next);
@@ -158,6 +219,17 @@ interface Wanted {
   graceMs: number;
 }
 
+/** What a request wants of a dashboard's listing. */
+function wantedOf(
+  store: ListingStore,
+  id: string,
+  stamp: string,
+  time: number,
+  settings: Settings,
+): Wanted {
+  return { store, id, stamp, time, graceMs: settings.missedGraceSeconds * 1000 };
+}
+
 /** A listing of every job, read from the store. */
 async function listAll({ store, id, stamp, time, graceMs }: Wanted): Promise<Listing> {
   const listing: Listing = {
@@ -167,6 +239,7 @@ async function listAll({ store, id, stamp, time, graceMs }: Wanted): Promise<Lis
     hosts: new Map(),
     until: Infinity,
     json: null,
+    ordered: null,
     chars: 0,
   };
   for (const job of await store.listJobs(id)) put(listing, job, time);
@@ -228,6 +301,7 @@ function put(listing: Listing, job: JobWithLastRun, time: number): void {
   listing.chars += json.length;
   listing.until = Math.min(listing.until, refreshAt);
   listing.json = null;
+  listing.ordered = null;
 }
 
 /** Takes a job out of a listing, if it is there. */
@@ -239,6 +313,7 @@ function remove(listing: Listing, host: string, tag: string): void {
   if (jobs.size === 0) listing.hosts.delete(host);
   listing.chars -= listed.json.length;
   listing.json = null;
+  listing.ordered = null;
 }
 
 /** A listing's JSON, by host and line, and the first instant a view changes. */
@@ -252,4 +327,14 @@ function answerOf(listing: Listing): ListingAnswer {
     listing.json = `[${rows.join(",")}]`;
   }
   return { json: listing.json, until: listing.until };
+}
+
+/** A listing's jobs in the jobs view's order. */
+function ordered(listing: Listing): ListedJob[] {
+  if (listing.ordered === null) {
+    const jobs: ListedJob[] = [];
+    for (const byTag of listing.hosts.values()) jobs.push(...byTag.values());
+    listing.ordered = jobs.sort((a, b) => compareJobs(a.job, b.job));
+  }
+  return listing.ordered;
 }

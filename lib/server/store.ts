@@ -131,6 +131,14 @@ export interface JobSelection {
   jobs: readonly { host: string; tag: string }[];
 }
 
+/** Where a job stands in the jobs view ({@linkcode DashboardStore.listJobPlaces}). */
+export interface JobPlace {
+  host: string;
+  tag: string;
+  section: string | null;
+  line: number;
+}
+
 /** What changed in a dashboard's jobs view since a stamp ({@linkcode DashboardStore.viewChanges}). */
 export interface ViewChanges {
   /** Hosts whose whole job list changed (or its refusal): each of their jobs is to be read. */
@@ -559,13 +567,7 @@ export class DashboardStore {
   async listJobs(id: string, only?: JobSelection): Promise<JobWithLastRun[]> {
     const stats = new Map<string, JobRuns>();
     const jobs: { host: string; job: Job }[] = [];
-    const readJobs = async (selector: Deno.KvListSelector) => {
-      const reader = new JobReader();
-      for await (const entry of this.#kv.list<StoredJobPart | Job>(selector, BULK_READ)) {
-        const job = reader.take(entry.key, entry.value);
-        if (job !== null) jobs.push({ host: entry.key[2] as string, job });
-      }
-    };
+    const readJobs = (selector: Deno.KvListSelector) => this.#readJobs(selector, jobs);
     const readStats = async (prefix: Deno.KvKey) => {
       for await (const entry of this.#kv.list<JobRuns>({ prefix }, BULK_READ)) {
         stats.set(`${entry.key[2] as string}/${entry.key[3] as string}`, entry.value);
@@ -605,6 +607,37 @@ export class DashboardStore {
       const read = last === undefined ? undefined : runs.get(last.lastRunId);
       return { ...job, host, lastRun: kept ?? (read === undefined ? null : publicRun(read)) };
     });
+  }
+
+  /**
+   * Where every job of a dashboard stands in the jobs view: its section, host and
+   * line, without its newest run (what {@linkcode listJobs} reads besides). A
+   * page's first screen of rows is picked with it.
+   *
+   * @param id The dashboard id.
+   * @returns Every job's place, in no particular order.
+   */
+  async listJobPlaces(id: string): Promise<JobPlace[]> {
+    const jobs: { host: string; job: Job }[] = [];
+    await this.#readJobs({ prefix: ["job", id] }, jobs);
+    return jobs.map(({ host, job }) => ({
+      host,
+      tag: job.tag,
+      section: job.section,
+      line: job.line,
+    }));
+  }
+
+  /** Reads the jobs a selector of `["job", …]` keys holds, each put back together from its parts. */
+  async #readJobs(
+    selector: Deno.KvListSelector,
+    into: { host: string; job: Job }[],
+  ): Promise<void> {
+    const reader = new JobReader();
+    for await (const entry of this.#kv.list<StoredJobPart | Job>(selector, BULK_READ)) {
+      const job = reader.take(entry.key, entry.value);
+      if (job !== null) into.push({ host: entry.key[2] as string, job });
+    }
   }
 
   /**
