@@ -16,7 +16,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { Browser, chromiumInstalled, chromiumPath, waitForText } from "./_browser.ts";
 import { createDashboard } from "./_new_dashboard.ts";
-import { fillBigDashboard } from "./_big_dashboard.ts";
+import { bigHostName, fillBigDashboard } from "./_big_dashboard.ts";
 import { DASHBOARD_PAGE, PAGE_MODULES, START_MODULES } from "../lib/page/page.ts";
 import { startServer } from "../lib/server/server.ts";
 import { deriveKeys } from "../lib/protocol/signing.js";
@@ -94,15 +94,29 @@ Deno.test({
     const keys = await deriveKeys(password, id);
     const { headers } = await createDashboard(server.url, { id, apiKey: keys.apiKey });
     await fillBigDashboard({ url: server.url, id, headers, dataKey: keys.dataKey }, 2, 3);
+    // A big one: past the 2,000 jobs a first call answers whole (101 hosts of 20).
+    const bigId = newDashboardId();
+    const bigKeys = await deriveKeys(password, bigId);
+    const big = await createDashboard(server.url, { id: bigId, apiKey: bigKeys.apiKey });
+    await fillBigDashboard(
+      { url: server.url, id: bigId, headers: big.headers, dataKey: bigKeys.dataKey },
+      101,
+      20,
+    );
 
     // The front: passes everything on and records it; holds ui/jobs.js, when asked to,
     // until the first call for the jobs has come (or 10 s, recorded as a failure).
     const passed: Passed[] = [];
+    /** Whether a path is of a first call for the jobs: every job, or the jobs view's. */
+    const firstCall = (path: string) =>
+      path === `/api/d/${id}/jobs?since=0` || path === `/api/d/${id}/jobs?since=0&first=100`;
     let hold = false;
     /** Whether the front answers the worker's script with a 404. */
     let refuseWorker = false;
     let heldUntil: "the jobs call" | "the time ran out" | null = null;
     let jobsCalled = Promise.withResolvers<void>();
+    /** Holds the answers to calls for every job of the big dashboard, until resolved. */
+    let holdBig: Promise<void> | null = null;
     const front = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
       const url = new URL(request.url);
       const path = url.pathname + url.search;
@@ -111,7 +125,8 @@ Deno.test({
         path,
         authorization: request.headers.get("authorization"),
       });
-      if (path === `/api/d/${id}/jobs?since=0`) jobsCalled.resolve();
+      if (firstCall(path)) jobsCalled.resolve();
+      if (path === `/api/d/${bigId}/jobs?since=0`) await holdBig;
       if (refuseWorker && url.pathname === "/ui/call_worker.js") {
         return new Response("not here", { status: 404 });
       }
@@ -137,22 +152,21 @@ Deno.test({
     });
     const url = `http://127.0.0.1:${front.addr.port}/d/${id}`;
     const apiCalls = (from: number) => passed.slice(from).filter((r) => r.path.startsWith("/api/"));
-    const jobsCalls = (from: number) =>
-      passed.slice(from).filter((r) => r.path === `/api/d/${id}/jobs?since=0`);
+    const jobsCalls = (from: number) => passed.slice(from).filter((r) => firstCall(r.path));
     try {
       await using browser = await Browser.launch({ timeoutMs: 20_000, waitMs: 15_000 });
       const page = browser.page;
       await page.cdp("Network.setCacheDisabled", { cacheDisabled: true });
-      /** Loads the dashboard afresh, with the tab's kept keys, until its six jobs show. */
-      const loadJobs = async () => {
+      /** Loads the dashboard afresh at `fragment`, with the tab's kept keys. */
+      const load = async (fragment = "") => {
         await page.goto("about:blank");
-        await page.goto(url);
-        await page.waitForFunction(`document.querySelectorAll("tr.job").length === 6`);
+        await page.goto(url + fragment);
       };
-      /** Whether the page itself (not a worker) sent the first call for the jobs. */
-      const pageSentFirstCall = () =>
+      /** Whether the page itself (not a worker) sent a call for the jobs ending so. */
+      const pageSent = (ending: string) =>
         page.evaluate<boolean>(`performance.getEntriesByType("resource")
-          .some((entry) => entry.name.endsWith("/jobs?since=0"))`);
+          .some((entry) => entry.name.endsWith(${JSON.stringify(ending)}))`);
+      const job = `#/job/${bigHostName(1)}/${`j${"2".padStart(16, "0")}`}`;
 
       await t.step(
         "without keys: nothing sent before the password, then the jobs once",
@@ -175,33 +189,47 @@ Deno.test({
         jobsCalled = Promise.withResolvers<void>();
         hold = true;
         try {
-          await loadJobs();
+          await load();
+          await page.waitForFunction(`document.querySelectorAll("tr.job").length === 6`);
         } finally {
           hold = false;
         }
         assertEquals(heldUntil, "the jobs call");
-        const calls = apiCalls(from);
-        assertEquals(calls[0], {
+        // Six jobs: the jobs view's first call has them all, and is the only one. The page
+        // sends it (the answer is small, and the worker may still be loading).
+        assertEquals(apiCalls(from)[0], {
           method: "GET",
-          path: `/api/d/${id}/jobs?since=0`,
+          path: `/api/d/${id}/jobs?since=0&first=100`,
           authorization: `Bearer ${keys.apiKey}`,
         });
         assertEquals(jobsCalls(from).length, 1);
-        // Sent by the worker: not among the page's own requests.
-        assertEquals(await pageSentFirstCall(), false);
+        assertEquals(await pageSent("/jobs?since=0&first=100"), true);
         assert(passed.slice(from).every((r) => !r.path.includes(keys.apiKey)), "no key in a URL");
         // The refresh that follows asks for what changed since that answer, not for all.
         await page.waitForFunction(
-          `performance.getEntriesByType("resource").some((e) => /jobs\\?since=(?!0$)/.test(e.name))`,
+          `performance.getEntriesByType("resource").some((e) => /jobs\\?since=(?!0(&|$))/.test(e.name))`,
         );
         assertEquals(jobsCalls(from).length, 1);
+      });
+
+      await t.step("a job's page: the worker asks for every job, once", async () => {
+        const from = passed.length;
+        await load(job);
+        await page.waitForFunction(
+          `document.querySelector("main h1")?.textContent.startsWith("Job ")`,
+        );
+        assertEquals(jobsCalls(from).map((r) => r.path), [`/api/d/${id}/jobs?since=0`]);
+        assertEquals(await pageSent("/jobs?since=0"), false);
       });
 
       await t.step("a worker that cannot load: the page sends the call itself, once", async () => {
         const from = passed.length;
         refuseWorker = true;
         try {
-          await loadJobs();
+          await load(job);
+          await page.waitForFunction(
+            `document.querySelector("main h1")?.textContent.startsWith("Job ")`,
+          );
         } finally {
           refuseWorker = false;
         }
@@ -210,8 +238,53 @@ Deno.test({
           "the worker's script was asked for",
         );
         assertEquals(jobsCalls(from).length, 1);
-        assertEquals(await pageSentFirstCall(), true);
+        assertEquals(await pageSent("/jobs?since=0"), true);
         assertEquals(page.errors(), []);
+      });
+
+      await t.step("a big dashboard: its first screen of rows, then every job", async () => {
+        const from = passed.length;
+        const release = Promise.withResolvers<void>();
+        holdBig = release.promise;
+        try {
+          await page.evaluate(
+            `sessionStorage.setItem(${JSON.stringify(`koi.dashboard.${bigId}`)}, ${
+              JSON.stringify(JSON.stringify(bigKeys))
+            })`,
+          );
+          await page.goto("about:blank");
+          await page.goto(url.replace(id, bigId));
+          // Every job held back: the first screen's rows show, and say the rest is coming.
+          await waitForText(page, ".page-head ~ div p.muted", "2,020 jobs; loading them all…");
+          const shown = await page.evaluate<string[]>(
+            `[...document.querySelectorAll("tr.job")].slice(0, 2).map((row) => row.dataset.key)`,
+          );
+          assertEquals(shown, [
+            `${bigHostName(0)}/j${"16".padStart(16, "0")}`,
+            `${bigHostName(0)}/j${"17".padStart(16, "0")}`,
+          ]);
+          assertEquals(await page.evaluate(`document.querySelector(".summary")`), null);
+        } finally {
+          release.resolve();
+          holdBig = null;
+        }
+        // Then every job, through the worker, and the same rows first.
+        await waitForText(page, ".summary", "2,020 jobs on 101 machines");
+        assertEquals(
+          passed.slice(from).filter((r) => r.path.startsWith(`/api/d/${bigId}/jobs`)).map((r) =>
+            r.path
+          ),
+          [`/api/d/${bigId}/jobs?since=0&first=100`, `/api/d/${bigId}/jobs?since=0`],
+        );
+        assertEquals(await pageSent("/jobs?since=0"), false);
+        assertEquals(
+          await page.evaluate(`document.querySelector("tr.job").dataset.key`),
+          `${bigHostName(0)}/j${"16".padStart(16, "0")}`,
+        );
+        assertEquals(page.errors(), []);
+        await page.evaluate(
+          `sessionStorage.removeItem(${JSON.stringify(`koi.dashboard.${bigId}`)})`,
+        );
       });
 
       await t.step("a run's page does not ask for the jobs", async () => {

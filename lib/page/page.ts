@@ -80,6 +80,7 @@ export const PAGE_MODULES: readonly string[] = [
   "/protocol/sealed.js",
   "/protocol/arg_types.js",
   "/protocol/job_kind.js",
+  "/protocol/job_order.js",
   "/ui/poll.js",
   "/ui/window.js",
   "/ui/manual.js",
@@ -229,6 +230,7 @@ export const PROTOCOL_FILES: Readonly<Record<string, string>> = {
   "arg_types.js": "text/javascript; charset=utf-8",
   "envelope.js": "text/javascript; charset=utf-8",
   "job_kind.js": "text/javascript; charset=utf-8",
+  "job_order.js": "text/javascript; charset=utf-8",
   "sealed.js": "text/javascript; charset=utf-8",
   "signing.js": "text/javascript; charset=utf-8",
 };

@@ -20,6 +20,7 @@
 /** @typedef {import("../protocol/wire.ts").JobView} JobView */
 /** @typedef {import("../protocol/wire.ts").JobRow} JobRow A job as the jobs call lists it. */
 /** @typedef {import("../protocol/wire.ts").JobChanges} JobChanges What changed in the jobs since a cursor. */
+/** @typedef {import("../protocol/wire.ts").FirstJobs} FirstJobs The jobs view's first screen of rows. */
 
 import { FIRST_JOBS, sendCall } from "./request.js";
 import { importDataKey } from "../protocol/envelope.js";
@@ -89,6 +90,8 @@ function holdsSealedValues(job) {
 export class Api {
   /** @type {Promise<Response> | null} The first call for the jobs, until read. */
   #firstJobs;
+  /** @type {Promise<Response | null> | null} The first screen of rows' answer, until read. */
+  #firstScreen;
 
   /**
    * @param {string} id The dashboard id.
@@ -97,8 +100,11 @@ export class Api {
    * @param {Promise<Response> | null} [firstJobs] The first call for the jobs, already sent
    *   with this API key (`start.js`): the first {@linkcode jobChanges} reads its answer
    *   instead of asking again.
+   * @param {Promise<Response | null> | null} [firstScreen] The jobs view's first screen of
+   *   rows, as `start.js` had it (null where the first answer had every job), for
+   *   {@linkcode firstScreen}.
    */
-  constructor(id, apiKey, dataKey, firstJobs = null) {
+  constructor(id, apiKey, dataKey, firstJobs = null, firstScreen = null) {
     /** @readonly */
     this.id = id;
     /** @readonly */
@@ -119,6 +125,7 @@ export class Api {
      */
     this.opened = new Map();
     this.#firstJobs = firstJobs;
+    this.#firstScreen = firstScreen;
   }
 
   /**
@@ -250,14 +257,47 @@ export class Api {
       : await this.call("GET", path, { ifNoneMatch });
     if (changes === null) return null;
     if (changes.full) this.opened.clear();
+    return { ...changes, jobs: await this.#openJobs(changes.jobs) };
+  }
+
+  /**
+   * The jobs view's first screen of rows, as `start.js` asked for it: read once,
+   * and only then; null when it was not asked for, or did not come (the call for
+   * every job, which follows it, reports what went wrong). Their commands are
+   * still sealed ({@linkcode openCommand}).
+   *
+   * @returns {Promise<FirstJobs | null>}
+   */
+  async firstScreen() {
+    const sent = this.#firstScreen;
+    this.#firstScreen = null;
+    if (sent === null) return null;
+    try {
+      const response = await sent;
+      if (response === null) return null;
+      /** @type {FirstJobs | null} */
+      const screen = await this.#read(Promise.resolve(response));
+      return screen === null ? null : { ...screen, jobs: await this.#openJobs(screen.jobs) };
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Jobs as listed, their argument defaults and last runs opened ({@linkcode openJob}).
+   *
+   * @param {readonly JobRow[]} listed The jobs, as received.
+   * @returns {Promise<JobRow[]>}
+   */
+  async #openJobs(listed) {
     // Most jobs hold nothing sealed but their command: they are kept as they came.
-    const jobs = changes.jobs.slice();
+    const jobs = listed.slice();
     await Promise.all(
       jobs.flatMap((job, i) =>
         holdsSealedValues(job) ? [this.openJob(job).then((opened) => jobs[i] = opened)] : []
       ),
     );
-    return { ...changes, jobs };
+    return jobs;
   }
 
   /**

@@ -375,9 +375,11 @@ if (start === null) {
   });
   setInterval(checkExpiry, 60_000);
   // The keys, found by start.js with the first call for the jobs already sent.
-  const { found, firstJobs } = await start;
+  const { found, firstJobs, firstScreen } = await start;
   if (found === null) showSignIn();
   else if (found === "expired") {
     showSignIn("Your sign-in on this device has run out: sign in again.");
-  } else enter(new Api(id, found.keys.apiKey, found.keys.dataKey, firstJobs), found);
+  } else {
+    enter(new Api(id, found.keys.apiKey, found.keys.dataKey, firstJobs, firstScreen), found);
+  }
 }

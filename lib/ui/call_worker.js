@@ -1,12 +1,13 @@
 // @ts-check
 /**
- * A dedicated worker that sends one call to the API and hands back its answer's
- * bytes: the page's first call for the jobs (about 6.3 MiB at 10,000 jobs), so
- * that receiving it takes the worker's thread, not the page's, which meanwhile
+ * A dedicated worker that sends calls to the API and hands back their answers'
+ * bytes: the page's first calls for the jobs (about 6.3 MiB at 10,000 jobs), so
+ * that receiving them takes the worker's thread, not the page's, which meanwhile
  * loads and runs the page's modules (`early_worker.js` starts it as the page
- * begins; `start.js`, where that did not run). The call comes in a message, as
- * `request.js` makes it, the API key in its `Authorization` header (never in an
- * address); the answer's bytes go back transferred, not copied.
+ * begins; `start.js`, where that did not run, and ends it after its last call).
+ * Each call comes in a message, as `request.js` makes it, the API key in its
+ * `Authorization` header (never in an address), and is answered in turn; the
+ * answer's bytes go back transferred, not copied.
  * It imports nothing, so that it starts at once.
  *
  * @module
@@ -15,9 +16,8 @@
 /**
  * The worker's side of its messages (the DOM library types `globalThis` as a window).
  *
- * @type {{ postMessage(message: unknown, transfer?: Transferable[]): void, close(): void,
- *   addEventListener(type: "message", listener: (event: MessageEvent) => void,
- *   options: { once: true }): void }}
+ * @type {{ postMessage(message: unknown, transfer?: Transferable[]): void,
+ *   addEventListener(type: "message", listener: (event: MessageEvent) => void): void }}
  */
 const scope = /** @type {any} */ (globalThis);
 
@@ -31,10 +31,10 @@ scope.addEventListener("message", async (event) => {
       status: response.status,
       statusText: response.statusText,
       contentType: response.headers.get("content-type"),
+      etag: response.headers.get("etag"),
       body,
     }, [body]);
   } catch {
     scope.postMessage({ failed: true });
   }
-  scope.close();
-}, { once: true });
+});

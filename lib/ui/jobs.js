@@ -28,6 +28,7 @@ import {
 import { every } from "./poll.js";
 import { WindowedTable } from "./window.js";
 import { scheduleKind } from "../protocol/job_kind.js";
+import { compareSections } from "../protocol/job_order.js";
 
 /** @typedef {import("./api.js").JobRow} JobRow */
 /** @typedef {import("./api.js").HostInfo} HostInfo */
@@ -398,9 +399,7 @@ function jobGroups(jobs, hosts, clock, command, mutedFor) {
     else list.push(job);
   }
   const known = new Map(hosts.map((host) => [host.host, host]));
-  const sectionKeys = [...sections.keys()].sort((a, b) =>
-    a === "" ? -1 : b === "" ? 1 : a.localeCompare(b)
-  );
+  const sectionKeys = [...sections.keys()].sort(compareSections);
   return sectionKeys.map((section) => {
     const byHost = /** @type {Map<string, JobRow[]>} */ (sections.get(section));
     return {
@@ -525,6 +524,20 @@ export function refusedJobLists(hosts, now) {
         when === "now" ? "just now" : when
       } (${refused.reason}).`,
     )];
+  });
+}
+
+/**
+ * Resolves once the page has painted what was drawn: in the first task after the
+ * next frame's animation callbacks; or after a tenth of a second, in a tab not
+ * shown, which paints no frames.
+ *
+ * @returns {Promise<void>}
+ */
+function painted() {
+  return new Promise((resolve) => {
+    requestAnimationFrame(() => setTimeout(resolve, 0));
+    setTimeout(resolve, 100);
   });
 }
 
@@ -662,17 +675,35 @@ export async function showJobs(context) {
 
   // Back from another view: the jobs as last seen, at once.
   if (feed.loaded) draw();
-  let warmed = feed.loaded;
+  else {
+    // While the first answers come: the date formatters the rows will use.
+    warmFormatters(Date.now());
+    // The first screen of rows, drawn and painted before every job is read (reading 10,000
+    // jobs holds the page's thread for a few hundred ms).
+    const screen = await feed.firstScreen();
+    if (signal.aborted) return;
+    if (screen !== null && screen.jobs.length > 0 && !feed.loaded) {
+      loading.hidden = true;
+      morph(notices, h("div", {}, ...refusedJobLists(screen.hosts, now)));
+      tableCard.hidden = false;
+      counts.replaceChildren(
+        h("p", { class: "muted" }, `${count(screen.total, "job")}; loading them all…`),
+      );
+      groups = jobGroups(
+        screen.jobs,
+        screen.hosts,
+        () => now,
+        commandFor,
+        (host, tag) => context.mutes.mutedFor(host, tag),
+      );
+      rows.show(groups);
+      await painted();
+    }
+  }
   await every(
     async () => {
       // The mutes only mark rows: a server without alerts (404) leaves them unmarked.
-      const asked = Promise.all([feed.update(), context.mutes.refresh(signal).catch(() => {})]);
-      if (!warmed) {
-        // While the first answer comes: the date formatters the rows will use.
-        warmed = true;
-        warmFormatters(Date.now());
-      }
-      await asked;
+      await Promise.all([feed.update(), context.mutes.refresh(signal).catch(() => {})]);
       context.problem(null);
       now = Date.now();
       draw();

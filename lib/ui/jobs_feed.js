@@ -109,6 +109,18 @@ export class JobsFeed {
   }
 
   /**
+   * The jobs view's first screen of rows (`Api.firstScreen`), to draw while every
+   * job comes: null once the feed has its first answer, or when there is none.
+   *
+   * @returns {Promise<import("./api.js").FirstJobs | null>}
+   */
+  async firstScreen() {
+    if (this.loaded) return null;
+    const screen = await this.api.firstScreen();
+    return this.loaded ? null : screen;
+  }
+
+  /**
    * Every job, by host and line, each with its last run and view, its command
    * sealed (see {@linkcode command}).
    *

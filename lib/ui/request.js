@@ -13,6 +13,13 @@
 export const FIRST_JOBS = Object.freeze({ path: "/jobs?since=0", ifNoneMatch: '"0"' });
 
 /**
+ * The path of the jobs view's first call for the jobs: every job, as
+ * {@linkcode FIRST_JOBS}, or past 2,000 jobs the first jobs in the view's order
+ * alone, more than a tall window shows (see the README's API).
+ */
+export const FIRST_SCREEN = Object.freeze({ path: "/jobs?since=0&first=100" });
+
+/**
  * A call to the API as `fetch` takes it: its address and options.
  *
  * @param {string} id The dashboard id.

@@ -7,6 +7,9 @@
  * That answer is the largest the page reads (about 6.3 MiB at 10,000 jobs): it
  * comes while the page's other modules load instead of after them, received by a
  * worker (`call_worker.js`) so that the page's main thread is free for them.
+ * The jobs view asks for `FIRST_SCREEN`: every job, or on a big dashboard its
+ * first screen of rows alone, a small answer it draws at once; every job is asked
+ * for once that has come (asked together, the two would share the server's reads).
  * `app.js` takes both from here: the keys are looked up once and the call is
  * sent once, with the same key and headers as every other call. Without kept
  * keys nothing is sent: the sign-in form asks for the password.
@@ -14,7 +17,7 @@
  * @module
  */
 
-import { callRequest, FIRST_JOBS } from "./request.js";
+import { callRequest, FIRST_JOBS, FIRST_SCREEN } from "./request.js";
 import { loadSession } from "./session.js";
 
 /** @typedef {import("./session.js").Session} Session */
@@ -34,6 +37,9 @@ import { loadSession } from "./session.js";
  * @typedef {object} Start
  * @property {Session | "expired" | null} found The keys kept, as `loadSession` gives them.
  * @property {Promise<Response> | null} firstJobs The first call for the jobs, sent; or null.
+ * @property {Promise<Response | null> | null} firstScreen The jobs view's first screen of
+ *   rows: the answer of a big dashboard's first call, which has them alone; null when that
+ *   answer had every job, or when the view is another (or there are no keys).
  */
 
 const DASHBOARD_PATH = /^\/d\/([A-Za-z0-9_-]{16,64})\/?$/;
@@ -98,7 +104,10 @@ function sendFromWorker(worker, call) {
         reject(new TypeError("The call for the jobs failed"));
         return;
       }
-      const headers = data.contentType === null ? {} : { "content-type": data.contentType };
+      /** @type {Record<string, string>} */
+      const headers = {};
+      if (data.contentType !== null) headers["content-type"] = data.contentType;
+      if (data.etag !== null) headers.etag = data.etag;
       const bodiless = data.status === 204 || data.status === 304;
       resolve(
         new Response(bodiless ? null : data.body, {
@@ -151,22 +160,46 @@ function takeWorker(listing) {
  * @returns {Promise<Start>}
  */
 async function begin(id) {
-  const listing = listsJobs(viewOf(location.hash));
+  const view = viewOf(location.hash);
+  const listing = listsJobs(view);
   // Started as the page began (or now), while the keys are looked up; ended at once when
   // there are none.
   const worker = takeWorker(listing);
+  // A worker whose script does not load says so once, maybe before it is given the call.
+  let workerFailed = false;
+  worker?.addEventListener("error", () => workerFailed = true, { once: true });
   const found = await loadSession(id, Date.now());
   if (found === null || found === "expired" || !listing) {
     worker?.terminate();
-    return { found, firstJobs: null };
+    return { found, firstJobs: null, firstScreen: null };
   }
-  const call = callRequest(id, found.keys.apiKey, "GET", FIRST_JOBS.path, {
-    ifNoneMatch: FIRST_JOBS.ifNoneMatch,
-  });
-  const firstJobs = sendFromWorker(worker, call);
-  // Read by the first view (`Api.jobChanges`), which reports a failure.
-  firstJobs.catch(() => {});
-  return { found, firstJobs };
+  const ifNoneMatch = FIRST_JOBS.ifNoneMatch;
+  const send = (/** @type {string} */ path) => {
+    if (workerFailed) worker?.terminate();
+    return sendFromWorker(
+      workerFailed ? null : worker,
+      callRequest(id, found.keys.apiKey, "GET", path, { ifNoneMatch }),
+    );
+  };
+  /** @type {Promise<Response>} */
+  let firstJobs;
+  /** @type {Promise<Response | null> | null} */
+  let firstScreen = null;
+  if (view?.name === "jobs") {
+    // Every job, or on a big dashboard the first screen of rows alone (no ETag): then
+    // every job next, through the worker. The first call is the page's own: at most
+    // 2,000 jobs, and the worker's script may still be coming.
+    const call = callRequest(id, found.keys.apiKey, "GET", FIRST_SCREEN.path, { ifNoneMatch });
+    const first = fetch(call.url, call.init);
+    const screenOnly = (/** @type {Response} */ response) =>
+      response.ok && !response.headers.has("etag");
+    firstScreen = first.then((response) => screenOnly(response) ? response : null);
+    firstJobs = first.then((response) => screenOnly(response) ? send(FIRST_JOBS.path) : response);
+  } else firstJobs = send(FIRST_JOBS.path);
+  firstJobs.finally(() => worker?.terminate()).catch(() => {});
+  // Read by the first view (`Api.jobChanges`, `Api.firstScreen`), which reports a failure.
+  firstScreen?.catch(() => {});
+  return { found, firstJobs, firstScreen };
 }
 
 /** How the page starts; null when the address names no dashboard. */
