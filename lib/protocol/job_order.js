@@ -3,7 +3,7 @@
  * The order the dashboard's jobs view shows jobs in: by section (jobs with none
  * first, then the sections by name), then by machine, then by line. Decided here
  * once for the page, which draws the table in it, and the dashboard server, which
- * answers a page's first screen of rows in it (`GET /jobs?first=N`).
+ * answers a page's first screen of rows in it (`GET /jobs?since=0&first=N`).
  *
  * Section names are compared as English words (`Intl.Collator("en")`), the same
  * in every browser and on the server, whatever their locales; machine names,

@@ -4,15 +4,16 @@
  * loads this module first (its own `<script>`, ahead of `app.js`), which finds
  * the keys kept for the dashboard of the address (`session.js`) and, when the
  * view asked for lists the jobs, sends the first call for them (`request.js`).
- * That answer is the largest the page reads (about 6.3 MiB at 10,000 jobs): it
- * comes while the page's other modules load instead of after them, received by a
- * worker (`call_worker.js`) so that the page's main thread is free for them.
- * The jobs view asks for `FIRST_SCREEN`: every job, or on a big dashboard its
- * first screen of rows alone, a small answer it draws at once; every job is asked
- * for once that has come (asked together, the two would share the server's reads).
- * `app.js` takes both from here: the keys are looked up once and the call is
- * sent once, with the same key and headers as every other call. Without kept
- * keys nothing is sent: the sign-in form asks for the password.
+ * Every job is the largest answer the page reads (about 6.3 MiB at 10,000 jobs):
+ * it comes while the page's other modules load instead of after them, received by
+ * a worker (`call_worker.js`) so that the page's main thread is free for them.
+ * The jobs view asks first, itself, for `FIRST_SCREEN`: every job up to 2,000, or
+ * on a bigger dashboard its first screen of rows alone, a small answer it draws at
+ * once; then every job, through the worker, once that has come (asked together,
+ * the two would share the server's reads). `app.js` takes the keys and the answers
+ * from here: the keys are looked up once and each call is sent once, with the
+ * same key and headers as every other call. Without kept keys nothing is sent:
+ * the sign-in form asks for the password.
  *
  * @module
  */
