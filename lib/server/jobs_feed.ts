@@ -189,6 +189,8 @@ export async function jobsAnswer(
   if (first !== null) {
     if (since !== "0") throw new FieldError("first", "goes only with since=0", first);
     const count = parseFirst(first);
+    // Counted here; a whole answer reads the hosts again, after the stamp its cursor names,
+    // so that they are no older than it.
     const hosts = await feed.store.listHosts(id);
     if (hosts.reduce((sum, host) => sum + host.jobCount, 0) > WHOLE_UP_TO) {
       return await firstJobs(feed, id, settings, count, hosts);

@@ -160,9 +160,7 @@ export class Listings {
     const places = await store.listJobPlaces(id);
     const first = places.sort(compareJobs).slice(0, count);
     const jobs = await store.listJobs(id, { hosts: [], jobs: first });
-    const rows = jobs.sort(compareJobs).map((job) =>
-      JSON.stringify(listedRow(job, viewJob(job, job.lastRun, time, wanted.graceMs)))
-    );
+    const rows = jobs.sort(compareJobs).map((job) => listedJob(job, time, wanted.graceMs).json);
     return { json: `[${rows.join(",")}]`, total: places.length };
   }
 
@@ -288,20 +286,25 @@ function revalue(listing: Listing, time: number, which: (listed: ListedJob) => b
 
 /** Adds a job to a listing, or replaces it, with its view as of `time`. */
 function put(listing: Listing, job: JobWithLastRun, time: number): void {
-  const view = viewJob(job, job.lastRun, time, listing.graceMs);
-  const json = JSON.stringify(listedRow(job, view));
-  const refreshAt = view.refreshAt === null ? Infinity : Date.parse(view.refreshAt);
+  const listed = listedJob(job, time, listing.graceMs);
   remove(listing, job.host, job.tag);
   let jobs = listing.hosts.get(job.host);
   if (jobs === undefined) {
     jobs = new Map();
     listing.hosts.set(job.host, jobs);
   }
-  jobs.set(job.tag, { job, json, refreshAt });
-  listing.chars += json.length;
-  listing.until = Math.min(listing.until, refreshAt);
+  jobs.set(job.tag, listed);
+  listing.chars += listed.json.length;
+  listing.until = Math.min(listing.until, listed.refreshAt);
   listing.json = null;
   listing.ordered = null;
+}
+
+/** A job with its view as of `time`, as JSON, and when that view changes by time alone. */
+function listedJob(job: JobWithLastRun, time: number, graceMs: number): ListedJob {
+  const view = viewJob(job, job.lastRun, time, graceMs);
+  const refreshAt = view.refreshAt === null ? Infinity : Date.parse(view.refreshAt);
+  return { job, json: JSON.stringify(listedRow(job, view)), refreshAt };
 }
 
 /** Takes a job out of a listing, if it is there. */
