@@ -617,12 +617,21 @@ export async function showJobs(context) {
   };
   /** @type {readonly JobRow[] | null} The jobs whose commands the filter waits for. */
   let opening = null;
+  /** Says which of these hosts' job lists were refused. */
+  const noticeRefused = (/** @type {readonly HostInfo[]} */ hosts) =>
+    morph(notices, h("div", {}, ...refusedJobLists(hosts, now)));
+  /** The table's row groups for these jobs. */
+  const groupsOf = (
+    /** @type {readonly JobRow[]} */ jobs,
+    /** @type {readonly HostInfo[]} */ hosts,
+  ) =>
+    jobGroups(jobs, hosts, () => now, commandFor, (host, tag) => context.mutes.mutedFor(host, tag));
 
   const draw = () => {
     const began = performance.now();
     const { jobs, hosts } = feed;
     loading.hidden = true;
-    morph(notices, h("div", {}, ...refusedJobLists(hosts, now)));
+    noticeRefused(hosts);
     empty.hidden = jobs.length > 0;
     tableCard.hidden = jobs.length === 0;
     filterBox.hidden = jobs.length < FILTER_FROM && filter.value === "";
@@ -652,13 +661,7 @@ export async function showJobs(context) {
         : shown.length === 0
         ? `No job matches “${filter.value.trim()}”.`
         : `${count(shown.length, "job")} of ${jobs.length.toLocaleString("en-US")} shown.`;
-      groups = jobGroups(
-        shown,
-        hosts,
-        () => now,
-        commandFor,
-        (host, tag) => context.mutes.mutedFor(host, tag),
-      );
+      groups = groupsOf(shown, hosts);
     }
     rows.show(groups);
     // For the page's tests and anyone profiling: how long drawing the table took.
@@ -684,18 +687,12 @@ export async function showJobs(context) {
     if (signal.aborted) return;
     if (screen !== null && screen.jobs.length > 0 && !feed.loaded) {
       loading.hidden = true;
-      morph(notices, h("div", {}, ...refusedJobLists(screen.hosts, now)));
+      noticeRefused(screen.hosts);
       tableCard.hidden = false;
       counts.replaceChildren(
         h("p", { class: "muted" }, `${count(screen.total, "job")}; loading them all…`),
       );
-      groups = jobGroups(
-        screen.jobs,
-        screen.hosts,
-        () => now,
-        commandFor,
-        (host, tag) => context.mutes.mutedFor(host, tag),
-      );
+      groups = groupsOf(screen.jobs, screen.hosts);
       rows.show(groups);
       await painted();
     }
